@@ -1,0 +1,186 @@
+// Package cluster provides Cluster, the component that waits for a Kubernetes cluster
+// (the Colima VM's k3s, or an existing one) to be Ready, reads its kubeconfig as a
+// secret and creates the providers every later component uses.
+package cluster
+
+import (
+	_ "embed"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/internal/shell"
+)
+
+var (
+	//go:embed kubectl.sh
+	kubectlHelpers string
+	//go:embed ready.sh
+	readyBody string
+	//go:embed kubeconfig.sh
+	kubeconfigBody string
+)
+
+// The scripts the component runs; they read their parameters from the environment.
+var (
+	ReadyScript      = shell.Script("wait until every node is Ready", kubectlHelpers, readyBody)
+	KubeconfigScript = shell.Script("print the context's kubeconfig", kubectlHelpers, kubeconfigBody)
+)
+
+// ClusterArgs say which cluster to reach and how.
+type ClusterArgs struct {
+	// KubeContext is the kubeconfig context of the cluster.
+	KubeContext pulumi.StringInput
+	// KubeconfigPath is the kubeconfig file; empty uses kubectl's default (~/.kube/config
+	// or $KUBECONFIG), where Colima writes its contexts.
+	KubeconfigPath string
+	// ClusterIdentifier names the cluster for the Kubernetes provider: the provider, and
+	// with it every Kubernetes resource, is replaced only when this changes.
+	ClusterIdentifier string
+	// ReadyTimeout bounds the wait for every node to be Ready.
+	ReadyTimeout time.Duration
+	// Refresh changes whenever the cluster may have changed underneath (the VM was
+	// created, restarted or resized); the readiness wait and the kubeconfig are then
+	// read again.
+	Refresh pulumi.StringInput
+	// DockerHost is the Docker daemon for image builds; nil creates no Docker provider.
+	DockerHost pulumi.StringInput
+	// DeleteUnreachable lets Pulumi forget Kubernetes resources when the cluster is gone
+	// (a VM deleted by hand), instead of failing forever.
+	DeleteUnreachable bool
+	// StorageClass names the StorageClass for volumes on the host data directory.
+	StorageClass string
+}
+
+// Cluster is a reachable, Ready Kubernetes cluster and the providers to use it.
+type Cluster struct {
+	pulumi.ResourceState
+
+	// Kubeconfig is a self-contained kubeconfig for the context. Always secret.
+	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
+	// KubeContext is the context the kubeconfig selects.
+	KubeContext pulumi.StringOutput `pulumi:"kubeContext"`
+	// Nodes are the names of the cluster's nodes, all Ready when read.
+	Nodes pulumi.StringArrayOutput `pulumi:"nodes"`
+	// StorageClass is the name of the StorageClass for host-directory volumes.
+	StorageClass pulumi.StringOutput `pulumi:"storageClass"`
+
+	// Provider is the Kubernetes provider every Kubernetes resource must use.
+	Provider *kubernetes.Provider
+	// Docker is the Docker provider for image builds, or nil.
+	Docker *docker.Provider
+}
+
+// NewCluster waits for the cluster, reads its kubeconfig and creates the providers.
+func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	c := &Cluster{}
+	if err := ctx.RegisterComponentResource("lamina:cluster:Cluster", name, c, opts...); err != nil {
+		return nil, err
+	}
+	refresh := args.Refresh
+	if refresh == nil {
+		refresh = pulumi.String("")
+	}
+	env := func(extra pulumi.StringMap) pulumi.StringMap {
+		m := pulumi.StringMap{
+			"LAMINA_KUBE_CONTEXT": args.KubeContext,
+			"LAMINA_KUBECONFIG":   pulumi.String(args.KubeconfigPath),
+			"LAMINA_REFRESH":      refresh,
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+
+	ready, err := local.NewCommand(ctx, name+"-ready", &local.CommandArgs{
+		Interpreter: pulumi.ToStringArray(shell.Interpreter),
+		Create:      pulumi.String(ReadyScript),
+		Environment: env(pulumi.StringMap{
+			"LAMINA_READY_TIMEOUT_SECONDS": pulumi.String(strconv.Itoa(int(args.ReadyTimeout / time.Second))),
+		}),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+
+	kubeconfig, err := local.NewCommand(ctx, name+"-kubeconfig", &local.CommandArgs{
+		Interpreter: pulumi.ToStringArray(shell.Interpreter),
+		Create:      pulumi.String(KubeconfigScript),
+		Environment: env(nil),
+		// Keep the credentials out of the console and out of the next run's environment.
+		Logging:                local.LoggingStderr,
+		AddPreviousOutputInEnv: pulumi.Bool(false),
+	}, pulumi.Parent(c),
+		pulumi.DependsOn([]pulumi.Resource{ready}),
+		pulumi.AdditionalSecretOutputs([]string{"stdout"}))
+	if err != nil {
+		return nil, err
+	}
+	// Secret in the program too, not only in the command's state: everything computed
+	// from it (the provider's configuration, the stack output) stays secret.
+	c.Kubeconfig = pulumi.ToSecret(kubeconfig.Stdout).(pulumi.StringOutput)
+	c.KubeContext = args.KubeContext.ToStringOutput()
+	c.Nodes = ready.Stdout.ApplyT(func(s string) []string {
+		return strings.Fields(s) // one node name per line
+	}).(pulumi.StringArrayOutput)
+
+	c.Provider, err = kubernetes.NewProvider(ctx, name+"-kubernetes", &kubernetes.ProviderArgs{
+		Kubeconfig:            c.Kubeconfig,
+		Context:               args.KubeContext,
+		ClusterIdentifier:     pulumi.String(args.ClusterIdentifier),
+		DeleteUnreachable:     pulumi.Bool(args.DeleteUnreachable),
+		EnableServerSideApply: pulumi.Bool(true),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+
+	if args.DockerHost != nil {
+		c.Docker, err = docker.NewProvider(ctx, name+"-docker", &docker.ProviderArgs{
+			Host: args.DockerHost,
+		}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{ready}))
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	sc, err := storagev1.NewStorageClass(ctx, name+"-host-storage", &storagev1.StorageClassArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(args.StorageClass),
+			Labels: pulumi.StringMap{
+				"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
+				"app.kubernetes.io/part-of":    pulumi.String("lamina"),
+			},
+			Annotations: pulumi.StringMap{
+				"lamina.dev/purpose": pulumi.String("persistent volumes on the host data directory; volumes outlive their claims"),
+			},
+		},
+		// Volumes are PersistentVolumes the program declares on the host data directory,
+		// never provisioned on demand, and never deleted with their claims.
+		Provisioner:       pulumi.String("kubernetes.io/no-provisioner"),
+		ReclaimPolicy:     pulumi.String("Retain"),
+		VolumeBindingMode: pulumi.String("WaitForFirstConsumer"),
+	}, pulumi.Parent(c), pulumi.Provider(c.Provider))
+	if err != nil {
+		return nil, err
+	}
+	c.StorageClass = sc.Metadata.Name().Elem()
+
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"kubeconfig":   c.Kubeconfig,
+		"kubeContext":  c.KubeContext,
+		"nodes":        c.Nodes,
+		"storageClass": c.StorageClass,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

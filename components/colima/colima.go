@@ -1,0 +1,190 @@
+// Package colima provides ColimaVM, a component resource for the Colima VM (macOS
+// Virtualization.framework, vz) that runs k3s, built on pulumi-command local.Command.
+package colima
+
+import (
+	_ "embed"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/internal/shell"
+)
+
+var (
+	//go:embed colima.sh
+	colimaHelpers string
+	//go:embed data-dirs.sh
+	dataDirsBody string
+	//go:embed ensure.sh
+	ensureBody string
+	//go:embed delete.sh
+	deleteBody string
+)
+
+// The scripts the component runs. Exported for documentation and review; they read all
+// their parameters from the environment the component sets.
+var (
+	DataDirsScript = shell.Script("create the host data directories", dataDirsBody)
+	EnsureScript   = shell.Script("create, start or resize the Colima profile", colimaHelpers, ensureBody)
+	DeleteScript   = shell.Script("delete the Colima profile, keeping host data", colimaHelpers, deleteBody)
+)
+
+// ColimaVMArgs are the VM's settings, typed values handed down from the stack config.
+type ColimaVMArgs struct {
+	// Profile is the Colima profile name; the VM's kube context is colima-<Profile>.
+	Profile string
+	// CPUs, MemoryGiB and DiskGiB size the VM. CPU and memory changes restart the VM;
+	// the disk can only grow.
+	CPUs, MemoryGiB, DiskGiB int
+	// Arch is aarch64 or x86_64, fixed when the VM is created.
+	Arch string
+	// K3sVersion is the k3s release tag Colima installs.
+	K3sVersion string
+	// PodCIDR and ServiceCIDR are the cluster's networks (k3s --cluster-cidr, --service-cidr).
+	PodCIDR, ServiceCIDR string
+	// ExtraK3sArgs are k3s server arguments beyond the component's own.
+	ExtraK3sArgs []string
+	// DNS lists the VM's resolvers; empty keeps Colima's default.
+	DNS []string
+	// DataDir is the host directory mounted writable into the VM at the same path: the
+	// only host directory the VM sees.
+	DataDir string
+	// DataSubdirs are created under DataDir before the VM starts.
+	DataSubdirs []string
+	// NodeCIDR is the network the VM's reachable address must be in.
+	NodeCIDR string
+	// Protect makes `pulumi destroy` refuse to delete the VM.
+	Protect bool
+}
+
+// K3sArgs returns every k3s server argument the VM is started with: traefik and servicelb
+// disabled (Istio's gateway and MetalLB replace them), the cluster networks, then the
+// extra arguments.
+func (a ColimaVMArgs) K3sArgs() []string {
+	return append([]string{
+		"--disable=traefik",
+		"--disable=servicelb",
+		"--cluster-cidr=" + a.PodCIDR,
+		"--service-cidr=" + a.ServiceCIDR,
+	}, a.ExtraK3sArgs...)
+}
+
+// ColimaVM is a Colima profile running k3s, and the host data directory it mounts.
+type ColimaVM struct {
+	pulumi.ResourceState
+
+	// Profile is the Colima profile name.
+	Profile pulumi.StringOutput `pulumi:"profile"`
+	// KubeContext is the kube context Colima writes for the profile.
+	KubeContext pulumi.StringOutput `pulumi:"kubeContext"`
+	// Address is the VM's address on the network reachable from macOS.
+	Address pulumi.StringOutput `pulumi:"address"`
+	// DockerHost is the profile's Docker socket (unix://...).
+	DockerHost pulumi.StringOutput `pulumi:"dockerHost"`
+	// State is the summary the VM's command printed; it changes whenever the VM was
+	// created, restarted or resized, so consumers can re-read what depends on the VM.
+	State pulumi.StringOutput `pulumi:"state"`
+	// CPUs, MemoryGiB and DiskGiB are the VM's size.
+	CPUs      pulumi.IntOutput `pulumi:"cpus"`
+	MemoryGiB pulumi.IntOutput `pulumi:"memoryGiB"`
+	DiskGiB   pulumi.IntOutput `pulumi:"diskGiB"`
+	// DataDir is the host data directory mounted into the VM.
+	DataDir pulumi.StringOutput `pulumi:"dataDir"`
+
+	// VM is the command that owns the profile's lifecycle.
+	VM *local.Command
+}
+
+// NewColimaVM creates the host data directories, then creates, starts or resizes the
+// Colima profile. Destroying it deletes the profile and leaves the data directory alone.
+func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pulumi.ResourceOption) (*ColimaVM, error) {
+	c := &ColimaVM{}
+	if err := ctx.RegisterComponentResource("lamina:colima:ColimaVM", name, c, opts...); err != nil {
+		return nil, err
+	}
+
+	dirs, err := local.NewCommand(ctx, name+"-data-dirs", &local.CommandArgs{
+		Interpreter: pulumi.ToStringArray(shell.Interpreter),
+		Create:      pulumi.String(DataDirsScript),
+		Environment: pulumi.StringMap{
+			"LAMINA_DATA_DIR":     pulumi.String(args.DataDir),
+			"LAMINA_DATA_SUBDIRS": pulumi.String(shell.Lines(args.DataSubdirs)),
+		},
+	}, pulumi.Parent(c),
+		// There is no delete command, and retaining says so to a reviewer: the data
+		// directories outlive the stack.
+		pulumi.RetainOnDelete(true))
+	if err != nil {
+		return nil, err
+	}
+
+	vm, err := local.NewCommand(ctx, name+"-vm", &local.CommandArgs{
+		Interpreter: pulumi.ToStringArray(shell.Interpreter),
+		Create:      pulumi.String(EnsureScript),
+		Delete:      pulumi.String(DeleteScript),
+		Environment: pulumi.StringMap{
+			"LAMINA_PROFILE":     pulumi.String(args.Profile),
+			"LAMINA_CPUS":        pulumi.String(strconv.Itoa(args.CPUs)),
+			"LAMINA_MEMORY_GIB":  pulumi.String(strconv.Itoa(args.MemoryGiB)),
+			"LAMINA_DISK_GIB":    pulumi.String(strconv.Itoa(args.DiskGiB)),
+			"LAMINA_ARCH":        pulumi.String(args.Arch),
+			"LAMINA_K3S_VERSION": pulumi.String(args.K3sVersion),
+			"LAMINA_K3S_ARGS":    pulumi.String(shell.Lines(args.K3sArgs())),
+			"LAMINA_DNS":         pulumi.String(shell.Lines(args.DNS)),
+			"LAMINA_DATA_DIR":    pulumi.String(args.DataDir),
+			"LAMINA_NODE_CIDR":   pulumi.String(args.NodeCIDR),
+		},
+		// Another profile is another VM: replace, deleting the old one first, because two
+		// VMs of this size would not fit the host side by side.
+		Triggers: pulumi.Array{pulumi.String(args.Profile)},
+	}, pulumi.Parent(c),
+		pulumi.DependsOn([]pulumi.Resource{dirs}),
+		pulumi.DeleteBeforeReplace(true),
+		pulumi.Protect(args.Protect))
+	if err != nil {
+		return nil, err
+	}
+
+	c.VM = vm
+	c.Profile = pulumi.String(args.Profile).ToStringOutput()
+	c.KubeContext = pulumi.String("colima-" + args.Profile).ToStringOutput()
+	c.State = vm.Stdout
+	c.Address = summaryField(vm.Stdout, "address")
+	c.DockerHost = summaryField(vm.Stdout, "docker_host")
+	c.CPUs = pulumi.Int(args.CPUs).ToIntOutput()
+	c.MemoryGiB = pulumi.Int(args.MemoryGiB).ToIntOutput()
+	c.DiskGiB = pulumi.Int(args.DiskGiB).ToIntOutput()
+	// Known from the start; whatever runs in the VM waits for the VM, which waits for
+	// the directories.
+	c.DataDir = pulumi.String(args.DataDir).ToStringOutput()
+
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"profile":     c.Profile,
+		"kubeContext": c.KubeContext,
+		"address":     c.Address,
+		"dockerHost":  c.DockerHost,
+		"cpus":        c.CPUs,
+		"memoryGiB":   c.MemoryGiB,
+		"diskGiB":     c.DiskGiB,
+		"dataDir":     c.DataDir,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// summaryField reads one key=value line of the VM command's summary.
+func summaryField(summary pulumi.StringOutput, key string) pulumi.StringOutput {
+	return summary.ApplyT(func(s string) (string, error) {
+		for _, line := range strings.Split(s, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && k == key {
+				return v, nil
+			}
+		}
+		return "", fmt.Errorf("the Colima VM command printed no %s= line; its output was:\n%s", key, s)
+	}).(pulumi.StringOutput)
+}

@@ -1,0 +1,121 @@
+# Make the Colima profile match the requested settings: create it when absent, start it
+# when stopped, restart it when its size or settings changed, leave it alone otherwise.
+# A smaller disk or another architecture than the existing VM's is refused before
+# anything is touched. Progress goes to stderr; stdout is a key=value summary.
+# Reads: LAMINA_PROFILE LAMINA_CPUS LAMINA_MEMORY_GIB LAMINA_DISK_GIB LAMINA_ARCH
+#        LAMINA_K3S_VERSION LAMINA_K3S_ARGS LAMINA_DNS (one item per line)
+#        LAMINA_DATA_DIR LAMINA_NODE_CIDR, and PULUMI_COMMAND_STDOUT (the last summary).
+profile=$LAMINA_PROFILE
+data_dir=$LAMINA_DATA_DIR
+
+# Colima 0.6 is the first release with all of: vz with --network-address, --k3s-arg,
+# virtiofs mounts and list --json.
+version=$(colima version 2>/dev/null | sed -n 's/^colima version v\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' || true)
+if [ -n "$version" ]; then
+  major=${version%%.*}
+  minor=${version#*.}
+  if [ "$major" -eq 0 ] && [ "$minor" -lt 6 ]; then
+    lamina_die "colima $version is too old; 0.6.0 or later is needed: brew upgrade colima"
+  fi
+else
+  lamina_log "could not read colima's version; going on"
+fi
+
+if [ ! -d "$data_dir" ]; then
+  lamina_die "host data directory $data_dir does not exist; it is created before the VM, so it was removed meanwhile"
+fi
+
+start_args=(start "--profile=$profile" --runtime=docker --vm-type=vz "--arch=$LAMINA_ARCH"
+  "--cpu=$LAMINA_CPUS" "--memory=$LAMINA_MEMORY_GIB" "--disk=$LAMINA_DISK_GIB"
+  --kubernetes "--kubernetes-version=$LAMINA_K3S_VERSION"
+  --network-address --mount-type=virtiofs "--mount=$data_dir:w")
+while IFS= read -r arg; do
+  if [ -n "$arg" ]; then start_args+=("--k3s-arg=$arg"); fi
+done <<LIST
+$LAMINA_K3S_ARGS
+LIST
+while IFS= read -r ip; do
+  if [ -n "$ip" ]; then start_args+=("--dns=$ip"); fi
+done <<LIST
+$LAMINA_DNS
+LIST
+
+# A fingerprint of everything Colima is started with, so that a change of k3s arguments,
+# DNS or mount is applied by a restart even when the size stays the same.
+sum=$(printf '%s\n' "${start_args[@]}" | cksum)
+settings=${sum%% *}
+previous=$(printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n 's/^settings=//p')
+
+line=$(profile_line "$profile")
+status=""
+if [ -n "$line" ]; then status=$(json_field "$line" status); fi
+
+# check_existing: refuse what Colima cannot change, and say what a restart would apply.
+reasons=""
+check_existing() {
+  local arch cpus memory disk memory_gib disk_gib
+  arch=$(json_field "$line" arch)
+  cpus=$(json_field "$line" cpus)
+  memory=$(json_field "$line" memory)
+  disk=$(json_field "$line" disk)
+  memory_gib=$(( (${memory:-0} + gib / 2) / gib ))
+  disk_gib=$(( (${disk:-0} + gib - 1) / gib ))
+  if [ -n "$arch" ] && [ "$arch" != "$LAMINA_ARCH" ]; then
+    lamina_die "profile $profile is $arch but lamina:colima.arch asks for $LAMINA_ARCH; the architecture is fixed when a VM is created. Nothing was changed. Set lamina:colima.arch to $arch, or delete the VM on purpose (colima delete --profile $profile) to create it anew."
+  fi
+  if [ "$LAMINA_DISK_GIB" -lt "$disk_gib" ]; then
+    lamina_die "lamina:colima.diskGiB is $LAMINA_DISK_GIB GiB but profile $profile already has a $disk_gib GiB disk, and Colima cannot shrink a disk. Nothing was changed. Set lamina:colima.diskGiB to $disk_gib or more."
+  fi
+  if [ "${cpus:-0}" -ne "$LAMINA_CPUS" ]; then reasons="$reasons cores $cpus -> $LAMINA_CPUS;"; fi
+  if [ "$memory_gib" -ne "$LAMINA_MEMORY_GIB" ]; then reasons="$reasons memory $memory_gib -> $LAMINA_MEMORY_GIB GiB;"; fi
+  if [ "$LAMINA_DISK_GIB" -gt "$disk_gib" ]; then reasons="$reasons disk $disk_gib -> $LAMINA_DISK_GIB GiB;"; fi
+  if [ -n "$previous" ] && [ "$previous" != "$settings" ]; then reasons="$reasons k3s, DNS or mount settings;"; fi
+}
+
+case $status in
+  "")
+    lamina_log "creating Colima profile $profile: $LAMINA_CPUS cores, $LAMINA_MEMORY_GIB GiB memory, $LAMINA_DISK_GIB GiB disk, k3s $LAMINA_K3S_VERSION"
+    colima "${start_args[@]}"
+    ;;
+  Stopped)
+    check_existing
+    lamina_log "starting stopped Colima profile $profile with the requested settings"
+    colima "${start_args[@]}"
+    ;;
+  Running)
+    check_existing
+    if [ -n "$reasons" ]; then
+      lamina_log "restarting Colima profile $profile to apply:$reasons"
+      colima stop "--profile=$profile"
+      colima "${start_args[@]}"
+    else
+      lamina_log "Colima profile $profile is running with the requested settings; left alone"
+    fi
+    ;;
+  *)
+    lamina_die "Colima profile $profile is in state '$status', which this program does not change; look with: colima status --profile $profile"
+    ;;
+esac
+
+status_json=$(colima status "--profile=$profile" --json) ||
+  lamina_die "colima status failed for profile $profile; see its message above"
+address=$(json_field "$status_json" ip_address)
+docker_host=$(json_field "$status_json" docker_socket)
+if [ -z "$docker_host" ]; then docker_host="unix://$HOME/.colima/$profile/docker.sock"; fi
+
+if ! [[ $address =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+  lamina_die "Colima profile $profile has no reachable address (got '$address'); it needs --network-address, which Colima supports with vz on macOS 13 or later"
+fi
+ip_number() {
+  local IFS=.
+  set -- $1
+  printf '%s\n' $(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 ))
+}
+net=${LAMINA_NODE_CIDR%/*}
+bits=${LAMINA_NODE_CIDR#*/}
+mask=$(( bits == 0 ? 0 : (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF ))
+if [ $(( $(ip_number "$address") & mask )) -ne $(( $(ip_number "$net") & mask )) ]; then
+  lamina_die "the VM's address $address is outside lamina:cluster.nodeCIDR $LAMINA_NODE_CIDR, so LoadBalancer addresses from it would not be reachable from macOS. Set lamina:cluster.nodeCIDR to the VM's network and run pulumi up again; the VM itself is ready."
+fi
+
+printf 'profile=%s\naddress=%s\ndocker_host=%s\nsettings=%s\n' "$profile" "$address" "$docker_host" "$settings"
