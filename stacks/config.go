@@ -1,0 +1,175 @@
+// Package stacks holds the typed configuration of the whole Lamina platform, the
+// development and production profiles that give every field its default, loading and
+// validation of a stack's Pulumi configuration, and Build, which wires the components
+// into a stack.
+//
+// Configuration lives under the Pulumi config namespace "lamina": one key per section
+// (lamina:host, lamina:colima, ...), each an object whose fields are documented below.
+// A stack file overrides only the fields it names; the profile supplies the rest.
+package stacks
+
+import (
+	"fmt"
+	"time"
+)
+
+// Namespace is the Pulumi config namespace the program reads.
+const Namespace = "lamina"
+
+// Config is the typed configuration of the whole platform for one stack.
+type Config struct {
+	// Profile names the environment whose defaults apply: development or production.
+	// It defaults to the stack's name when that is a profile name.
+	Profile string `json:"profile"`
+	// Host describes the Mac and how its cores and memory are shared.
+	Host Host `json:"host"`
+	// Data says where persistent data lives on the host.
+	Data Data `json:"data"`
+	// Cluster says which Kubernetes cluster the platform runs on and how to reach it.
+	Cluster Cluster `json:"cluster"`
+	// Colima sizes and configures the VM that runs k3s (cluster.target colima).
+	Colima Colima `json:"colima"`
+
+	// stack is the Pulumi stack this configuration belongs to.
+	stack string
+}
+
+// Stack returns the name of the Pulumi stack the configuration was loaded for.
+func (c *Config) Stack() string { return c.stack }
+
+// Host is the Mac's budget. macOS keeps its share and a reserve stays free; this stack's
+// VM and the VMs listed in sideBySide must fit in what is left.
+type Host struct {
+	// CPUs is the number of cores of the Mac. Allowed: 1 to 1024.
+	CPUs int `json:"cpus"`
+	// MemoryGiB is the Mac's memory in GiB. Allowed: 1 to 65536.
+	MemoryGiB int `json:"memoryGiB"`
+	// MacOSCPUs is the number of cores kept for macOS (IDE, tools, system services).
+	// Allowed: 0 to cpus - 1.
+	MacOSCPUs int `json:"macosCPUs"`
+	// MacOSMemoryGiB is the memory kept for macOS in GiB. Allowed: 0 and up, with
+	// reserveMemoryGiB less than memoryGiB.
+	MacOSMemoryGiB int `json:"macosMemoryGiB"`
+	// ReserveMemoryGiB is memory no VM may use (OS overhead, burst capacity) in GiB.
+	// Allowed: 0 and up, with macosMemoryGiB less than memoryGiB.
+	ReserveMemoryGiB int `json:"reserveMemoryGiB"`
+	// SideBySide lists the VMs of other stacks that run on this Mac at the same time.
+	// This stack's VM and these together must fit in the budget.
+	SideBySide []PlannedVM `json:"sideBySide"`
+}
+
+// PlannedVM is another stack's VM that shares the host.
+type PlannedVM struct {
+	// Stack is the other stack's name. Allowed: a stack name other than this one.
+	Stack string `json:"stack"`
+	// CPUs is the number of cores of that stack's VM. Allowed: 1 and up.
+	CPUs int `json:"cpus"`
+	// MemoryGiB is the memory of that stack's VM in GiB. Allowed: 1 and up.
+	MemoryGiB int `json:"memoryGiB"`
+}
+
+// Data is the host side of persistent data.
+type Data struct {
+	// Dir is the host directory holding this stack's persistent data (models, metrics,
+	// logs, dashboards, vectors), one subdirectory each. It is mounted writable into the
+	// VM at the same path, created before the VM starts and never deleted by the program.
+	// Allowed: an absolute, clean path without ',' ':' or control characters, outside
+	// temporary directories.
+	Dir string `json:"dir"`
+}
+
+// DataSubdirs are the subdirectories of data.dir, one per kind of persistent data.
+var DataSubdirs = []string{"models", "prometheus", "loki", "grafana", "chromadb"}
+
+// Cluster targets.
+const (
+	// TargetColima creates and manages a Colima VM with k3s on this Mac.
+	TargetColima = "colima"
+	// TargetExisting uses a cluster reachable through a kubeconfig and creates no VM.
+	TargetExisting = "existing"
+)
+
+// Cluster is where the platform runs.
+type Cluster struct {
+	// Target is colima (a Colima VM with k3s on this Mac) or existing (a cluster reached
+	// through cluster.kubeconfig and cluster.context; no VM is created).
+	Target string `json:"target"`
+	// Kubeconfig is the kubeconfig file of an existing cluster (target existing only).
+	// Allowed: an absolute path or one starting with ~/.
+	Kubeconfig string `json:"kubeconfig"`
+	// Context is the kubeconfig context of an existing cluster (target existing only;
+	// with colima the context is always colima-<colima.profile>).
+	Context string `json:"context"`
+	// DockerHost is the Docker daemon that builds images with target existing
+	// (unix://, tcp:// or ssh://); empty means this stack builds no images. With colima
+	// it is always the profile's own Docker socket.
+	DockerHost string `json:"dockerHost"`
+	// ReadyTimeout bounds the wait for every node to be Ready, as a Go duration.
+	// Allowed: 30s to 30m.
+	ReadyTimeout Duration `json:"readyTimeout"`
+	// NodeCIDR is the network on which the nodes are reachable from macOS; with colima it
+	// is the network of the VM's --network-address (macOS vmnet shared network by
+	// default). LoadBalancer addresses come from it. Allowed: an IPv4 CIDR not
+	// overlapping podCIDR or serviceCIDR.
+	NodeCIDR string `json:"nodeCIDR"`
+	// PodCIDR is the cluster's pod network (k3s --cluster-cidr). Allowed: an IPv4 CIDR
+	// not overlapping nodeCIDR or serviceCIDR.
+	PodCIDR string `json:"podCIDR"`
+	// ServiceCIDR is the cluster's service network (k3s --service-cidr). Allowed: an
+	// IPv4 CIDR not overlapping nodeCIDR or podCIDR.
+	ServiceCIDR string `json:"serviceCIDR"`
+	// StorageClass names the one StorageClass for volumes on the host data directory
+	// (no dynamic provisioning, reclaim policy Retain). Allowed: a DNS-1123 subdomain.
+	StorageClass string `json:"storageClass"`
+}
+
+// Colima is the VM that runs k3s.
+type Colima struct {
+	// Profile is the Colima profile (VM) name; its kube context is colima-<profile>.
+	// Allowed: lower-case letters, digits and '-', 1 to 40 characters, starting and
+	// ending with a letter or digit; not default or colima (the user's own VM).
+	Profile string `json:"profile"`
+	// CPUs is the VM's number of cores. Allowed: 1 to the host budget.
+	CPUs int `json:"cpus"`
+	// MemoryGiB is the VM's memory in GiB. Allowed: 2 to the host budget.
+	MemoryGiB int `json:"memoryGiB"`
+	// DiskGiB is the VM's disk in GiB. It can grow; Colima cannot shrink a disk, so a
+	// smaller value than the existing VM's is refused when applied. Allowed: 20 to 8192.
+	DiskGiB int `json:"diskGiB"`
+	// Arch is the VM's architecture, fixed when the VM is created. Allowed: aarch64,
+	// x86_64.
+	Arch string `json:"arch"`
+	// K3sVersion is the k3s release Colima installs. Allowed: a k3s release tag such as
+	// v1.35.0+k3s1.
+	K3sVersion string `json:"k3sVersion"`
+	// K3sArgs are extra k3s server arguments, one per item, after the program's own
+	// (--disable=traefik, --disable=servicelb, --cluster-cidr, --service-cidr).
+	// Allowed: items starting with "--", without ',' or control characters, not
+	// repeating the program's own.
+	K3sArgs []string `json:"k3sArgs"`
+	// DNS lists the VM's DNS resolvers; empty keeps Colima's default. Allowed: IP
+	// addresses.
+	DNS []string `json:"dns"`
+	// Protect makes `pulumi destroy` refuse to delete the VM. To delete a protected VM
+	// on purpose, set it to false, run `pulumi up`, then `pulumi destroy`.
+	Protect bool `json:"protect"`
+}
+
+// KubeContext is the kube context Colima writes for the profile.
+func (c Colima) KubeContext() string { return "colima-" + c.Profile }
+
+// Duration is a time.Duration written as a Go duration string ("5m", "90s").
+type Duration struct{ time.Duration }
+
+// MarshalText prints the duration as Go does ("5m0s").
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration such as 90s or 5m")
+	}
+	d.Duration = v
+	return nil
+}

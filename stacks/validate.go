@@ -1,0 +1,255 @@
+package stacks
+
+import (
+	"net/netip"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+var (
+	profileName  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	stackName    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+	k3sRelease   = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$`)
+	dns1123      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	kubeContext  = regexp.MustCompile(`^[^\s]{1,253}$`)
+	dockerScheme = regexp.MustCompile(`^(unix|tcp|ssh)://.+`)
+)
+
+// Limits of the values the program accepts.
+const (
+	minVMMemoryGiB = 2
+	minDiskGiB     = 20
+	maxDiskGiB     = 8192
+	minReadyWait   = 30 * time.Second
+	maxReadyWait   = 30 * time.Minute
+)
+
+// k3sManagedArgs are the k3s arguments the program sets itself.
+var k3sManagedArgs = []string{"--disable=traefik", "--disable=servicelb", "--cluster-cidr", "--service-cidr"}
+
+// validate checks a decoded configuration and returns every problem it finds.
+func validate(c *Config) []Problem {
+	var ps problems
+	validateHost(c, &ps)
+	validatePath(&ps, "lamina:data.dir", c.Data.Dir)
+	validateCluster(c, &ps)
+	if c.Cluster.Target == TargetColima {
+		validateColima(c, &ps)
+	}
+	return ps
+}
+
+func validateHost(c *Config, ps *problems) {
+	h := c.Host
+	inRange(ps, "lamina:host.cpus", h.CPUs, 1, 1024)
+	inRange(ps, "lamina:host.memoryGiB", h.MemoryGiB, 1, 65536)
+	if h.CPUs >= 1 {
+		inRange(ps, "lamina:host.macosCPUs", h.MacOSCPUs, 0, h.CPUs-1)
+	}
+	inRange(ps, "lamina:host.macosMemoryGiB", h.MacOSMemoryGiB, 0, 65536)
+	inRange(ps, "lamina:host.reserveMemoryGiB", h.ReserveMemoryGiB, 0, 65536)
+	if h.MacOSMemoryGiB >= 0 && h.ReserveMemoryGiB >= 0 && h.MemoryGiB >= 1 && h.MacOSMemoryGiB+h.ReserveMemoryGiB >= h.MemoryGiB {
+		ps.add("lamina:host.reserveMemoryGiB", "macOS (%d GiB) and the reserve (%d GiB) leave no memory of lamina:host.memoryGiB (%d GiB) for VMs; together they must stay below it",
+			h.MacOSMemoryGiB, h.ReserveMemoryGiB, h.MemoryGiB)
+	}
+	seen := map[string]bool{}
+	for i, vm := range h.SideBySide {
+		key := "lamina:host.sideBySide[" + itoa(i) + "]"
+		switch {
+		case !stackName.MatchString(vm.Stack):
+			ps.add(key+".stack", "%s is not a stack name; allowed: letters, digits, '-', '_' and '.'", quote(vm.Stack))
+		case vm.Stack == c.stack:
+			ps.add(key+".stack", "names this stack (%s); list only the other stacks that share the host", vm.Stack)
+		case seen[vm.Stack]:
+			ps.add(key+".stack", "%s is listed twice", vm.Stack)
+		}
+		seen[vm.Stack] = true
+		inRange(ps, key+".cpus", vm.CPUs, 1, 1024)
+		inRange(ps, key+".memoryGiB", vm.MemoryGiB, 1, 65536)
+	}
+}
+
+// vmBudget is what the host leaves for VMs.
+func (h Host) vmBudget() (cpus, memoryGiB int) {
+	return h.CPUs - h.MacOSCPUs, h.MemoryGiB - h.MacOSMemoryGiB - h.ReserveMemoryGiB
+}
+
+func validateColima(c *Config, ps *problems) {
+	v := c.Colima
+	if !profileName.MatchString(v.Profile) || v.Profile == "default" || v.Profile == "colima" {
+		ps.add("lamina:colima.profile", "%s is not allowed; allowed: lower-case letters, digits and '-', 1 to 40 characters, starting and ending with a letter or digit, not default or colima (the user's own VM)", quote(v.Profile))
+	}
+	cpuBudget, memBudget := c.Host.vmBudget()
+	switch {
+	case v.CPUs < 1:
+		ps.add("lamina:colima.cpus", "%d is out of range; allowed: 1 to %d", v.CPUs, max(cpuBudget, 1))
+	case v.CPUs > cpuBudget:
+		ps.add("lamina:colima.cpus", "%d cores exceed the %d the host leaves for VMs (lamina:host.cpus %d minus lamina:host.macosCPUs %d); allowed: 1 to %d",
+			v.CPUs, cpuBudget, c.Host.CPUs, c.Host.MacOSCPUs, max(cpuBudget, 1))
+	}
+	switch {
+	case v.MemoryGiB < minVMMemoryGiB:
+		ps.add("lamina:colima.memoryGiB", "%d is out of range; allowed: %d to %d", v.MemoryGiB, minVMMemoryGiB, max(memBudget, minVMMemoryGiB))
+	case v.MemoryGiB > memBudget:
+		ps.add("lamina:colima.memoryGiB", "%d GiB exceed the %d GiB the host leaves for VMs (lamina:host.memoryGiB %d minus macosMemoryGiB %d and reserveMemoryGiB %d); allowed: %d to %d",
+			v.MemoryGiB, memBudget, c.Host.MemoryGiB, c.Host.MacOSMemoryGiB, c.Host.ReserveMemoryGiB, minVMMemoryGiB, max(memBudget, minVMMemoryGiB))
+	}
+	// Together with the VMs of the other stacks.
+	otherCPUs, otherMem := 0, 0
+	var others []string
+	for _, vm := range c.Host.SideBySide {
+		otherCPUs += vm.CPUs
+		otherMem += vm.MemoryGiB
+		others = append(others, vm.Stack)
+	}
+	if len(others) > 0 {
+		list := strings.Join(others, ", ")
+		if v.CPUs >= 1 && v.CPUs <= cpuBudget && v.CPUs+otherCPUs > cpuBudget {
+			ps.add("lamina:colima.cpus", "%d cores with the side-by-side VMs of %s (%d cores) make %d, more than the %d cores the host leaves for VMs (lamina:host.cpus minus lamina:host.macosCPUs); allowed with them: 1 to %d",
+				v.CPUs, list, otherCPUs, v.CPUs+otherCPUs, cpuBudget, max(cpuBudget-otherCPUs, 0))
+		}
+		if v.MemoryGiB >= minVMMemoryGiB && v.MemoryGiB <= memBudget && v.MemoryGiB+otherMem > memBudget {
+			ps.add("lamina:colima.memoryGiB", "%d GiB with the side-by-side VMs of %s (%d GiB) make %d GiB, more than the %d GiB the host leaves for VMs (lamina:host.memoryGiB minus macosMemoryGiB and reserveMemoryGiB); allowed with them: %d to %d",
+				v.MemoryGiB, list, otherMem, v.MemoryGiB+otherMem, memBudget, minVMMemoryGiB, max(memBudget-otherMem, 0))
+		}
+	}
+	inRange(ps, "lamina:colima.diskGiB", v.DiskGiB, minDiskGiB, maxDiskGiB)
+	oneOf(ps, "lamina:colima.arch", v.Arch, "aarch64", "x86_64")
+	if !k3sRelease.MatchString(v.K3sVersion) {
+		ps.add("lamina:colima.k3sVersion", "%s is not a k3s release tag; allowed: the form v1.35.0+k3s1", quote(v.K3sVersion))
+	}
+	for i, arg := range v.K3sArgs {
+		key := "lamina:colima.k3sArgs[" + itoa(i) + "]"
+		switch {
+		case !strings.HasPrefix(arg, "--") || hasControl(arg):
+			ps.add(key, "%s is not a k3s server argument; allowed: one argument per item, starting with --", quote(arg))
+		case strings.Contains(arg, ","):
+			ps.add(key, "%s contains ','; Colima splits --k3s-arg values on commas, so give each value as its own item", quote(arg))
+		case managedK3sArg(arg):
+			ps.add(key, "%s is set by the program; use lamina:cluster.podCIDR or lamina:cluster.serviceCIDR for the networks, and leave traefik and servicelb disabled (Istio and MetalLB replace them)", quote(arg))
+		}
+	}
+	for i, ip := range v.DNS {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			ps.add("lamina:colima.dns["+itoa(i)+"]", "%s is not an IP address", quote(ip))
+		}
+	}
+}
+
+func managedK3sArg(arg string) bool {
+	for _, m := range k3sManagedArgs {
+		if arg == m || strings.HasPrefix(arg, m+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func validateCluster(c *Config, ps *problems) {
+	cl := c.Cluster
+	oneOf(ps, "lamina:cluster.target", cl.Target, TargetColima, TargetExisting)
+	if cl.Target == TargetExisting {
+		if (!filepath.IsAbs(cl.Kubeconfig) && !strings.HasPrefix(cl.Kubeconfig, "~/")) || hasControl(cl.Kubeconfig) {
+			ps.add("lamina:cluster.kubeconfig", "%s is not a kubeconfig path; required with lamina:cluster.target existing: an absolute path or one starting with ~/", quote(cl.Kubeconfig))
+		}
+		if !kubeContext.MatchString(cl.Context) {
+			ps.add("lamina:cluster.context", "%s is not a kubeconfig context; required with lamina:cluster.target existing: a name without spaces", quote(cl.Context))
+		}
+		if cl.DockerHost != "" && (!dockerScheme.MatchString(cl.DockerHost) || hasControl(cl.DockerHost)) {
+			ps.add("lamina:cluster.dockerHost", "%s is not a Docker host; allowed: empty, or unix://, tcp:// or ssh:// followed by an address", quote(cl.DockerHost))
+		}
+	}
+	if c.Cluster.Target == TargetColima {
+		for key, v := range map[string]string{"lamina:cluster.kubeconfig": cl.Kubeconfig, "lamina:cluster.context": cl.Context, "lamina:cluster.dockerHost": cl.DockerHost} {
+			if v != "" {
+				ps.add(key, "is only for lamina:cluster.target existing; with colima the program uses the profile's own; remove it")
+			}
+		}
+	}
+	if cl.ReadyTimeout.Duration < minReadyWait || cl.ReadyTimeout.Duration > maxReadyWait {
+		ps.add("lamina:cluster.readyTimeout", "%s is out of range; allowed: %s to %s", cl.ReadyTimeout, minReadyWait, maxReadyWait)
+	}
+	type network struct {
+		key    string
+		prefix netip.Prefix
+	}
+	var nets []network
+	for _, n := range []struct{ key, value string }{
+		{"lamina:cluster.nodeCIDR", cl.NodeCIDR},
+		{"lamina:cluster.podCIDR", cl.PodCIDR},
+		{"lamina:cluster.serviceCIDR", cl.ServiceCIDR},
+	} {
+		p, err := netip.ParsePrefix(n.value)
+		switch {
+		case err != nil || !p.Addr().Is4():
+			ps.add(n.key, "%s is not an IPv4 CIDR; allowed: the form 10.42.0.0/16", quote(n.value))
+			continue
+		case p != p.Masked():
+			ps.add(n.key, "%s has host bits set; allowed: the network address, here %s", n.value, p.Masked())
+			continue
+		}
+		for _, other := range nets {
+			if other.prefix.Overlaps(p) {
+				ps.add(n.key, "%s overlaps %s (%s); the node, pod and service networks must be disjoint", p, other.key, other.prefix)
+			}
+		}
+		nets = append(nets, network{n.key, p})
+	}
+	if len(cl.StorageClass) > 253 || !dns1123.MatchString(cl.StorageClass) {
+		ps.add("lamina:cluster.storageClass", "%s is not a Kubernetes name; allowed: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit", quote(cl.StorageClass))
+	}
+}
+
+// validatePath checks a host path the program hands to shell commands and to Colima.
+func validatePath(ps *problems, key, path string) {
+	switch {
+	case path == "":
+		ps.add(key, "is empty; allowed: an absolute path")
+	case !filepath.IsAbs(path):
+		ps.add(key, "%s is not absolute; allowed: an absolute path", quote(path))
+	case hasControl(path):
+		ps.add(key, "%s contains control characters", quote(path))
+	case strings.ContainsAny(path, ",:"):
+		ps.add(key, "%s contains ',' or ':', which Colima's --mount cannot take", quote(path))
+	case filepath.Clean(path) != path:
+		ps.add(key, "%s is not clean; allowed: the same path written as %s", quote(path), filepath.Clean(path))
+	case path == "/":
+		ps.add(key, "is the root directory; allowed: a directory of its own")
+	case under(path, "/tmp", "/private/tmp", "/var/folders", "/private/var/folders"):
+		ps.add(key, "%s is under a temporary directory that macOS empties; allowed: a directory that survives a reboot", quote(path))
+	}
+}
+
+func under(path string, dirs ...string) bool {
+	for _, d := range dirs {
+		if path == d || strings.HasPrefix(path, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+func inRange(ps *problems, key string, v, lo, hi int) {
+	if v < lo || v > hi {
+		ps.add(key, "%d is out of range; allowed: %d to %d", v, lo, hi)
+	}
+}
+
+func oneOf(ps *problems, key, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	ps.add(key, "%s is not allowed; allowed: %s", quote(v), strings.Join(allowed, ", "))
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
