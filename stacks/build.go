@@ -1,0 +1,98 @@
+package stacks
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/components/cluster"
+	"github.com/lamina-os/lamina-infra/components/colima"
+)
+
+// Platform is everything a stack builds.
+type Platform struct {
+	// VM is the Colima VM, nil with cluster.target existing.
+	VM *colima.ColimaVM
+	// Cluster is the Ready cluster and its providers.
+	Cluster *cluster.Cluster
+}
+
+// Program is the whole Pulumi program: load the stack's configuration from src (reporting
+// every problem before a single resource is registered), then build the platform. main.go,
+// the tests and `lamina render` all run it.
+func Program(src *Source) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		cfg, err := Load(src)
+		if err != nil {
+			return err
+		}
+		_, err = Build(ctx, cfg)
+		return err
+	}
+}
+
+// Build wires the components of a stack together and exports its outputs.
+func Build(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
+	p := &Platform{}
+	args := cluster.ClusterArgs{
+		ReadyTimeout: cfg.Cluster.ReadyTimeout.Duration,
+		StorageClass: cfg.Cluster.StorageClass,
+	}
+	switch cfg.Cluster.Target {
+	case TargetColima:
+		vm, err := colima.NewColimaVM(ctx, "colima", colima.ColimaVMArgs{
+			Profile:      cfg.Colima.Profile,
+			CPUs:         cfg.Colima.CPUs,
+			MemoryGiB:    cfg.Colima.MemoryGiB,
+			DiskGiB:      cfg.Colima.DiskGiB,
+			Arch:         cfg.Colima.Arch,
+			K3sVersion:   cfg.Colima.K3sVersion,
+			PodCIDR:      cfg.Cluster.PodCIDR,
+			ServiceCIDR:  cfg.Cluster.ServiceCIDR,
+			ExtraK3sArgs: cfg.Colima.K3sArgs,
+			DNS:          cfg.Colima.DNS,
+			DataDir:      cfg.Data.Dir,
+			DataSubdirs:  DataSubdirs,
+			NodeCIDR:     cfg.Cluster.NodeCIDR,
+			Protect:      cfg.Colima.Protect,
+		})
+		if err != nil {
+			return nil, err
+		}
+		p.VM = vm
+		args.KubeContext = vm.KubeContext
+		args.ClusterIdentifier = "colima:" + cfg.Colima.Profile
+		args.Refresh = vm.State
+		args.DockerHost = vm.DockerHost
+		args.DeleteUnreachable = true
+	case TargetExisting:
+		args.KubeContext = pulumi.String(cfg.Cluster.Context)
+		args.KubeconfigPath = cfg.Cluster.Kubeconfig
+		args.ClusterIdentifier = "existing:" + cfg.Cluster.Context
+		if cfg.Cluster.DockerHost != "" {
+			args.DockerHost = pulumi.String(cfg.Cluster.DockerHost)
+		}
+	}
+	cl, err := cluster.NewCluster(ctx, "cluster", args)
+	if err != nil {
+		return nil, err
+	}
+	p.Cluster = cl
+
+	ctx.Export("profile", pulumi.String(cfg.Profile))
+	ctx.Export("clusterTarget", pulumi.String(cfg.Cluster.Target))
+	ctx.Export("kubeconfig", cl.Kubeconfig)
+	ctx.Export("kubeContext", cl.KubeContext)
+	ctx.Export("nodes", cl.Nodes)
+	ctx.Export("storageClass", cl.StorageClass)
+	ctx.Export("dataDir", pulumi.String(cfg.Data.Dir))
+	if p.VM != nil {
+		ctx.Export("colimaProfile", p.VM.Profile)
+		ctx.Export("vm", pulumi.Map{
+			"cpus":      p.VM.CPUs,
+			"memoryGiB": p.VM.MemoryGiB,
+			"diskGiB":   p.VM.DiskGiB,
+			"address":   p.VM.Address,
+		})
+		ctx.Export("dockerHost", p.VM.DockerHost)
+	}
+	return p, nil
+}
