@@ -1,0 +1,272 @@
+package stacks_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// withDataDir points a stack's data directory at a temporary path with a space in it, so
+// that every script meets a path that needs quoting. The program refuses data directories under /tmp (macOS empties it), so the directory
+// lives in the package directory, git-ignored, and goes away with the test.
+func withDataDir(t *testing.T, stack string, overrides map[string]string) (map[string]string, string) {
+	root, err := os.MkdirTemp(".", ".data-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(root) })
+	root, err = filepath.Abs(root)
+	require.NoError(t, err)
+	dir := filepath.Join(root, "Lamina Data", stack)
+	if overrides == nil {
+		overrides = map[string]string{}
+	}
+	overrides["lamina:data"] = `{"dir":"` + dir + `"}`
+	return overrides, dir
+}
+
+// The VM is started with exactly the flags the stack's configuration asks for, and the
+// data directory tree exists before it starts.
+func TestColimaStartsTheVMWithTheConfiguredFlags(t *testing.T) {
+	for _, tc := range []struct {
+		stack                         string
+		profile, cpus, memory, disk   string
+		extraK3sArgs, dns, extraFlags []string
+	}{
+		{stack: "development", profile: "lamina-development", cpus: "12", memory: "128", disk: "200",
+			extraK3sArgs: []string{"--kubelet-arg=max-pods=250"}, dns: []string{"1.1.1.1", "9.9.9.9"}},
+		{stack: "production", profile: "lamina-production", cpus: "16", memory: "256", disk: "500"},
+	} {
+		t.Run(tc.stack, func(t *testing.T) {
+			mac := newFakeMac(t, "colima", "kubectl")
+			overrides, dataDir := withDataDir(t, tc.stack, nil)
+			src := stackSource(t, tc.stack, overrides)
+			if tc.extraK3sArgs != nil {
+				src.Values["lamina:colima"] = section(t, src, "lamina:colima", map[string]any{"k3sArgs": tc.extraK3sArgs, "dns": tc.dns})
+			}
+			g := deploy(t, src, mac)
+
+			want := []string{"start", "--profile=" + tc.profile, "--runtime=docker", "--vm-type=vz", "--arch=aarch64",
+				"--cpu=" + tc.cpus, "--memory=" + tc.memory, "--disk=" + tc.disk,
+				"--kubernetes", "--kubernetes-version=v1.35.0+k3s1",
+				"--network-address", "--mount-type=virtiofs", "--mount=" + dataDir + ":w",
+				"--k3s-arg=--disable=traefik", "--k3s-arg=--disable=servicelb",
+				"--k3s-arg=--cluster-cidr=10.42.0.0/16", "--k3s-arg=--service-cidr=10.43.0.0/16"}
+			for _, a := range tc.extraK3sArgs {
+				want = append(want, "--k3s-arg="+a)
+			}
+			for _, ip := range tc.dns {
+				want = append(want, "--dns="+ip)
+			}
+			starts := mac.callsOf("colima", "start")
+			require.Len(t, starts, 1)
+			assert.Equal(t, want, starts[0])
+
+			for _, sub := range []string{"models", "prometheus", "loki", "grafana", "chromadb"} {
+				assert.DirExists(t, filepath.Join(dataDir, sub))
+			}
+			assert.Equal(t, map[string]any{"address": "192.168.64.5", "cpus": float64(mustAtoi(tc.cpus)),
+				"memoryGiB": float64(mustAtoi(tc.memory)), "diskGiB": float64(mustAtoi(tc.disk))}, g.Outputs["vm"])
+			assert.Equal(t, "unix://"+mac.home+"/.colima/"+tc.profile+"/docker.sock", g.Outputs["dockerHost"])
+			assert.Equal(t, []any{"colima-lamina-development"}, g.Outputs["nodes"])
+		})
+	}
+}
+
+// Each state the profile can be in leads to the right colima calls, and what Colima
+// cannot change is refused before anything is touched.
+func TestColimaEnsureScriptBranches(t *testing.T) {
+	type existing struct {
+		status             string
+		cpus, memory, disk int
+		arch               string
+	}
+	for _, tc := range []struct {
+		name     string
+		existing *existing
+		env      map[string]string
+		code     int
+		calls    []string // colima subcommands that change something, in order
+		stderr   string
+	}{
+		{name: "absent profile is created", calls: []string{"start"}, stderr: "creating Colima profile lamina-development: 12 cores, 128 GiB memory, 200 GiB disk"},
+		{name: "stopped profile is started", existing: &existing{"Stopped", 12, 128, 200, "aarch64"}, calls: []string{"start"}, stderr: "starting stopped Colima profile lamina-development"},
+		{name: "running profile of the right size is left alone", existing: &existing{"Running", 12, 128, 200, "aarch64"}, stderr: "running with the requested settings; left alone"},
+		{name: "more cores restart the VM", existing: &existing{"Running", 8, 128, 200, "aarch64"}, calls: []string{"stop", "start"}, stderr: "restarting Colima profile lamina-development to apply: cores 8 -> 12;"},
+		{name: "other memory restarts the VM", existing: &existing{"Running", 12, 64, 200, "aarch64"}, calls: []string{"stop", "start"}, stderr: "to apply: memory 64 -> 128 GiB;"},
+		{name: "a bigger disk is applied", existing: &existing{"Running", 12, 128, 100, "aarch64"}, calls: []string{"stop", "start"}, stderr: "to apply: disk 100 -> 200 GiB;"},
+		{name: "a smaller disk is refused", existing: &existing{"Running", 12, 128, 300, "aarch64"}, code: 1,
+			stderr: "lamina: error: lamina:colima.diskGiB is 200 GiB but profile lamina-development already has a 300 GiB disk, and Colima cannot shrink a disk. Nothing was changed. Set lamina:colima.diskGiB to 300 or more.\n"},
+		{name: "a smaller disk is refused when stopped too", existing: &existing{"Stopped", 12, 128, 300, "aarch64"}, code: 1, stderr: "Colima cannot shrink a disk. Nothing was changed."},
+		{name: "another architecture is refused", existing: &existing{"Stopped", 12, 128, 200, "x86_64"}, code: 1,
+			stderr: "profile lamina-development is x86_64 but lamina:colima.arch asks for aarch64; the architecture is fixed when a VM is created. Nothing was changed."},
+		{name: "changed k3s, DNS or mount settings restart the VM", existing: &existing{"Running", 12, 128, 200, "aarch64"},
+			env: map[string]string{"PULUMI_COMMAND_STDOUT": "profile=lamina-development\nsettings=1\n"}, calls: []string{"stop", "start"}, stderr: "to apply: k3s, DNS or mount settings;"},
+		{name: "a profile in another state is refused", existing: &existing{"Broken", 12, 128, 200, "aarch64"}, code: 1,
+			stderr: "Colima profile lamina-development is in state 'Broken', which this program does not change"},
+		{name: "an old colima is refused", env: map[string]string{"FAKE_COLIMA_VERSION": "0.5.6"}, code: 1,
+			stderr: "lamina: error: colima 0.5 is too old; 0.6.0 or later is needed: brew upgrade colima\n"},
+		{name: "a failing colima list stops the script", env: map[string]string{"FAKE_COLIMA_LIST_FAILS": "1"}, code: 1,
+			stderr: "colima list failed; see its message above"},
+		{name: "an address outside the node network is reported", env: map[string]string{"FAKE_COLIMA_ADDRESS": "192.168.106.2"}, code: 1, calls: []string{"start"},
+			stderr: "the VM's address 192.168.106.2 is outside lamina:cluster.nodeCIDR 192.168.64.0/24"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mac := newFakeMac(t, "colima")
+			overrides, dataDir := withDataDir(t, "development", nil)
+			require.NoError(t, os.MkdirAll(dataDir, 0o755))
+			vm := command(t, preview(t, stackSource(t, "development", overrides)), "colima-vm")
+			if e := tc.existing; e != nil {
+				mac.profile("lamina-development", e.status, e.cpus, e.memory, e.disk, e.arch)
+			}
+			res := mac.exec(vm, "create", tc.env)
+			assert.Equal(t, tc.code, res.code, res.stderr)
+			assert.Contains(t, res.stderr, tc.stderr)
+			var changes []string
+			for _, c := range mac.calls() {
+				if slices.Contains([]string{"start", "stop", "delete"}, c[1]) {
+					changes = append(changes, c[1])
+				}
+			}
+			assert.Equal(t, tc.calls, changes)
+			if tc.code == 0 {
+				assert.Contains(t, res.stdout, "profile=lamina-development\naddress=192.168.64.5\ndocker_host=unix://"+mac.home+"/.colima/lamina-development/docker.sock\nsettings=")
+			}
+		})
+	}
+}
+
+func TestColimaScriptsNeedColimaOnThePath(t *testing.T) {
+	mac := newFakeMac(t) // no fake colima
+	overrides, _ := withDataDir(t, "development", nil)
+	vm := command(t, preview(t, stackSource(t, "development", overrides)), "colima-vm")
+	for _, which := range []string{"create", "delete"} {
+		res := mac.exec(vm, which, nil)
+		assert.Equal(t, 127, res.code)
+		assert.Equal(t, "lamina: error: colima not found on PATH; install it with: brew install colima\n", res.stderr)
+	}
+}
+
+// Destroy deletes the profile and nothing else: the data directory and what is in it stay.
+func TestColimaDeleteKeepsTheHostData(t *testing.T) {
+	mac := newFakeMac(t, "colima")
+	overrides, dataDir := withDataDir(t, "development", nil)
+	model := filepath.Join(dataDir, "models", "llama-70b.gguf")
+	require.NoError(t, os.MkdirAll(filepath.Dir(model), 0o755))
+	require.NoError(t, os.WriteFile(model, []byte("weights"), 0o644))
+	vm := command(t, preview(t, stackSource(t, "development", overrides)), "colima-vm")
+
+	mac.profile("lamina-development", "Running", 12, 128, 200, "aarch64")
+	res := mac.exec(vm, "delete", nil)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, [][]string{{"delete", "--profile=lamina-development", "--force"}}, mac.callsOf("colima", "delete"))
+	assert.NoDirExists(t, filepath.Join(mac.colima, "lamina-development"))
+	assert.FileExists(t, model)
+
+	mac.resetLog()
+	res = mac.exec(vm, "delete", nil)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "Colima profile lamina-development does not exist; nothing to delete")
+	assert.Empty(t, mac.callsOf("colima", "delete"))
+}
+
+// The readiness wait polls until every node is Ready, and gives up with a clear message.
+func TestClusterReadyWaitIsBounded(t *testing.T) {
+	g := preview(t, stackSource(t, "development", nil))
+	ready := command(t, g, "cluster-ready")
+
+	mac := newFakeMac(t, "kubectl")
+	res := mac.exec(ready, "create", map[string]string{"FAKE_KUBECTL_READY_AFTER": "3"})
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, "colima-lamina-development\n", res.stdout)
+	assert.Len(t, mac.callsOf("kubectl", "--context=colima-lamina-development"), 3)
+
+	mac = newFakeMac(t, "kubectl")
+	res = mac.exec(ready, "create", map[string]string{"FAKE_KUBECTL_READY_AFTER": "1000000", "LAMINA_READY_TIMEOUT_SECONDS": "1"})
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "lamina: error: timed out after 1s (lamina:cluster.readyTimeout) waiting for every node of context colima-lamina-development to be Ready; last seen: not Ready: colima-lamina-development. Look with: kubectl --context colima-lamina-development get nodes\n")
+
+	mac = newFakeMac(t, "kubectl")
+	res = mac.exec(ready, "create", map[string]string{"FAKE_KUBECTL_DOWN": "1", "LAMINA_READY_TIMEOUT_SECONDS": "1"})
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "last seen: the API server did not answer.")
+
+	mac = newFakeMac(t) // no kubectl
+	res = mac.exec(ready, "create", nil)
+	assert.Equal(t, 127, res.code)
+	assert.Equal(t, "lamina: error: kubectl not found on PATH; install it with: brew install kubectl\n", res.stderr)
+}
+
+// With target existing, no VM is declared, and the scripts read the given kubeconfig,
+// a ~/ path expanded on the machine that runs them.
+func TestExistingClusterTarget(t *testing.T) {
+	src := stackSource(t, "production", map[string]string{
+		"lamina:cluster": `{"target":"existing","kubeconfig":"~/kube configs/lab.yaml","context":"lab-admin","dockerHost":"ssh://builder@lab"}`,
+	})
+	g := preview(t, src)
+	for _, r := range g.Resources {
+		assert.NotContains(t, r.Type, "colima", "no VM with target existing")
+	}
+	assert.NotContains(t, g.Outputs, "colimaProfile")
+	assert.Equal(t, "ssh://builder@lab", g.Find("pulumi:providers:docker", "cluster-docker").Inputs["host"])
+	assert.Equal(t, "existing:lab-admin", g.Find("pulumi:providers:kubernetes", "cluster-kubernetes").Inputs["clusterIdentifier"])
+
+	mac := newFakeMac(t, "kubectl")
+	kubeconfig := filepath.Join(mac.home, "kube configs", "lab.yaml")
+	kc := command(t, g, "cluster-kubeconfig")
+	res := mac.exec(kc, "create", nil)
+	assert.Equal(t, 1, res.code)
+	assert.Equal(t, "lamina: error: kubeconfig "+kubeconfig+" does not exist (lamina:cluster.kubeconfig)\n", res.stderr)
+
+	require.NoError(t, os.MkdirAll(filepath.Dir(kubeconfig), 0o755))
+	require.NoError(t, os.WriteFile(kubeconfig, []byte("apiVersion: v1\n"), 0o600))
+	res = mac.exec(kc, "create", map[string]string{"FAKE_KUBECONFIG": "apiVersion: v1\nkind: Config"})
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, "apiVersion: v1\nkind: Config\n", res.stdout)
+	assert.Equal(t, [][]string{{"--context=lab-admin", "--kubeconfig=" + kubeconfig, "config", "view", "--raw", "--minify", "--flatten"}},
+		mac.callsOf("kubectl", "--context=lab-admin"))
+}
+
+// A whole `pulumi up` then `pulumi destroy` of each stack on a fake Mac runs every script
+// the program generates, and leaves the host data in place.
+func TestDeployAndDestroyOnAFakeMac(t *testing.T) {
+	for _, stack := range []string{"development", "production"} {
+		t.Run(stack, func(t *testing.T) {
+			mac := newFakeMac(t, "colima", "kubectl")
+			overrides, dataDir := withDataDir(t, stack, nil)
+			g := deploy(t, stackSource(t, stack, overrides), mac)
+			profile := "lamina-" + stack
+			assert.DirExists(t, filepath.Join(mac.colima, profile))
+
+			// Destroy deletes in reverse dependency order.
+			for i := len(g.Resources) - 1; i >= 0; i-- {
+				r := g.Resources[i]
+				if r.Type == commandType && plainString(r.Raw()["delete"]) != "" {
+					res := mac.exec(r, "delete", nil)
+					require.Equal(t, 0, res.code, res.stderr)
+				}
+			}
+			assert.NoDirExists(t, filepath.Join(mac.colima, profile))
+			for _, sub := range []string{"models", "prometheus", "loki", "grafana", "chromadb"} {
+				assert.DirExists(t, filepath.Join(dataDir, sub))
+			}
+			for _, r := range g.ByType(commandType) {
+				assert.True(t, mac.executed[r.Name+" create"], "%s create never ran", r.Name)
+				if plainString(r.Raw()["delete"]) != "" {
+					assert.True(t, mac.executed[r.Name+" delete"], "%s delete never ran", r.Name)
+				}
+			}
+		})
+	}
+}
+
+func mustAtoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}

@@ -1,0 +1,314 @@
+package stacks_test
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/internal/offline"
+	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/stacks"
+)
+
+// The stack files carry the proposal's sizing, and each one's plan for the other stack's
+// VM matches what the other stack file really asks for.
+func TestStackFilesCarryTheProposalSizing(t *testing.T) {
+	dev, err := stacks.Load(stackSource(t, "development", nil))
+	require.NoError(t, err)
+	prod, err := stacks.Load(stackSource(t, "production", nil))
+	require.NoError(t, err)
+
+	assert.Equal(t, []int{12, 128, 200}, []int{dev.Colima.CPUs, dev.Colima.MemoryGiB, dev.Colima.DiskGiB})
+	assert.Equal(t, []int{16, 256, 500}, []int{prod.Colima.CPUs, prod.Colima.MemoryGiB, prod.Colima.DiskGiB})
+	for _, c := range []*stacks.Config{dev, prod} {
+		h := c.Host
+		assert.Equal(t, []int{32, 512, 4, 64, 64}, []int{h.CPUs, h.MemoryGiB, h.MacOSCPUs, h.MacOSMemoryGiB, h.ReserveMemoryGiB})
+	}
+	assert.Equal(t, []stacks.PlannedVM{{Stack: "production", CPUs: prod.Colima.CPUs, MemoryGiB: prod.Colima.MemoryGiB}}, dev.Host.SideBySide)
+	assert.Equal(t, []stacks.PlannedVM{{Stack: "development", CPUs: dev.Colima.CPUs, MemoryGiB: dev.Colima.MemoryGiB}}, prod.Host.SideBySide)
+	assert.NotEqual(t, dev.Colima.Profile, prod.Colima.Profile)
+	assert.NotEqual(t, dev.Data.Dir, prod.Data.Dir)
+
+	// The stack files only restate what the profiles default to: a stack with no
+	// settings at all gets the same sizing.
+	for _, stack := range bothStacks {
+		bare, err := stacks.Load(&stacks.Source{Stack: stack, Origin: "no settings"})
+		require.NoError(t, err)
+		full, err := stacks.Load(stackSource(t, stack, nil))
+		require.NoError(t, err)
+		assert.Equal(t, bare, full, stack)
+	}
+}
+
+// Each bad configuration is refused with every problem at once, each naming its key and
+// what is allowed, and the program registers nothing.
+func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stack     string
+		overrides map[string]string
+		secret    []string
+		want      []string
+	}{
+		{
+			name:      "sizes out of range",
+			overrides: map[string]string{"lamina:colima": `{"cpus":0,"memoryGiB":1,"diskGiB":10}`},
+			want: []string{
+				"lamina:colima.cpus: 0 is out of range; allowed: 1 to 28",
+				"lamina:colima.diskGiB: 10 is out of range; allowed: 20 to 8192",
+				"lamina:colima.memoryGiB: 1 is out of range; allowed: 2 to 384",
+			},
+		},
+		{
+			name:      "a VM bigger than the host budget",
+			overrides: map[string]string{"lamina:colima": `{"cpus":30,"memoryGiB":400}`},
+			want: []string{
+				"lamina:colima.cpus: 30 cores exceed the 28 the host leaves for VMs (lamina:host.cpus 32 minus lamina:host.macosCPUs 4); allowed: 1 to 28",
+				"lamina:colima.memoryGiB: 400 GiB exceed the 384 GiB the host leaves for VMs (lamina:host.memoryGiB 512 minus macosMemoryGiB 64 and reserveMemoryGiB 64); allowed: 2 to 384",
+			},
+		},
+		{
+			name:      "both stacks together over the budget",
+			overrides: map[string]string{"lamina:colima": `{"cpus":14,"memoryGiB":160}`},
+			want: []string{
+				"lamina:colima.cpus: 14 cores with the side-by-side VMs of production (16 cores) make 30, more than the 28 cores the host leaves for VMs (lamina:host.cpus minus lamina:host.macosCPUs); allowed with them: 1 to 12",
+				"lamina:colima.memoryGiB: 160 GiB with the side-by-side VMs of production (256 GiB) make 416 GiB, more than the 384 GiB the host leaves for VMs (lamina:host.memoryGiB minus macosMemoryGiB and reserveMemoryGiB); allowed with them: 2 to 128",
+			},
+		},
+		{
+			name:      "a host that leaves nothing for VMs",
+			overrides: map[string]string{"lamina:host": `{"cpus":4,"memoryGiB":64,"macosCPUs":4,"sideBySide":[{"stack":"development","cpus":1,"memoryGiB":0}]}`},
+			want: []string{
+				"lamina:colima.cpus: 12 cores exceed the 0 the host leaves for VMs (lamina:host.cpus 4 minus lamina:host.macosCPUs 4); allowed: 1 to 1",
+				"lamina:colima.memoryGiB: 128 GiB exceed the -64 GiB the host leaves for VMs (lamina:host.memoryGiB 64 minus macosMemoryGiB 64 and reserveMemoryGiB 64); allowed: 2 to 2",
+				"lamina:host.macosCPUs: 4 is out of range; allowed: 0 to 3",
+				"lamina:host.reserveMemoryGiB: macOS (64 GiB) and the reserve (64 GiB) leave no memory of lamina:host.memoryGiB (64 GiB) for VMs; together they must stay below it",
+				"lamina:host.sideBySide[0].memoryGiB: 0 is out of range; allowed: 1 to 65536",
+				"lamina:host.sideBySide[0].stack: names this stack (development); list only the other stacks that share the host",
+			},
+		},
+		{
+			name: "VM settings Colima and k3s would not take",
+			overrides: map[string]string{"lamina:colima": `{"profile":"default","arch":"arm64","k3sVersion":"1.35",` +
+				`"k3sArgs":["--disable=traefik","--tls-san=a,b","no-dashes","--cluster-cidr=10.0.0.0/8"],"dns":["1.1.1"]}`},
+			want: []string{
+				`lamina:colima.arch: "arm64" is not allowed; allowed: aarch64, x86_64`,
+				`lamina:colima.dns[0]: "1.1.1" is not an IP address`,
+				`lamina:colima.k3sArgs[0]: "--disable=traefik" is set by the program; use lamina:cluster.podCIDR or lamina:cluster.serviceCIDR for the networks, and leave traefik and servicelb disabled (Istio and MetalLB replace them)`,
+				`lamina:colima.k3sArgs[1]: "--tls-san=a,b" contains ','; Colima splits --k3s-arg values on commas, so give each value as its own item`,
+				`lamina:colima.k3sArgs[2]: "no-dashes" is not a k3s server argument; allowed: one argument per item, starting with --`,
+				`lamina:colima.k3sArgs[3]: "--cluster-cidr=10.0.0.0/8" is set by the program; use lamina:cluster.podCIDR or lamina:cluster.serviceCIDR for the networks, and leave traefik and servicelb disabled (Istio and MetalLB replace them)`,
+				`lamina:colima.k3sVersion: "1.35" is not a k3s release tag; allowed: the form v1.35.0+k3s1`,
+				`lamina:colima.profile: "default" is not allowed; allowed: lower-case letters, digits and '-', 1 to 40 characters, starting and ending with a letter or digit, not default or colima (the user's own VM)`,
+			},
+		},
+		{
+			name:      "a relative data directory",
+			overrides: map[string]string{"lamina:data": `{"dir":"lamina/data"}`},
+			want:      []string{`lamina:data.dir: "lamina/data" is not absolute; allowed: an absolute path`},
+		},
+		{
+			name:      "a data directory that macOS empties",
+			overrides: map[string]string{"lamina:data": `{"dir":"/private/tmp/lamina"}`},
+			want:      []string{`lamina:data.dir: "/private/tmp/lamina" is under a temporary directory that macOS empties; allowed: a directory that survives a reboot`},
+		},
+		{
+			name:      "a data directory Colima cannot mount",
+			overrides: map[string]string{"lamina:data": `{"dir":"/Users/Shared/lamina:dev"}`},
+			want:      []string{`lamina:data.dir: "/Users/Shared/lamina:dev" contains ',' or ':', which Colima's --mount cannot take`},
+		},
+		{
+			name:      "an unclean data directory",
+			overrides: map[string]string{"lamina:data": `{"dir":"/Users/Shared/../lamina/"}`},
+			want:      []string{`lamina:data.dir: "/Users/Shared/../lamina/" is not clean; allowed: the same path written as /Users/lamina`},
+		},
+		{
+			name:      "networks that are not CIDRs or overlap",
+			overrides: map[string]string{"lamina:cluster": `{"nodeCIDR":"192.168.64.1/24","podCIDR":"10.42.0.0/16","serviceCIDR":"10.42.128.0/17","storageClass":"Lamina_Host"}`},
+			want: []string{
+				"lamina:cluster.nodeCIDR: 192.168.64.1/24 has host bits set; allowed: the network address, here 192.168.64.0/24",
+				"lamina:cluster.serviceCIDR: 10.42.128.0/17 overlaps lamina:cluster.podCIDR (10.42.0.0/16); the node, pod and service networks must be disjoint",
+				`lamina:cluster.storageClass: "Lamina_Host" is not a Kubernetes name; allowed: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit`,
+			},
+		},
+		{
+			name:      "a network that is not IPv4",
+			overrides: map[string]string{"lamina:cluster": `{"podCIDR":"fd00::/64"}`},
+			want:      []string{`lamina:cluster.podCIDR: "fd00::/64" is not an IPv4 CIDR; allowed: the form 10.42.0.0/16`},
+		},
+		{
+			name:      "an existing cluster without its kubeconfig",
+			overrides: map[string]string{"lamina:cluster": `{"target":"existing","dockerHost":"docker.sock"}`},
+			want: []string{
+				`lamina:cluster.context: "" is not a kubeconfig context; required with lamina:cluster.target existing: a name without spaces`,
+				`lamina:cluster.dockerHost: "docker.sock" is not a Docker host; allowed: empty, or unix://, tcp:// or ssh:// followed by an address`,
+				`lamina:cluster.kubeconfig: "" is not a kubeconfig path; required with lamina:cluster.target existing: an absolute path or one starting with ~/`,
+			},
+		},
+		{
+			name:      "settings of an existing cluster with colima",
+			overrides: map[string]string{"lamina:cluster": `{"target":"colima","context":"colima-dev"}`},
+			want:      []string{"lamina:cluster.context: is only for lamina:cluster.target existing; with colima the program uses the profile's own; remove it"},
+		},
+		{
+			name:      "an unknown target and a bad timeout",
+			overrides: map[string]string{"lamina:cluster": `{"target":"k3d","readyTimeout":"5 minutes"}`},
+			want: []string{
+				`lamina:cluster.readyTimeout: "5 minutes" is not a duration such as 90s or 5m`,
+				`lamina:cluster.target: "k3d" is not allowed; allowed: colima, existing`,
+			},
+		},
+		{
+			name:      "a timeout out of range",
+			overrides: map[string]string{"lamina:cluster": `{"readyTimeout":"1h"}`},
+			want:      []string{"lamina:cluster.readyTimeout: 1h0m0s is out of range; allowed: 30s to 30m0s"},
+		},
+		{
+			name:      "values of the wrong type",
+			overrides: map[string]string{"lamina:colima": `{"cpus":"twelve","memoryGiB":12.5,"protect":"yes","k3sArgs":"--x"}`, "lamina:data": `"/Users/Shared/lamina"`},
+			want: []string{
+				`lamina:colima.cpus: expected a whole number, got "twelve"`,
+				`lamina:colima.k3sArgs: expected a list, got "--x"`,
+				"lamina:colima.memoryGiB: expected a whole number, got 12.5",
+				`lamina:colima.protect: expected true or false, got "yes"`,
+				"lamina:data: expected an object with keys dir, got \"/Users/Shared/lamina\"",
+			},
+		},
+		{
+			name: "typos anywhere in the tree",
+			overrides: map[string]string{
+				"lamina:colima":       `{"cpu":12,"memory":128}`,
+				"lamina:colim":        `{}`,
+				"lamina-infra:colima": `{"cpus":12}`,
+				"lamna:host":          `{}`,
+				"lamina:host":         `{"sideBySide":[{"stack":"production","cpus":16,"mem":256}]}`,
+			},
+			want: []string{
+				`lamina-infra:colima: the program does not read namespace "lamina-infra"; did you mean lamina:colima?`,
+				"lamina:colim: unknown key; did you mean lamina:colima?",
+				"lamina:colima.cpu: unknown key; did you mean lamina:colima.cpus?",
+				"lamina:colima.memory: unknown key; did you mean lamina:colima.memoryGiB?",
+				"lamina:host.sideBySide[0].mem: unknown key; did you mean lamina:host.sideBySide[0].memoryGiB?",
+				"lamina:host.sideBySide[0].memoryGiB: 0 is out of range; allowed: 1 to 65536",
+				`lamna:host: the program does not read namespace "lamna"; did you mean lamina:host?`,
+			},
+		},
+		{
+			name:      "an unknown key far from every known one",
+			overrides: map[string]string{"lamina:grafana": `{}`},
+			want:      []string{"lamina:grafana: unknown key; known keys: cluster, colima, data, host, profile"},
+		},
+		{
+			name:      "a secret value of the wrong type is not shown",
+			overrides: map[string]string{"lamina:colima": `{"cpus":"hunter2"}`},
+			secret:    []string{"lamina:colima"},
+			want:      []string{"lamina:colima.cpus: expected a whole number, got a secret value"},
+		},
+		{
+			name:      "a profile that does not exist",
+			overrides: map[string]string{"lamina:profile": "prod"},
+			want:      []string{`lamina:profile: "prod" is not a profile; allowed: development, production`},
+		},
+		{
+			name:  "a stack whose name is not a profile",
+			stack: "staging",
+			want:  []string{`lamina:profile: not set, and the stack name "staging" is not a profile; set it to one of: development, production`},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stack := tc.stack
+			var src *stacks.Source
+			if stack == "" {
+				src = stackSource(t, "development", tc.overrides)
+			} else {
+				src = &stacks.Source{Project: "lamina-infra", Stack: stack, Origin: "Pulumi." + stack + ".yaml", Values: tc.overrides}
+			}
+			src.Secret = map[string]bool{}
+			for _, k := range tc.secret {
+				src.Secret[k] = true
+			}
+			_, err := stacks.Load(src)
+			var cerr *stacks.ConfigError
+			require.True(t, errors.As(err, &cerr), "want a ConfigError, got %v", err)
+			var got []string
+			for _, p := range cerr.Problems {
+				got = append(got, p.String())
+				assert.True(t, knownKey(p.Key) || strings.Contains(p.Message, "did you mean") || strings.Contains(p.Message, "known keys"),
+					"problem names no known key: %s", p)
+			}
+			assert.Equal(t, tc.want, got)
+			assert.True(t, strings.HasPrefix(err.Error(), "stack "+src.Stack+": "), err.Error())
+			assert.NotContains(t, err.Error(), "hunter2")
+
+			g, err := offline.Run(src, recorder.Options{Preview: true})
+			require.Error(t, err)
+			assert.Empty(t, g.Resources, "nothing may be registered when the configuration is refused")
+		})
+	}
+}
+
+func TestConfigErrorMessage(t *testing.T) {
+	_, err := stacks.Load(stackSource(t, "production", map[string]string{"lamina:colima": `{"cpus":0,"diskGiB":10}`}))
+	require.Error(t, err)
+	assert.Equal(t, "stack production: 2 configuration problems in Pulumi.production.yaml; nothing was changed:\n"+
+		"  lamina:colima.cpus: 0 is out of range; allowed: 1 to 28\n"+
+		"  lamina:colima.diskGiB: 10 is out of range; allowed: 20 to 8192", err.Error())
+}
+
+// A secure value in a stack file reaches the program as the placeholder, flagged secret,
+// so the offline render needs no passphrase.
+func TestStackFileSecureValues(t *testing.T) {
+	src, err := stacks.ParseStackFile("Pulumi.x.yaml", "lamina-infra", "development", []byte(`
+config:
+  lamina:profile: development
+  lamina:colima:
+    cpus: 12
+    token:
+      secure: v1:abc==
+  lamina:host:
+    cpus: 32
+`))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"lamina:colima": true}, src.Secret)
+	assert.JSONEq(t, `{"cpus":12,"token":"[secret]"}`, src.Values["lamina:colima"])
+	assert.JSONEq(t, `{"cpus":32}`, src.Values["lamina:host"])
+	assert.Equal(t, "development", src.Values["lamina:profile"])
+
+	_, err = stacks.ParseStackFile("Pulumi.x.yaml", "p", "s", []byte("config:\n  colima: {}\n"))
+	assert.EqualError(t, err, `Pulumi.x.yaml: config key "colima" is not of the form <namespace>:<name>; the program reads keys of the form lamina:<section>`)
+	_, err = stacks.ParseStackFile("Pulumi.x.yaml", "p", "s", []byte("config: [1, 2\n"))
+	assert.ErrorContains(t, err, "Pulumi.x.yaml: not a Pulumi stack settings file: ")
+}
+
+// knownKey reports whether key ("lamina:colima.k3sArgs[1]") is a path of the config tree.
+func knownKey(key string) bool {
+	path, ok := strings.CutPrefix(key, stacks.Namespace+":")
+	if !ok {
+		return false
+	}
+	t := reflect.TypeFor[stacks.Config]()
+	for _, part := range strings.Split(path, ".") {
+		name, _, _ := strings.Cut(part, "[")
+		found := false
+		for t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return false
+		}
+		for i := 0; i < t.NumField(); i++ {
+			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == name {
+				t, found = t.Field(i).Type, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,295 @@
+package stacks_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/lamina-os/lamina-infra/internal/offline"
+	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/stacks"
+)
+
+// projectDir is the repository root, where Pulumi.yaml and the stack files live.
+const projectDir = ".."
+
+const commandType = "command:local:Command"
+
+// stackSource reads a stack file of the project and applies overrides: "lamina:<section>"
+// to a value as the engine would pass it (JSON for objects); an empty value removes the key.
+func stackSource(t testing.TB, stack string, overrides map[string]string) *stacks.Source {
+	t.Helper()
+	src, err := offline.Source(projectDir, stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range overrides {
+		if v == "" {
+			delete(src.Values, k)
+		} else {
+			src.Values[k] = v
+		}
+	}
+	return src
+}
+
+// section returns a stack file's section merged with fields, as JSON.
+func section(t testing.TB, src *stacks.Source, key string, fields map[string]any) string {
+	t.Helper()
+	m := map[string]any{}
+	if v, ok := src.Values[key]; ok {
+		if err := json.Unmarshal([]byte(v), &m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, v := range fields {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// preview runs the program on src as `lamina render` does.
+func preview(t testing.TB, src *stacks.Source) *recorder.Graph {
+	t.Helper()
+	g, err := offline.Run(src, recorder.Options{Preview: true})
+	if err != nil {
+		t.Fatalf("program failed: %v", err)
+	}
+	return g
+}
+
+// deploy runs the program on src as `pulumi up` would on a Mac whose colima and kubectl
+// are the fakes of kit: every command's create script really runs, and its stdout
+// becomes the command's output.
+func deploy(t testing.TB, src *stacks.Source, kit *fakeMac) *recorder.Graph {
+	t.Helper()
+	g, err := offline.Run(src, recorder.Options{Outputs: func(r *recorder.Resource) resource.PropertyMap {
+		if r.Type != commandType {
+			return nil
+		}
+		res := kit.exec(r, "create", nil)
+		if res.code != 0 {
+			t.Errorf("%s: create exited %d:\n%s", r.Name, res.code, res.stderr)
+		}
+		return resource.PropertyMap{
+			"stdout": resource.NewProperty(strings.TrimRight(res.stdout, "\n")),
+			"stderr": resource.NewProperty(res.stderr),
+		}
+	}})
+	if err != nil {
+		t.Fatalf("program failed: %v", err)
+	}
+	return g
+}
+
+// command returns the command resource whose name ends with suffix.
+func command(t testing.TB, g *recorder.Graph, suffix string) *recorder.Resource {
+	t.Helper()
+	for _, r := range g.ByType(commandType) {
+		if strings.HasSuffix(r.Name, suffix) {
+			return r
+		}
+	}
+	t.Fatalf("no command named *%s in the graph", suffix)
+	return nil
+}
+
+// fakeMac is a temporary home with fake colima and kubectl on a PATH that holds nothing
+// else but the few utilities the scripts may use, so that a script needing anything more
+// fails here before it fails on a Mac.
+type fakeMac struct {
+	t      testing.TB
+	home   string
+	bin    string
+	log    string
+	colima string
+	env    map[string]string
+
+	mu       sync.Mutex
+	executed map[string]bool // "<command name> <create|delete>"
+}
+
+// scriptTools are the only programs besides colima and kubectl that the scripts and the
+// fakes may run. Everything else must be a bash builtin.
+var scriptTools = []string{"sed", "mkdir", "sleep", "cksum", "rm"}
+
+func newFakeMac(t testing.TB, fakes ...string) *fakeMac {
+	t.Helper()
+	dir := t.TempDir()
+	m := &fakeMac{
+		t:        t,
+		home:     filepath.Join(dir, "home"),
+		bin:      filepath.Join(dir, "bin"),
+		log:      filepath.Join(dir, "calls.log"),
+		colima:   filepath.Join(dir, "colima-state"),
+		executed: map[string]bool{},
+	}
+	for _, d := range []string{m.home, m.bin, m.colima} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tool := range scriptTools {
+		path, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatalf("the tests need %s: %v", tool, err)
+		}
+		if err := os.Symlink(path, filepath.Join(m.bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range fakes {
+		src, err := filepath.Abs(filepath.Join("testdata", "fake-"+f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(src, filepath.Join(m.bin, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.env = map[string]string{
+		"PATH":                      m.bin,
+		"HOME":                      m.home,
+		"FAKE_LOG":                  m.log,
+		"FAKE_COLIMA_HOME":          m.colima,
+		"FAKE_HOME_DIR":             m.home,
+		"LAMINA_READY_POLL_SECONDS": "0",
+	}
+	return m
+}
+
+// profile seeds the fake colima with an existing profile.
+func (m *fakeMac) profile(name, status string, cpus, memoryGiB, diskGiB int, arch string) {
+	m.t.Helper()
+	dir := filepath.Join(m.colima, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		m.t.Fatal(err)
+	}
+	for file, v := range map[string]string{
+		"status": status, "cpus": itoa(cpus), "memory": itoa(memoryGiB), "disk": itoa(diskGiB),
+		"arch": arch, "address": "192.168.64.5",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(v), 0o644); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// exec runs one of a command resource's scripts ("create" or "delete") the way
+// pulumi-command does: its interpreter, its environment on top of the process's.
+func (m *fakeMac) exec(r *recorder.Resource, which string, extra map[string]string) result {
+	m.t.Helper()
+	raw := r.Raw()
+	script := plainString(raw[resource.PropertyKey(which)])
+	if script == "" {
+		m.t.Fatalf("%s has no %s script", r.Name, which)
+	}
+	var interp []string
+	for _, v := range raw["interpreter"].ArrayValue() {
+		interp = append(interp, plainString(v))
+	}
+	env := map[string]string{}
+	for k, v := range m.env {
+		env[k] = v
+	}
+	if e, ok := raw["environment"]; ok {
+		for k, v := range e.ObjectValue() {
+			env[string(k)] = plainString(v)
+		}
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	cmd := exec.Command(interp[0], append(interp[1:], script)...)
+	cmd.Dir = m.home
+	cmd.Env = nil
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			m.t.Fatalf("running %s %s: %v", r.Name, which, err)
+		}
+		code = exit.ExitCode()
+	}
+	m.mu.Lock()
+	m.executed[r.Name+" "+which] = true
+	m.mu.Unlock()
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+}
+
+// calls returns every invocation of the fakes so far, each as its argv.
+func (m *fakeMac) calls() [][]string {
+	m.t.Helper()
+	data, err := os.ReadFile(m.log)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	var out [][]string
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		out = append(out, strings.Split(line, "\x1f"))
+	}
+	return out
+}
+
+// callsOf returns the invocations of one fake with the given first argument.
+func (m *fakeMac) callsOf(tool, sub string) [][]string {
+	var out [][]string
+	for _, c := range m.calls() {
+		if c[0] == tool && len(c) > 1 && c[1] == sub {
+			out = append(out, c[1:])
+		}
+	}
+	return out
+}
+
+func (m *fakeMac) resetLog() { _ = os.Remove(m.log) }
+
+// plainString reads a string input behind secrets; unknowns read as "".
+func plainString(v resource.PropertyValue) string {
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

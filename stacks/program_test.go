@@ -1,0 +1,139 @@
+package stacks_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/internal/offline"
+	"github.com/lamina-os/lamina-infra/internal/recorder"
+)
+
+var bothStacks = []string{"development", "production"}
+
+// Every Kubernetes resource goes through the cluster's provider, which waits for the
+// kubeconfig, which waits for the nodes to be Ready, which waits for the VM. No default
+// provider could ever act on whatever cluster kubectl happens to point at.
+func TestEveryKubernetesResourceUsesTheClusterProvider(t *testing.T) {
+	for _, stack := range bothStacks {
+		t.Run(stack, func(t *testing.T) {
+			g := preview(t, stackSource(t, stack, nil))
+			provider := g.Find("pulumi:providers:kubernetes", "cluster-kubernetes")
+			require.NotNil(t, provider)
+			vm := command(t, g, "colima-vm")
+			kubeconfig := command(t, g, "cluster-kubeconfig")
+			assert.Contains(t, provider.Dependencies, kubeconfig.URN)
+			assert.True(t, g.DependsOn(provider, vm.URN), "the provider must wait for the VM")
+
+			var k8s []*recorder.Resource
+			for _, r := range g.Resources {
+				if strings.HasPrefix(r.Type, "kubernetes:") {
+					k8s = append(k8s, r)
+				}
+			}
+			require.NotEmpty(t, k8s)
+			for _, r := range k8s {
+				assert.Equal(t, provider.URN, r.Provider, r.URN)
+				assert.True(t, g.DependsOn(r, vm.URN), "%s must wait for the VM", r.URN)
+			}
+
+			src := stackSource(t, stack, nil)
+			assert.JSONEq(t, `["kubernetes","docker"]`, src.Values["pulumi:disable-default-providers"],
+				"default providers stay disabled in the stack file")
+		})
+	}
+}
+
+// The kubeconfig is secret in the command's state, in the provider's configuration and
+// in the stack outputs, and it never reaches the console or the next run's environment.
+func TestKubeconfigStaysSecret(t *testing.T) {
+	const token = "token-4c1d0e9a-do-not-print"
+	mac := newFakeMac(t, "colima", "kubectl")
+	mac.env["FAKE_KUBECONFIG"] = "apiVersion: v1\nusers:\n- name: admin\n  user:\n    token: " + token
+	overrides, _ := withDataDir(t, "development", nil)
+	g := deploy(t, stackSource(t, "development", overrides), mac)
+
+	kc := command(t, g, "cluster-kubeconfig")
+	assert.Equal(t, []string{"stdout"}, kc.AdditionalSecretOutputs)
+	assert.Equal(t, "stderr", kc.Inputs["logging"])
+	assert.Equal(t, false, kc.Inputs["addPreviousOutputInEnv"])
+
+	provider := g.Find("pulumi:providers:kubernetes", "cluster-kubernetes")
+	assert.Equal(t, recorder.SecretMask, provider.Inputs["kubeconfig"])
+	assert.True(t, provider.Raw()["kubeconfig"].IsSecret())
+	assert.Contains(t, provider.Raw()["kubeconfig"].SecretValue().Element.StringValue(), token,
+		"the provider gets the real kubeconfig")
+
+	assert.Equal(t, recorder.SecretMask, g.Outputs["kubeconfig"])
+	raw, ok := g.RawOutput("kubeconfig")
+	require.True(t, ok)
+	assert.True(t, raw.Secret)
+	assert.Contains(t, raw.Value, token)
+
+	var out bytes.Buffer
+	require.NoError(t, g.WriteJSON(&out))
+	assert.NotContains(t, out.String(), token)
+}
+
+// Production's VM is protected against `pulumi destroy`; development's is not. Replacing
+// the VM (another profile name) deletes the old one first, and the data directories are
+// never deleted.
+func TestVMLifecycleOptions(t *testing.T) {
+	for stack, protect := range map[string]bool{"development": false, "production": true} {
+		g := preview(t, stackSource(t, stack, nil))
+		vm := command(t, g, "colima-vm")
+		assert.Equal(t, protect, vm.Protect, stack)
+		assert.True(t, vm.DeleteBeforeReplace, stack)
+		assert.Equal(t, []any{"lamina-" + stack}, vm.Inputs["triggers"], stack)
+		dirs := command(t, g, "colima-data-dirs")
+		assert.True(t, dirs.RetainOnDelete, stack)
+		assert.NotContains(t, dirs.Inputs, "delete", stack)
+		assert.Contains(t, vm.Dependencies, dirs.URN, "the directories exist before the VM starts")
+	}
+}
+
+// The same configuration renders to the same bytes, whatever order the program's
+// goroutines registered resources in.
+func TestRenderIsDeterministic(t *testing.T) {
+	for _, stack := range bothStacks {
+		var first [2]string
+		for i := 0; i < 5; i++ {
+			g, err := offline.Render(projectDir, stack)
+			require.NoError(t, err)
+			var js, ya bytes.Buffer
+			require.NoError(t, g.WriteJSON(&js))
+			require.NoError(t, g.WriteYAML(&ya))
+			if i == 0 {
+				first = [2]string{js.String(), ya.String()}
+				assert.Contains(t, ya.String(), "kind: StorageClass")
+				continue
+			}
+			assert.Equal(t, first[0], js.String(), "%s json render %d differs", stack, i)
+			assert.Equal(t, first[1], ya.String(), "%s yaml render %d differs", stack, i)
+		}
+	}
+}
+
+// Render shows what a preview before the first `up` would: the VM's address is not
+// known yet, secrets are masked, and the rest is the configuration's.
+func TestRenderMasksUnknownsAndSecrets(t *testing.T) {
+	g, err := offline.Render(projectDir, "production")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"address": recorder.UnknownMask, "cpus": float64(16), "memoryGiB": float64(256), "diskGiB": float64(500)}, g.Outputs["vm"])
+	assert.Equal(t, recorder.SecretMask, g.Outputs["kubeconfig"])
+	assert.Equal(t, "colima-lamina-production", g.Outputs["kubeContext"])
+	assert.Equal(t, recorder.UnknownMask, command(t, g, "cluster-ready").Inputs["environment"].(map[string]any)["LAMINA_REFRESH"])
+}
+
+func TestStorageClassKeepsVolumes(t *testing.T) {
+	g := preview(t, stackSource(t, "development", nil))
+	sc := g.Find("kubernetes:storage.k8s.io/v1:StorageClass", "cluster-host-storage")
+	require.NotNil(t, sc)
+	assert.Equal(t, "lamina-host", sc.Inputs["metadata"].(map[string]any)["name"])
+	assert.Equal(t, "Retain", sc.Inputs["reclaimPolicy"])
+	assert.Equal(t, "kubernetes.io/no-provisioner", sc.Inputs["provisioner"])
+	assert.Equal(t, "WaitForFirstConsumer", sc.Inputs["volumeBindingMode"])
+}
