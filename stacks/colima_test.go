@@ -7,13 +7,15 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // withDataDir points a stack's data directory at a temporary path with a space in it, so
-// that every script meets a path that needs quoting. The program refuses data directories under /tmp (macOS empties it), so the directory
-// lives in the package directory, git-ignored, and goes away with the test.
+// that every script meets a path that needs quoting. The program refuses data
+// directories under /tmp (macOS empties it), so the directory lives in the package
+// directory, git-ignored, and goes away with the test.
 func withDataDir(t *testing.T, stack string, overrides map[string]string) (map[string]string, string) {
 	root, err := os.MkdirTemp(".", ".data-")
 	require.NoError(t, err)
@@ -162,7 +164,13 @@ func TestColimaDeleteKeepsTheHostData(t *testing.T) {
 	mac.profile("lamina-development", "Running", 12, 128, 200, "aarch64")
 	res := mac.exec(vm, "delete", nil)
 	require.Equal(t, 0, res.code, res.stderr)
-	assert.Equal(t, [][]string{{"delete", "--profile=lamina-development", "--force"}}, mac.callsOf("colima", "delete"))
+	var changes [][]string
+	for _, c := range mac.calls() {
+		if c[1] == "stop" || c[1] == "delete" {
+			changes = append(changes, c[1:])
+		}
+	}
+	assert.Equal(t, [][]string{{"stop", "--profile=lamina-development"}, {"delete", "--profile=lamina-development", "--force"}}, changes)
 	assert.NoDirExists(t, filepath.Join(mac.colima, "lamina-development"))
 	assert.FileExists(t, model)
 
@@ -241,6 +249,19 @@ func TestDeployAndDestroyOnAFakeMac(t *testing.T) {
 			profile := "lamina-" + stack
 			assert.DirExists(t, filepath.Join(mac.colima, profile))
 
+			// An update with nothing changed (another key of the stack, say) finds the
+			// VM as the last run left it and leaves it alone.
+			mac.resetLog()
+			for _, r := range g.ByType(commandType) {
+				if plainString(r.Raw()["update"]) != "" {
+					res := mac.exec(r, "update", map[string]string{"PULUMI_COMMAND_STDOUT": mac.stdout[r.Name]})
+					require.Equal(t, 0, res.code, res.stderr)
+					assert.Contains(t, res.stderr, "running with the requested settings; left alone")
+				}
+			}
+			assert.Empty(t, mac.callsOf("colima", "start"))
+			assert.Empty(t, mac.callsOf("colima", "stop"))
+
 			// Destroy deletes in reverse dependency order.
 			for i := len(g.Resources) - 1; i >= 0; i-- {
 				r := g.Resources[i]
@@ -254,9 +275,10 @@ func TestDeployAndDestroyOnAFakeMac(t *testing.T) {
 				assert.DirExists(t, filepath.Join(dataDir, sub))
 			}
 			for _, r := range g.ByType(commandType) {
-				assert.True(t, mac.executed[r.Name+" create"], "%s create never ran", r.Name)
-				if plainString(r.Raw()["delete"]) != "" {
-					assert.True(t, mac.executed[r.Name+" delete"], "%s delete never ran", r.Name)
+				for _, which := range []string{"create", "update", "delete"} {
+					if which == "create" || plainString(r.Raw()[resource.PropertyKey(which)]) != "" {
+						assert.True(t, mac.executed[r.Name+" "+which], "%s %s never ran", r.Name, which)
+					}
 				}
 			}
 		})

@@ -120,7 +120,8 @@ type fakeMac struct {
 	env    map[string]string
 
 	mu       sync.Mutex
-	executed map[string]bool // "<command name> <create|delete>"
+	executed map[string]bool   // "<command name> <create|update|delete>"
+	stdout   map[string]string // the last stdout of each command
 }
 
 // scriptTools are the only programs besides colima and kubectl that the scripts and the
@@ -137,6 +138,7 @@ func newFakeMac(t testing.TB, fakes ...string) *fakeMac {
 		log:      filepath.Join(dir, "calls.log"),
 		colima:   filepath.Join(dir, "colima-state"),
 		executed: map[string]bool{},
+		stdout:   map[string]string{},
 	}
 	for _, d := range []string{m.home, m.bin, m.colima} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -194,7 +196,7 @@ type result struct {
 	code           int
 }
 
-// exec runs one of a command resource's scripts ("create" or "delete") the way
+// exec runs one of a command resource's scripts ("create", "update" or "delete") the way
 // pulumi-command does: its interpreter, its environment on top of the process's.
 func (m *fakeMac) exec(r *recorder.Resource, which string, extra map[string]string) result {
 	m.t.Helper()
@@ -238,6 +240,7 @@ func (m *fakeMac) exec(r *recorder.Resource, which string, extra map[string]stri
 	}
 	m.mu.Lock()
 	m.executed[r.Name+" "+which] = true
+	m.stdout[r.Name] = stdout.String()
 	m.mu.Unlock()
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }

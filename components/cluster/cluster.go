@@ -159,9 +159,6 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 				"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
 				"app.kubernetes.io/part-of":    pulumi.String("lamina"),
 			},
-			Annotations: pulumi.StringMap{
-				"lamina.dev/purpose": pulumi.String("persistent volumes on the host data directory; volumes outlive their claims"),
-			},
 		},
 		// Volumes are PersistentVolumes the program declares on the host data directory,
 		// never provisioned on demand, and never deleted with their claims.

@@ -30,7 +30,7 @@ var (
 var (
 	DataDirsScript = shell.Script("create the host data directories", dataDirsBody)
 	EnsureScript   = shell.Script("create, start or resize the Colima profile", colimaHelpers, ensureBody)
-	DeleteScript   = shell.Script("delete the Colima profile, keeping host data", colimaHelpers, deleteBody)
+	DeleteScript   = shell.Script("stop and delete the Colima profile, keeping host data", colimaHelpers, deleteBody)
 )
 
 // ColimaVMArgs are the VM's settings, typed values handed down from the stack config.
@@ -125,7 +125,10 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 	vm, err := local.NewCommand(ctx, name+"-vm", &local.CommandArgs{
 		Interpreter: pulumi.ToStringArray(shell.Interpreter),
 		Create:      pulumi.String(EnsureScript),
-		Delete:      pulumi.String(DeleteScript),
+		// The same script on update: it compares the running VM with the request, and
+		// sees the last summary in PULUMI_COMMAND_STDOUT.
+		Update: pulumi.String(EnsureScript),
+		Delete: pulumi.String(DeleteScript),
 		Environment: pulumi.StringMap{
 			"LAMINA_PROFILE":     pulumi.String(args.Profile),
 			"LAMINA_CPUS":        pulumi.String(strconv.Itoa(args.CPUs)),
