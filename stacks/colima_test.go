@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -14,14 +15,24 @@ import (
 
 // withDataDir points a stack's data directory at a temporary path with a space in it, so
 // that every script meets a path that needs quoting. The program refuses data
-// directories under /tmp (macOS empties it), so the directory lives in the package
-// directory, git-ignored, and goes away with the test.
+// directories under /tmp (macOS empties it), and the repository itself may sit there in
+// CI, so the directory lives under the user's cache or home directory and goes away with
+// the test.
 func withDataDir(t *testing.T, stack string, overrides map[string]string) (map[string]string, string) {
-	root, err := os.MkdirTemp(".", ".data-")
+	var base string
+	for _, dir := range []func() (string, error){os.UserCacheDir, os.UserHomeDir} {
+		if d, err := dir(); err == nil && !strings.HasPrefix(d, "/tmp") && !strings.HasPrefix(d, os.TempDir()) {
+			base = d
+			break
+		}
+	}
+	if base == "" {
+		t.Skip("needs a cache or home directory outside /tmp: the program refuses data directories under temporary directories")
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(base, "lamina-tests"), 0o755))
+	root, err := os.MkdirTemp(filepath.Join(base, "lamina-tests"), ".data-")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(root) })
-	root, err = filepath.Abs(root)
-	require.NoError(t, err)
 	dir := filepath.Join(root, "Lamina Data", stack)
 	if overrides == nil {
 		overrides = map[string]string{}
