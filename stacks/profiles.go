@@ -19,39 +19,19 @@ var profiles = map[string]func() Config{
 	Development: func() Config {
 		return Config{
 			Profile: Development,
-			Host:    macStudio(PlannedVM{Stack: Production, CPUs: 16, MemoryGiB: 256}),
+			Host:    macStudio(planned(Production, productionVM())),
 			Data:    Data{Dir: "/Users/Shared/lamina/development"},
 			Cluster: colimaCluster(5 * time.Minute),
-			Colima: Colima{
-				Profile:    "lamina-development",
-				CPUs:       12,
-				MemoryGiB:  128,
-				DiskGiB:    200,
-				Arch:       "aarch64",
-				K3sVersion: k3sVersion,
-				K3sArgs:    []string{},
-				DNS:        []string{},
-				Protect:    false,
-			},
+			Colima:  developmentVM(),
 		}
 	},
 	Production: func() Config {
 		return Config{
 			Profile: Production,
-			Host:    macStudio(PlannedVM{Stack: Development, CPUs: 12, MemoryGiB: 128}),
+			Host:    macStudio(planned(Development, developmentVM())),
 			Data:    Data{Dir: "/Users/Shared/lamina/production"},
 			Cluster: colimaCluster(10 * time.Minute),
-			Colima: Colima{
-				Profile:    "lamina-production",
-				CPUs:       16,
-				MemoryGiB:  256,
-				DiskGiB:    500,
-				Arch:       "aarch64",
-				K3sVersion: k3sVersion,
-				K3sArgs:    []string{},
-				DNS:        []string{},
-				Protect:    true,
-			},
+			Colima:  productionVM(),
 		}
 	},
 }
@@ -68,6 +48,32 @@ func macStudio(other PlannedVM) Host {
 		MacOSMemoryGiB:   64,
 		ReserveMemoryGiB: 64,
 		SideBySide:       []PlannedVM{other},
+	}
+}
+
+func developmentVM() Colima { return colimaVM("lamina-development", 12, 128, 200, false) }
+
+// productionVM is protected: `pulumi destroy` refuses to delete it.
+func productionVM() Colima { return colimaVM("lamina-production", 16, 256, 500, true) }
+
+// planned is the other stack's VM as this stack's host budget plans for it.
+func planned(stack string, vm Colima) PlannedVM {
+	return PlannedVM{Stack: stack, CPUs: vm.CPUs, MemoryGiB: vm.MemoryGiB}
+}
+
+// colimaVM is an Apple-silicon VM on the pinned k3s release with no extra k3s
+// arguments and Colima's default DNS.
+func colimaVM(profile string, cpus, memoryGiB, diskGiB int, protect bool) Colima {
+	return Colima{
+		Profile:    profile,
+		CPUs:       cpus,
+		MemoryGiB:  memoryGiB,
+		DiskGiB:    diskGiB,
+		Arch:       "aarch64",
+		K3sVersion: k3sVersion,
+		K3sArgs:    []string{},
+		DNS:        []string{},
+		Protect:    protect,
 	}
 }
 
