@@ -62,7 +62,6 @@ func Build(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		args.ClusterIdentifier = "colima:" + cfg.Colima.Profile
 		args.Refresh = vm.State
 		args.DockerHost = vm.DockerHost
-		args.DeleteUnreachable = true
 	case TargetExisting:
 		args.KubeContext = pulumi.String(cfg.Cluster.Context)
 		args.KubeconfigPath = cfg.Cluster.Kubeconfig

@@ -40,6 +40,9 @@ func TestEveryKubernetesResourceUsesTheClusterProvider(t *testing.T) {
 				assert.True(t, g.DependsOn(r, vm.URN), "%s must wait for the VM", r.URN)
 			}
 
+			assert.Equal(t, false, provider.Inputs["deleteUnreachable"], "a stopped VM is unreachable too; refresh must not forget resources")
+			assert.Equal(t, true, g.Find("pulumi:providers:docker", "cluster-docker").Inputs["disableDockerDaemonCheck"])
+
 			src := stackSource(t, stack, nil)
 			assert.JSONEq(t, `["kubernetes","docker"]`, src.Values["pulumi:disable-default-providers"],
 				"default providers stay disabled in the stack file")

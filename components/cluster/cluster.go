@@ -52,9 +52,6 @@ type ClusterArgs struct {
 	Refresh pulumi.StringInput
 	// DockerHost is the Docker daemon for image builds; nil creates no Docker provider.
 	DockerHost pulumi.StringInput
-	// DeleteUnreachable lets Pulumi forget Kubernetes resources when the cluster is gone
-	// (a VM deleted by hand), instead of failing forever.
-	DeleteUnreachable bool
 	// StorageClass names the StorageClass for volumes on the host data directory.
 	StorageClass string
 }
@@ -133,10 +130,12 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 	}).(pulumi.StringArrayOutput)
 
 	c.Provider, err = kubernetes.NewProvider(ctx, name+"-kubernetes", &kubernetes.ProviderArgs{
-		Kubeconfig:            c.Kubeconfig,
-		Context:               args.KubeContext,
-		ClusterIdentifier:     pulumi.String(args.ClusterIdentifier),
-		DeleteUnreachable:     pulumi.Bool(args.DeleteUnreachable),
+		Kubeconfig:        c.Kubeconfig,
+		Context:           args.KubeContext,
+		ClusterIdentifier: pulumi.String(args.ClusterIdentifier),
+		// deleteUnreachable stays off: a VM that is merely stopped is unreachable too, and
+		// a `pulumi refresh` then would drop every Kubernetes resource from the state.
+		DeleteUnreachable:     pulumi.Bool(false),
 		EnableServerSideApply: pulumi.Bool(true),
 	}, pulumi.Parent(c))
 	if err != nil {
@@ -146,6 +145,9 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 	if args.DockerHost != nil {
 		c.Docker, err = docker.NewProvider(ctx, name+"-docker", &docker.ProviderArgs{
 			Host: args.DockerHost,
+			// The daemon is needed only when an image is built; without this, a preview
+			// where it is not running (CI, a stopped VM) fails just for configuring it.
+			DisableDockerDaemonCheck: pulumi.Bool(true),
 		}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{ready}))
 		if err != nil {
 			return nil, err
