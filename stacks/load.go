@@ -60,7 +60,8 @@ func Load(src *Source) (*Config, error) {
 	cfg, ok := Defaults(profile)
 	if !ok {
 		if _, set := src.Values[Namespace+":profile"]; set {
-			ps.add(Namespace+":profile", "%q is not a profile; allowed: %s", profile, strings.Join(Profiles(), ", "))
+			d := decoder{ps: &ps, secret: src.Secret[Namespace+":profile"]}
+			ps.add(Namespace+":profile", "%s is not a profile; allowed: %s", d.show(profile), strings.Join(Profiles(), ", "))
 		} else {
 			ps.add(Namespace+":profile", "not set, and the stack name %q is not a profile; set it to one of: %s", src.Stack, strings.Join(Profiles(), ", "))
 		}
