@@ -99,7 +99,8 @@ type Value struct {
 	Secret bool
 }
 
-// RawOutput returns a stack output as resolved, behind the masks.
+// RawOutput returns a stack output as resolved, behind the masks. The entries of a
+// pulumi.Map output resolve one by one and arrive masked already.
 func (g *Graph) RawOutput(name string) (Value, bool) {
 	v, ok := g.raw[name]
 	return v, ok
