@@ -29,6 +29,16 @@ type Config struct {
 	Cluster Cluster `json:"cluster"`
 	// Colima sizes and configures the VM that runs k3s (cluster.target colima).
 	Colima Colima `json:"colima"`
+	// Namespaces says which namespaces stay out of the mesh and their Pod Security.
+	Namespaces Namespaces `json:"namespaces"`
+	// MetalLB gives LoadBalancer Services addresses reachable from macOS.
+	MetalLB MetalLB `json:"metallb"`
+	// CertManager issues the gateway's certificate.
+	CertManager CertManager `json:"certManager"`
+	// Mesh is Istio with strict mutual TLS.
+	Mesh Mesh `json:"mesh"`
+	// Edge is the HTTPS gateway and its hostnames.
+	Edge Edge `json:"edge"`
 
 	// stack is the Pulumi stack this configuration belongs to.
 	stack string
@@ -66,6 +76,9 @@ type PlannedVM struct {
 	CPUs int `json:"cpus"`
 	// MemoryGiB is the memory of that stack's VM in GiB. Allowed: 1 and up.
 	MemoryGiB int `json:"memoryGiB"`
+	// Addresses are that stack's metallb.addresses: both VMs share macOS's network, so
+	// the pools must not overlap. Allowed: ranges or CIDRs.
+	Addresses []string `json:"addresses"`
 }
 
 // Data is the host side of persistent data.

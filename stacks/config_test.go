@@ -28,8 +28,8 @@ func TestStackFilesCarryTheProposalSizing(t *testing.T) {
 		h := c.Host
 		assert.Equal(t, []int{32, 512, 4, 64, 64}, []int{h.CPUs, h.MemoryGiB, h.MacOSCPUs, h.MacOSMemoryGiB, h.ReserveMemoryGiB})
 	}
-	assert.Equal(t, []stacks.PlannedVM{{Stack: "production", CPUs: prod.Colima.CPUs, MemoryGiB: prod.Colima.MemoryGiB}}, dev.Host.SideBySide)
-	assert.Equal(t, []stacks.PlannedVM{{Stack: "development", CPUs: dev.Colima.CPUs, MemoryGiB: dev.Colima.MemoryGiB}}, prod.Host.SideBySide)
+	assert.Equal(t, []stacks.PlannedVM{{Stack: "production", CPUs: prod.Colima.CPUs, MemoryGiB: prod.Colima.MemoryGiB, Addresses: prod.MetalLB.Addresses}}, dev.Host.SideBySide)
+	assert.Equal(t, []stacks.PlannedVM{{Stack: "development", CPUs: dev.Colima.CPUs, MemoryGiB: dev.Colima.MemoryGiB, Addresses: dev.MetalLB.Addresses}}, prod.Host.SideBySide)
 	assert.NotEqual(t, dev.Colima.Profile, prod.Colima.Profile)
 	assert.NotEqual(t, dev.Data.Dir, prod.Data.Dir)
 
@@ -200,7 +200,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "an unknown key far from every known one",
 			overrides: map[string]string{"lamina:grafana": `{}`},
-			want:      []string{"lamina:grafana: unknown key; known keys: cluster, colima, data, host, profile"},
+			want:      []string{"lamina:grafana: unknown key; known keys: certManager, cluster, colima, data, edge, host, mesh, metallb, namespaces, profile"},
 		},
 		{
 			name:      "a secret value of the wrong type is not shown",

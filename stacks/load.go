@@ -223,6 +223,18 @@ func (d decoder) decode(key string, raw any, dst reflect.Value) {
 			return
 		}
 		dst.SetInt(i)
+	case reflect.Float64:
+		n, ok := raw.(json.Number)
+		if !ok {
+			ps.add(key, "expected a number, got %s", d.show(raw))
+			return
+		}
+		f, err := n.Float64()
+		if err != nil || math.IsInf(f, 0) {
+			ps.add(key, "expected a number, got %s", d.show(n))
+			return
+		}
+		dst.SetFloat(f)
 	case reflect.Slice:
 		arr, ok := raw.([]any)
 		if !ok {

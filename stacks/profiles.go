@@ -18,20 +18,32 @@ const (
 var profiles = map[string]func() Config{
 	Development: func() Config {
 		return Config{
-			Profile: Development,
-			Host:    macStudio(planned(Production, productionVM())),
-			Data:    Data{Dir: "/Users/Shared/lamina/development"},
-			Cluster: colimaCluster(5 * time.Minute),
-			Colima:  developmentVM(),
+			Profile:     Development,
+			Host:        macStudio(planned(Production, productionVM(), productionPool)),
+			Data:        Data{Dir: "/Users/Shared/lamina/development"},
+			Cluster:     colimaCluster(5 * time.Minute),
+			Colima:      developmentVM(),
+			Namespaces:  namespaces(),
+			MetalLB:     metalLB(developmentPool),
+			CertManager: certManager(),
+			Mesh: mesh(meshSize{istiodReplicas: 1, gatewayMin: 1, gatewayMax: 1, tracingPercent: 100,
+				istiod: resources("250m", "512Mi", "2", "2Gi"), gateway: resources("100m", "128Mi", "1", "512Mi")}),
+			Edge: edge("lamina.local", "192.168.64.200"),
 		}
 	},
 	Production: func() Config {
 		return Config{
-			Profile: Production,
-			Host:    macStudio(planned(Development, developmentVM())),
-			Data:    Data{Dir: "/Users/Shared/lamina/production"},
-			Cluster: colimaCluster(10 * time.Minute),
-			Colima:  productionVM(),
+			Profile:     Production,
+			Host:        macStudio(planned(Development, developmentVM(), developmentPool)),
+			Data:        Data{Dir: "/Users/Shared/lamina/production"},
+			Cluster:     colimaCluster(10 * time.Minute),
+			Colima:      productionVM(),
+			Namespaces:  namespaces(),
+			MetalLB:     metalLB(productionPool),
+			CertManager: certManager(),
+			Mesh: mesh(meshSize{istiodReplicas: 2, gatewayMin: 2, gatewayMax: 5, tracingPercent: 10,
+				istiod: resources("500m", "2Gi", "4", "4Gi"), gateway: resources("500m", "512Mi", "2", "1Gi")}),
+			Edge: edge("lamina.home.arpa", "192.168.64.210"),
 		}
 	},
 }
@@ -57,8 +69,105 @@ func developmentVM() Colima { return colimaVM("lamina-development", 12, 128, 200
 func productionVM() Colima { return colimaVM("lamina-production", 16, 256, 500, true) }
 
 // planned is the other stack's VM as this stack's host budget plans for it.
-func planned(stack string, vm Colima) PlannedVM {
-	return PlannedVM{Stack: stack, CPUs: vm.CPUs, MemoryGiB: vm.MemoryGiB}
+func planned(stack string, vm Colima, pool []string) PlannedVM {
+	return PlannedVM{Stack: stack, CPUs: vm.CPUs, MemoryGiB: vm.MemoryGiB, Addresses: pool}
+}
+
+// The stacks' LoadBalancer pools: both VMs sit on macOS's vmnet shared network, so they
+// take disjoint ranges, high in the /24 where vmnet's DHCP leases (handed out from .2
+// upwards) do not reach with a handful of VMs.
+var (
+	developmentPool = []string{"192.168.64.200-192.168.64.209"}
+	productionPool  = []string{"192.168.64.210-192.168.64.219"}
+)
+
+// namespaces keeps the three system namespaces out of the mesh and gives every
+// namespace the strictest Pod Security level its pods can meet.
+func namespaces() Namespaces {
+	return Namespaces{
+		OutOfMesh: map[string]string{
+			NamespaceIstio:       "the control plane itself; the API server, which has no mesh identity, calls istiod's webhooks",
+			NamespaceMetalLB:     "the speaker answers ARP on the host network; the API server calls the controller's webhook",
+			NamespaceCertManager: "the API server, which has no mesh identity, calls cert-manager's webhook; STRICT mTLS would refuse it",
+		},
+		PodSecurity: map[string]string{
+			NamespaceIstio:         "privileged", // the CNI node agent: host network and host paths
+			NamespaceMetalLB:       "privileged", // the speaker: host network, NET_RAW
+			NamespaceCertManager:   "restricted",
+			NamespaceGateway:       "baseline",   // the gateway chart sets no seccomp profile
+			NamespaceMonitoring:    "privileged", // Vector reads every node's pod logs through host paths
+			NamespaceObservability: "restricted",
+			NamespaceLaminaSystem:  "restricted",
+			NamespaceLLMServe:      "restricted",
+			NamespaceDashboard:     "restricted",
+		},
+	}
+}
+
+func metalLB(pool []string) MetalLB {
+	return MetalLB{
+		Chart:     HelmChart{Repo: "https://metallb.github.io/metallb", Version: "0.15.2", Timeout: Duration{10 * time.Minute}},
+		Addresses: pool,
+	}
+}
+
+func certManager() CertManager {
+	return CertManager{
+		Chart:  HelmChart{Repo: "https://charts.jetstack.io", Version: "v1.21.2", Timeout: Duration{10 * time.Minute}},
+		Issuer: IssuerSelfSignedCA,
+	}
+}
+
+type meshSize struct {
+	istiodReplicas, gatewayMin, gatewayMax int
+	tracingPercent                         float64
+	istiod, gateway                        Resources
+}
+
+func mesh(size meshSize) Mesh {
+	return Mesh{
+		Charts:                 HelmChart{Repo: "https://istio-release.storage.googleapis.com/charts", Version: "1.31.1", Timeout: Duration{10 * time.Minute}},
+		CNI:                    true,
+		IstiodReplicas:         size.istiodReplicas,
+		IstiodResources:        size.istiod,
+		ProxyResources:         resources("50m", "128Mi", "2", "1Gi"),
+		Gateway:                GatewaySize{MinReplicas: size.gatewayMin, MaxReplicas: size.gatewayMax, Resources: size.gateway},
+		TracingSamplingPercent: size.tracingPercent,
+		AccessLogs:             true,
+		CircuitBreaker: CircuitBreaker{
+			Consecutive5xxErrors:    5,
+			Interval:                Duration{30 * time.Second},
+			BaseEjectionTime:        Duration{30 * time.Second},
+			MaxEjectionPercent:      50,
+			MaxConnections:          1024,
+			HTTP1MaxPendingRequests: 1024,
+			HTTP2MaxRequests:        1024,
+		},
+	}
+}
+
+func resources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) Resources {
+	return Resources{
+		Requests: Quantities{CPU: cpuRequest, Memory: memoryRequest},
+		Limits:   Quantities{CPU: cpuLimit, Memory: memoryLimit},
+	}
+}
+
+// edge routes one hostname per UI or API to the Service the later components declare.
+func edge(domain, address string) Edge {
+	return Edge{
+		Domain:  domain,
+		Address: address,
+		Routes: map[string]Route{
+			"grafana":    {Namespace: NamespaceMonitoring, Service: "grafana", Port: 80},
+			"prometheus": {Namespace: NamespaceMonitoring, Service: "prometheus", Port: 9090},
+			"jaeger":     {Namespace: NamespaceObservability, Service: "jaeger-query", Port: 16686},
+			"kiali":      {Namespace: NamespaceObservability, Service: "kiali", Port: 20001},
+			"llm":        {Namespace: NamespaceLLMServe, Service: "lamina-llm-serve", Port: 8000},
+			"dashboard":  {Namespace: NamespaceDashboard, Service: "lamina-dashboard", Port: 5001},
+			"core":       {Namespace: NamespaceLaminaSystem, Service: "lamina-core", Port: 8080},
+		},
+	}
 }
 
 // colimaVM is an Apple-silicon VM on the pinned k3s release with no extra k3s

@@ -29,7 +29,7 @@ const (
 // its type, both profiles' defaults and the field's doc comment. It fails when the two
 // drift apart; -update rewrites the README.
 func TestREADMEConfigurationReference(t *testing.T) {
-	docs := fieldDocs(t, "config.go")
+	docs := fieldDocs(t)
 	dev, _ := stacks.Defaults(stacks.Development)
 	prod, _ := stacks.Defaults(stacks.Production)
 	var b strings.Builder
@@ -72,6 +72,10 @@ func writeRows(b *strings.Builder, docs map[string]string, prefix string, dev, p
 			fmt.Fprintf(b, "| `%s` | list of objects | %s | %s | %s |\n", key, cell(dv), cell(pv), doc)
 			elem := reflect.New(f.Type.Elem()).Elem()
 			writeRows(b, docs, key+"[].", elem, elem)
+		case f.Type.Kind() == reflect.Map && f.Type.Elem().Kind() == reflect.Struct:
+			fmt.Fprintf(b, "| `%s` | map of objects | %s | %s | %s |\n", key, cell(dv), cell(pv), doc)
+			elem := reflect.New(f.Type.Elem()).Elem()
+			writeRows(b, docs, key+".<name>.", elem, elem)
 		default:
 			fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s |\n", key, typeName(f.Type), cell(dv), cell(pv), doc)
 		}
@@ -84,6 +88,10 @@ func typeName(t reflect.Type) string {
 		return "duration"
 	case t.Kind() == reflect.Slice:
 		return "list of " + typeName(t.Elem()) + "s"
+	case t.Kind() == reflect.Map:
+		return "map of " + typeName(t.Elem()) + "s"
+	case t.Kind() == reflect.Float64:
+		return "number"
 	case t.Kind() == reflect.Int:
 		return "integer"
 	case t.Kind() == reflect.Bool:
@@ -108,13 +116,24 @@ func cell(v reflect.Value) string {
 	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
 }
 
-// fieldDocs reads the doc comment of every struct field in a source file of the package,
+// fieldDocs reads the doc comment of every struct field in the package's source files,
 // keyed "Type.Field", as one line.
-func fieldDocs(t *testing.T, file string) map[string]string {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
+func fieldDocs(t *testing.T) map[string]string {
+	files, err := filepath.Glob("*.go")
 	require.NoError(t, err)
 	docs := map[string]string{}
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
+		require.NoError(t, err)
+		collectFieldDocs(f, docs)
+	}
+	return docs
+}
+
+func collectFieldDocs(f *ast.File, docs map[string]string) {
 	ast.Inspect(f, func(n ast.Node) bool {
 		ts, ok := n.(*ast.TypeSpec)
 		if !ok {
@@ -132,5 +151,4 @@ func fieldDocs(t *testing.T, file string) map[string]string {
 		}
 		return true
 	})
-	return docs
 }

@@ -40,6 +40,7 @@ func validate(c *Config) []Problem {
 	if c.Cluster.Target == TargetColima {
 		validateColima(c, &ps)
 	}
+	validateMesh(c, &ps)
 	return ps
 }
 
@@ -70,6 +71,11 @@ func validateHost(c *Config, ps *problems) {
 		seen[vm.Stack] = true
 		inRange(ps, key+".cpus", vm.CPUs, 1, 1024)
 		inRange(ps, key+".memoryGiB", vm.MemoryGiB, 1, 65536)
+		for j, a := range vm.Addresses {
+			if _, err := parseRange(a); err != nil {
+				ps.add(key+".addresses["+itoa(j)+"]", "%s is %s; allowed: the form 192.168.64.210-192.168.64.219 or 192.168.64.240/29", quote(a), err)
+			}
+		}
 	}
 }
 

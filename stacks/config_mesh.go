@@ -1,0 +1,179 @@
+package stacks
+
+// HelmChart pins an upstream chart.
+type HelmChart struct {
+	// Repo is the chart repository's URL. Allowed: an https:// URL.
+	Repo string `json:"repo"`
+	// Version is the exact chart version. Allowed: a version without ranges or wildcards.
+	Version string `json:"version"`
+	// Timeout bounds an install or upgrade, which waits until every resource of the
+	// release is ready and rolls back when it is not. Allowed: 1m to 1h.
+	Timeout Duration `json:"timeout"`
+}
+
+// Resources are a container's requests and limits, as Kubernetes quantities.
+type Resources struct {
+	// Requests are the CPU and memory the scheduler reserves.
+	Requests Quantities `json:"requests"`
+	// Limits are the most the container may use.
+	Limits Quantities `json:"limits"`
+}
+
+// Quantities are CPU and memory amounts.
+type Quantities struct {
+	// CPU is a Kubernetes CPU quantity such as 500m or 2. Allowed: a quantity.
+	CPU string `json:"cpu"`
+	// Memory is a Kubernetes memory quantity such as 512Mi or 2Gi. Allowed: a quantity.
+	Memory string `json:"memory"`
+}
+
+// Namespaces says which namespaces stay out of the mesh and which Pod Security level
+// each namespace enforces.
+type Namespaces struct {
+	// OutOfMesh lists the system namespaces kept out of the mesh, each with its reason.
+	// Allowed: istio-system, metallb-system and cert-manager, all three, each with a
+	// reason (the API server calls their webhooks and has no mesh identity).
+	OutOfMesh map[string]string `json:"outOfMesh"`
+	// PodSecurity is the Pod Security Standard each namespace enforces. Allowed: every
+	// declared namespace, each restricted, baseline or privileged.
+	PodSecurity map[string]string `json:"podSecurity"`
+}
+
+// MetalLB gives LoadBalancer Services addresses reachable from macOS.
+type MetalLB struct {
+	// Chart pins MetalLB's chart.
+	Chart HelmChart `json:"chart"`
+	// Addresses are what MetalLB may hand out: ranges (a.b.c.d-a.b.c.e) or CIDRs. Allowed:
+	// inside cluster.nodeCIDR, outside podCIDR and serviceCIDR, disjoint from the
+	// addresses of the side-by-side stacks.
+	Addresses []string `json:"addresses"`
+}
+
+// Certificate issuers.
+const (
+	// IssuerSelfSignedCA creates a self-signed root CA and a CA ClusterIssuer from it.
+	IssuerSelfSignedCA = "selfsigned-ca"
+	// IssuerACME creates an ACME ClusterIssuer (HTTP-01 through the Istio gateway).
+	IssuerACME = "acme"
+	// IssuerExisting uses a ClusterIssuer that already exists in the cluster.
+	IssuerExisting = "existing"
+)
+
+// CertManager issues the gateway's certificate.
+type CertManager struct {
+	// Chart pins cert-manager's chart (its CRDs included).
+	Chart HelmChart `json:"chart"`
+	// Issuer is selfsigned-ca (a local root CA made here), acme or existing.
+	Issuer string `json:"issuer"`
+	// ACMEServer is the ACME directory URL (issuer acme). Allowed: an https:// URL.
+	ACMEServer string `json:"acmeServer"`
+	// ACMEEmail is the ACME account's contact (issuer acme). Allowed: an e-mail address.
+	ACMEEmail string `json:"acmeEmail"`
+	// ExistingIssuer names the ClusterIssuer to use (issuer existing). Allowed: a
+	// Kubernetes name.
+	ExistingIssuer string `json:"existingIssuer"`
+}
+
+// Mesh is Istio: charts, control plane, gateway, mTLS traffic policy and telemetry.
+type Mesh struct {
+	// Charts pins Istio's charts (base, istiod, gateway and cni share the version).
+	Charts HelmChart `json:"charts"`
+	// CNI installs Istio's CNI node agent, so that sidecars need no NET_ADMIN init
+	// container and workload namespaces can enforce Pod Security restricted.
+	CNI bool `json:"cni"`
+	// IstiodReplicas is the number of istiod replicas (2 or more adds a
+	// PodDisruptionBudget). Allowed: 1 to 5.
+	IstiodReplicas int `json:"istiodReplicas"`
+	// IstiodResources are istiod's requests and limits.
+	IstiodResources Resources `json:"istiodResources"`
+	// ProxyResources are every sidecar's requests and limits.
+	ProxyResources Resources `json:"proxyResources"`
+	// Gateway sizes the ingress gateway.
+	Gateway GatewaySize `json:"gateway"`
+	// TracingSamplingPercent is the share of requests traced. Allowed: 0 to 100.
+	TracingSamplingPercent float64 `json:"tracingSamplingPercent"`
+	// AccessLogs turns on Envoy access logs mesh-wide.
+	AccessLogs bool `json:"accessLogs"`
+	// CircuitBreaker is the traffic policy of every in-mesh destination.
+	CircuitBreaker CircuitBreaker `json:"circuitBreaker"`
+}
+
+// GatewaySize sizes the ingress gateway.
+type GatewaySize struct {
+	// MinReplicas and MaxReplicas bound the autoscaler; equal values mean a fixed
+	// number of replicas. Allowed: 1 to 10, min not above max.
+	MinReplicas int `json:"minReplicas"`
+	// MaxReplicas is the autoscaler's upper bound. Allowed: minReplicas to 10.
+	MaxReplicas int `json:"maxReplicas"`
+	// Resources are each gateway pod's requests and limits.
+	Resources Resources `json:"resources"`
+}
+
+// CircuitBreaker is outlier detection and connection pooling for in-mesh traffic.
+type CircuitBreaker struct {
+	// Consecutive5xxErrors ejects a host after this many 5xx in a row. Allowed: 1 to 100.
+	Consecutive5xxErrors int `json:"consecutive5xxErrors"`
+	// Interval is how often hosts are analysed. Allowed: 1s to 5m.
+	Interval Duration `json:"interval"`
+	// BaseEjectionTime is the shortest ejection. Allowed: 1s to 1h.
+	BaseEjectionTime Duration `json:"baseEjectionTime"`
+	// MaxEjectionPercent caps the share of hosts ejected at once. Allowed: 0 to 100.
+	MaxEjectionPercent int `json:"maxEjectionPercent"`
+	// MaxConnections caps TCP connections per destination host. Allowed: 1 to 100000.
+	MaxConnections int `json:"maxConnections"`
+	// HTTP1MaxPendingRequests caps queued requests per host. Allowed: 1 to 100000.
+	HTTP1MaxPendingRequests int `json:"http1MaxPendingRequests"`
+	// HTTP2MaxRequests caps concurrent requests per host. Allowed: 1 to 100000.
+	HTTP2MaxRequests int `json:"http2MaxRequests"`
+}
+
+// Edge is how macOS reaches the platform: one HTTPS gateway, one hostname per UI or API.
+type Edge struct {
+	// Domain is the DNS suffix of every hostname. Allowed: a DNS name.
+	Domain string `json:"domain"`
+	// Address is the gateway's LoadBalancer address. Allowed: an address inside
+	// metallb.addresses.
+	Address string `json:"address"`
+	// Routes maps each hostname's first label (grafana for grafana.<domain>) to the
+	// Service behind it. Allowed: DNS labels, each to a namespace, Service name and port.
+	Routes map[string]Route `json:"routes"`
+}
+
+// Route is the Service behind a hostname.
+type Route struct {
+	// Namespace of the Service. Allowed: a workload namespace.
+	Namespace string `json:"namespace"`
+	// Service is the Service's name. Allowed: a Kubernetes name.
+	Service string `json:"service"`
+	// Port is the Service's port. Allowed: 1 to 65535.
+	Port int `json:"port"`
+}
+
+// The platform's namespaces, each declared once (components/namespaces).
+const (
+	NamespaceIstio         = "istio-system"
+	NamespaceGateway       = "istio-gateway"
+	NamespaceMetalLB       = "metallb-system"
+	NamespaceCertManager   = "cert-manager"
+	NamespaceMonitoring    = "monitoring"
+	NamespaceObservability = "observability"
+	NamespaceLaminaSystem  = "lamina-system"
+	NamespaceLLMServe      = "lamina-llm-serve"
+	NamespaceDashboard     = "lamina-dashboard"
+)
+
+// WorkloadNamespaces hold the platform's applications: sidecar injection, STRICT mTLS,
+// default-deny authorization and network policy.
+var WorkloadNamespaces = []string{NamespaceMonitoring, NamespaceObservability, NamespaceLaminaSystem, NamespaceLLMServe, NamespaceDashboard}
+
+// SystemNamespaces hold infrastructure whose webhooks the API server calls; they stay
+// out of the mesh.
+var SystemNamespaces = []string{NamespaceIstio, NamespaceMetalLB, NamespaceCertManager}
+
+// AllNamespaces lists every namespace the platform declares.
+func AllNamespaces() []string {
+	return append(append([]string{NamespaceGateway}, SystemNamespaces...), WorkloadNamespaces...)
+}
+
+// Pod Security Standards levels.
+var podSecurityLevels = []string{"restricted", "baseline", "privileged"}

@@ -1,0 +1,282 @@
+package stacks
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	chartVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
+	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	emailAddress = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	quantity     = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$`)
+)
+
+// validateMesh checks the sections of the mesh, edge and network security.
+func validateMesh(c *Config, ps *problems) {
+	validateNamespaces(c, ps)
+	validateChart(ps, "lamina:metallb.chart", c.MetalLB.Chart)
+	validateChart(ps, "lamina:certManager.chart", c.CertManager.Chart)
+	validateChart(ps, "lamina:mesh.charts", c.Mesh.Charts)
+	pool := validatePool(c, ps)
+	validateCertManager(c, ps)
+	validateIstio(c, ps)
+	validateEdge(c, ps, pool)
+}
+
+func validateNamespaces(c *Config, ps *problems) {
+	n := c.Namespaces
+	for _, name := range sortedKeys(n.OutOfMesh) {
+		key := "lamina:namespaces.outOfMesh." + name
+		switch {
+		case !slices.Contains(SystemNamespaces, name):
+			ps.add(key, "only system namespaces stay out of the mesh; allowed: %s", strings.Join(SystemNamespaces, ", "))
+		case strings.TrimSpace(n.OutOfMesh[name]) == "":
+			ps.add(key, "gives no reason; say why the namespace stays out of the mesh")
+		}
+	}
+	for _, name := range SystemNamespaces {
+		if _, ok := n.OutOfMesh[name]; !ok {
+			ps.add("lamina:namespaces.outOfMesh", "lacks %s: the API server, which has no mesh identity, calls its webhooks, so it must stay out of the mesh", name)
+		}
+	}
+	declared := AllNamespaces()
+	for _, name := range sortedKeys(n.PodSecurity) {
+		key := "lamina:namespaces.podSecurity." + name
+		if !slices.Contains(declared, name) {
+			ps.add(key, "is not a namespace of the platform; allowed: %s", strings.Join(declared, ", "))
+			continue
+		}
+		level := n.PodSecurity[name]
+		if !slices.Contains(podSecurityLevels, level) {
+			ps.add(key, "%s is not a Pod Security level; allowed: %s", quote(level), strings.Join(podSecurityLevels, ", "))
+			continue
+		}
+		_, outside := n.OutOfMesh[name]
+		if !c.Mesh.CNI && !outside && level != "privileged" {
+			ps.add(key, "is %s, but without lamina:mesh.cni every sidecar's init container needs NET_ADMIN and NET_RAW, which only privileged allows; set lamina:mesh.cni to true or this to privileged", level)
+		}
+	}
+	for _, name := range declared {
+		if _, ok := n.PodSecurity[name]; !ok {
+			ps.add("lamina:namespaces.podSecurity", "lacks %s; every namespace states its level", name)
+		}
+	}
+}
+
+func validateChart(ps *problems, key string, ch HelmChart) {
+	if u, err := url.Parse(ch.Repo); err != nil || u.Scheme != "https" || u.Host == "" {
+		ps.add(key+".repo", "%s is not an https:// URL", quote(ch.Repo))
+	}
+	if !chartVersion.MatchString(ch.Version) {
+		ps.add(key+".version", "%s is not an exact chart version; allowed: the form 1.31.1 or v1.21.2", quote(ch.Version))
+	}
+	if ch.Timeout.Duration < time.Minute || ch.Timeout.Duration > time.Hour {
+		ps.add(key+".timeout", "%s is out of range; allowed: 1m0s to 1h0m0s", ch.Timeout)
+	}
+}
+
+// addressRange is an inclusive range of IPv4 addresses.
+type addressRange struct{ first, last netip.Addr }
+
+func (r addressRange) overlaps(o addressRange) bool {
+	return r.first.Compare(o.last) <= 0 && o.first.Compare(r.last) <= 0
+}
+
+func (r addressRange) contains(a netip.Addr) bool {
+	return r.first.Compare(a) <= 0 && a.Compare(r.last) <= 0
+}
+
+func (r addressRange) within(p netip.Prefix) bool {
+	return p.Contains(r.first) && p.Contains(r.last)
+}
+
+func (r addressRange) String() string { return r.first.String() + "-" + r.last.String() }
+
+// parseRange reads a MetalLB address: a CIDR or a range a.b.c.d-a.b.c.e.
+func parseRange(s string) (addressRange, error) {
+	if first, last, ok := strings.Cut(s, "-"); ok {
+		a, err1 := netip.ParseAddr(strings.TrimSpace(first))
+		b, err2 := netip.ParseAddr(strings.TrimSpace(last))
+		if err1 != nil || err2 != nil || !a.Is4() || !b.Is4() || b.Less(a) {
+			return addressRange{}, fmt.Errorf("not a range of IPv4 addresses")
+		}
+		return addressRange{a, b}, nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() || p != p.Masked() {
+		return addressRange{}, fmt.Errorf("not an IPv4 CIDR or range")
+	}
+	b := p.Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= uint32(1)<<(32-p.Bits()) - 1 // the last address: every host bit set
+	return addressRange{p.Addr(), netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})}, nil
+}
+
+// validatePool checks MetalLB's addresses and returns the ones that parse.
+func validatePool(c *Config, ps *problems) []addressRange {
+	if len(c.MetalLB.Addresses) == 0 {
+		ps.add("lamina:metallb.addresses", "is empty; the gateway needs at least one address")
+	}
+	nets := map[string]string{
+		"lamina:cluster.podCIDR":     c.Cluster.PodCIDR,
+		"lamina:cluster.serviceCIDR": c.Cluster.ServiceCIDR,
+	}
+	node, nodeErr := netip.ParsePrefix(c.Cluster.NodeCIDR)
+	var pool []addressRange
+	for i, a := range c.MetalLB.Addresses {
+		key := "lamina:metallb.addresses[" + strconv.Itoa(i) + "]"
+		r, err := parseRange(a)
+		if err != nil {
+			ps.add(key, "%s is %s; allowed: the form 192.168.64.200-192.168.64.209 or 192.168.64.240/29", quote(a), err)
+			continue
+		}
+		if nodeErr == nil && !r.within(node) {
+			ps.add(key, "%s is outside lamina:cluster.nodeCIDR %s, so macOS could not reach it", r, node)
+		}
+		for _, netKey := range sortedKeys(nets) {
+			if p, err := netip.ParsePrefix(nets[netKey]); err == nil && (p.Contains(r.first) || p.Contains(r.last) || r.contains(p.Addr())) {
+				ps.add(key, "%s overlaps %s %s", r, netKey, p)
+			}
+		}
+		for _, prev := range pool {
+			if prev.overlaps(r) {
+				ps.add(key, "%s overlaps %s of the same list", r, prev)
+			}
+		}
+		for j, vm := range c.Host.SideBySide {
+			for _, other := range vm.Addresses {
+				if o, err := parseRange(other); err == nil && o.overlaps(r) {
+					ps.add(key, "%s overlaps %s, the addresses of stack %s (lamina:host.sideBySide[%d].addresses); both VMs share macOS's network", r, o, vm.Stack, j)
+				}
+			}
+		}
+		pool = append(pool, r)
+	}
+	return pool
+}
+
+func validateCertManager(c *Config, ps *problems) {
+	cm := c.CertManager
+	oneOf(ps, "lamina:certManager.issuer", cm.Issuer, IssuerSelfSignedCA, IssuerACME, IssuerExisting)
+	switch cm.Issuer {
+	case IssuerACME:
+		if u, err := url.Parse(cm.ACMEServer); err != nil || u.Scheme != "https" || u.Host == "" {
+			ps.add("lamina:certManager.acmeServer", "%s is not an https:// URL; required with lamina:certManager.issuer acme", quote(cm.ACMEServer))
+		}
+		if !emailAddress.MatchString(cm.ACMEEmail) {
+			ps.add("lamina:certManager.acmeEmail", "%s is not an e-mail address; required with lamina:certManager.issuer acme", quote(cm.ACMEEmail))
+		}
+	case IssuerExisting:
+		if len(cm.ExistingIssuer) > 253 || !dns1123.MatchString(cm.ExistingIssuer) {
+			ps.add("lamina:certManager.existingIssuer", "%s is not a ClusterIssuer name; required with lamina:certManager.issuer existing", quote(cm.ExistingIssuer))
+		}
+	}
+}
+
+func validateIstio(c *Config, ps *problems) {
+	m := c.Mesh
+	inRange(ps, "lamina:mesh.istiodReplicas", m.IstiodReplicas, 1, 5)
+	validateResources(ps, "lamina:mesh.istiodResources", m.IstiodResources)
+	validateResources(ps, "lamina:mesh.proxyResources", m.ProxyResources)
+	validateResources(ps, "lamina:mesh.gateway.resources", m.Gateway.Resources)
+	inRange(ps, "lamina:mesh.gateway.minReplicas", m.Gateway.MinReplicas, 1, 10)
+	inRange(ps, "lamina:mesh.gateway.maxReplicas", m.Gateway.MaxReplicas, max(m.Gateway.MinReplicas, 1), 10)
+	if m.TracingSamplingPercent < 0 || m.TracingSamplingPercent > 100 {
+		ps.add("lamina:mesh.tracingSamplingPercent", "%v is out of range; allowed: 0 to 100", m.TracingSamplingPercent)
+	}
+	cb := m.CircuitBreaker
+	inRange(ps, "lamina:mesh.circuitBreaker.consecutive5xxErrors", cb.Consecutive5xxErrors, 1, 100)
+	durationInRange(ps, "lamina:mesh.circuitBreaker.interval", cb.Interval, time.Second, 5*time.Minute)
+	durationInRange(ps, "lamina:mesh.circuitBreaker.baseEjectionTime", cb.BaseEjectionTime, time.Second, time.Hour)
+	inRange(ps, "lamina:mesh.circuitBreaker.maxEjectionPercent", cb.MaxEjectionPercent, 0, 100)
+	inRange(ps, "lamina:mesh.circuitBreaker.maxConnections", cb.MaxConnections, 1, 100000)
+	inRange(ps, "lamina:mesh.circuitBreaker.http1MaxPendingRequests", cb.HTTP1MaxPendingRequests, 1, 100000)
+	inRange(ps, "lamina:mesh.circuitBreaker.http2MaxRequests", cb.HTTP2MaxRequests, 1, 100000)
+}
+
+func durationInRange(ps *problems, key string, d Duration, lo, hi time.Duration) {
+	if d.Duration < lo || d.Duration > hi {
+		ps.add(key, "%s is out of range; allowed: %s to %s", d, lo, hi)
+	}
+}
+
+// validateResources checks quantities and that no request exceeds its limit.
+func validateResources(ps *problems, key string, r Resources) {
+	pairs := []struct {
+		name, request, limit string
+	}{{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory}}
+	for _, p := range pairs {
+		req, okReq := parseQuantity(p.request)
+		lim, okLim := parseQuantity(p.limit)
+		if !okReq {
+			ps.add(key+".requests."+p.name, "%s is not a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi", quote(p.request))
+		}
+		if !okLim {
+			ps.add(key+".limits."+p.name, "%s is not a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi", quote(p.limit))
+		}
+		if okReq && okLim && req > lim {
+			ps.add(key+".requests."+p.name, "%s is more than the limit %s", p.request, p.limit)
+		}
+	}
+}
+
+// parseQuantity reads the Kubernetes quantities the config uses into a number of units.
+func parseQuantity(s string) (float64, bool) {
+	m := quantity.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, false
+	}
+	scale := map[string]float64{"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+		"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}[m[3]]
+	return v * scale, true
+}
+
+func validateEdge(c *Config, ps *problems, pool []addressRange) {
+	e := c.Edge
+	if len(e.Domain) > 200 || !dns1123.MatchString(e.Domain) || !strings.Contains(e.Domain, ".") {
+		ps.add("lamina:edge.domain", "%s is not a DNS name; allowed: lower-case labels separated by dots, such as lamina.local", quote(e.Domain))
+	}
+	if a, err := netip.ParseAddr(e.Address); err != nil || !a.Is4() {
+		ps.add("lamina:edge.address", "%s is not an IPv4 address", quote(e.Address))
+	} else if !slices.ContainsFunc(pool, func(r addressRange) bool { return r.contains(a) }) {
+		ps.add("lamina:edge.address", "%s is not among lamina:metallb.addresses, so MetalLB would not hand it out", e.Address)
+	}
+	if len(e.Routes) == 0 {
+		ps.add("lamina:edge.routes", "is empty; the gateway needs at least one hostname")
+	}
+	for _, name := range sortedKeys(e.Routes) {
+		key := "lamina:edge.routes." + name
+		r := e.Routes[name]
+		if !dnsLabel.MatchString(name) {
+			ps.add(key, "%s is not a DNS label; allowed: lower-case letters, digits and '-'", quote(name))
+		}
+		if !slices.Contains(WorkloadNamespaces, r.Namespace) {
+			ps.add(key+".namespace", "%s is not a workload namespace; allowed: %s", quote(r.Namespace), strings.Join(WorkloadNamespaces, ", "))
+		}
+		if !dnsLabel.MatchString(r.Service) {
+			ps.add(key+".service", "%s is not a Service name", quote(r.Service))
+		}
+		inRange(ps, key+".port", r.Port, 1, 65535)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
