@@ -85,7 +85,6 @@ type Resource struct {
 	Custom bool `json:"-"`
 
 	raw resource.PropertyMap
-	seq int
 }
 
 // Raw returns the resource's inputs as registered, secrets and unknowns included, for
@@ -202,7 +201,13 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	r.Inputs = maskObject(inputs)
 
 	m.mu.Lock()
-	r.seq = len(m.resources)
+	for _, prev := range m.resources {
+		if prev.URN == r.URN {
+			m.mu.Unlock()
+			// The engine refuses this too; the mock monitor does not.
+			return "", nil, fmt.Errorf("duplicate resource URN %s", r.URN)
+		}
+	}
 	m.resources = append(m.resources, r)
 	m.mu.Unlock()
 

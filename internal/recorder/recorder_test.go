@@ -81,3 +81,15 @@ func TestOutputsHookSuppliesCreatedValues(t *testing.T) {
 	assert.Equal(t, "made-by-a", b.Raw()["fromA"].SecretValue().Element.StringValue())
 	assert.Equal(t, map[string]any{"n": float64(1), "out": "made-by-b"}, g.Outputs["fromA"])
 }
+
+func TestDuplicateURNsAreRefusedAsTheEngineDoes(t *testing.T) {
+	_, err := Run(Options{Project: "p", Stack: "s", Preview: true}, func(ctx *pulumi.Context) error {
+		var a, b thing
+		if err := ctx.RegisterResource("test:index:Thing", "same", pulumi.Map{}, &a); err != nil {
+			return err
+		}
+		return ctx.RegisterResource("test:index:Thing", "same", pulumi.Map{}, &b)
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "duplicate resource URN urn:pulumi:s::p::test:index:Thing::same")
+}
