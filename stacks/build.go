@@ -13,6 +13,8 @@ type Platform struct {
 	VM *colima.ColimaVM
 	// Cluster is the Ready cluster and its providers.
 	Cluster *cluster.Cluster
+	// Mesh is the namespaces, MetalLB, cert-manager, Istio, the edge and network security.
+	Mesh *MeshPlatform
 }
 
 // Program is the whole Pulumi program: load the stack's configuration from src (reporting
@@ -75,6 +77,9 @@ func Build(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		return nil, err
 	}
 	p.Cluster = cl
+	if p.Mesh, err = buildMesh(ctx, cfg, cl); err != nil {
+		return nil, err
+	}
 
 	ctx.Export("profile", pulumi.String(cfg.Profile))
 	ctx.Export("clusterTarget", pulumi.String(cfg.Cluster.Target))
@@ -83,6 +88,13 @@ func Build(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 	ctx.Export("nodes", cl.Nodes)
 	ctx.Export("storageClass", cl.StorageClass)
 	ctx.Export("dataDir", pulumi.String(cfg.Data.Dir))
+	urls := pulumi.StringMap{}
+	for host, url := range p.Mesh.Edge.URLs {
+		urls[host+"."+cfg.Edge.Domain] = pulumi.String(url)
+	}
+	ctx.Export("gatewayAddress", pulumi.String(cfg.Edge.Address))
+	ctx.Export("urls", urls)
+	ctx.Export("mtlsMode", pulumi.String("STRICT"))
 	if p.VM != nil {
 		ctx.Export("colimaProfile", p.VM.Profile)
 		ctx.Export("vm", pulumi.Map{

@@ -23,12 +23,12 @@ var profiles = map[string]func() Config{
 			Data:        Data{Dir: "/Users/Shared/lamina/development"},
 			Cluster:     colimaCluster(5 * time.Minute),
 			Colima:      developmentVM(),
-			Namespaces:  namespaces(),
+			Namespaces:  namespacesDefaults(),
 			MetalLB:     metalLB(developmentPool),
 			CertManager: certManager(),
 			Mesh: mesh(meshSize{istiodReplicas: 1, gatewayMin: 1, gatewayMax: 1, tracingPercent: 100,
 				istiod: resources("250m", "512Mi", "2", "2Gi"), gateway: resources("100m", "128Mi", "1", "512Mi")}),
-			Edge: edge("lamina.local", "192.168.64.200"),
+			Edge: edgeDefaults("lamina.local", "192.168.64.200"),
 		}
 	},
 	Production: func() Config {
@@ -38,12 +38,12 @@ var profiles = map[string]func() Config{
 			Data:        Data{Dir: "/Users/Shared/lamina/production"},
 			Cluster:     colimaCluster(10 * time.Minute),
 			Colima:      productionVM(),
-			Namespaces:  namespaces(),
+			Namespaces:  namespacesDefaults(),
 			MetalLB:     metalLB(productionPool),
 			CertManager: certManager(),
 			Mesh: mesh(meshSize{istiodReplicas: 2, gatewayMin: 2, gatewayMax: 5, tracingPercent: 10,
 				istiod: resources("500m", "2Gi", "4", "4Gi"), gateway: resources("500m", "512Mi", "2", "1Gi")}),
-			Edge: edge("lamina.home.arpa", "192.168.64.210"),
+			Edge: edgeDefaults("lamina.home.arpa", "192.168.64.210"),
 		}
 	},
 }
@@ -81,9 +81,9 @@ var (
 	productionPool  = []string{"192.168.64.210-192.168.64.219"}
 )
 
-// namespaces keeps the three system namespaces out of the mesh and gives every
+// namespacesDefaults keeps the three system namespaces out of the mesh and gives every
 // namespace the strictest Pod Security level its pods can meet.
-func namespaces() Namespaces {
+func namespacesDefaults() Namespaces {
 	return Namespaces{
 		OutOfMesh: map[string]string{
 			NamespaceIstio:       "the control plane itself; the API server, which has no mesh identity, calls istiod's webhooks",
@@ -153,8 +153,8 @@ func resources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) Resource
 	}
 }
 
-// edge routes one hostname per UI or API to the Service the later components declare.
-func edge(domain, address string) Edge {
+// edgeDefaults routes one hostname per UI or API to the Service the later components declare.
+func edgeDefaults(domain, address string) Edge {
 	return Edge{
 		Domain:  domain,
 		Address: address,

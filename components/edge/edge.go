@@ -1,0 +1,162 @@
+// Package edge provides Edge: the gateway's certificate, the Istio Gateway (HTTPS with
+// the certificate, HTTP redirecting to HTTPS) and one VirtualService per hostname.
+package edge
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/components/certmanager"
+	"github.com/lamina-os/lamina-infra/internal/kube"
+)
+
+// Names of what the component declares.
+const (
+	GatewayName = "lamina-gateway"
+	// TLSSecret holds the gateway's certificate, in the gateway's own namespace: Istio
+	// reads a credentialName only from the namespace of the gateway's pods.
+	TLSSecret = "lamina-gateway-tls"
+)
+
+// Route is one hostname and the Service behind it.
+type Route struct {
+	// Host is the hostname's first label (grafana for grafana.<domain>).
+	Host string
+	// Namespace and NamespaceName are the Service's namespace, as a name and as the
+	// namespaces component's output.
+	Namespace     string
+	NamespaceName pulumi.StringInput
+	// Service and Port are the Service behind the hostname.
+	Service string
+	Port    int
+}
+
+// EdgeArgs configure the edge.
+type EdgeArgs struct {
+	// Namespace is the gateway's namespace (name output), GatewayNamespace its name.
+	Namespace        pulumi.StringInput
+	GatewayNamespace string
+	// Selector selects the gateway's pods.
+	Selector map[string]string
+	// Domain is appended to every route's host.
+	Domain string
+	// Routes are the hostnames, in order.
+	Routes []Route
+	// Issuer is the ClusterIssuer signing the certificate, IssuerReady what the
+	// certificate waits for (the issuer and cert-manager's release).
+	Issuer      string
+	IssuerReady []pulumi.Resource
+	// IstioReady is what Istio's custom resources wait for (CRDs and istiod).
+	IstioReady []pulumi.Resource
+}
+
+// Edge is the HTTPS entry to the platform.
+type Edge struct {
+	pulumi.ResourceState
+
+	// URLs maps each route's host label to its https:// URL.
+	URLs map[string]string
+}
+
+type server struct {
+	Port  port     `json:"port"`
+	Hosts []string `json:"hosts"`
+	TLS   tls      `json:"tls"`
+}
+
+type port struct {
+	Number   int    `json:"number"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+}
+
+type tls struct {
+	Mode           string `json:"mode,omitempty"`
+	CredentialName string `json:"credentialName,omitempty"`
+	HTTPSRedirect  bool   `json:"httpsRedirect,omitempty"`
+	MinProtocol    string `json:"minProtocolVersion,omitempty"`
+}
+
+type gatewaySpec struct {
+	Selector map[string]string `json:"selector"`
+	Servers  []server          `json:"servers"`
+}
+
+type destination struct {
+	Host string `json:"host"`
+	Port struct {
+		Number int `json:"number"`
+	} `json:"port"`
+}
+
+type httpRoute struct {
+	Route []struct {
+		Destination destination `json:"destination"`
+	} `json:"route"`
+}
+
+type virtualServiceSpec struct {
+	Hosts    []string    `json:"hosts"`
+	Gateways []string    `json:"gateways"`
+	HTTP     []httpRoute `json:"http"`
+}
+
+// NewEdge declares the certificate, the gateway and the routes.
+func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.ResourceOption) (*Edge, error) {
+	c := &Edge{URLs: map[string]string{}}
+	if err := ctx.RegisterComponentResource("lamina:edge:Edge", name, c, opts...); err != nil {
+		return nil, err
+	}
+	var hosts []string
+	for _, r := range args.Routes {
+		host := r.Host + "." + args.Domain
+		hosts = append(hosts, host)
+		c.URLs[r.Host] = "https://" + host
+	}
+	cert, err := kube.CustomResource(ctx, name+"-certificate", "cert-manager.io/v1", "Certificate",
+		kube.Meta(GatewayName, args.Namespace, nil),
+		certmanager.CertificateSpec{
+			SecretName: TLSSecret, CommonName: hosts[0], DNSNames: hosts,
+			Duration: "2160h", RenewBefore: "360h", // 90 days, renewed 15 days ahead
+			PrivateKey: certmanager.ECDSAKey, IssuerRef: certmanager.ClusterIssuerRef(args.Issuer),
+		},
+		pulumi.Parent(c), pulumi.DependsOn(args.IssuerReady))
+	if err != nil {
+		return nil, err
+	}
+	gw := gatewaySpec{Selector: args.Selector, Servers: []server{
+		{Port: port{443, "https", "HTTPS"}, Hosts: hosts, TLS: tls{Mode: "SIMPLE", CredentialName: TLSSecret, MinProtocol: "TLSV1_2"}},
+		{Port: port{80, "http", "HTTP"}, Hosts: hosts, TLS: tls{HTTPSRedirect: true}},
+	}}
+	gateway, err := kube.CustomResource(ctx, name+"-gateway", "networking.istio.io/v1", "Gateway",
+		kube.Meta(GatewayName, args.Namespace, nil), gw,
+		pulumi.Parent(c), pulumi.DependsOn(append([]pulumi.Resource{cert}, args.IstioReady...)))
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range args.Routes {
+		var route httpRoute
+		route.Route = make([]struct {
+			Destination destination `json:"destination"`
+		}, 1)
+		route.Route[0].Destination.Host = r.Service + "." + r.Namespace + ".svc.cluster.local"
+		route.Route[0].Destination.Port.Number = r.Port
+		vs := virtualServiceSpec{
+			Hosts:    []string{hosts[i]},
+			Gateways: []string{args.GatewayNamespace + "/" + GatewayName},
+			HTTP:     []httpRoute{route},
+		}
+		if _, err := kube.CustomResource(ctx, name+"-"+r.Host, "networking.istio.io/v1", "VirtualService",
+			kube.Meta(r.Host, r.NamespaceName, nil), vs,
+			pulumi.Parent(c), pulumi.DependsOn(append([]pulumi.Resource{gateway}, args.IstioReady...))); err != nil {
+			return nil, err
+		}
+	}
+	urls := pulumi.StringMap{}
+	for k, v := range c.URLs {
+		urls[k] = pulumi.String(v)
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"urls": urls}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

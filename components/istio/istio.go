@@ -1,0 +1,415 @@
+// Package istio provides Istio: the upstream base, cni, istiod and gateway charts, and the
+// mesh-wide policy that makes mutual TLS strict, configures the traffic policy of every
+// in-mesh destination and turns on tracing, metrics and access logs.
+package istio
+
+import (
+	"fmt"
+	"time"
+
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/internal/kube"
+)
+
+// Names of what the component declares, which other components refer to.
+const (
+	BaseRelease    = "istio-base"
+	CNIRelease     = "istio-cni"
+	IstiodRelease  = "istiod"
+	GatewayRelease = "istio-ingressgateway"
+	// GatewayServiceAccount is the gateway pods' service account: the gateway chart names
+	// it after the release.
+	GatewayServiceAccount = GatewayRelease
+	// TracingProvider, AccessLogProvider and MetricsProvider are the extension providers
+	// istiod's meshConfig defines and the mesh-wide Telemetry uses.
+	TracingProvider   = "jaeger"
+	AccessLogProvider = "access-log"
+	MetricsProvider   = "prometheus"
+	// APIServerHost is the Kubernetes API server's in-cluster name: the one destination
+	// reached with its own TLS rather than Istio's.
+	APIServerHost = "kubernetes.default.svc.cluster.local"
+)
+
+// GatewaySelector selects the gateway's pods; the chart derives istio=<release name
+// without "istio-">, and the program sets it explicitly.
+var GatewaySelector = map[string]string{"istio": "ingressgateway"}
+
+// IstioArgs configure Istio.
+type IstioArgs struct {
+	// Repo, Version and Timeout pin the four charts, which share a version.
+	Repo, Version string
+	Timeout       time.Duration
+	// Namespace is istio-system's name (the mesh's root namespace); GatewayNamespace the
+	// ingress gateway's.
+	Namespace, GatewayNamespace pulumi.StringInput
+	// Workloads are the workload namespaces, in order, and WorkloadNames their names as
+	// outputs of the namespaces component.
+	Workloads     []string
+	WorkloadNames map[string]pulumi.StringOutput
+	// CNI installs the CNI node agent (k3s paths) and makes sidecars use it.
+	CNI bool
+	// IstiodReplicas is istiod's fixed number of replicas.
+	IstiodReplicas int
+	// IstiodResources and ProxyResources size istiod and every sidecar.
+	IstiodResources, ProxyResources kube.Resources
+	// Gateway sizes the ingress gateway.
+	Gateway Gateway
+	// GatewayDependsOn is what the gateway's LoadBalancer Service needs to get its
+	// address (MetalLB's pool): Helm waits for it.
+	GatewayDependsOn []pulumi.Resource
+	// Tracing says where spans go and how many requests are traced.
+	Tracing Tracing
+	// AccessLogs turns on Envoy access logs mesh-wide.
+	AccessLogs bool
+	// CircuitBreaker is the traffic policy of every in-mesh destination.
+	CircuitBreaker CircuitBreaker
+}
+
+// Gateway sizes the ingress gateway.
+type Gateway struct {
+	MinReplicas, MaxReplicas int
+	Resources                kube.Resources
+	// Address is the LoadBalancer address MetalLB gives the gateway's Service.
+	Address string
+}
+
+// Tracing sends spans to an OpenTelemetry collector (Jaeger's).
+type Tracing struct {
+	CollectorHost   string
+	CollectorPort   int
+	SamplingPercent float64
+}
+
+// CircuitBreaker is outlier detection and connection pooling.
+type CircuitBreaker struct {
+	Consecutive5xxErrors                      int
+	Interval, BaseEjectionTime                time.Duration
+	MaxEjectionPercent, MaxConnections        int
+	HTTP1MaxPendingRequests, HTTP2MaxRequests int
+}
+
+// Istio is the installed mesh.
+type Istio struct {
+	pulumi.ResourceState
+
+	// Base installs the CRDs and the default validating webhook; Istiod the control
+	// plane; Gateway the ingress gateway; CNI the node agent (nil without CNI).
+	Base, CNI, Istiod, Gateway *helmv3.Release
+	// Ready is what every Istio custom resource waits for: the CRDs and istiod, whose
+	// webhook validates them.
+	Ready []pulumi.Resource
+}
+
+// NewIstio installs the charts in order (base and cni, then istiod, then the gateway)
+// and declares the mesh-wide policy.
+func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.ResourceOption) (*Istio, error) {
+	c := &Istio{}
+	if err := ctx.RegisterComponentResource("lamina:istio:Istio", name, c, opts...); err != nil {
+		return nil, err
+	}
+	chart := func(n string) kube.Chart {
+		return kube.Chart{Repo: args.Repo, Name: n, Version: args.Version, Timeout: args.Timeout}
+	}
+	var err error
+	c.Base, err = kube.Release(ctx, BaseRelease, chart("base"), args.Namespace,
+		baseValues{DefaultRevision: "default"}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	istiodAfter := []pulumi.Resource{c.Base}
+	if args.CNI {
+		// The node agent must run before any injected pod starts, or the pod's
+		// istio-validation init container fails.
+		c.CNI, err = kube.Release(ctx, CNIRelease, chart("cni"), args.Namespace,
+			cniValues{Global: platform{Platform: "k3s"}}, pulumi.Parent(c))
+		if err != nil {
+			return nil, err
+		}
+		istiodAfter = append(istiodAfter, c.CNI)
+	}
+	c.Istiod, err = kube.Release(ctx, IstiodRelease, chart("istiod"), args.Namespace,
+		istiodValuesFor(args), pulumi.Parent(c), pulumi.DependsOn(istiodAfter))
+	if err != nil {
+		return nil, err
+	}
+	c.Ready = []pulumi.Resource{c.Base, c.Istiod}
+
+	// The gateway's pods are injected (gateway template) by istiod's webhook.
+	c.Gateway, err = kube.Release(ctx, GatewayRelease, chart("gateway"), args.GatewayNamespace,
+		gatewayValuesFor(args.Gateway), pulumi.Parent(c),
+		pulumi.DependsOn(append([]pulumi.Resource{c.Istiod}, args.GatewayDependsOn...)))
+	if err != nil {
+		return nil, err
+	}
+
+	if err := c.meshPolicy(ctx, name, args); err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"gatewayServiceAccount": pulumi.String(GatewayServiceAccount),
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// meshPolicy declares STRICT mTLS in the root namespace and in every workload namespace,
+// an ISTIO_MUTUAL traffic policy with the circuit breaker for every workload namespace,
+// the API server's exception, and mesh-wide telemetry.
+func (c *Istio) meshPolicy(ctx *pulumi.Context, name string, args IstioArgs) error {
+	after := pulumi.DependsOn(c.Ready)
+	cr := func(resource, apiVersion, kind, object string, ns pulumi.StringInput, spec any) error {
+		_, err := kube.CustomResource(ctx, name+"-"+resource, apiVersion, kind,
+			kube.Meta(object, ns, nil), spec, pulumi.Parent(c), after)
+		return err
+	}
+	strict := peerAuthenticationSpec{MTLS: mtls{Mode: "STRICT"}}
+	if err := cr("mesh-mtls", "security.istio.io/v1", "PeerAuthentication", "default", args.Namespace, strict); err != nil {
+		return err
+	}
+	cb := args.CircuitBreaker
+	policy := trafficPolicy{
+		TLS: &tlsSettings{Mode: "ISTIO_MUTUAL"},
+		ConnectionPool: &connectionPool{
+			TCP:  tcpPool{MaxConnections: cb.MaxConnections},
+			HTTP: httpPool{HTTP1MaxPendingRequests: cb.HTTP1MaxPendingRequests, HTTP2MaxRequests: cb.HTTP2MaxRequests},
+		},
+		OutlierDetection: &outlierDetection{
+			Consecutive5xxErrors: cb.Consecutive5xxErrors,
+			Interval:             duration(cb.Interval),
+			BaseEjectionTime:     duration(cb.BaseEjectionTime),
+			MaxEjectionPercent:   cb.MaxEjectionPercent,
+		},
+	}
+	for _, ns := range args.Workloads {
+		nsName := args.WorkloadNames[ns]
+		if err := cr(ns+"-mtls", "security.istio.io/v1", "PeerAuthentication", "default", nsName, strict); err != nil {
+			return err
+		}
+		// In the services' own namespace and exported everywhere, so it applies to every
+		// client of these services.
+		rule := destinationRuleSpec{Host: "*." + ns + ".svc.cluster.local", TrafficPolicy: policy}
+		if err := cr(ns+"-traffic", "networking.istio.io/v1", "DestinationRule", "mutual-tls", nsName, rule); err != nil {
+			return err
+		}
+	}
+	// The API server is outside the mesh and speaks its own TLS: the sidecar passes it
+	// through. The only destination without Istio's mutual TLS.
+	apiServer := destinationRuleSpec{Host: APIServerHost, TrafficPolicy: trafficPolicy{TLS: &tlsSettings{Mode: "DISABLE"}}}
+	if err := cr("apiserver-traffic", "networking.istio.io/v1", "DestinationRule", "kubernetes-api-server", args.Namespace, apiServer); err != nil {
+		return err
+	}
+	telemetry := telemetrySpec{
+		Tracing: []tracing{{Providers: []provider{{Name: TracingProvider}}, RandomSamplingPercentage: args.Tracing.SamplingPercent}},
+		Metrics: []providers{{Providers: []provider{{Name: MetricsProvider}}}},
+	}
+	if args.AccessLogs {
+		telemetry.AccessLogging = []providers{{Providers: []provider{{Name: AccessLogProvider}}}}
+	}
+	return cr("mesh-telemetry", "telemetry.istio.io/v1", "Telemetry", "mesh-default", args.Namespace, telemetry)
+}
+
+func duration(d time.Duration) string { return fmt.Sprintf("%ds", int(d/time.Second)) }
+
+// Chart values, typed after each chart's values.yaml (release-1.31). Only what the
+// program sets is declared; the charts' defaults hold for the rest.
+
+type baseValues struct {
+	// DefaultRevision creates the default validating webhook for the "default" revision.
+	DefaultRevision string `json:"defaultRevision"`
+}
+
+type platform struct {
+	// Platform applies the chart's built-in overrides for a distribution (k3s: its CNI
+	// configuration and binary directories).
+	Platform string `json:"platform"`
+}
+
+type cniValues struct {
+	Global platform `json:"global"`
+}
+
+type istiodValues struct {
+	Global struct {
+		Platform string `json:"platform,omitempty"`
+		Proxy    struct {
+			Resources kube.Resources `json:"resources"`
+			// SeccompProfile lets injected containers meet Pod Security restricted.
+			SeccompProfile struct {
+				Type string `json:"type"`
+			} `json:"seccompProfile"`
+		} `json:"proxy"`
+	} `json:"global"`
+	Pilot struct {
+		CNI struct {
+			// Enabled makes injection rely on the CNI node agent instead of an
+			// istio-init container with NET_ADMIN and NET_RAW.
+			Enabled bool `json:"enabled"`
+		} `json:"cni"`
+	} `json:"pilot"`
+	// AutoscaleEnabled is off: replicaCount is fixed (a PDB comes with 2 or more).
+	AutoscaleEnabled bool           `json:"autoscaleEnabled"`
+	ReplicaCount     int            `json:"replicaCount"`
+	Resources        kube.Resources `json:"resources"`
+	MeshConfig       meshConfig     `json:"meshConfig"`
+}
+
+// meshConfig is merged over istiod's generated mesh configuration.
+type meshConfig struct {
+	EnableTracing bool `json:"enableTracing"`
+	// DefaultConfig.Tracing is empty: tracing is configured by the Telemetry API and
+	// the providers below, not by the legacy proxy options.
+	DefaultConfig struct {
+		Tracing struct{} `json:"tracing"`
+	} `json:"defaultConfig"`
+	// ExtensionProviders are what Telemetry resources may name.
+	ExtensionProviders []extensionProvider `json:"extensionProviders"`
+}
+
+type extensionProvider struct {
+	Name          string `json:"name"`
+	OpenTelemetry *struct {
+		Service string `json:"service"`
+		Port    int    `json:"port"`
+	} `json:"opentelemetry,omitempty"`
+	EnvoyFileAccessLog *struct {
+		Path string `json:"path"`
+	} `json:"envoyFileAccessLog,omitempty"`
+	Prometheus *struct{} `json:"prometheus,omitempty"`
+}
+
+func istiodValuesFor(args IstioArgs) istiodValues {
+	var v istiodValues
+	if args.CNI {
+		v.Global.Platform = "k3s"
+	}
+	v.Global.Proxy.Resources = args.ProxyResources
+	v.Global.Proxy.SeccompProfile.Type = "RuntimeDefault"
+	v.Pilot.CNI.Enabled = args.CNI
+	v.AutoscaleEnabled = false
+	v.ReplicaCount = args.IstiodReplicas
+	v.Resources = args.IstiodResources
+	v.MeshConfig.EnableTracing = true
+	otel := extensionProvider{Name: TracingProvider}
+	otel.OpenTelemetry = &struct {
+		Service string `json:"service"`
+		Port    int    `json:"port"`
+	}{args.Tracing.CollectorHost, args.Tracing.CollectorPort}
+	logs := extensionProvider{Name: AccessLogProvider}
+	logs.EnvoyFileAccessLog = &struct {
+		Path string `json:"path"`
+	}{"/dev/stdout"}
+	v.MeshConfig.ExtensionProviders = []extensionProvider{otel, logs, {Name: MetricsProvider, Prometheus: &struct{}{}}}
+	return v
+}
+
+type gatewayValues struct {
+	// Labels are added to the pods; istio selects them for the Gateway resource.
+	Labels  map[string]string `json:"labels"`
+	Service struct {
+		Type        string            `json:"type"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"service"`
+	// ReplicaCount applies when autoscaling is off.
+	ReplicaCount *int `json:"replicaCount,omitempty"`
+	Autoscaling  struct {
+		Enabled                        bool `json:"enabled"`
+		MinReplicas                    int  `json:"minReplicas,omitempty"`
+		MaxReplicas                    int  `json:"maxReplicas,omitempty"`
+		TargetCPUUtilizationPercentage int  `json:"targetCPUUtilizationPercentage,omitempty"`
+	} `json:"autoscaling"`
+	// PodDisruptionBudget is rendered only with more than one replica.
+	PodDisruptionBudget *struct {
+		MinAvailable int `json:"minAvailable"`
+	} `json:"podDisruptionBudget,omitempty"`
+	Resources kube.Resources `json:"resources"`
+}
+
+func gatewayValuesFor(g Gateway) gatewayValues {
+	var v gatewayValues
+	v.Labels = GatewaySelector
+	v.Service.Type = "LoadBalancer"
+	v.Service.Annotations = map[string]string{"metallb.io/loadBalancerIPs": g.Address}
+	if g.MinReplicas == g.MaxReplicas {
+		n := g.MinReplicas
+		v.ReplicaCount = &n
+	} else {
+		v.Autoscaling.Enabled = true
+		v.Autoscaling.MinReplicas, v.Autoscaling.MaxReplicas = g.MinReplicas, g.MaxReplicas
+		v.Autoscaling.TargetCPUUtilizationPercentage = 80
+	}
+	if g.MinReplicas > 1 {
+		v.PodDisruptionBudget = &struct {
+			MinAvailable int `json:"minAvailable"`
+		}{g.MinReplicas - 1}
+	}
+	v.Resources = g.Resources
+	return v
+}
+
+// Specs of Istio's custom resources (istio.io/api v1.31).
+
+type mtls struct {
+	Mode string `json:"mode"`
+}
+
+type peerAuthenticationSpec struct {
+	MTLS mtls `json:"mtls"`
+}
+
+type tlsSettings struct {
+	Mode string `json:"mode"`
+}
+
+type tcpPool struct {
+	MaxConnections int `json:"maxConnections"`
+}
+
+type httpPool struct {
+	HTTP1MaxPendingRequests int `json:"http1MaxPendingRequests"`
+	HTTP2MaxRequests        int `json:"http2MaxRequests"`
+}
+
+type connectionPool struct {
+	TCP  tcpPool  `json:"tcp"`
+	HTTP httpPool `json:"http"`
+}
+
+type outlierDetection struct {
+	Consecutive5xxErrors int    `json:"consecutive5xxErrors"`
+	Interval             string `json:"interval"`
+	BaseEjectionTime     string `json:"baseEjectionTime"`
+	MaxEjectionPercent   int    `json:"maxEjectionPercent"`
+}
+
+type trafficPolicy struct {
+	TLS              *tlsSettings      `json:"tls,omitempty"`
+	ConnectionPool   *connectionPool   `json:"connectionPool,omitempty"`
+	OutlierDetection *outlierDetection `json:"outlierDetection,omitempty"`
+}
+
+type destinationRuleSpec struct {
+	Host          string        `json:"host"`
+	TrafficPolicy trafficPolicy `json:"trafficPolicy"`
+}
+
+type provider struct {
+	Name string `json:"name"`
+}
+
+type providers struct {
+	Providers []provider `json:"providers"`
+}
+
+type tracing struct {
+	Providers                []provider `json:"providers"`
+	RandomSamplingPercentage float64    `json:"randomSamplingPercentage"`
+}
+
+type telemetrySpec struct {
+	Tracing       []tracing   `json:"tracing"`
+	Metrics       []providers `json:"metrics"`
+	AccessLogging []providers `json:"accessLogging,omitempty"`
+}

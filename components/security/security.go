@@ -1,0 +1,240 @@
+// Package security provides NetworkSecurity: default-deny authorization (Istio) and
+// default-deny network policy (Kubernetes) per namespace, then exactly the flows the
+// platform declares, each as the NetworkPolicies on both ends and, where the caller has
+// a mesh identity, an Istio ALLOW policy naming it.
+package security
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/internal/kube"
+)
+
+// Peer is one end of a flow: pods of a namespace, or addresses outside the cluster.
+type Peer struct {
+	// Namespace holds the pods; empty with CIDR.
+	Namespace string
+	// Pods selects pods by label; empty selects every pod of the namespace.
+	Pods map[string]string
+	// ServiceAccount is the pods' service account, their mesh identity; empty when the
+	// traffic does not come through a sidecar.
+	ServiceAccount string
+	// CIDR is an address range outside the cluster (clients of the gateway, the nodes).
+	CIDR string
+}
+
+// Port is a port of the receiving pods.
+type Port struct {
+	Number   int
+	Protocol string
+}
+
+// Flow is traffic the platform needs.
+type Flow struct {
+	// Name is unique among the flows of a namespace: NetworkPolicy and
+	// AuthorizationPolicy names derive from it.
+	Name     string
+	From, To Peer
+	// Ports of the receiving pods; empty allows every port.
+	Ports []Port
+}
+
+// NetworkSecurityArgs say which namespaces are closed and what may flow.
+type NetworkSecurityArgs struct {
+	// Authorized namespaces get a default-deny AuthorizationPolicy.
+	Authorized []string
+	// Policed namespaces get a default-deny NetworkPolicy for ingress and egress.
+	Policed []string
+	// NamespaceNames are the namespaces' names as outputs of the namespaces component.
+	NamespaceNames map[string]pulumi.StringOutput
+	// TrustDomain is the mesh's SPIFFE trust domain (cluster.local).
+	TrustDomain string
+	// Flows are every allowed flow.
+	Flows []Flow
+	// IstioReady is what AuthorizationPolicies wait for (CRDs and istiod).
+	IstioReady []pulumi.Resource
+}
+
+// NetworkSecurity is the closed-by-default network.
+type NetworkSecurity struct {
+	pulumi.ResourceState
+}
+
+type authorizationPolicySpec struct {
+	Selector *struct {
+		MatchLabels map[string]string `json:"matchLabels"`
+	} `json:"selector,omitempty"`
+	Action string `json:"action,omitempty"`
+	Rules  []rule `json:"rules,omitempty"`
+}
+
+type rule struct {
+	From []struct {
+		Source struct {
+			Principals []string `json:"principals"`
+		} `json:"source"`
+	} `json:"from"`
+	To []struct {
+		Operation struct {
+			Ports []string `json:"ports"`
+		} `json:"operation"`
+	} `json:"to,omitempty"`
+}
+
+// NewNetworkSecurity declares the default-deny policies and the flows.
+func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityArgs, opts ...pulumi.ResourceOption) (*NetworkSecurity, error) {
+	c := &NetworkSecurity{}
+	if err := ctx.RegisterComponentResource("lamina:security:NetworkSecurity", name, c, opts...); err != nil {
+		return nil, err
+	}
+	contains := func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	for _, ns := range args.Authorized {
+		// An ALLOW policy without rules matches nothing: every request is denied unless
+		// another ALLOW policy of the namespace matches it.
+		if _, err := kube.CustomResource(ctx, fmt.Sprintf("%s-%s-deny-all", name, ns), "security.istio.io/v1", "AuthorizationPolicy",
+			kube.Meta("deny-all", args.NamespaceNames[ns], nil), authorizationPolicySpec{},
+			pulumi.Parent(c), pulumi.DependsOn(args.IstioReady)); err != nil {
+			return nil, err
+		}
+	}
+	for _, ns := range args.Policed {
+		if _, err := networkingv1.NewNetworkPolicy(ctx, fmt.Sprintf("%s-%s-default-deny", name, ns), &networkingv1.NetworkPolicyArgs{
+			Metadata: kube.Meta("default-deny", args.NamespaceNames[ns], nil),
+			Spec: &networkingv1.NetworkPolicySpecArgs{
+				PodSelector: &metav1.LabelSelectorArgs{},
+				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+			},
+		}, pulumi.Parent(c)); err != nil {
+			return nil, err
+		}
+	}
+	// Two flows whose policies would share a name in one namespace would overwrite each
+	// other in the cluster; refuse them before anything is declared.
+	seen := map[string]bool{}
+	for _, f := range args.Flows {
+		ends := []string{f.From.Namespace}
+		if f.To.Namespace != f.From.Namespace {
+			ends = append(ends, f.To.Namespace)
+		}
+		for _, ns := range ends {
+			if ns == "" || (!contains(args.Policed, ns) && !contains(args.Authorized, ns)) {
+				continue
+			}
+			key := ns + "/" + f.Name
+			if seen[key] {
+				return nil, fmt.Errorf("network security: flow %q appears twice in namespace %s; flow names must be unique per namespace", f.Name, ns)
+			}
+			seen[key] = true
+		}
+	}
+	for _, f := range args.Flows {
+		ports := networkingv1.NetworkPolicyPortArray{}
+		var portNames []string
+		for _, p := range f.Ports {
+			ports = append(ports, &networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.Number), Protocol: pulumi.String(p.Protocol)})
+			if p.Protocol == "TCP" {
+				portNames = append(portNames, fmt.Sprint(p.Number))
+			}
+		}
+		if f.From.Namespace != "" && contains(args.Policed, f.From.Namespace) {
+			if _, err := networkingv1.NewNetworkPolicy(ctx, fmt.Sprintf("%s-%s-%s-egress", name, f.From.Namespace, f.Name), &networkingv1.NetworkPolicyArgs{
+				Metadata: kube.Meta(f.Name+"-egress", args.NamespaceNames[f.From.Namespace], nil),
+				Spec: &networkingv1.NetworkPolicySpecArgs{
+					PodSelector: selector(f.From.Pods),
+					PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
+					Egress: networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{
+						To: networkingv1.NetworkPolicyPeerArray{peer(f.To)}, Ports: ports,
+					}},
+				},
+			}, pulumi.Parent(c)); err != nil {
+				return nil, err
+			}
+		}
+		if f.To.Namespace != "" && contains(args.Policed, f.To.Namespace) {
+			if _, err := networkingv1.NewNetworkPolicy(ctx, fmt.Sprintf("%s-%s-%s-ingress", name, f.To.Namespace, f.Name), &networkingv1.NetworkPolicyArgs{
+				Metadata: kube.Meta(f.Name+"-ingress", args.NamespaceNames[f.To.Namespace], nil),
+				Spec: &networkingv1.NetworkPolicySpecArgs{
+					PodSelector: selector(f.To.Pods),
+					PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
+					Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+						From: networkingv1.NetworkPolicyPeerArray{peer(f.From)}, Ports: ports,
+					}},
+				},
+			}, pulumi.Parent(c)); err != nil {
+				return nil, err
+			}
+		}
+		if f.From.ServiceAccount != "" && f.To.Namespace != "" && contains(args.Authorized, f.To.Namespace) {
+			spec := authorizationPolicySpec{Action: "ALLOW"}
+			if len(f.To.Pods) > 0 {
+				spec.Selector = &struct {
+					MatchLabels map[string]string `json:"matchLabels"`
+				}{f.To.Pods}
+			}
+			var r rule
+			r.From = make([]struct {
+				Source struct {
+					Principals []string `json:"principals"`
+				} `json:"source"`
+			}, 1)
+			r.From[0].Source.Principals = []string{Principal(args.TrustDomain, f.From.Namespace, f.From.ServiceAccount)}
+			if len(portNames) > 0 {
+				r.To = make([]struct {
+					Operation struct {
+						Ports []string `json:"ports"`
+					} `json:"operation"`
+				}, 1)
+				r.To[0].Operation.Ports = portNames
+			}
+			spec.Rules = []rule{r}
+			if _, err := kube.CustomResource(ctx, fmt.Sprintf("%s-%s-%s-allow", name, f.To.Namespace, f.Name), "security.istio.io/v1", "AuthorizationPolicy",
+				kube.Meta(f.Name, args.NamespaceNames[f.To.Namespace], nil), spec,
+				pulumi.Parent(c), pulumi.DependsOn(args.IstioReady)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"flows": pulumi.Int(len(args.Flows))}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func selector(labels map[string]string) *metav1.LabelSelectorArgs {
+	if len(labels) == 0 {
+		return &metav1.LabelSelectorArgs{}
+	}
+	return &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(labels)}
+}
+
+// peer selects the other end: its namespace by the name label Kubernetes sets on every
+// namespace, and its pods; or an address range.
+func peer(p Peer) *networkingv1.NetworkPolicyPeerArgs {
+	if p.CIDR != "" {
+		return &networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(p.CIDR)}}
+	}
+	out := &networkingv1.NetworkPolicyPeerArgs{
+		NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String(p.Namespace)}},
+	}
+	if len(p.Pods) > 0 {
+		out.PodSelector = selector(p.Pods)
+	}
+	return out
+}
+
+// Principal is the SPIFFE identity Istio gives a service account.
+func Principal(trustDomain, namespace, serviceAccount string) string {
+	return strings.Join([]string{trustDomain, "ns", namespace, "sa", serviceAccount}, "/")
+}

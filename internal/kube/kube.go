@@ -1,0 +1,155 @@
+// Package kube holds what the components share to declare Kubernetes objects and Helm
+// releases: typed values turned into Pulumi inputs, one way to install a pinned chart,
+// and custom resources from typed specs.
+package kube
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// PartOf is the value of app.kubernetes.io/part-of on everything the platform declares.
+const PartOf = "lamina"
+
+// Labels returns the platform's standard labels plus extra.
+func Labels(extra map[string]string) pulumi.StringMap {
+	m := pulumi.StringMap{
+		"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
+		"app.kubernetes.io/part-of":    pulumi.String(PartOf),
+	}
+	for k, v := range extra {
+		m[k] = pulumi.String(v)
+	}
+	return m
+}
+
+// Meta is the metadata of a namespaced object with the standard labels.
+func Meta(name string, namespace pulumi.StringInput, labels map[string]string) *metav1.ObjectMetaArgs {
+	return &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: namespace, Labels: Labels(labels)}
+}
+
+// Input turns a typed value (structs with json tags, maps, slices, scalars) into the
+// Pulumi input Kubernetes and Helm take, so that values are written as Go types with
+// doc comments rather than as map literals.
+func Input(v any) pulumi.Input {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("kube.Input: %v", err)) // a programming error: the types are ours
+	}
+	var raw any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		panic(fmt.Sprintf("kube.Input: %v", err))
+	}
+	return toInput(raw)
+}
+
+// Values is Input for an object.
+func Values(v any) pulumi.Map {
+	m, ok := Input(v).(pulumi.Map)
+	if !ok {
+		panic(fmt.Sprintf("kube.Values: %T is not an object", v))
+	}
+	return m
+}
+
+func toInput(raw any) pulumi.Input {
+	switch x := raw.(type) {
+	case map[string]any:
+		m := pulumi.Map{}
+		for k, v := range x {
+			m[k] = toInput(v)
+		}
+		return m
+	case []any:
+		a := pulumi.Array{}
+		for _, v := range x {
+			a = append(a, toInput(v))
+		}
+		return a
+	case string:
+		return pulumi.String(x)
+	case float64:
+		if x == float64(int(x)) {
+			return pulumi.Int(int(x))
+		}
+		return pulumi.Float64(x)
+	case bool:
+		return pulumi.Bool(x)
+	case nil:
+		return nil
+	}
+	panic(fmt.Sprintf("kube.Input: unexpected %T", raw))
+}
+
+// Chart is a pinned upstream chart.
+type Chart struct {
+	// Repo is the chart repository's URL, Name the chart's name in it, Version exact.
+	Repo, Name, Version string
+	// Timeout bounds the install or upgrade.
+	Timeout time.Duration
+}
+
+// Release installs a chart as a Helm release named exactly name in namespace, waiting
+// until every resource of the release is ready, within the chart's timeout, and rolling
+// back (or removing a first install) when it is not: a failed install fails `pulumi up`
+// with the release's name instead of hanging or leaving half a release.
+func Release(ctx *pulumi.Context, name string, chart Chart, namespace pulumi.StringInput, values any, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
+	return helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
+		Name:           pulumi.String(name),
+		Chart:          pulumi.String(chart.Name),
+		Version:        pulumi.String(chart.Version),
+		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(chart.Repo)},
+		Namespace:      namespace,
+		// Namespaces are declared once, by the namespaces component.
+		CreateNamespace: pulumi.Bool(false),
+		Values:          Values(values),
+		Timeout:         pulumi.Int(int(chart.Timeout / time.Second)),
+		Atomic:          pulumi.Bool(true),
+		CleanupOnFail:   pulumi.Bool(true),
+		WaitForJobs:     pulumi.Bool(true),
+		MaxHistory:      pulumi.Int(10),
+	}, opts...)
+}
+
+// CustomResource declares an object of a kind that a CRD defines, with a typed spec.
+// Namespaced kinds must name their namespace: before the CRD exists, the provider
+// cannot tell whether a kind is namespaced.
+func CustomResource(ctx *pulumi.Context, name, apiVersion, kind string, meta *metav1.ObjectMetaArgs, spec any, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String(apiVersion),
+		Kind:        pulumi.String(kind),
+		Metadata:    meta,
+		OtherFields: kubernetes.UntypedArgs{"spec": Input(spec)},
+	}, opts...)
+}
+
+// SortedKeys returns a map's keys in order, so that resources are declared in a
+// stable order.
+func SortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Resources are a container's requests and limits, as chart values and pod specs write them.
+type Resources struct {
+	Requests Quantities `json:"requests"`
+	Limits   Quantities `json:"limits"`
+}
+
+// Quantities are CPU and memory amounts such as 500m and 512Mi.
+type Quantities struct {
+	CPU    string `json:"cpu"`
+	Memory string `json:"memory"`
+}

@@ -1,0 +1,190 @@
+package stacks
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/components/certmanager"
+	"github.com/lamina-os/lamina-infra/components/cluster"
+	"github.com/lamina-os/lamina-infra/components/edge"
+	"github.com/lamina-os/lamina-infra/components/istio"
+	"github.com/lamina-os/lamina-infra/components/metallb"
+	"github.com/lamina-os/lamina-infra/components/namespaces"
+	"github.com/lamina-os/lamina-infra/components/security"
+	"github.com/lamina-os/lamina-infra/internal/kube"
+)
+
+// The Jaeger collector's OTLP/gRPC endpoint, where Istio sends spans.
+const (
+	jaegerCollectorHost = "jaeger-collector." + NamespaceObservability + ".svc.cluster.local"
+	jaegerCollectorPort = 4317
+	// trustDomain is Istio's default SPIFFE trust domain.
+	trustDomain = "cluster.local"
+	// appLabel is the label every workload behind a route carries, with its Service's name.
+	appLabel = "app.kubernetes.io/name"
+)
+
+// apiClients are the workload namespaces whose pods read the Kubernetes API (service
+// discovery, log metadata, the dashboard's read-only view).
+var apiClients = []string{NamespaceMonitoring, NamespaceObservability, NamespaceLaminaSystem, NamespaceDashboard}
+
+// Mesh is what the mesh, edge and network security parts of a stack declare.
+type MeshPlatform struct {
+	Namespaces  *namespaces.Namespaces
+	MetalLB     *metallb.MetalLB
+	CertManager *certmanager.CertManager
+	Istio       *istio.Istio
+	Edge        *edge.Edge
+	Security    *security.NetworkSecurity
+}
+
+// buildMesh declares the namespaces, MetalLB, cert-manager, Istio, the edge and the
+// network security on the cluster.
+func buildMesh(ctx *pulumi.Context, cfg *Config, cl *cluster.Cluster) (*MeshPlatform, error) {
+	k8s := pulumi.Providers(cl.Provider)
+	m := &MeshPlatform{}
+	var err error
+
+	var decl []namespaces.Namespace
+	for _, ns := range AllNamespaces() {
+		decl = append(decl, namespaces.Namespace{Name: ns, OutOfMeshReason: cfg.Namespaces.OutOfMesh[ns], PodSecurity: cfg.Namespaces.PodSecurity[ns]})
+	}
+	if m.Namespaces, err = namespaces.NewNamespaces(ctx, "namespaces", namespaces.NamespacesArgs{Namespaces: decl}, k8s); err != nil {
+		return nil, err
+	}
+	names := m.Namespaces.Names
+
+	if m.MetalLB, err = metallb.NewMetalLB(ctx, "metallb", metallb.MetalLBArgs{
+		Chart:     chart(cfg.MetalLB.Chart, "metallb"),
+		Namespace: names[NamespaceMetalLB],
+		Addresses: cfg.MetalLB.Addresses,
+	}, k8s); err != nil {
+		return nil, err
+	}
+
+	if m.CertManager, err = certmanager.NewCertManager(ctx, "cert-manager", certmanager.CertManagerArgs{
+		Chart:          chart(cfg.CertManager.Chart, "cert-manager"),
+		Namespace:      names[NamespaceCertManager],
+		Issuer:         cfg.CertManager.Issuer,
+		RootCommonName: "Lamina " + cfg.Stack() + " root CA",
+		ACMEServer:     cfg.CertManager.ACMEServer,
+		ACMEEmail:      cfg.CertManager.ACMEEmail,
+		ExistingIssuer: cfg.CertManager.ExistingIssuer,
+	}, k8s); err != nil {
+		return nil, err
+	}
+
+	mc := cfg.Mesh
+	cb := mc.CircuitBreaker
+	if m.Istio, err = istio.NewIstio(ctx, "istio", istio.IstioArgs{
+		Repo: mc.Charts.Repo, Version: mc.Charts.Version, Timeout: mc.Charts.Timeout.Duration,
+		Namespace:        names[NamespaceIstio],
+		GatewayNamespace: names[NamespaceGateway],
+		Workloads:        WorkloadNamespaces,
+		WorkloadNames:    names,
+		CNI:              mc.CNI,
+		IstiodReplicas:   mc.IstiodReplicas,
+		IstiodResources:  resourcesOf(mc.IstiodResources),
+		ProxyResources:   resourcesOf(mc.ProxyResources),
+		Gateway: istio.Gateway{
+			MinReplicas: mc.Gateway.MinReplicas, MaxReplicas: mc.Gateway.MaxReplicas,
+			Resources: resourcesOf(mc.Gateway.Resources), Address: cfg.Edge.Address,
+		},
+		GatewayDependsOn: []pulumi.Resource{m.MetalLB.Pool, m.MetalLB.Advertisement},
+		Tracing:          istio.Tracing{CollectorHost: jaegerCollectorHost, CollectorPort: jaegerCollectorPort, SamplingPercent: mc.TracingSamplingPercent},
+		AccessLogs:       mc.AccessLogs,
+		CircuitBreaker: istio.CircuitBreaker{
+			Consecutive5xxErrors: cb.Consecutive5xxErrors, Interval: cb.Interval.Duration, BaseEjectionTime: cb.BaseEjectionTime.Duration,
+			MaxEjectionPercent: cb.MaxEjectionPercent, MaxConnections: cb.MaxConnections,
+			HTTP1MaxPendingRequests: cb.HTTP1MaxPendingRequests, HTTP2MaxRequests: cb.HTTP2MaxRequests,
+		},
+	}, k8s); err != nil {
+		return nil, err
+	}
+
+	var routes []edge.Route
+	for _, host := range kube.SortedKeys(cfg.Edge.Routes) {
+		r := cfg.Edge.Routes[host]
+		routes = append(routes, edge.Route{Host: host, Namespace: r.Namespace, NamespaceName: names[r.Namespace], Service: r.Service, Port: r.Port})
+	}
+	if m.Edge, err = edge.NewEdge(ctx, "edge", edge.EdgeArgs{
+		Namespace:        names[NamespaceGateway],
+		GatewayNamespace: NamespaceGateway,
+		Selector:         istio.GatewaySelector,
+		Domain:           cfg.Edge.Domain,
+		Routes:           routes,
+		Issuer:           m.CertManager.IssuerName,
+		IssuerReady:      m.CertManager.Ready,
+		IstioReady:       m.Istio.Ready,
+	}, k8s); err != nil {
+		return nil, err
+	}
+
+	meshNamespaces := append([]string{NamespaceGateway}, WorkloadNamespaces...)
+	if m.Security, err = security.NewNetworkSecurity(ctx, "network-security", security.NetworkSecurityArgs{
+		Authorized:     WorkloadNamespaces,
+		Policed:        meshNamespaces,
+		NamespaceNames: names,
+		TrustDomain:    trustDomain,
+		Flows:          platformFlows(cfg, meshNamespaces),
+		IstioReady:     m.Istio.Ready,
+	}, k8s); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// platformFlows are the flows the mesh and the edge need. Later parts of the platform
+// add their own.
+func platformFlows(cfg *Config, meshNamespaces []string) []security.Flow {
+	tcp := func(ports ...int) []security.Port {
+		var out []security.Port
+		for _, p := range ports {
+			out = append(out, security.Port{Number: p, Protocol: "TCP"})
+		}
+		return out
+	}
+	gateway := security.Peer{Namespace: NamespaceGateway, Pods: istio.GatewaySelector, ServiceAccount: istio.GatewayServiceAccount}
+	prometheus := security.Peer{Namespace: NamespaceMonitoring, Pods: map[string]string{appLabel: "prometheus"}}
+	var flows []security.Flow
+	for _, ns := range meshNamespaces {
+		all := security.Peer{Namespace: ns}
+		flows = append(flows,
+			security.Flow{Name: "dns", From: all, To: security.Peer{Namespace: "kube-system", Pods: map[string]string{"k8s-app": "kube-dns"}},
+				Ports: []security.Port{{Number: 53, Protocol: "UDP"}, {Number: 53, Protocol: "TCP"}}},
+			// Sidecars and gateways fetch configuration and certificates from istiod.
+			security.Flow{Name: "istiod", From: all, To: security.Peer{Namespace: NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15012)},
+			// The kubelet probes through the sidecar's agent (15020) and the gateway's status port.
+			security.Flow{Name: "kubelet-probes", From: security.Peer{CIDR: cfg.Cluster.NodeCIDR}, To: all, Ports: tcp(15020, 15021)},
+			// Prometheus scrapes the merged metrics of every pod and Envoy's own.
+			security.Flow{Name: "prometheus-scrape-" + ns, From: prometheus, To: all, Ports: tcp(15020, 15090)},
+		)
+	}
+	flows = append(flows,
+		security.Flow{Name: "prometheus-scrape-istiod", From: prometheus, To: security.Peer{Namespace: NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15014)},
+		// Clients on macOS reach the gateway's listeners through MetalLB's address.
+		security.Flow{Name: "clients", From: security.Peer{CIDR: "0.0.0.0/0"}, To: gateway, Ports: tcp(80, 443)},
+	)
+	for _, ns := range apiClients {
+		flows = append(flows, security.Flow{Name: "apiserver", From: security.Peer{Namespace: ns}, To: security.Peer{CIDR: cfg.Cluster.NodeCIDR}, Ports: tcp(6443)})
+	}
+	for _, host := range kube.SortedKeys(cfg.Edge.Routes) {
+		r := cfg.Edge.Routes[host]
+		flows = append(flows, security.Flow{
+			Name: "gateway-to-" + host,
+			From: gateway,
+			To:   security.Peer{Namespace: r.Namespace, Pods: map[string]string{appLabel: r.Service}},
+		})
+	}
+	return flows
+}
+
+func chart(c HelmChart, name string) kube.Chart {
+	return kube.Chart{Repo: c.Repo, Name: name, Version: c.Version, Timeout: c.Timeout.Duration}
+}
+
+func resourcesOf(r Resources) kube.Resources {
+	return kube.Resources{
+		Requests: kube.Quantities{CPU: r.Requests.CPU, Memory: r.Requests.Memory},
+		Limits:   kube.Quantities{CPU: r.Limits.CPU, Memory: r.Limits.Memory},
+	}
+}
