@@ -209,6 +209,69 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			want:      []string{"lamina:colima.cpus: expected a whole number, got a secret value"},
 		},
 		{
+			name:      "LoadBalancer addresses macOS cannot reach or that collide",
+			overrides: map[string]string{"lamina:metallb": `{"addresses":["192.168.65.10-192.168.65.20","10.43.0.0/28","192.168.64.215/32","bogus"]}`},
+			want: []string{
+				"lamina:edge.address: 192.168.64.200 is not among lamina:metallb.addresses, so MetalLB would not hand it out",
+				"lamina:metallb.addresses[0]: 192.168.65.10-192.168.65.20 is outside lamina:cluster.nodeCIDR 192.168.64.0/24, so macOS could not reach it",
+				"lamina:metallb.addresses[1]: 10.43.0.0-10.43.0.15 is outside lamina:cluster.nodeCIDR 192.168.64.0/24, so macOS could not reach it",
+				"lamina:metallb.addresses[1]: 10.43.0.0-10.43.0.15 overlaps lamina:cluster.serviceCIDR 10.43.0.0/16",
+				"lamina:metallb.addresses[2]: 192.168.64.215-192.168.64.215 overlaps 192.168.64.210-192.168.64.219, the addresses of stack production (lamina:host.sideBySide[0].addresses); both VMs share macOS's network",
+				`lamina:metallb.addresses[3]: "bogus" is not an IPv4 CIDR or range; allowed: the form 192.168.64.200-192.168.64.209 or 192.168.64.240/29`,
+			},
+		},
+		{
+			name:      "restricted namespaces without Istio CNI",
+			overrides: map[string]string{"lamina:mesh": `{"cni": false}`},
+			want: []string{
+				"lamina:namespaces.podSecurity.istio-gateway: is baseline, but without lamina:mesh.cni every sidecar's init container needs NET_ADMIN and NET_RAW, which only privileged allows; set lamina:mesh.cni to true or this to privileged",
+				"lamina:namespaces.podSecurity.lamina-dashboard: is restricted, but without lamina:mesh.cni every sidecar's init container needs NET_ADMIN and NET_RAW, which only privileged allows; set lamina:mesh.cni to true or this to privileged",
+				"lamina:namespaces.podSecurity.lamina-llm-serve: is restricted, but without lamina:mesh.cni every sidecar's init container needs NET_ADMIN and NET_RAW, which only privileged allows; set lamina:mesh.cni to true or this to privileged",
+				"lamina:namespaces.podSecurity.lamina-system: is restricted, but without lamina:mesh.cni every sidecar's init container needs NET_ADMIN and NET_RAW, which only privileged allows; set lamina:mesh.cni to true or this to privileged",
+				"lamina:namespaces.podSecurity.observability: is restricted, but without lamina:mesh.cni every sidecar's init container needs NET_ADMIN and NET_RAW, which only privileged allows; set lamina:mesh.cni to true or this to privileged",
+			},
+		},
+		{
+			name:      "a workload namespace out of the mesh and unknown levels",
+			overrides: map[string]string{"lamina:namespaces": `{"outOfMesh": {"monitoring": "noisy", "cert-manager": " "}, "podSecurity": {"lamina-system": "strict", "kube-system": "privileged"}}`},
+			want: []string{
+				"lamina:namespaces.outOfMesh.cert-manager: gives no reason; say why the namespace stays out of the mesh",
+				"lamina:namespaces.outOfMesh.monitoring: only system namespaces stay out of the mesh; allowed: istio-system, metallb-system, cert-manager",
+				"lamina:namespaces.podSecurity.kube-system: is not a namespace of the platform; allowed: istio-gateway, istio-system, metallb-system, cert-manager, monitoring, observability, lamina-system, lamina-llm-serve, lamina-dashboard",
+				`lamina:namespaces.podSecurity.lamina-system: "strict" is not a Pod Security level; allowed: restricted, baseline, privileged`,
+			},
+		},
+		{
+			name:      "charts, resources and sizing of the mesh",
+			overrides: map[string]string{"lamina:mesh": `{"istiodResources": {"requests": {"cpu": "4", "memory": "lots"}}, "gateway": {"minReplicas": 3, "maxReplicas": 2}, "tracingSamplingPercent": 150, "charts": {"version": "1.x", "repo": "http://charts"}}`},
+			want: []string{
+				`lamina:mesh.charts.repo: "http://charts" is not an https:// URL`,
+				`lamina:mesh.charts.version: "1.x" is not an exact chart version; allowed: the form 1.31.1 or v1.21.2`,
+				"lamina:mesh.gateway.maxReplicas: 2 is out of range; allowed: 3 to 10",
+				"lamina:mesh.istiodResources.requests.cpu: 4 is more than the limit 2",
+				`lamina:mesh.istiodResources.requests.memory: "lots" is not a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi`,
+				"lamina:mesh.tracingSamplingPercent: 150 is out of range; allowed: 0 to 100",
+			},
+		},
+		{
+			name:      "an ACME issuer without its account",
+			overrides: map[string]string{"lamina:certManager": `{"issuer": "acme", "acmeEmail": "me"}`},
+			want: []string{
+				`lamina:certManager.acmeEmail: "me" is not an e-mail address; required with lamina:certManager.issuer acme`,
+				`lamina:certManager.acmeServer: "" is not an https:// URL; required with lamina:certManager.issuer acme`,
+			},
+		},
+		{
+			name:      "a hostname and a route that cannot be",
+			overrides: map[string]string{"lamina:edge": `{"domain": "Lamina", "routes": {"Grafana_UI": {"namespace": "kube-system", "service": "grafana", "port": 0}}}`},
+			want: []string{
+				`lamina:edge.domain: "Lamina" is not a DNS name; allowed: lower-case labels separated by dots, such as lamina.local`,
+				`lamina:edge.routes.Grafana_UI: "Grafana_UI" is not a DNS label; allowed: lower-case letters, digits and '-'`,
+				`lamina:edge.routes.Grafana_UI.namespace: "kube-system" is not a workload namespace; allowed: monitoring, observability, lamina-system, lamina-llm-serve, lamina-dashboard`,
+				"lamina:edge.routes.Grafana_UI.port: 0 is out of range; allowed: 1 to 65535",
+			},
+		},
+		{
 			name:      "a profile that does not exist",
 			overrides: map[string]string{"lamina:profile": "prod"},
 			want:      []string{`lamina:profile: "prod" is not a profile; allowed: development, production`},
@@ -296,6 +359,10 @@ func knownKey(key string) bool {
 		found := false
 		for t.Kind() == reflect.Slice {
 			t = t.Elem()
+		}
+		if t.Kind() == reflect.Map {
+			t = t.Elem() // this part is the map's key
+			continue
 		}
 		if t.Kind() != reflect.Struct {
 			return false
