@@ -6,9 +6,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/stacks"
+	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
 func main() {
-	var src stacks.Source
-	pulumi.Run(stacks.Program(&src), src.Capture)
+	var src config.Source
+	pulumi.Run(stacks.Program(&src), stacks.Capture(&src))
 }

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"github.com/lamina-os/lamina-infra/stacks/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/cluster"
@@ -17,12 +18,30 @@ type Platform struct {
 	Mesh *MeshPlatform
 }
 
+// Capture is a pulumi.RunOption that fills src with the configuration the engine passes
+// to this run. The Go SDK offers no way to list config keys from a Context, and a typo
+// can only be told from an unknown key by seeing them all.
+func Capture(src *config.Source) pulumi.RunOption {
+	return func(info *pulumi.RunInfo) {
+		src.Project, src.Stack = info.Project, info.Stack
+		src.Origin = "the configuration of stack " + info.Stack
+		src.Values = make(map[string]string, len(info.Config))
+		for k, v := range info.Config {
+			src.Values[k] = v
+		}
+		src.Secret = map[string]bool{}
+		for _, k := range info.ConfigSecretKeys {
+			src.Secret[k] = true
+		}
+	}
+}
+
 // Program is the whole Pulumi program: load the stack's configuration from src (reporting
 // every problem before a single resource is registered), then build the platform. main.go,
 // the tests and `lamina render` all run it.
-func Program(src *Source) pulumi.RunFunc {
+func Program(src *config.Source) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, err := Load(src)
+		cfg, err := config.Load(src)
 		if err != nil {
 			return err
 		}
@@ -32,14 +51,14 @@ func Program(src *Source) pulumi.RunFunc {
 }
 
 // Build wires the components of a stack together and exports its outputs.
-func Build(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
+func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	p := &Platform{}
 	args := cluster.ClusterArgs{
 		ReadyTimeout: cfg.Cluster.ReadyTimeout.Duration,
 		StorageClass: cfg.Cluster.StorageClass,
 	}
 	switch cfg.Cluster.Target {
-	case TargetColima:
+	case config.TargetColima:
 		vm, err := colima.NewColimaVM(ctx, "colima", colima.ColimaVMArgs{
 			Profile:      cfg.Colima.Profile,
 			CPUs:         cfg.Colima.CPUs,
@@ -52,7 +71,7 @@ func Build(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 			ExtraK3sArgs: cfg.Colima.K3sArgs,
 			DNS:          cfg.Colima.DNS,
 			DataDir:      cfg.Data.Dir,
-			DataSubdirs:  DataSubdirs,
+			DataSubdirs:  config.DataSubdirs,
 			NodeCIDR:     cfg.Cluster.NodeCIDR,
 			Protect:      cfg.Colima.Protect,
 		})
@@ -64,7 +83,7 @@ func Build(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		args.ClusterIdentifier = "colima:" + cfg.Colima.Profile
 		args.Refresh = vm.State
 		args.DockerHost = vm.DockerHost
-	case TargetExisting:
+	case config.TargetExisting:
 		args.KubeContext = pulumi.String(cfg.Cluster.Context)
 		args.KubeconfigPath = cfg.Cluster.Kubeconfig
 		args.ClusterIdentifier = "existing:" + cfg.Cluster.Context

@@ -11,34 +11,34 @@ import (
 
 	"github.com/lamina-os/lamina-infra/internal/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
-	"github.com/lamina-os/lamina-infra/stacks"
+	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
 // The stack files carry the proposal's sizing, and each one's plan for the other stack's
 // VM matches what the other stack file really asks for.
 func TestStackFilesCarryTheProposalSizing(t *testing.T) {
-	dev, err := stacks.Load(stackSource(t, "development", nil))
+	dev, err := config.Load(stackSource(t, "development", nil))
 	require.NoError(t, err)
-	prod, err := stacks.Load(stackSource(t, "production", nil))
+	prod, err := config.Load(stackSource(t, "production", nil))
 	require.NoError(t, err)
 
 	assert.Equal(t, []int{12, 128, 200}, []int{dev.Colima.CPUs, dev.Colima.MemoryGiB, dev.Colima.DiskGiB})
 	assert.Equal(t, []int{16, 256, 500}, []int{prod.Colima.CPUs, prod.Colima.MemoryGiB, prod.Colima.DiskGiB})
-	for _, c := range []*stacks.Config{dev, prod} {
+	for _, c := range []*config.Config{dev, prod} {
 		h := c.Host
 		assert.Equal(t, []int{32, 512, 4, 64, 64}, []int{h.CPUs, h.MemoryGiB, h.MacOSCPUs, h.MacOSMemoryGiB, h.ReserveMemoryGiB})
 	}
-	assert.Equal(t, []stacks.PlannedVM{{Stack: "production", CPUs: prod.Colima.CPUs, MemoryGiB: prod.Colima.MemoryGiB, Addresses: prod.MetalLB.Addresses}}, dev.Host.SideBySide)
-	assert.Equal(t, []stacks.PlannedVM{{Stack: "development", CPUs: dev.Colima.CPUs, MemoryGiB: dev.Colima.MemoryGiB, Addresses: dev.MetalLB.Addresses}}, prod.Host.SideBySide)
+	assert.Equal(t, []config.PlannedVM{{Stack: "production", CPUs: prod.Colima.CPUs, MemoryGiB: prod.Colima.MemoryGiB, Addresses: prod.MetalLB.Addresses}}, dev.Host.SideBySide)
+	assert.Equal(t, []config.PlannedVM{{Stack: "development", CPUs: dev.Colima.CPUs, MemoryGiB: dev.Colima.MemoryGiB, Addresses: dev.MetalLB.Addresses}}, prod.Host.SideBySide)
 	assert.NotEqual(t, dev.Colima.Profile, prod.Colima.Profile)
 	assert.NotEqual(t, dev.Data.Dir, prod.Data.Dir)
 
 	// The stack files only restate what the profiles default to: a stack with no
 	// settings at all gets the same sizing.
 	for _, stack := range bothStacks {
-		bare, err := stacks.Load(&stacks.Source{Stack: stack, Origin: "no settings"})
+		bare, err := config.Load(&config.Source{Stack: stack, Origin: "no settings"})
 		require.NoError(t, err)
-		full, err := stacks.Load(stackSource(t, stack, nil))
+		full, err := config.Load(stackSource(t, stack, nil))
 		require.NoError(t, err)
 		assert.Equal(t, bare, full, stack)
 	}
@@ -284,18 +284,18 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := tc.stack
-			var src *stacks.Source
+			var src *config.Source
 			if stack == "" {
 				src = stackSource(t, "development", tc.overrides)
 			} else {
-				src = &stacks.Source{Project: "lamina-infra", Stack: stack, Origin: "Pulumi." + stack + ".yaml", Values: tc.overrides}
+				src = &config.Source{Project: "lamina-infra", Stack: stack, Origin: "Pulumi." + stack + ".yaml", Values: tc.overrides}
 			}
 			src.Secret = map[string]bool{}
 			for _, k := range tc.secret {
 				src.Secret[k] = true
 			}
-			_, err := stacks.Load(src)
-			var cerr *stacks.ConfigError
+			_, err := config.Load(src)
+			var cerr *config.ConfigError
 			require.True(t, errors.As(err, &cerr), "want a ConfigError, got %v", err)
 			var got []string
 			for _, p := range cerr.Problems {
@@ -315,7 +315,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 }
 
 func TestConfigErrorMessage(t *testing.T) {
-	_, err := stacks.Load(stackSource(t, "production", map[string]string{"lamina:colima": `{"cpus":0,"diskGiB":10}`}))
+	_, err := config.Load(stackSource(t, "production", map[string]string{"lamina:colima": `{"cpus":0,"diskGiB":10}`}))
 	require.Error(t, err)
 	assert.Equal(t, "stack production: 2 configuration problems in Pulumi.production.yaml; nothing was changed:\n"+
 		"  lamina:colima.cpus: 0 is out of range; allowed: 1 to 28\n"+
@@ -325,7 +325,7 @@ func TestConfigErrorMessage(t *testing.T) {
 // A secure value in a stack file reaches the program as the placeholder, flagged secret,
 // so the offline render needs no passphrase.
 func TestStackFileSecureValues(t *testing.T) {
-	src, err := stacks.ParseStackFile("Pulumi.x.yaml", "lamina-infra", "development", []byte(`
+	src, err := config.ParseStackFile("Pulumi.x.yaml", "lamina-infra", "development", []byte(`
 config:
   lamina:profile: development
   lamina:colima:
@@ -341,19 +341,19 @@ config:
 	assert.JSONEq(t, `{"cpus":32}`, src.Values["lamina:host"])
 	assert.Equal(t, "development", src.Values["lamina:profile"])
 
-	_, err = stacks.ParseStackFile("Pulumi.x.yaml", "p", "s", []byte("config:\n  colima: {}\n"))
+	_, err = config.ParseStackFile("Pulumi.x.yaml", "p", "s", []byte("config:\n  colima: {}\n"))
 	assert.EqualError(t, err, `Pulumi.x.yaml: config key "colima" is not of the form <namespace>:<name>; the program reads keys of the form lamina:<section>`)
-	_, err = stacks.ParseStackFile("Pulumi.x.yaml", "p", "s", []byte("config: [1, 2\n"))
+	_, err = config.ParseStackFile("Pulumi.x.yaml", "p", "s", []byte("config: [1, 2\n"))
 	assert.ErrorContains(t, err, "Pulumi.x.yaml: not a Pulumi stack settings file: ")
 }
 
 // knownKey reports whether key ("lamina:colima.k3sArgs[1]") is a path of the config tree.
 func knownKey(key string) bool {
-	path, ok := strings.CutPrefix(key, stacks.Namespace+":")
+	path, ok := strings.CutPrefix(key, config.Namespace+":")
 	if !ok {
 		return false
 	}
-	t := reflect.TypeFor[stacks.Config]()
+	t := reflect.TypeFor[config.Config]()
 	for _, part := range strings.Split(path, ".") {
 		name, _, _ := strings.Cut(part, "[")
 		found := false

@@ -17,7 +17,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/internal/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
-	"github.com/lamina-os/lamina-infra/stacks"
+	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
 // projectDir is the repository root, where Pulumi.yaml and the stack files live.
@@ -27,7 +27,7 @@ const commandType = "command:local:Command"
 
 // stackSource reads a stack file of the project and applies overrides: "lamina:<section>"
 // to a value as the engine would pass it (JSON for objects); an empty value removes the key.
-func stackSource(t testing.TB, stack string, overrides map[string]string) *stacks.Source {
+func stackSource(t testing.TB, stack string, overrides map[string]string) *config.Source {
 	t.Helper()
 	src, err := offline.Source(projectDir, stack)
 	if err != nil {
@@ -44,7 +44,7 @@ func stackSource(t testing.TB, stack string, overrides map[string]string) *stack
 }
 
 // section returns a stack file's section merged with fields, as JSON.
-func section(t testing.TB, src *stacks.Source, key string, fields map[string]any) string {
+func section(t testing.TB, src *config.Source, key string, fields map[string]any) string {
 	t.Helper()
 	m := map[string]any{}
 	if v, ok := src.Values[key]; ok {
@@ -63,7 +63,7 @@ func section(t testing.TB, src *stacks.Source, key string, fields map[string]any
 }
 
 // preview runs the program on src as `lamina render` does.
-func preview(t testing.TB, src *stacks.Source) *recorder.Graph {
+func preview(t testing.TB, src *config.Source) *recorder.Graph {
 	t.Helper()
 	g, err := offline.Run(src, recorder.Options{Preview: true})
 	if err != nil {
@@ -75,7 +75,7 @@ func preview(t testing.TB, src *stacks.Source) *recorder.Graph {
 // deploy runs the program on src as `pulumi up` would on a Mac whose colima and kubectl
 // are the fakes of kit: every command's create script really runs, and its stdout
 // becomes the command's output.
-func deploy(t testing.TB, src *stacks.Source, kit *fakeMac) *recorder.Graph {
+func deploy(t testing.TB, src *config.Source, kit *fakeMac) *recorder.Graph {
 	t.Helper()
 	g, err := offline.Run(src, recorder.Options{Outputs: func(r *recorder.Resource) resource.PropertyMap {
 		if r.Type != commandType {

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"github.com/lamina-os/lamina-infra/stacks/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/certmanager"
@@ -15,7 +16,7 @@ import (
 
 // The Jaeger collector's OTLP/gRPC endpoint, where Istio sends spans.
 const (
-	jaegerCollectorHost = "jaeger-collector." + NamespaceObservability + ".svc.cluster.local"
+	jaegerCollectorHost = "jaeger-collector." + config.NamespaceObservability + ".svc.cluster.local"
 	jaegerCollectorPort = 4317
 	// trustDomain is Istio's default SPIFFE trust domain.
 	trustDomain = "cluster.local"
@@ -25,7 +26,7 @@ const (
 
 // apiClients are the workload namespaces whose pods read the Kubernetes API (service
 // discovery, log metadata, the dashboard's read-only view).
-var apiClients = []string{NamespaceMonitoring, NamespaceObservability, NamespaceLaminaSystem, NamespaceDashboard}
+var apiClients = []string{config.NamespaceMonitoring, config.NamespaceObservability, config.NamespaceLaminaSystem, config.NamespaceDashboard}
 
 // Mesh is what the mesh, edge and network security parts of a stack declare.
 type MeshPlatform struct {
@@ -39,13 +40,13 @@ type MeshPlatform struct {
 
 // buildMesh declares the namespaces, MetalLB, cert-manager, Istio, the edge and the
 // network security on the cluster.
-func buildMesh(ctx *pulumi.Context, cfg *Config, cl *cluster.Cluster) (*MeshPlatform, error) {
+func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster) (*MeshPlatform, error) {
 	k8s := pulumi.Providers(cl.Provider)
 	m := &MeshPlatform{}
 	var err error
 
 	var decl []namespaces.Namespace
-	for _, ns := range AllNamespaces() {
+	for _, ns := range config.AllNamespaces() {
 		decl = append(decl, namespaces.Namespace{Name: ns, OutOfMeshReason: cfg.Namespaces.OutOfMesh[ns], PodSecurity: cfg.Namespaces.PodSecurity[ns]})
 	}
 	if m.Namespaces, err = namespaces.NewNamespaces(ctx, "namespaces", namespaces.NamespacesArgs{Namespaces: decl}, k8s); err != nil {
@@ -55,7 +56,7 @@ func buildMesh(ctx *pulumi.Context, cfg *Config, cl *cluster.Cluster) (*MeshPlat
 
 	if m.MetalLB, err = metallb.NewMetalLB(ctx, "metallb", metallb.MetalLBArgs{
 		Chart:     chart(cfg.MetalLB.Chart, "metallb"),
-		Namespace: names[NamespaceMetalLB],
+		Namespace: names[config.NamespaceMetalLB],
 		Addresses: cfg.MetalLB.Addresses,
 	}, k8s); err != nil {
 		return nil, err
@@ -63,7 +64,7 @@ func buildMesh(ctx *pulumi.Context, cfg *Config, cl *cluster.Cluster) (*MeshPlat
 
 	if m.CertManager, err = certmanager.NewCertManager(ctx, "cert-manager", certmanager.CertManagerArgs{
 		Chart:          chart(cfg.CertManager.Chart, "cert-manager"),
-		Namespace:      names[NamespaceCertManager],
+		Namespace:      names[config.NamespaceCertManager],
 		Issuer:         cfg.CertManager.Issuer,
 		RootCommonName: "Lamina " + cfg.Stack() + " root CA",
 		ACMEServer:     cfg.CertManager.ACMEServer,
@@ -77,9 +78,9 @@ func buildMesh(ctx *pulumi.Context, cfg *Config, cl *cluster.Cluster) (*MeshPlat
 	cb := mc.CircuitBreaker
 	if m.Istio, err = istio.NewIstio(ctx, "istio", istio.IstioArgs{
 		Repo: mc.Charts.Repo, Version: mc.Charts.Version, Timeout: mc.Charts.Timeout.Duration,
-		Namespace:        names[NamespaceIstio],
-		GatewayNamespace: names[NamespaceGateway],
-		Workloads:        WorkloadNamespaces,
+		Namespace:        names[config.NamespaceIstio],
+		GatewayNamespace: names[config.NamespaceGateway],
+		Workloads:        config.WorkloadNamespaces,
 		WorkloadNames:    names,
 		CNI:              mc.CNI,
 		IstiodReplicas:   mc.IstiodReplicas,
@@ -107,8 +108,8 @@ func buildMesh(ctx *pulumi.Context, cfg *Config, cl *cluster.Cluster) (*MeshPlat
 		routes = append(routes, edge.Route{Host: host, Namespace: r.Namespace, NamespaceName: names[r.Namespace], Service: r.Service, Port: r.Port})
 	}
 	if m.Edge, err = edge.NewEdge(ctx, "edge", edge.EdgeArgs{
-		Namespace:        names[NamespaceGateway],
-		GatewayNamespace: NamespaceGateway,
+		Namespace:        names[config.NamespaceGateway],
+		GatewayNamespace: config.NamespaceGateway,
 		Selector:         istio.GatewaySelector,
 		Domain:           cfg.Edge.Domain,
 		Routes:           routes,
@@ -119,9 +120,9 @@ func buildMesh(ctx *pulumi.Context, cfg *Config, cl *cluster.Cluster) (*MeshPlat
 		return nil, err
 	}
 
-	meshNamespaces := append([]string{NamespaceGateway}, WorkloadNamespaces...)
+	meshNamespaces := append([]string{config.NamespaceGateway}, config.WorkloadNamespaces...)
 	if m.Security, err = security.NewNetworkSecurity(ctx, "network-security", security.NetworkSecurityArgs{
-		Authorized:     WorkloadNamespaces,
+		Authorized:     config.WorkloadNamespaces,
 		Policed:        meshNamespaces,
 		NamespaceNames: names,
 		TrustDomain:    trustDomain,
@@ -135,7 +136,7 @@ func buildMesh(ctx *pulumi.Context, cfg *Config, cl *cluster.Cluster) (*MeshPlat
 
 // platformFlows are the flows the mesh and the edge need. Later parts of the platform
 // add their own.
-func platformFlows(cfg *Config, meshNamespaces []string) []security.Flow {
+func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow {
 	tcp := func(ports ...int) []security.Port {
 		var out []security.Port
 		for _, p := range ports {
@@ -143,8 +144,8 @@ func platformFlows(cfg *Config, meshNamespaces []string) []security.Flow {
 		}
 		return out
 	}
-	gateway := security.Peer{Namespace: NamespaceGateway, Pods: istio.GatewaySelector, ServiceAccount: istio.GatewayServiceAccount}
-	prometheus := security.Peer{Namespace: NamespaceMonitoring, Pods: map[string]string{appLabel: "prometheus"}}
+	gateway := security.Peer{Namespace: config.NamespaceGateway, Pods: istio.GatewaySelector, ServiceAccount: istio.GatewayServiceAccount}
+	prometheus := security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: "prometheus"}}
 	var flows []security.Flow
 	for _, ns := range meshNamespaces {
 		all := security.Peer{Namespace: ns}
@@ -152,7 +153,7 @@ func platformFlows(cfg *Config, meshNamespaces []string) []security.Flow {
 			security.Flow{Name: "dns", From: all, To: security.Peer{Namespace: "kube-system", Pods: map[string]string{"k8s-app": "kube-dns"}},
 				Ports: []security.Port{{Number: 53, Protocol: "UDP"}, {Number: 53, Protocol: "TCP"}}},
 			// Sidecars and gateways fetch configuration and certificates from istiod.
-			security.Flow{Name: "istiod", From: all, To: security.Peer{Namespace: NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15012)},
+			security.Flow{Name: "istiod", From: all, To: security.Peer{Namespace: config.NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15012)},
 			// The kubelet probes through the sidecar's agent (15020) and the gateway's status port.
 			security.Flow{Name: "kubelet-probes", From: security.Peer{CIDR: cfg.Cluster.NodeCIDR}, To: all, Ports: tcp(15020, 15021)},
 			// Prometheus scrapes the merged metrics of every pod and Envoy's own.
@@ -160,7 +161,7 @@ func platformFlows(cfg *Config, meshNamespaces []string) []security.Flow {
 		)
 	}
 	flows = append(flows,
-		security.Flow{Name: "prometheus-scrape-istiod", From: prometheus, To: security.Peer{Namespace: NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15014)},
+		security.Flow{Name: "prometheus-scrape-istiod", From: prometheus, To: security.Peer{Namespace: config.NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15014)},
 		// Clients on macOS reach the gateway's listeners through MetalLB's address.
 		security.Flow{Name: "clients", From: security.Peer{CIDR: "0.0.0.0/0"}, To: gateway, Ports: tcp(80, 443)},
 	)
@@ -178,11 +179,11 @@ func platformFlows(cfg *Config, meshNamespaces []string) []security.Flow {
 	return flows
 }
 
-func chart(c HelmChart, name string) kube.Chart {
+func chart(c config.HelmChart, name string) kube.Chart {
 	return kube.Chart{Repo: c.Repo, Name: name, Version: c.Version, Timeout: c.Timeout.Duration}
 }
 
-func resourcesOf(r Resources) kube.Resources {
+func resourcesOf(r config.Resources) kube.Resources {
 	return kube.Resources{
 		Requests: kube.Quantities{CPU: r.Requests.CPU, Memory: r.Requests.Memory},
 		Limits:   kube.Quantities{CPU: r.Limits.CPU, Memory: r.Limits.Memory},

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lamina-os/lamina-infra/internal/recorder"
-	"github.com/lamina-os/lamina-infra/stacks"
+	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
 const releaseType = "kubernetes:helm.sh/v3:Release"
@@ -65,11 +65,11 @@ func nameOf(r *recorder.Resource) string {
 }
 
 // forBothStacks runs f on the preview graph and the loaded config of each stack.
-func forBothStacks(t *testing.T, f func(t *testing.T, g *recorder.Graph, cfg *stacks.Config)) {
+func forBothStacks(t *testing.T, f func(t *testing.T, g *recorder.Graph, cfg *config.Config)) {
 	for _, stack := range bothStacks {
 		t.Run(stack, func(t *testing.T) {
 			src := stackSource(t, stack, nil)
-			cfg, err := stacks.Load(src)
+			cfg, err := config.Load(src)
 			require.NoError(t, err)
 			f(t, preview(t, src), cfg)
 		})
@@ -79,21 +79,21 @@ func forBothStacks(t *testing.T, f func(t *testing.T, g *recorder.Graph, cfg *st
 // Every namespace is declared once; workload namespaces and the gateway's are in the mesh,
 // the system namespaces are out with a reason; each enforces its Pod Security level.
 func TestNamespacesAreDeclaredOnceWithTheirMeshLabels(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *stacks.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		var names []string
 		for _, ns := range kind(g, "Namespace") {
 			name := nameOf(ns)
 			names = append(names, name)
 			labels := field(ns.Inputs, "metadata", "labels")
 			want := "enabled"
-			if slices.Contains(stacks.SystemNamespaces, name) {
+			if slices.Contains(config.SystemNamespaces, name) {
 				want = "disabled"
 				assert.NotEmpty(t, field(ns.Inputs, "metadata", "annotations", "lamina.io/out-of-mesh-reason"), name)
 			}
 			assert.Equal(t, want, field(labels, "istio-injection"), name)
 			assert.Equal(t, cfg.Namespaces.PodSecurity[name], field(labels, "pod-security.kubernetes.io/enforce"), name)
 		}
-		want := stacks.AllNamespaces()
+		want := config.AllNamespaces()
 		sort.Strings(names)
 		sort.Strings(want)
 		assert.Equal(t, want, names, "each namespace once, and no other")
@@ -106,7 +106,7 @@ func TestNamespacesAreDeclaredOnceWithTheirMeshLabels(t *testing.T) {
 // Mutual TLS is STRICT in the root namespace and in every workload namespace, and
 // nothing anywhere weakens it.
 func TestMutualTLSIsStrictEverywhere(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, _ *stacks.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, _ *config.Config) {
 		covered := map[string]bool{}
 		for _, pa := range kind(g, "PeerAuthentication") {
 			spec := pa.Inputs["spec"]
@@ -116,8 +116,8 @@ func TestMutualTLSIsStrictEverywhere(t *testing.T) {
 				covered[namespaceOf(pa)] = true
 			}
 		}
-		assert.True(t, covered[stacks.NamespaceIstio], "mesh-wide STRICT in the root namespace")
-		for _, ns := range stacks.WorkloadNamespaces {
+		assert.True(t, covered[config.NamespaceIstio], "mesh-wide STRICT in the root namespace")
+		for _, ns := range config.WorkloadNamespaces {
 			assert.True(t, covered[ns], "STRICT in %s", ns)
 		}
 	})
@@ -126,7 +126,7 @@ func TestMutualTLSIsStrictEverywhere(t *testing.T) {
 // Every DestinationRule keeps Istio's mutual TLS, with the configured circuit breaker,
 // except the one for the Kubernetes API server, which speaks its own TLS.
 func TestDestinationRulesKeepIstioMutualTLS(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *stacks.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		perNamespace := map[string]bool{}
 		for _, dr := range kind(g, "DestinationRule") {
 			spec := dr.Inputs["spec"]
@@ -149,7 +149,7 @@ func TestDestinationRulesKeepIstioMutualTLS(t *testing.T) {
 			assert.Equal(t, "*."+namespaceOf(dr)+".svc.cluster.local", host)
 			perNamespace[namespaceOf(dr)] = true
 		}
-		for _, ns := range stacks.WorkloadNamespaces {
+		for _, ns := range config.WorkloadNamespaces {
 			assert.True(t, perNamespace[ns], "a DestinationRule for the services of %s", ns)
 		}
 	})
@@ -168,7 +168,7 @@ var crdReleases = map[string][]string{
 // Every custom resource waits for the releases that install its CRD and webhook, and
 // those releases are pinned, named exactly, bounded in time and wait for readiness.
 func TestCustomResourcesWaitForTheReleasesOfTheirCRDs(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, _ *stacks.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, _ *config.Config) {
 		crs := 0
 		for _, r := range g.Resources {
 			if !recorder.IsKubernetesObject(r) {
@@ -207,7 +207,7 @@ func TestCustomResourcesWaitForTheReleasesOfTheirCRDs(t *testing.T) {
 // namespace of the gateway's pods, and redirects HTTP; every VirtualService is bound to
 // it and serves one of its hosts, and every host has one.
 func TestGatewayCertificateAndRoutes(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *stacks.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		gateways := kind(g, "Gateway")
 		require.Len(t, gateways, 1)
 		gw := gateways[0]
@@ -259,7 +259,7 @@ func TestGatewayCertificateAndRoutes(t *testing.T) {
 
 // Every provider a Telemetry resource names is defined in istiod's meshConfig.
 func TestTelemetryNamesOnlyDefinedProviders(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *stacks.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		defined := map[any]bool{}
 		for _, p := range list(field(release(t, g, "istiod").Inputs, "values", "meshConfig", "extensionProviders")) {
 			defined[field(p, "name")] = true
@@ -287,7 +287,7 @@ func TestTelemetryNamesOnlyDefinedProviders(t *testing.T) {
 // Every workload namespace denies by default; ALLOW rules name their sources, never
 // under "to" (the original's defect); the gateway may reach each route's workload.
 func TestAuthorizationIsDefaultDenyWithNamedSources(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *stacks.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		denyAll := map[string]bool{}
 		allowed := map[string]bool{}
 		for _, ap := range kind(g, "AuthorizationPolicy") {
@@ -314,7 +314,7 @@ func TestAuthorizationIsDefaultDenyWithNamedSources(t *testing.T) {
 				}
 			}
 		}
-		for _, ns := range stacks.WorkloadNamespaces {
+		for _, ns := range config.WorkloadNamespaces {
 			assert.True(t, denyAll[ns], "default deny in %s", ns)
 		}
 		for host, r := range cfg.Edge.Routes {
@@ -325,7 +325,7 @@ func TestAuthorizationIsDefaultDenyWithNamedSources(t *testing.T) {
 
 // Every in-mesh namespace denies all traffic by default; the flows are explicit.
 func TestNetworkPoliciesDenyByDefault(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *stacks.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		defaultDeny := map[string]bool{}
 		byName := map[string]*recorder.Resource{}
 		for _, np := range kind(g, "NetworkPolicy") {
@@ -339,20 +339,20 @@ func TestNetworkPoliciesDenyByDefault(t *testing.T) {
 				defaultDeny[namespaceOf(np)] = true
 			}
 		}
-		for _, ns := range append([]string{stacks.NamespaceGateway}, stacks.WorkloadNamespaces...) {
+		for _, ns := range append([]string{config.NamespaceGateway}, config.WorkloadNamespaces...) {
 			assert.True(t, defaultDeny[ns], "default deny in %s", ns)
 			require.Contains(t, byName, ns+"/dns-egress")
 			require.Contains(t, byName, ns+"/istiod-egress")
 		}
 		for host, r := range cfg.Edge.Routes {
-			out := byName[stacks.NamespaceGateway+"/gateway-to-"+host+"-egress"]
+			out := byName[config.NamespaceGateway+"/gateway-to-"+host+"-egress"]
 			in := byName[r.Namespace+"/gateway-to-"+host+"-ingress"]
 			require.NotNil(t, out, host)
 			require.NotNil(t, in, host)
 			assert.Equal(t, r.Namespace, field(list(field(list(field(out.Inputs, "spec", "egress"))[0], "to"))[0], "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"))
 			assert.Equal(t, r.Service, field(in.Inputs, "spec", "podSelector", "matchLabels", "app.kubernetes.io/name"))
 		}
-		clients := byName[stacks.NamespaceGateway+"/clients-ingress"]
+		clients := byName[config.NamespaceGateway+"/clients-ingress"]
 		require.NotNil(t, clients)
 		assert.Equal(t, []any{map[string]any{"port": float64(80), "protocol": "TCP"}, map[string]any{"port": float64(443), "protocol": "TCP"}},
 			field(list(field(clients.Inputs, "spec", "ingress"))[0], "ports"))
@@ -362,7 +362,7 @@ func TestNetworkPoliciesDenyByDefault(t *testing.T) {
 // The gateway is a LoadBalancer on the configured MetalLB address; production runs at
 // least two replicas with an autoscaler and a PodDisruptionBudget.
 func TestGatewaySizingAndAddress(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *stacks.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		values := release(t, g, "istio-ingressgateway").Inputs["values"]
 		assert.Equal(t, "LoadBalancer", field(values, "service", "type"))
 		assert.Equal(t, cfg.Edge.Address, field(values, "service", "annotations", "metallb.io/loadBalancerIPs"))
@@ -375,7 +375,7 @@ func TestGatewaySizingAndAddress(t *testing.T) {
 		require.Len(t, pool, 1)
 		assert.Equal(t, []any{cfg.MetalLB.Addresses[0]}, field(pool[0].Inputs, "spec", "addresses"))
 		switch cfg.Profile {
-		case stacks.Production:
+		case config.Production:
 			assert.Equal(t, map[string]any{"enabled": true, "minReplicas": float64(2), "maxReplicas": float64(5), "targetCPUUtilizationPercentage": float64(80)}, field(values, "autoscaling"))
 			assert.Equal(t, map[string]any{"minAvailable": float64(1)}, field(values, "podDisruptionBudget"))
 			assert.Equal(t, float64(2), field(release(t, g, "istiod").Inputs, "values", "replicaCount"))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks"
+	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
 // Render runs the program for stack as `pulumi preview` would before the first `up`:
@@ -27,17 +28,17 @@ func Render(dir, stack string) (*recorder.Graph, error) {
 }
 
 // Source reads a stack's settings file from the project in dir.
-func Source(dir, stack string) (*stacks.Source, error) {
+func Source(dir, stack string) (*config.Source, error) {
 	project, err := ProjectName(dir)
 	if err != nil {
 		return nil, err
 	}
-	return stacks.ReadStackFile(dir, project, stack)
+	return config.ReadStackFile(dir, project, stack)
 }
 
 // Run runs the program on src under mocks; opts supplies Preview and Outputs, the rest
 // comes from src.
-func Run(src *stacks.Source, opts recorder.Options) (*recorder.Graph, error) {
+func Run(src *config.Source, opts recorder.Options) (*recorder.Graph, error) {
 	opts.Project, opts.Stack = src.Project, src.Stack
 	opts.Config = src.Values
 	opts.SecretKeys = nil

@@ -1,4 +1,4 @@
-package stacks
+package config
 
 // HelmChart pins an upstream chart.
 type HelmChart struct {

@@ -1,4 +1,4 @@
-package stacks_test
+package config_test
 
 import (
 	"errors"
@@ -6,16 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lamina-os/lamina-infra/stacks"
+	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
 // No stack file, however broken, makes loading panic; every rejection is an error that
 // names the file or the config keys at fault. Run longer with:
 //
-//	go test ./stacks -run '^$' -fuzz FuzzLoadStackFile -fuzztime 60s
+//	go test ./stacks/config -run '^$' -fuzz FuzzLoadStackFile -fuzztime 60s
 func FuzzLoadStackFile(f *testing.F) {
 	for _, stack := range bothStacks {
-		data, err := os.ReadFile(stacks.StackFile(projectDir, stack))
+		data, err := os.ReadFile(config.StackFile(projectDir, stack))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -34,16 +34,16 @@ func FuzzLoadStackFile(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		src, err := stacks.ParseStackFile("Pulumi.fuzz.yaml", "lamina-infra", "development", data)
+		src, err := config.ParseStackFile("Pulumi.fuzz.yaml", "lamina-infra", "development", data)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "Pulumi.fuzz.yaml: ") {
 				t.Fatalf("rejection does not name the file: %v", err)
 			}
 			return
 		}
-		cfg, err := stacks.Load(src)
+		cfg, err := config.Load(src)
 		if err != nil {
-			var cerr *stacks.ConfigError
+			var cerr *config.ConfigError
 			if !errors.As(err, &cerr) || len(cerr.Problems) == 0 {
 				t.Fatalf("rejection is not a list of problems: %v", err)
 			}

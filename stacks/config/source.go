@@ -1,4 +1,4 @@
-package stacks
+package config
 
 import (
 	"encoding/json"
@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 )
 
@@ -24,22 +23,6 @@ type Source struct {
 	Values map[string]string
 	// Secret holds the keys whose values are secret.
 	Secret map[string]bool
-}
-
-// Capture is a pulumi.RunOption that takes the configuration the engine passed to this
-// run. The Go SDK offers no way to list config keys from a Context, and a typo can only be
-// told from an unknown key by seeing them all.
-func (s *Source) Capture(info *pulumi.RunInfo) {
-	s.Project, s.Stack = info.Project, info.Stack
-	s.Origin = fmt.Sprintf("the configuration of stack %s", info.Stack)
-	s.Values = make(map[string]string, len(info.Config))
-	for k, v := range info.Config {
-		s.Values[k] = v
-	}
-	s.Secret = map[string]bool{}
-	for _, k := range info.ConfigSecretKeys {
-		s.Secret[k] = true
-	}
 }
 
 // StackFile returns the path of a stack's settings file in the project directory.

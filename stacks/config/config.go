@@ -1,12 +1,12 @@
-// Package stacks holds the typed configuration of the whole Lamina platform, the
-// development and production profiles that give every field its default, loading and
-// validation of a stack's Pulumi configuration, and Build, which wires the components
-// into a stack.
+// Package config holds the typed configuration of the whole Lamina platform, the
+// development and production profiles that give every field its default, and loading
+// and validation of a stack's Pulumi configuration. It depends on no Pulumi or
+// Kubernetes package, so that its tests and its fuzzer build and run quickly.
 //
 // Configuration lives under the Pulumi config namespace "lamina": one key per section
 // (lamina:host, lamina:colima, ...), each an object whose fields are documented below.
 // A stack file overrides only the fields it names; the profile supplies the rest.
-package stacks
+package config
 
 import (
 	"fmt"
