@@ -3,6 +3,8 @@ package stacks
 import (
 	"github.com/lamina-os/lamina-infra/stacks/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"maps"
+	"slices"
 
 	"github.com/lamina-os/lamina-infra/components/certmanager"
 	"github.com/lamina-os/lamina-infra/components/cluster"
@@ -103,7 +105,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster) (*M
 	}
 
 	var routes []edge.Route
-	for _, host := range kube.SortedKeys(cfg.Edge.Routes) {
+	for _, host := range slices.Sorted(maps.Keys(cfg.Edge.Routes)) {
 		r := cfg.Edge.Routes[host]
 		routes = append(routes, edge.Route{Host: host, Namespace: r.Namespace, NamespaceName: names[r.Namespace], Service: r.Service, Port: r.Port})
 	}
@@ -168,7 +170,7 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 	for _, ns := range apiClients {
 		flows = append(flows, security.Flow{Name: "apiserver", From: security.Peer{Namespace: ns}, To: security.Peer{CIDR: cfg.Cluster.NodeCIDR}, Ports: tcp(6443)})
 	}
-	for _, host := range kube.SortedKeys(cfg.Edge.Routes) {
+	for _, host := range slices.Sorted(maps.Keys(cfg.Edge.Routes)) {
 		r := cfg.Edge.Routes[host]
 		flows = append(flows, security.Flow{
 			Name: "gateway-to-" + host,

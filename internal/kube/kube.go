@@ -6,7 +6,6 @@ package kube
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -129,17 +128,6 @@ func CustomResource(ctx *pulumi.Context, name, apiVersion, kind string, meta *me
 		Metadata:    meta,
 		OtherFields: kubernetes.UntypedArgs{"spec": Input(spec)},
 	}, opts...)
-}
-
-// SortedKeys returns a map's keys in order, so that resources are declared in a
-// stable order.
-func SortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Resources are a container's requests and limits, as chart values and pod specs write them.

@@ -2,11 +2,11 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +33,7 @@ func validateMesh(c *Config, ps *problems) {
 
 func validateNamespaces(c *Config, ps *problems) {
 	n := c.Namespaces
-	for _, name := range sortedKeys(n.OutOfMesh) {
+	for _, name := range slices.Sorted(maps.Keys(n.OutOfMesh)) {
 		key := "lamina:namespaces.outOfMesh." + name
 		switch {
 		case !slices.Contains(SystemNamespaces, name):
@@ -48,7 +48,7 @@ func validateNamespaces(c *Config, ps *problems) {
 		}
 	}
 	declared := AllNamespaces()
-	for _, name := range sortedKeys(n.PodSecurity) {
+	for _, name := range slices.Sorted(maps.Keys(n.PodSecurity)) {
 		key := "lamina:namespaces.podSecurity." + name
 		if !slices.Contains(declared, name) {
 			ps.add(key, "is not a namespace of the platform; allowed: %s", strings.Join(declared, ", "))
@@ -141,7 +141,7 @@ func validatePool(c *Config, ps *problems) []addressRange {
 		if nodeErr == nil && !r.within(node) {
 			ps.add(key, "%s is outside lamina:cluster.nodeCIDR %s, so macOS could not reach it", r, node)
 		}
-		for _, netKey := range sortedKeys(nets) {
+		for _, netKey := range slices.Sorted(maps.Keys(nets)) {
 			if p, err := netip.ParsePrefix(nets[netKey]); err == nil && (p.Contains(r.first) || p.Contains(r.last) || r.contains(p.Addr())) {
 				ps.add(key, "%s overlaps %s %s", r, netKey, p)
 			}
@@ -256,7 +256,7 @@ func validateEdge(c *Config, ps *problems, pool []addressRange) {
 	if len(e.Routes) == 0 {
 		ps.add("lamina:edge.routes", "is empty; the gateway needs at least one hostname")
 	}
-	for _, name := range sortedKeys(e.Routes) {
+	for _, name := range slices.Sorted(maps.Keys(e.Routes)) {
 		key := "lamina:edge.routes." + name
 		r := e.Routes[name]
 		if !dnsLabel.MatchString(name) {
@@ -270,13 +270,4 @@ func validateEdge(c *Config, ps *problems, pool []addressRange) {
 		}
 		inRange(ps, key+".port", r.Port, 1, 65535)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
