@@ -6,6 +6,7 @@ package security
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -92,13 +93,14 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 	if err := ctx.RegisterComponentResource("lamina:security:NetworkSecurity", name, c, opts...); err != nil {
 		return nil, err
 	}
-	contains := func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
-			}
-		}
-		return false
+	contains := slices.Contains[[]string]
+	// netpol declares the NetworkPolicy named policy in namespace ns.
+	netpol := func(ns, policy string, spec *networkingv1.NetworkPolicySpecArgs) error {
+		_, err := networkingv1.NewNetworkPolicy(ctx, fmt.Sprintf("%s-%s-%s", name, ns, policy), &networkingv1.NetworkPolicyArgs{
+			Metadata: kube.Meta(policy, args.NamespaceNames[ns], nil),
+			Spec:     spec,
+		}, pulumi.Parent(c))
+		return err
 	}
 	for _, ns := range args.Authorized {
 		// An ALLOW policy without rules matches nothing: every request is denied unless
@@ -110,13 +112,10 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 		}
 	}
 	for _, ns := range args.Policed {
-		if _, err := networkingv1.NewNetworkPolicy(ctx, fmt.Sprintf("%s-%s-default-deny", name, ns), &networkingv1.NetworkPolicyArgs{
-			Metadata: kube.Meta("default-deny", args.NamespaceNames[ns], nil),
-			Spec: &networkingv1.NetworkPolicySpecArgs{
-				PodSelector: &metav1.LabelSelectorArgs{},
-				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
-			},
-		}, pulumi.Parent(c)); err != nil {
+		if err := netpol(ns, "default-deny", &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -149,30 +148,24 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 			}
 		}
 		if f.From.Namespace != "" && contains(args.Policed, f.From.Namespace) {
-			if _, err := networkingv1.NewNetworkPolicy(ctx, fmt.Sprintf("%s-%s-%s-egress", name, f.From.Namespace, f.Name), &networkingv1.NetworkPolicyArgs{
-				Metadata: kube.Meta(f.Name+"-egress", args.NamespaceNames[f.From.Namespace], nil),
-				Spec: &networkingv1.NetworkPolicySpecArgs{
-					PodSelector: selector(f.From.Pods),
-					PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
-					Egress: networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{
-						To: networkingv1.NetworkPolicyPeerArray{peer(f.To)}, Ports: ports,
-					}},
-				},
-			}, pulumi.Parent(c)); err != nil {
+			if err := netpol(f.From.Namespace, f.Name+"-egress", &networkingv1.NetworkPolicySpecArgs{
+				PodSelector: selector(f.From.Pods),
+				PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
+				Egress: networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{
+					To: networkingv1.NetworkPolicyPeerArray{peer(f.To)}, Ports: ports,
+				}},
+			}); err != nil {
 				return nil, err
 			}
 		}
 		if f.To.Namespace != "" && contains(args.Policed, f.To.Namespace) {
-			if _, err := networkingv1.NewNetworkPolicy(ctx, fmt.Sprintf("%s-%s-%s-ingress", name, f.To.Namespace, f.Name), &networkingv1.NetworkPolicyArgs{
-				Metadata: kube.Meta(f.Name+"-ingress", args.NamespaceNames[f.To.Namespace], nil),
-				Spec: &networkingv1.NetworkPolicySpecArgs{
-					PodSelector: selector(f.To.Pods),
-					PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
-					Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
-						From: networkingv1.NetworkPolicyPeerArray{peer(f.From)}, Ports: ports,
-					}},
-				},
-			}, pulumi.Parent(c)); err != nil {
+			if err := netpol(f.To.Namespace, f.Name+"-ingress", &networkingv1.NetworkPolicySpecArgs{
+				PodSelector: selector(f.To.Pods),
+				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
+				Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+					From: networkingv1.NetworkPolicyPeerArray{peer(f.From)}, Ports: ports,
+				}},
+			}); err != nil {
 				return nil, err
 			}
 		}
