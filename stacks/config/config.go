@@ -168,9 +168,6 @@ type Colima struct {
 	Protect bool `json:"protect"`
 }
 
-// KubeContext is the kube context Colima writes for the profile.
-func (c Colima) KubeContext() string { return "colima-" + c.Profile }
-
 // Duration is a time.Duration written as a Go duration string ("5m", "90s").
 type Duration struct{ time.Duration }
 
