@@ -59,7 +59,7 @@ func validateHost(c *Config, ps *problems) {
 	}
 	seen := map[string]bool{}
 	for i, vm := range h.SideBySide {
-		key := "lamina:host.sideBySide[" + itoa(i) + "]"
+		key := "lamina:host.sideBySide[" + strconv.Itoa(i) + "]"
 		switch {
 		case !stackName.MatchString(vm.Stack):
 			ps.add(key+".stack", "%s is not a stack name; allowed: letters, digits, '-', '_' and '.'", quote(vm.Stack))
@@ -73,7 +73,7 @@ func validateHost(c *Config, ps *problems) {
 		inRange(ps, key+".memoryGiB", vm.MemoryGiB, 1, 65536)
 		for j, a := range vm.Addresses {
 			if _, err := parseRange(a); err != nil {
-				ps.add(key+".addresses["+itoa(j)+"]", "%s is %s; allowed: the form 192.168.64.210-192.168.64.219 or 192.168.64.240/29", quote(a), err)
+				ps.add(key+".addresses["+strconv.Itoa(j)+"]", "%s is %s; allowed: the form 192.168.64.210-192.168.64.219 or 192.168.64.240/29", quote(a), err)
 			}
 		}
 	}
@@ -129,7 +129,7 @@ func validateColima(c *Config, ps *problems) {
 		ps.add("lamina:colima.k3sVersion", "%s is not a k3s release tag; allowed: the form v1.35.0+k3s1", quote(v.K3sVersion))
 	}
 	for i, arg := range v.K3sArgs {
-		key := "lamina:colima.k3sArgs[" + itoa(i) + "]"
+		key := "lamina:colima.k3sArgs[" + strconv.Itoa(i) + "]"
 		switch {
 		case !strings.HasPrefix(arg, "--") || hasControl(arg):
 			ps.add(key, "%s is not a k3s server argument; allowed: one argument per item, starting with --", quote(arg))
@@ -141,7 +141,7 @@ func validateColima(c *Config, ps *problems) {
 	}
 	for i, ip := range v.DNS {
 		if _, err := netip.ParseAddr(ip); err != nil {
-			ps.add("lamina:colima.dns["+itoa(i)+"]", "%s is not an IP address", quote(ip))
+			ps.add("lamina:colima.dns["+strconv.Itoa(i)+"]", "%s is not an IP address", quote(ip))
 		}
 	}
 }
@@ -257,5 +257,3 @@ func oneOf(ps *problems, key, v string, allowed ...string) {
 	}
 	ps.add(key, "%s is not allowed; allowed: %s", quote(v), strings.Join(allowed, ", "))
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
