@@ -1,0 +1,299 @@
+package policy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"gopkg.in/yaml.v3"
+)
+
+// fixture is one resource and every violation the pack must report for it.
+type fixture struct {
+	Case   string `yaml:"case"`
+	Policy string `yaml:"policy"`
+	// Type is the Pulumi type; by default kubernetes:<apiVersion>:<kind>.
+	Type string `yaml:"type"`
+	// Bare hands the rules the properties alone, as analyzers before __type did.
+	Bare     bool                `yaml:"bare"`
+	Resource map[string]any      `yaml:"resource"`
+	Want     map[string][]string `yaml:"want"`
+
+	file string
+}
+
+func loadFixtures(t *testing.T) []fixture {
+	t.Helper()
+	files, err := filepath.Glob("testdata/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures in testdata: %v", err)
+	}
+	var all []fixture
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cases []fixture
+		if err := yaml.Unmarshal(data, &cases); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for i := range cases {
+			cases[i].file = f
+		}
+		all = append(all, cases...)
+	}
+	return all
+}
+
+func load(t *testing.T) *Pack {
+	t.Helper()
+	p, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (f fixture) pulumiType() string {
+	if f.Type != "" {
+		return f.Type
+	}
+	apiVersion, _ := f.Resource["apiVersion"].(string)
+	kind, _ := f.Resource["kind"].(string)
+	if kind == "" {
+		return ""
+	}
+	if !strings.Contains(apiVersion, "/") {
+		apiVersion = "core/" + apiVersion
+	}
+	return "kubernetes:" + apiVersion + ":" + kind
+}
+
+// evaluate runs every rule of the pack on the fixture, under the analyzer's contract.
+func (f fixture) evaluate(t *testing.T, p *Pack) map[string][]string {
+	t.Helper()
+	r := Resource{URN: "urn:pulumi:test::lamina-infra::" + f.pulumiType() + "::x", Type: f.pulumiType(), Name: "x", Properties: f.Resource}
+	in := Input(r)
+	if f.Bare {
+		in = f.Resource
+	}
+	got := map[string][]string{}
+	for _, rule := range p.Rules {
+		msgs, err := messages(context.Background(), rule.query, in)
+		if err != nil {
+			t.Fatalf("%s: %v", rule.Name, err)
+		}
+		if len(msgs) > 0 {
+			slices.Sort(msgs)
+			got[rule.Name] = msgs
+		}
+	}
+	return got
+}
+
+// Every fixture gets exactly the violations it lists, from every rule of the pack.
+func TestRulesOnFixtures(t *testing.T) {
+	p := load(t)
+	for _, f := range loadFixtures(t) {
+		t.Run(strings.TrimSuffix(filepath.Base(f.file), ".yaml")+"/"+f.Case, func(t *testing.T) {
+			got := f.evaluate(t, p)
+			for rule, want := range f.Want {
+				slices.Sort(want)
+				if !slices.Equal(got[rule], want) {
+					t.Errorf("%s:\n got  %q\n want %q", rule, got[rule], want)
+				}
+			}
+			for rule, msgs := range got {
+				if _, ok := f.Want[rule]; !ok {
+					t.Errorf("%s fires unexpectedly: %q", rule, msgs)
+				}
+			}
+		})
+	}
+}
+
+// Each rule has a fixture it rejects and one of its kind it accepts.
+func TestEveryRuleHasViolatingAndCompliantFixtures(t *testing.T) {
+	p := load(t)
+	violating, compliant := map[string]int{}, map[string]int{}
+	for _, f := range loadFixtures(t) {
+		if p.Rule(f.Policy) == nil {
+			t.Errorf("%s: case %q names policy %q, which the pack does not have", f.file, f.Case, f.Policy)
+		}
+		if len(f.Want[f.Policy]) > 0 {
+			violating[f.Policy]++
+		} else {
+			compliant[f.Policy]++
+		}
+	}
+	for _, r := range p.Rules {
+		if violating[r.Name] == 0 || compliant[r.Name] == 0 {
+			t.Errorf("%s has %d violating and %d compliant fixtures; want at least one of each", r.Name, violating[r.Name], compliant[r.Name])
+		}
+	}
+}
+
+// The pack is what `pulumi preview --policy-pack policy` loads: one package, each policy
+// defined once with a title, and the mandatory rules the platform relies on.
+func TestPackAsTheAnalyzerLoadsIt(t *testing.T) {
+	p := load(t)
+	if p.Name != "lamina" || p.Version != "1.0.0" {
+		t.Errorf("pack %s@%s, want lamina@1.0.0", p.Name, p.Version)
+	}
+	var mandatory, advisory []string
+	for _, r := range p.Rules {
+		if r.Title == "" || r.Description == "" {
+			t.Errorf("%s (%s) has no METADATA title and description", r.Name, r.File)
+		}
+		if r.Level == Mandatory {
+			mandatory = append(mandatory, r.Name)
+		} else {
+			advisory = append(advisory, r.Name)
+		}
+	}
+	wantMandatory := []string{
+		"deny_authorization_policy_unnamed_source", "deny_destination_rule_tls", "deny_gateway_tls",
+		"deny_helm_inline_credentials", "deny_namespace_outside_mesh", "deny_peer_authentication_not_strict",
+		"deny_service_exposed", "deny_sidecar_injection_disabled",
+	}
+	wantAdvisory := []string{"warn_container_runs_as_root", "warn_container_without_limits", "warn_image_latest"}
+	if !slices.Equal(mandatory, wantMandatory) || !slices.Equal(advisory, wantAdvisory) {
+		t.Errorf("mandatory %q\nadvisory %q", mandatory, advisory)
+	}
+}
+
+// The analyzer parses as Rego v0; `import rego.v1` must make every file legal there and
+// under v1, which later analyzers may use.
+func TestRegoParsesAsV0AndV1(t *testing.T) {
+	files, _ := filepath.Glob("*.rego")
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []ast.RegoVersion{ast.RegoV0, ast.RegoV1} {
+			m, err := ast.ParseModuleWithOpts(f, string(src), ast.ParserOptions{RegoVersion: v})
+			if err != nil {
+				t.Errorf("%s as %v: %v", f, v, err)
+				continue
+			}
+			if !slices.ContainsFunc(m.Imports, func(i *ast.Import) bool { return i.Path.String() == "rego.v1" }) {
+				t.Errorf("%s does not import rego.v1", f)
+			}
+		}
+	}
+}
+
+func TestLoadRefusesWhatTheAnalyzerWouldNot(t *testing.T) {
+	manifest := &fstest.MapFile{Data: []byte("runtime: opa\nversion: 0.0.1\n")}
+	for name, tc := range map[string]struct {
+		fs   fstest.MapFS
+		want string
+	}{
+		"two packages": {fstest.MapFS{
+			"PulumiPolicy.yaml": manifest,
+			"a.rego":            {Data: []byte("package a\nimport rego.v1\ndeny_x contains 1 if false\n")},
+			"b.rego":            {Data: []byte("package b\nimport rego.v1\n")},
+		}, "policy pack: b.rego is package b, the others a; Pulumi's OPA analyzer needs one package per pack"},
+		"a policy defined twice": {fstest.MapFS{
+			"PulumiPolicy.yaml": manifest,
+			"a.rego":            {Data: []byte("package a\nimport rego.v1\ndeny_x contains 1 if false\n")},
+			"b.rego":            {Data: []byte("package a\nimport rego.v1\ndeny_x contains 2 if false\n")},
+		}, "policy pack: rule deny_x is defined in a.rego and again in b.rego; define each policy once (collect cases in a helper set)"},
+		"another runtime": {fstest.MapFS{
+			"PulumiPolicy.yaml": {Data: []byte("runtime: nodejs\n")},
+			"a.rego":            {Data: []byte("package a\n")},
+		}, `policy pack: PulumiPolicy.yaml: runtime is "nodejs"; the pack is Rego, so it must be opa`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadFS(tc.fs)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error = %v\nwant    %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// A credential's value never reaches a message: a reviewer reads them in CI logs.
+func TestMessagesNeverQuoteCredentialValues(t *testing.T) {
+	p := load(t)
+	values := map[string]any{"adminPassword": "hunter2-value", "auth": map[string]any{"token": "tok-value"}}
+	v, err := p.Evaluate(context.Background(), Resource{URN: "u", Type: "kubernetes:helm.sh/v3:Release",
+		Properties: map[string]any{"name": "grafana", "chart": "grafana", "namespace": "monitoring", "values": values}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v) != 2 {
+		t.Fatalf("violations = %+v, want two", v)
+	}
+	for _, x := range v {
+		if strings.Contains(x.Message, "hunter2") || strings.Contains(x.Message, "tok-value") {
+			t.Errorf("message quotes a credential: %s", x.Message)
+		}
+	}
+}
+
+func namespace(name string, labels map[string]any) Resource {
+	return Resource{URN: "ns-" + name, Type: "kubernetes:core/v1:Namespace", Properties: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name, "labels": labels}}}
+}
+
+func istio(kind, ns, name string, spec map[string]any) Resource {
+	return Resource{URN: kind + "-" + ns + "-" + name, Type: "kubernetes:security.istio.io/v1:" + kind, Properties: map[string]any{
+		"apiVersion": "security.istio.io/v1", "kind": kind,
+		"metadata": map[string]any{"name": name, "namespace": ns}, "spec": spec}}
+}
+
+func TestStackWideChecks(t *testing.T) {
+	p := load(t)
+	enabled := map[string]any{"istio-injection": "enabled"}
+	strict := map[string]any{"mtls": map[string]any{"mode": "STRICT"}}
+	base := []Resource{
+		namespace("istio-system", map[string]any{"istio-injection": "disabled"}),
+		namespace("istio-gateway", enabled),
+		namespace("lamina-system", enabled),
+		namespace("monitoring", map[string]any{"istio.io/rev": "1-31-1"}),
+		istio("PeerAuthentication", "istio-system", "default", strict),
+		istio("AuthorizationPolicy", "lamina-system", "deny-all", map[string]any{}),
+		istio("AuthorizationPolicy", "monitoring", "deny-all", map[string]any{}),
+	}
+	for name, tc := range map[string]struct {
+		resources []Resource
+		want      []string
+	}{
+		"complete": {base, nil},
+		"mesh-wide policy only for some workloads": {append(slices.Clone(base[:4]),
+			istio("PeerAuthentication", "istio-system", "default", map[string]any{"mtls": map[string]any{"mode": "STRICT"}, "selector": map[string]any{"matchLabels": map[string]any{"app": "x"}}}),
+			base[5], base[6]),
+			[]string{StackMeshWideStrict + ": no mesh-wide PeerAuthentication: declare one in the root namespace istio-system with no selector and spec.mtls.mode STRICT"}},
+		"STRICT outside the root namespace": {append(slices.Clone(base[:4]),
+			istio("PeerAuthentication", "lamina-system", "default", strict), base[5], base[6]),
+			[]string{StackMeshWideStrict + ": no mesh-wide PeerAuthentication: declare one in the root namespace istio-system with no selector and spec.mtls.mode STRICT"}},
+		"a namespace without default deny": {append(slices.Clone(base[:5]), base[5],
+			istio("AuthorizationPolicy", "monitoring", "deny-all", map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "grafana"}}})),
+			[]string{StackDefaultDeny + ": namespace monitoring is in the mesh but has no default-deny AuthorizationPolicy: declare one with an empty spec (no selector, no rules), so that only the declared flows are allowed"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v, err := p.CheckStack(context.Background(), "urn:stack", tc.resources)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, x := range v {
+				if x.URN != "urn:stack" || x.Level != Mandatory {
+					t.Errorf("violation %+v: want the stack's URN and mandatory", x)
+				}
+				got = append(got, x.Policy+": "+x.Message)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,169 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// The stack-wide checks. The analyzer hands a rule one resource at a time, so these run
+// only in `lamina check`; they take their namespaces from the pack's data.
+const (
+	// StackMeshWideStrict: a PeerAuthentication in the mesh root namespace, without a
+	// selector, sets mTLS mode STRICT for the whole mesh.
+	StackMeshWideStrict = "stack_mesh_wide_strict_mtls"
+	// StackDefaultDeny: every namespace in the mesh, but the gateway's, has an
+	// allow-nothing AuthorizationPolicy (no selector, no rules), so that only the
+	// declared flows are allowed.
+	StackDefaultDeny = "stack_default_deny_per_namespace"
+)
+
+// CheckStack runs the stack-wide checks on every resource of a stack; stackURN names
+// the stack in the violations.
+func (p *Pack) CheckStack(ctx context.Context, stackURN string, resources []Resource) ([]Violation, error) {
+	root, err := p.stringValue(ctx, "mesh_root_namespace")
+	if err != nil {
+		return nil, err
+	}
+	gateways, err := p.stringSet(ctx, "gateway_namespaces")
+	if err != nil {
+		return nil, err
+	}
+
+	var meshWide bool
+	var meshNamespaces []string
+	defaultDeny := map[string]bool{}
+	for _, r := range resources {
+		props := r.Properties
+		apiVersion, _ := props["apiVersion"].(string)
+		kind, _ := props["kind"].(string)
+		spec, _ := props["spec"].(map[string]any)
+		ns := str(props, "metadata", "namespace")
+		switch {
+		case kind == "Namespace" && apiVersion == "v1":
+			in, err := p.value(ctx, "data."+p.Name+".namespace_in_mesh", Input(r))
+			if err != nil {
+				return nil, err
+			}
+			name := str(props, "metadata", "name")
+			if in == true && !slices.Contains(gateways, name) {
+				meshNamespaces = append(meshNamespaces, name)
+			}
+		case kind == "PeerAuthentication" && strings.HasPrefix(apiVersion, "security.istio.io/"):
+			if ns == root && !selects(spec) && str(spec, "mtls", "mode") == "STRICT" && len(asMap(spec["portLevelMtls"])) == 0 {
+				meshWide = true
+			}
+		case kind == "AuthorizationPolicy" && strings.HasPrefix(apiVersion, "security.istio.io/"):
+			action := str(spec, "action")
+			rules, _ := spec["rules"].([]any)
+			if !selects(spec) && (action == "" || action == "ALLOW") && len(rules) == 0 && spec["provider"] == nil {
+				defaultDeny[ns] = true
+			}
+		}
+	}
+
+	var out []Violation
+	if !meshWide {
+		out = append(out, Violation{Policy: StackMeshWideStrict, URN: stackURN, Level: Mandatory, Message: fmt.Sprintf(
+			"no mesh-wide PeerAuthentication: declare one in the root namespace %s with no selector and spec.mtls.mode STRICT", root)})
+	}
+	slices.Sort(meshNamespaces)
+	for _, ns := range meshNamespaces {
+		if !defaultDeny[ns] {
+			out = append(out, Violation{Policy: StackDefaultDeny, URN: stackURN, Level: Mandatory, Message: fmt.Sprintf(
+				"namespace %s is in the mesh but has no default-deny AuthorizationPolicy: declare one with an empty spec (no selector, no rules), so that only the declared flows are allowed", ns)})
+		}
+	}
+	return out, nil
+}
+
+// selects reports whether an Istio policy spec narrows itself to some workloads.
+func selects(spec map[string]any) bool {
+	if len(asMap(spec["selector"])) > 0 {
+		return true
+	}
+	refs, _ := spec["targetRefs"].([]any)
+	return len(refs) > 0 || spec["targetRef"] != nil
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// str reads a string at path in nested maps, "" when absent.
+func str(m map[string]any, path ...string) string {
+	for i, k := range path {
+		if i == len(path)-1 {
+			s, _ := m[k].(string)
+			return s
+		}
+		m = asMap(m[k])
+	}
+	return ""
+}
+
+// Report is the outcome of checking a stack.
+type Report struct {
+	Pack       *Pack
+	Stack      string
+	Resources  int
+	Violations []Violation
+}
+
+// Check evaluates the pack on every resource and runs the stack-wide checks.
+func (p *Pack) Check(ctx context.Context, stack, stackURN string, resources []Resource) (*Report, error) {
+	rep := &Report{Pack: p, Stack: stack, Resources: len(resources)}
+	for _, r := range resources {
+		v, err := p.Evaluate(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		rep.Violations = append(rep.Violations, v...)
+	}
+	v, err := p.CheckStack(ctx, stackURN, resources)
+	if err != nil {
+		return nil, err
+	}
+	rep.Violations = append(rep.Violations, v...)
+	slices.SortStableFunc(rep.Violations, func(a, b Violation) int {
+		if a.Level != b.Level {
+			if a.Level == Mandatory {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Policy+a.URN+a.Message, b.Policy+b.URN+b.Message)
+	})
+	return rep, nil
+}
+
+// Count returns the number of violations at level.
+func (r *Report) Count(level Level) int {
+	n := 0
+	for _, v := range r.Violations {
+		if v.Level == level {
+			n++
+		}
+	}
+	return n
+}
+
+// Write prints the violations the way `pulumi preview` lists policy violations, then a
+// summary line.
+func (r *Report) Write(w io.Writer) error {
+	var b strings.Builder
+	if len(r.Violations) > 0 {
+		fmt.Fprintf(&b, "Policy Violations:\n    %s@v%s\n", r.Pack.Name, r.Pack.Version)
+		for _, v := range r.Violations {
+			fmt.Fprintf(&b, "        - [%s]  %s  (%s)\n          %s\n", v.Level, v.Policy, v.URN, v.Message)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "%s: %d resources checked against %s@v%s (%d policies, 2 stack-wide checks): %d mandatory, %d advisory violations\n",
+		r.Stack, r.Resources, r.Pack.Name, r.Pack.Version, len(r.Pack.Rules), r.Count(Mandatory), r.Count(Advisory))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
