@@ -1,30 +1,42 @@
 // Command lamina shows, with no cluster, no Pulumi CLI and no passphrase, exactly what
-// the Pulumi program declares for a stack.
+// the Pulumi program declares for a stack, and checks it against the policy pack.
 //
 //	lamina render -s <stack> [--format json|yaml] [--dir <project dir>]
+//	lamina check  -s <stack> [--dir <project dir>] [--policy-pack <dir>]
 //
 // render runs the program under Pulumi's mocks, reading Pulumi.<stack>.yaml with the
 // same validation as `pulumi up`, as `pulumi preview` would before the first `up`:
 // values that only exist once a resource is created print as "[unknown]", secrets as
 // "[secret]". --format json prints the whole resource graph and the stack outputs;
 // --format yaml prints every Kubernetes object in dependency order.
+//
+// check evaluates the policy pack (policy/, built into the binary unless --policy-pack
+// names another directory) on every resource of the same render, as Pulumi's OPA
+// analyzer does in `pulumi preview --policy-pack policy`, runs the stack-wide checks the
+// analyzer cannot (it sees one resource at a time), prints the violations as Pulumi does
+// and exits 1 on any mandatory one.
 package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/lamina-os/lamina-infra/internal/offline"
+	"github.com/lamina-os/lamina-infra/policy"
 )
 
 const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <project dir>]
+       lamina check  -s <stack> [--dir <project dir>] [--policy-pack <dir>]
 
   render   print what the program declares for the stack, offline:
            json (default) the resource graph and stack outputs,
            yaml           every Kubernetes object, in dependency order
+  check    evaluate the policy pack on everything the stack declares, plus the
+           stack-wide checks; exit 1 on any mandatory violation
 `
 
 func main() {
@@ -44,27 +56,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "render":
 		return render(args[1:], stdout, stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "lamina: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
 }
 
+// flags holds a subcommand's command line; every subcommand takes -s and --dir.
+type flags struct {
+	*flag.FlagSet
+	stack, dir string
+}
+
+func newFlags(name string, stderr io.Writer) *flags {
+	f := &flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+	f.SetOutput(stderr)
+	f.StringVar(&f.stack, "s", "", "stack name (development, production, ...)")
+	f.StringVar(&f.stack, "stack", "", "stack name")
+	f.StringVar(&f.dir, "dir", ".", "project directory (holds Pulumi.yaml)")
+	return f
+}
+
+// parse reads args and says whether the command line is whole: a stack and no stray
+// arguments.
+func (f *flags) parse(args []string, stderr io.Writer) bool {
+	if err := f.Parse(args); err != nil {
+		return false
+	}
+	if f.stack == "" || f.NArg() > 0 {
+		fmt.Fprintf(stderr, "lamina %s: -s <stack> is required and nothing else may follow the flags\n%s", f.Name(), usage)
+		return false
+	}
+	return true
+}
+
 func render(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("render", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var stack, format, dir string
-	fs.StringVar(&stack, "s", "", "stack name (development, production, ...)")
-	fs.StringVar(&stack, "stack", "", "stack name")
+	fs := newFlags("render", stderr)
+	var format string
 	fs.StringVar(&format, "format", "json", "json or yaml")
-	fs.StringVar(&dir, "dir", ".", "project directory (holds Pulumi.yaml)")
-	if err := fs.Parse(args); err != nil {
+	if !fs.parse(args, stderr) {
 		return 2
 	}
-	if stack == "" || fs.NArg() > 0 {
-		fmt.Fprint(stderr, "lamina render: -s <stack> is required and nothing else may follow the flags\n", usage)
-		return 2
-	}
+	stack, dir := fs.stack, fs.dir
 	if format != "json" && format != "yaml" {
 		fmt.Fprintf(stderr, "lamina render: --format %q is not allowed; allowed: json, yaml\n", format)
 		return 2
@@ -88,4 +123,43 @@ func render(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check", stderr)
+	var packDir string
+	fs.StringVar(&packDir, "policy-pack", "", "policy pack directory (default: the pack built into lamina from policy/)")
+	if !fs.parse(args, stderr) {
+		return 2
+	}
+	pack, err := loadPack(packDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "lamina check: %v\n", err)
+		return 1
+	}
+	g, err := offline.Render(fs.dir, fs.stack)
+	if err != nil {
+		fmt.Fprintf(stderr, "lamina check: %v\n", err)
+		return 1
+	}
+	report, err := offline.Check(context.Background(), pack, g)
+	if err != nil {
+		fmt.Fprintf(stderr, "lamina check: %v\n", err)
+		return 1
+	}
+	if err := report.Write(stdout); err != nil {
+		fmt.Fprintf(stderr, "lamina check: %v\n", err)
+		return 1
+	}
+	if report.Count(policy.Mandatory) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func loadPack(dir string) (*policy.Pack, error) {
+	if dir == "" {
+		return policy.Load()
+	}
+	return policy.LoadFS(os.DirFS(dir))
 }

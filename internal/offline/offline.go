@@ -1,18 +1,23 @@
 // Package offline runs the real program for a stack of the project under Pulumi's mocks,
-// from the stack's settings file, with no engine, cluster or passphrase. `lamina render`
-// and the tests share it.
+// from the stack's settings file, with no engine, cluster or passphrase, and checks what
+// it declares against the policy pack. `lamina render`, `lamina check` and the tests
+// share it.
 package offline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"gopkg.in/yaml.v3"
 
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/policy"
 	"github.com/lamina-os/lamina-infra/stacks"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
@@ -66,4 +71,25 @@ func ProjectName(dir string) (string, error) {
 		return "", errors.New(path + ": no project name")
 	}
 	return project.Name, nil
+}
+
+// Check evaluates the policy pack on every resource of g, as Pulumi's OPA analyzer does
+// in `pulumi preview --policy-pack policy`, and runs the pack's stack-wide checks. The
+// analyzer sees what the graph shows: secrets and unknowns masked.
+func Check(ctx context.Context, pack *policy.Pack, g *recorder.Graph) (*policy.Report, error) {
+	resources := make([]policy.Resource, 0, len(g.Resources))
+	for _, r := range g.Resources {
+		resources = append(resources, policy.Resource{
+			URN:                 r.URN,
+			Type:                r.Type,
+			Name:                r.Name,
+			Properties:          r.Inputs,
+			Protect:             r.Protect,
+			DeleteBeforeReplace: r.DeleteBeforeReplace,
+			IgnoreChanges:       r.IgnoreChanges,
+			Parent:              r.Parent,
+		})
+	}
+	stackURN := resource.DefaultRootStackURN(tokens.QName(g.Stack), tokens.PackageName(g.Project))
+	return pack.Check(ctx, g.Stack, string(stackURN), resources)
 }

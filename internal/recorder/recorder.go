@@ -44,6 +44,9 @@ type Options struct {
 	// have after creation beyond its inputs (for example a command's stdout). Outputs
 	// named in the resource's additionalSecretOutputs are made secret, as the engine does.
 	Outputs func(r *Resource) resource.PropertyMap
+	// Before, when set, runs before the program on the same context. Tests register
+	// stack transformations here to stand for an edit of the program.
+	Before func(ctx *pulumi.Context) error
 }
 
 // Graph is what a program declared.
@@ -119,6 +122,11 @@ func Run(opts Options, program pulumi.RunFunc) (*Graph, error) {
 	m := &mocks{opts: opts}
 	outputs := map[string]Value{}
 	body := func(ctx *pulumi.Context) error {
+		if opts.Before != nil {
+			if err := opts.Before(ctx); err != nil {
+				return err
+			}
+		}
 		if err := program(ctx); err != nil {
 			return err
 		}
