@@ -200,7 +200,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "an unknown key far from every known one",
 			overrides: map[string]string{"lamina:grafana": `{}`},
-			want:      []string{"lamina:grafana: unknown key; known keys: certManager, cluster, colima, data, edge, host, mesh, metallb, namespaces, profile"},
+			want:      []string{"lamina:grafana: unknown key; known keys: certManager, cluster, colima, data, edge, host, mesh, metallb, monitoring, namespaces, profile"},
 		},
 		{
 			name:      "a secret value of the wrong type is not shown",
@@ -270,6 +270,21 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 				`lamina:edge.routes.Grafana_UI.namespace: "kube-system" is not a workload namespace; allowed: monitoring, observability, lamina-system, lamina-llm-serve, lamina-dashboard`,
 				"lamina:edge.routes.Grafana_UI.port: 0 is out of range; allowed: 1 to 65535",
 			},
+		},
+		{
+			name:      "a Prometheus that cannot be",
+			overrides: map[string]string{"lamina:monitoring": `{"prometheus": {"retention": "7 days", "scrapeInterval": "1s", "storageSize": "512Mi", "resources": {"limits": {"memory": "1Gi"}}}}`},
+			want: []string{
+				"lamina:monitoring.prometheus.resources.requests.memory: 2Gi is more than the limit 1Gi",
+				`lamina:monitoring.prometheus.retention: "7 days" is not a Prometheus retention; allowed: a whole number of hours, days or weeks such as 36h, 7d or 4w`,
+				"lamina:monitoring.prometheus.scrapeInterval: 1s is out of range; allowed: 5s to 5m0s",
+				`lamina:monitoring.prometheus.storageSize: "512Mi" is not a size from 1Gi to 10Ti`,
+			},
+		},
+		{
+			name:      "a retention beyond two years",
+			overrides: map[string]string{"lamina:monitoring": `{"prometheus": {"retention": "200w"}}`},
+			want:      []string{"lamina:monitoring.prometheus.retention: 200w is out of range; allowed: 1d to 730d"},
 		},
 		{
 			name:      "a profile that does not exist",

@@ -39,6 +39,8 @@ type Config struct {
 	Mesh Mesh `json:"mesh"`
 	// Edge is the HTTPS gateway and its hostnames.
 	Edge Edge `json:"edge"`
+	// Monitoring is Prometheus and kube-state-metrics.
+	Monitoring Monitoring `json:"monitoring"`
 
 	// stack is the Pulumi stack this configuration belongs to.
 	stack string

@@ -29,6 +29,9 @@ var profiles = map[string]func() Config{
 			Mesh: mesh(meshSize{istiodReplicas: 1, gatewayMin: 1, gatewayMax: 1, tracingPercent: 100,
 				istiod: resources("250m", "512Mi", "2", "2Gi"), gateway: resources("100m", "128Mi", "1", "512Mi")}),
 			Edge: edgeDefaults("lamina.local", "192.168.64.200"),
+			// The original's development values: a week at 30 s on 50 GiB.
+			Monitoring: monitoring("7d", 30*time.Second, "50Gi",
+				resources("500m", "2Gi", "2", "4Gi"), resources("50m", "64Mi", "200m", "256Mi")),
 		}
 	},
 	Production: func() Config {
@@ -44,6 +47,9 @@ var profiles = map[string]func() Config{
 			Mesh: mesh(meshSize{istiodReplicas: 2, gatewayMin: 2, gatewayMax: 5, tracingPercent: 10,
 				istiod: resources("500m", "2Gi", "4", "4Gi"), gateway: resources("500m", "512Mi", "2", "1Gi")}),
 			Edge: edgeDefaults("lamina.home.arpa", "192.168.64.210"),
+			// The original's production values: a month at 15 s on 200 GiB.
+			Monitoring: monitoring("30d", 15*time.Second, "200Gi",
+				resources("1", "4Gi", "4", "16Gi"), resources("100m", "128Mi", "500m", "512Mi")),
 		}
 	},
 }
@@ -144,6 +150,19 @@ func mesh(size meshSize) Mesh {
 			HTTP2MaxRequests:        1024,
 		},
 	}
+}
+
+// monitoring pins prometheus-community's prometheus chart (kube-state-metrics is its
+// subchart) and sizes it.
+func monitoring(retention string, interval time.Duration, storage string, server, kubeStateMetrics Resources) Monitoring {
+	return Monitoring{Prometheus: Prometheus{
+		Chart:                     HelmChart{Repo: "https://prometheus-community.github.io/helm-charts", Version: "29.27.0", Timeout: Duration{10 * time.Minute}},
+		Retention:                 retention,
+		ScrapeInterval:            Duration{interval},
+		StorageSize:               storage,
+		Resources:                 server,
+		KubeStateMetricsResources: kubeStateMetrics,
+	}}
 }
 
 func resources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) Resources {

@@ -41,6 +41,7 @@ func validate(c *Config) []Problem {
 		validateColima(c, &ps)
 	}
 	validateMesh(c, &ps)
+	validateMonitoring(c, &ps)
 	return ps
 }
 

@@ -1,0 +1,29 @@
+package config
+
+// Monitoring is the monitoring namespace: Prometheus, which scrapes istiod, every
+// sidecar and kube-state-metrics, with its data on the host.
+type Monitoring struct {
+	// Prometheus sizes Prometheus and kube-state-metrics.
+	Prometheus Prometheus `json:"prometheus"`
+}
+
+// Prometheus is prometheus-community's standalone chart with its kube-state-metrics
+// subchart. It needs no operator and no CRDs: it finds what to scrape through the
+// Kubernetes API and the prometheus.io annotations Istio puts on every injected pod.
+type Prometheus struct {
+	// Chart pins prometheus-community's prometheus chart.
+	Chart HelmChart `json:"chart"`
+	// Retention is how long samples are kept, as a Prometheus duration. Allowed: a whole
+	// number of hours (h), days (d) or weeks (w), from 1d to 730d.
+	Retention string `json:"retention"`
+	// ScrapeInterval is how often every target is scraped, as a Go duration. Allowed:
+	// 5s to 5m.
+	ScrapeInterval Duration `json:"scrapeInterval"`
+	// StorageSize is the size of the volume Prometheus keeps its data in, under
+	// data.dir/prometheus on the host. Allowed: a memory quantity from 1Gi to 10Ti.
+	StorageSize string `json:"storageSize"`
+	// Resources are the Prometheus server's requests and limits.
+	Resources Resources `json:"resources"`
+	// KubeStateMetricsResources are kube-state-metrics' requests and limits.
+	KubeStateMetricsResources Resources `json:"kubeStateMetricsResources"`
+}
