@@ -16,6 +16,8 @@ type Platform struct {
 	Cluster *cluster.Cluster
 	// Mesh is the namespaces, MetalLB, cert-manager, Istio, the edge and network security.
 	Mesh *MeshPlatform
+	// Monitoring is Prometheus and kube-state-metrics.
+	Monitoring *MonitoringPlatform
 }
 
 // Capture is a pulumi.RunOption that fills src with the configuration the engine passes
@@ -97,6 +99,9 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	}
 	p.Cluster = cl
 	if p.Mesh, err = buildMesh(ctx, cfg, cl); err != nil {
+		return nil, err
+	}
+	if p.Monitoring, err = buildMonitoring(ctx, cfg, cl, p.Mesh); err != nil {
 		return nil, err
 	}
 

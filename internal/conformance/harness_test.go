@@ -152,70 +152,91 @@ func releases(resources []resource) []resource {
 
 var stacks = []string{"development", "production"}
 
-// The control plane, started once for the whole test binary.
+// A control plane per stack: both stacks use the same names, and some fields (a claim's
+// size) are immutable, so each gets a cluster of its own, as on the Mac.
+type plane struct {
+	once sync.Once
+	env  *envtest.Environment
+	cfg  *rest.Config
+	err  error
+	skip string
+	// startup is how long etcd, kube-apiserver and the CRDs took to come up.
+	startup time.Duration
+}
+
 var (
-	planeOnce sync.Once
-	plane     *envtest.Environment
-	planeCfg  *rest.Config
-	planeErr  error
-	planeSkip string
-	// Startup is how long etcd, kube-apiserver and the CRDs took to come up.
-	planeStartup time.Duration
+	planesMu sync.Mutex
+	planes   = map[string]*plane{}
 )
 
-// cluster returns a running API server with the upstream CRDs installed, or skips the
-// test (fails it in CI) when the binaries are missing.
-func cluster(t *testing.T) *rest.Config {
+// cluster returns a running API server for name with the upstream CRDs installed, or
+// skips the test (fails it in CI) when the binaries are missing.
+func cluster(t *testing.T, name string) *rest.Config {
 	t.Helper()
-	planeOnce.Do(func() {
-		dir := os.Getenv(binEnv)
-		if dir == "" {
-			dir = "bin"
-		}
-		dir, _ = filepath.Abs(dir)
-		for _, name := range []string{"kube-apiserver", "etcd"} {
-			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-				planeSkip = fmt.Sprintf("%s is missing (%v): build the control plane with `internal/conformance/build-binaries.sh` "+
-					"(about 8 minutes cold, seconds warm) or point %s at a directory holding kube-apiserver and etcd", name, err, binEnv)
-				return
-			}
-		}
-		var paths []string
-		for _, s := range crdSources {
-			paths = append(paths, filepath.Join(goModule(t, s.Module).Dir, s.Path))
-		}
-		plane = &envtest.Environment{
-			BinaryAssetsDirectory:    dir,
-			CRDInstallOptions:        envtest.CRDInstallOptions{Paths: paths, ErrorIfPathMissing: true},
-			ErrorIfCRDPathMissing:    true,
-			ControlPlaneStartTimeout: 3 * time.Minute,
-			ControlPlaneStopTimeout:  time.Minute,
-		}
-		start := time.Now()
-		planeCfg, planeErr = plane.Start()
-		planeStartup = time.Since(start)
-		if planeErr != nil {
-			planeErr = fmt.Errorf("starting etcd and kube-apiserver from %s: %w", dir, planeErr)
-		}
-	})
-	if planeSkip != "" {
+	planesMu.Lock()
+	p, ok := planes[name]
+	if !ok {
+		p = &plane{}
+		planes[name] = p
+	}
+	planesMu.Unlock()
+	p.once.Do(func() { p.start(t) })
+	if p.skip != "" {
 		if os.Getenv(requiredEnv) != "" {
-			t.Fatalf("%s is set, so the conformance tests must run: %s", requiredEnv, planeSkip)
+			t.Fatalf("%s is set, so the conformance tests must run: %s", requiredEnv, p.skip)
 		}
-		t.Skip(planeSkip)
+		t.Skip(p.skip)
 	}
-	if planeErr != nil {
-		t.Fatal(planeErr)
+	if p.err != nil {
+		t.Fatal(p.err)
 	}
-	return rest.CopyConfig(planeCfg)
+	return rest.CopyConfig(p.cfg)
+}
+
+func (p *plane) start(t *testing.T) {
+	dir := os.Getenv(binEnv)
+	if dir == "" {
+		dir = "bin"
+	}
+	dir, _ = filepath.Abs(dir)
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			p.skip = fmt.Sprintf("%s is missing (%v): build the control plane with `internal/conformance/build-binaries.sh` "+
+				"(about 8 minutes cold, seconds warm) or point %s at a directory holding kube-apiserver and etcd", name, err, binEnv)
+			return
+		}
+	}
+	var paths []string
+	for _, s := range crdSources {
+		paths = append(paths, filepath.Join(goModule(t, s.Module).Dir, s.Path))
+	}
+	p.env = &envtest.Environment{
+		BinaryAssetsDirectory:    dir,
+		CRDInstallOptions:        envtest.CRDInstallOptions{Paths: paths, ErrorIfPathMissing: true},
+		ErrorIfCRDPathMissing:    true,
+		ControlPlaneStartTimeout: 3 * time.Minute,
+		ControlPlaneStopTimeout:  time.Minute,
+	}
+	begin := time.Now()
+	p.cfg, p.err = p.env.Start()
+	p.startup = time.Since(begin)
+	if p.err != nil {
+		p.err = fmt.Errorf("starting etcd and kube-apiserver from %s: %w", dir, p.err)
+	}
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if plane != nil && planeErr == nil {
-		fmt.Fprintf(os.Stderr, "conformance: etcd, kube-apiserver and %d CRD sources started in %s\n", len(crdSources), planeStartup.Round(time.Millisecond))
-		if err := plane.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "conformance: stopping the control plane: %v\n", err)
+	for name, p := range planes {
+		if p.env == nil || p.err != nil {
+			continue
+		}
+		begin := time.Now()
+		err := p.env.Stop()
+		fmt.Fprintf(os.Stderr, "conformance: %s: etcd, kube-apiserver and the CRDs of %d modules started in %s, stopped in %s\n",
+			name, len(crdSources), p.startup.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "conformance: stopping %s's control plane: %v\n", name, err)
 			if code == 0 {
 				code = 1
 			}

@@ -1,0 +1,152 @@
+// Package monitoring provides Monitoring: Prometheus (prometheus-community's standalone
+// chart) with kube-state-metrics, its data on a HostVolume.
+package monitoring
+
+import (
+	"strconv"
+	"time"
+
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/internal/kube"
+)
+
+// Names and ports of what the component declares; the routes, flows and datasources of
+// the stack are derived from them.
+const (
+	// ReleaseName is the Helm release.
+	ReleaseName = "prometheus"
+	// Service is the Prometheus server's Service (the chart's server.fullnameOverride)
+	// and ServicePort its port.
+	Service     = "prometheus"
+	ServicePort = 9090
+	// AppName is the app.kubernetes.io/name label of the server's pods.
+	AppName = "prometheus"
+	// ServiceAccount is the server's service account, the identity it scrapes with.
+	ServiceAccount = "prometheus"
+	// KubeStateMetricsService is kube-state-metrics' Service and KubeStateMetricsPort its port.
+	KubeStateMetricsService = "kube-state-metrics"
+	KubeStateMetricsPort    = 8080
+	// KubeStateMetricsAppName is the app.kubernetes.io/name label of its pods.
+	KubeStateMetricsAppName = "kube-state-metrics"
+)
+
+// MonitoringArgs configure Monitoring.
+type MonitoringArgs struct {
+	// Chart pins prometheus-community's prometheus chart.
+	Chart kube.Chart
+	// Namespace is the monitoring namespace's name.
+	Namespace pulumi.StringInput
+	// Retention is a Prometheus duration such as 7d.
+	Retention string
+	// ScrapeInterval is how often targets are scraped.
+	ScrapeInterval time.Duration
+	// Claim names the claim of the volume Prometheus keeps its data in, and Volume is
+	// what declares it: the release waits for it.
+	Claim  string
+	Volume pulumi.Resource
+	// IstioReady is what the pods' sidecar injection needs: the release waits for it.
+	IstioReady []pulumi.Resource
+	// Resources size the server; KubeStateMetricsResources size kube-state-metrics.
+	Resources, KubeStateMetricsResources kube.Resources
+}
+
+// Monitoring is the Prometheus release.
+type Monitoring struct {
+	pulumi.ResourceState
+
+	Release *helmv3.Release
+	// URL is the in-cluster address Grafana and Kiali query.
+	URL pulumi.StringOutput
+}
+
+// values are the chart values the program sets (charts/prometheus/values.yaml).
+type values struct {
+	Server struct {
+		FullnameOverride string `json:"fullnameOverride"`
+		Retention        string `json:"retention"`
+		Global           struct {
+			ScrapeInterval     string `json:"scrape_interval"`
+			EvaluationInterval string `json:"evaluation_interval"`
+		} `json:"global"`
+		PersistentVolume struct {
+			Enabled       bool   `json:"enabled"`
+			ExistingClaim string `json:"existingClaim"`
+		} `json:"persistentVolume"`
+		Resources kube.Resources `json:"resources"`
+		Service   struct {
+			ServicePort int `json:"servicePort"`
+		} `json:"service"`
+		// Recreate: the volume is ReadWriteOnce and one server owns its TSDB.
+		Strategy struct {
+			Type string `json:"type"`
+		} `json:"strategy"`
+	} `json:"server"`
+	ServiceAccounts struct {
+		Server struct {
+			Name string `json:"name"`
+		} `json:"server"`
+	} `json:"serviceAccounts"`
+	KubeStateMetrics struct {
+		Enabled          bool           `json:"enabled"`
+		FullnameOverride string         `json:"fullnameOverride"`
+		Resources        kube.Resources `json:"resources"`
+		// PrometheusScrape annotates the Service for the endpoints job, which would reach
+		// the pod's port through its sidecar without mTLS and be refused. The pod's own
+		// annotations instead let Istio merge its metrics into the agent's port 15020.
+		PrometheusScrape bool              `json:"prometheusScrape"`
+		PodAnnotations   map[string]string `json:"podAnnotations"`
+	} `json:"kube-state-metrics"`
+	// The chart's other subcharts are off: alerts are Grafana's, nothing pushes, and the
+	// node exporter needs the host network, outside the mesh.
+	Alertmanager enabled `json:"alertmanager"`
+	Pushgateway  enabled `json:"prometheus-pushgateway"`
+	NodeExporter enabled `json:"prometheus-node-exporter"`
+}
+
+type enabled struct {
+	Enabled bool `json:"enabled"`
+}
+
+// NewMonitoring installs Prometheus and kube-state-metrics. Prometheus finds its targets
+// itself: the chart's kubernetes-pods job keeps pods annotated prometheus.io/scrape,
+// which Istio's injector sets on every sidecar-injected pod (merged app and Envoy
+// metrics on 15020), and the service-endpoints job finds kube-state-metrics.
+func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts ...pulumi.ResourceOption) (*Monitoring, error) {
+	m := &Monitoring{}
+	if err := ctx.RegisterComponentResource("lamina:monitoring:Monitoring", name, m, opts...); err != nil {
+		return nil, err
+	}
+	var v values
+	v.Server.FullnameOverride = Service
+	v.Server.Retention = args.Retention
+	v.Server.Global.ScrapeInterval = args.ScrapeInterval.String()
+	v.Server.Global.EvaluationInterval = args.ScrapeInterval.String()
+	v.Server.PersistentVolume.Enabled = true
+	v.Server.PersistentVolume.ExistingClaim = args.Claim
+	v.Server.Resources = args.Resources
+	v.Server.Service.ServicePort = ServicePort
+	v.Server.Strategy.Type = "Recreate"
+	v.ServiceAccounts.Server.Name = ServiceAccount
+	v.KubeStateMetrics.Enabled = true
+	v.KubeStateMetrics.FullnameOverride = KubeStateMetricsService
+	v.KubeStateMetrics.Resources = args.KubeStateMetricsResources
+	v.KubeStateMetrics.PrometheusScrape = false
+	v.KubeStateMetrics.PodAnnotations = map[string]string{
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   strconv.Itoa(KubeStateMetricsPort),
+		"prometheus.io/path":   "/metrics",
+	}
+	var err error
+	m.Release, err = kube.Release(ctx, ReleaseName, args.Chart, args.Namespace, v,
+		pulumi.Parent(m), pulumi.DependsOn(append([]pulumi.Resource{args.Volume}, args.IstioReady...)))
+	if err != nil {
+		return nil, err
+	}
+	m.URL = pulumi.Sprintf("http://%s.%s.svc.cluster.local:%d", Service, args.Namespace, ServicePort)
+	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{"url": m.URL}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
