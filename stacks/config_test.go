@@ -36,7 +36,11 @@ func TestStackFilesCarryTheProposalSizing(t *testing.T) {
 	// The stack files only restate what the profiles default to: a stack with no
 	// settings at all gets the same sizing.
 	for _, stack := range bothStacks {
-		bare, err := config.Load(&config.Source{Stack: stack, Origin: "no settings"})
+		none := &config.Source{Stack: stack, Origin: "no settings", Values: map[string]string{}, Secret: map[string]bool{}}
+		if stack == "production" {
+			require.NoError(t, none.AssumeSecret(grafanaPassword))
+		}
+		bare, err := config.Load(none)
 		require.NoError(t, err)
 		full, err := config.Load(stackSource(t, stack, nil))
 		require.NoError(t, err)
@@ -199,8 +203,8 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		},
 		{
 			name:      "an unknown key far from every known one",
-			overrides: map[string]string{"lamina:grafana": `{}`},
-			want:      []string{"lamina:grafana: unknown key; known keys: certManager, cluster, colima, data, edge, host, mesh, metallb, monitoring, namespaces, profile"},
+			overrides: map[string]string{"lamina:zipkin": `{}`},
+			want:      []string{"lamina:zipkin: unknown key; known keys: certManager, cluster, colima, data, edge, grafana, host, mesh, metallb, monitoring, namespaces, profile"},
 		},
 		{
 			name:      "a secret value of the wrong type is not shown",
@@ -279,6 +283,15 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 				`lamina:monitoring.prometheus.retention: "7 days" is not a Prometheus retention; allowed: a whole number of hours, days or weeks such as 36h, 7d or 4w`,
 				"lamina:monitoring.prometheus.scrapeInterval: 1s is out of range; allowed: 5s to 5m0s",
 				`lamina:monitoring.prometheus.storageSize: "512Mi" is not a size from 1Gi to 10Ti`,
+			},
+		},
+		{
+			name:      "a Grafana that cannot be",
+			overrides: map[string]string{"lamina:grafana": `{"adminUser": "the boss", "storageSize": "2Ti", "resources": {"requests": {"cpu": "lots"}}}`},
+			want: []string{
+				`lamina:grafana.adminUser: "the boss" is not a user name; allowed: 1 to 64 letters, digits, '-', '_', '.' or '@'`,
+				`lamina:grafana.resources.requests.cpu: "lots" is not a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi`,
+				`lamina:grafana.storageSize: "2Ti" is not a size from 1Gi to 1Ti`,
 			},
 		},
 		{

@@ -41,13 +41,22 @@ type Config struct {
 	Edge Edge `json:"edge"`
 	// Monitoring is Prometheus and kube-state-metrics.
 	Monitoring Monitoring `json:"monitoring"`
+	// Grafana is the platform's one dashboard UI. Its section holds a secret (the admin
+	// password), so it is a key of its own.
+	Grafana Grafana `json:"grafana"`
 
 	// stack is the Pulumi stack this configuration belongs to.
 	stack string
+	// secret lists the keys whose values the stack file holds as secrets.
+	secret map[string]bool
 }
 
 // Stack returns the name of the Pulumi stack the configuration was loaded for.
 func (c *Config) Stack() string { return c.stack }
+
+// Secret reports whether the stack file holds key (a section such as lamina:grafana) as
+// a secret.
+func (c *Config) Secret(key string) bool { return c.secret[key] }
 
 // Host is the Mac's budget. macOS keeps its share and a reserve stays free; this stack's
 // VM and the VMs listed in sideBySide must fit in what is left.

@@ -27,3 +27,23 @@ type Prometheus struct {
 	// KubeStateMetricsResources are kube-state-metrics' requests and limits.
 	KubeStateMetricsResources Resources `json:"kubeStateMetricsResources"`
 }
+
+// Grafana is the one place to look at metrics (and, as they arrive, logs and traces).
+type Grafana struct {
+	// Chart pins grafana-community's grafana chart.
+	Chart HelmChart `json:"chart"`
+	// AdminUser is the name of Grafana's administrator. Allowed: 1 to 64 letters, digits,
+	// '-', '_', '.' or '@'.
+	AdminUser string `json:"adminUser"`
+	// AdminPassword is the administrator's password, a Pulumi secret: set it with
+	// `pulumi config set --secret --path lamina:grafana.adminPassword <password>`.
+	// Production requires it; development generates one once and keeps it in the state
+	// when it is empty. Allowed: 12 to 128 characters, set as a secret.
+	AdminPassword string `json:"adminPassword"`
+	// StorageSize is the size of Grafana's volume (its database: users, preferences,
+	// annotations) under data.dir/grafana on the host. Allowed: a memory quantity from
+	// 1Gi to 1Ti.
+	StorageSize string `json:"storageSize"`
+	// Resources are Grafana's requests and limits.
+	Resources Resources `json:"resources"`
+}

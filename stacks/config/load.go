@@ -68,6 +68,10 @@ func Load(src *Source) (*Config, error) {
 		return nil, &ConfigError{Stack: src.Stack, Origin: src.Origin, Problems: ps}
 	}
 	cfg.stack = src.Stack
+	cfg.secret = map[string]bool{}
+	for k, secret := range src.Secret {
+		cfg.secret[k] = secret
+	}
 
 	keys := make([]string, 0, len(src.Values))
 	for k := range src.Values {

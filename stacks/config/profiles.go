@@ -32,6 +32,7 @@ var profiles = map[string]func() Config{
 			// The original's development values: a week at 30 s on 50 GiB.
 			Monitoring: monitoring("7d", 30*time.Second, "50Gi",
 				resources("500m", "2Gi", "2", "4Gi"), resources("50m", "64Mi", "200m", "256Mi")),
+			Grafana: grafana("10Gi", resources("100m", "256Mi", "1", "1Gi")),
 		}
 	},
 	Production: func() Config {
@@ -50,6 +51,7 @@ var profiles = map[string]func() Config{
 			// The original's production values: a month at 15 s on 200 GiB.
 			Monitoring: monitoring("30d", 15*time.Second, "200Gi",
 				resources("1", "4Gi", "4", "16Gi"), resources("100m", "128Mi", "500m", "512Mi")),
+			Grafana: grafana("20Gi", resources("250m", "512Mi", "2", "2Gi")),
 		}
 	},
 }
@@ -163,6 +165,17 @@ func monitoring(retention string, interval time.Duration, storage string, server
 		Resources:                 server,
 		KubeStateMetricsResources: kubeStateMetrics,
 	}}
+}
+
+// grafana pins grafana-community's grafana chart (the chart moved there from grafana's
+// own repository in 2026) and sizes it. The password comes from the stack's secrets.
+func grafana(storage string, r Resources) Grafana {
+	return Grafana{
+		Chart:       HelmChart{Repo: "https://grafana-community.github.io/helm-charts", Version: "12.11.1", Timeout: Duration{10 * time.Minute}},
+		AdminUser:   "admin",
+		StorageSize: storage,
+		Resources:   r,
+	}
 }
 
 func resources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) Resources {

@@ -149,3 +149,38 @@ func jsonable(raw any) (any, bool, error) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// AssumeSecret sets the field at path (namespace:section.field...) to the secret
+// placeholder, as if the stack file held it as a secret that cannot be decrypted
+// offline. It lets a review render a stack whose required secret is set on the Mac but
+// not in this checkout (production's Grafana password, say).
+func (s *Source) AssumeSecret(path string) error {
+	key, rest, _ := strings.Cut(path, ".")
+	if !strings.HasPrefix(key, Namespace+":") || rest == "" {
+		return fmt.Errorf("%q is not a field of a section; want %s:<section>.<field>, such as %s:grafana.adminPassword", path, Namespace, Namespace)
+	}
+	section := map[string]any{}
+	if raw, ok := s.Values[key]; ok && raw != "" {
+		if err := json.Unmarshal([]byte(raw), &section); err != nil {
+			return fmt.Errorf("%s is not an object: %s", key, oneLine(err.Error()))
+		}
+	}
+	m := section
+	fields := strings.Split(rest, ".")
+	for _, f := range fields[:len(fields)-1] {
+		next, ok := m[f].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[f] = next
+		}
+		m = next
+	}
+	m[fields[len(fields)-1]] = SecretPlaceholder
+	b, err := json.Marshal(section)
+	if err != nil {
+		return err
+	}
+	s.Values[key] = string(b)
+	s.Secret[key] = true
+	return nil
+}

@@ -42,6 +42,7 @@ func validate(c *Config) []Problem {
 	}
 	validateMesh(c, &ps)
 	validateMonitoring(c, &ps)
+	validateGrafana(c, &ps)
 	return ps
 }
 

@@ -38,3 +38,29 @@ func retentionHours(s string) (int, bool) {
 	}
 	return n * map[string]int{"h": 1, "d": 24, "w": 24 * 7}[m[2]], true
 }
+
+var grafanaUser = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
+
+// validateGrafana checks the chart, the administrator and the sizing. The password is
+// checked without ever being shown.
+func validateGrafana(c *Config, ps *problems) {
+	g := c.Grafana
+	key := "lamina:grafana"
+	validateChart(ps, key+".chart", g.Chart)
+	if !grafanaUser.MatchString(g.AdminUser) {
+		ps.add(key+".adminUser", "%s is not a user name; allowed: 1 to 64 letters, digits, '-', '_', '.' or '@'", quote(g.AdminUser))
+	}
+	set := `pulumi config set --secret --path lamina:grafana.adminPassword <password> -s ` + c.Stack()
+	switch {
+	case g.AdminPassword == "" && c.Profile == Production:
+		ps.add(key+".adminPassword", "is required in production; set it with: %s", set)
+	case g.AdminPassword != "" && !c.Secret(key):
+		ps.add(key+".adminPassword", "is in plaintext in the stack file; remove it and set it as a secret with: %s", set)
+	case g.AdminPassword != "" && g.AdminPassword != SecretPlaceholder && (len(g.AdminPassword) < 12 || len(g.AdminPassword) > 128):
+		ps.add(key+".adminPassword", "has %d characters; allowed: 12 to 128", len(g.AdminPassword))
+	}
+	if size, ok := parseQuantity(g.StorageSize); !ok || size < 1<<30 || size > 1<<40 {
+		ps.add(key+".storageSize", "%s is not a size from 1Gi to 1Ti", quote(g.StorageSize))
+	}
+	validateResources(ps, key+".resources", g.Resources)
+}
