@@ -119,6 +119,8 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	ctx.Export("gatewayAddress", pulumi.String(cfg.Edge.Address))
 	ctx.Export("urls", urls)
 	ctx.Export("mtlsMode", pulumi.String("STRICT"))
+	ctx.Export("grafanaAdminUser", p.Monitoring.Grafana.AdminUser)
+	ctx.Export("grafanaAdminPassword", p.Monitoring.Grafana.AdminPassword)
 	if p.VM != nil {
 		ctx.Export("colimaProfile", p.VM.Profile)
 		ctx.Export("vm", pulumi.Map{

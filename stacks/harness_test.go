@@ -26,11 +26,20 @@ const commandType = "command:local:Command"
 
 // stackSource reads a stack file of the project and applies overrides: "lamina:<section>"
 // to a value as the engine would pass it (JSON for objects); an empty value removes the key.
+// grafanaPassword is the field production requires as a secret.
+const grafanaPassword = "lamina:grafana.adminPassword"
+
 func stackSource(t testing.TB, stack string, overrides map[string]string) *config.Source {
 	t.Helper()
 	src, err := offline.Source(projectDir, stack)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if stack == "production" {
+		// Production requires Grafana's password, which only the Mac's stack file holds.
+		if err := src.AssumeSecret(grafanaPassword); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for k, v := range overrides {
 		if v == "" {
@@ -153,7 +162,8 @@ func newFakeMac(t testing.TB, fakes ...string) *fakeMac {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range fakes {
+	// Every Mac has openssl (LibreSSL); the fake answers deterministically.
+	for _, f := range append([]string{"openssl"}, fakes...) {
 		src, err := filepath.Abs(filepath.Join("testdata", "fake-"+f))
 		if err != nil {
 			t.Fatal(err)

@@ -9,8 +9,10 @@ import (
 	"github.com/lamina-os/lamina-infra/components/certmanager"
 	"github.com/lamina-os/lamina-infra/components/cluster"
 	"github.com/lamina-os/lamina-infra/components/edge"
+	"github.com/lamina-os/lamina-infra/components/grafana"
 	"github.com/lamina-os/lamina-infra/components/istio"
 	"github.com/lamina-os/lamina-infra/components/metallb"
+	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/namespaces"
 	"github.com/lamina-os/lamina-infra/components/security"
 	"github.com/lamina-os/lamina-infra/internal/kube"
@@ -147,7 +149,7 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 		return out
 	}
 	gateway := security.Peer{Namespace: config.NamespaceGateway, Pods: istio.GatewaySelector, ServiceAccount: istio.GatewayServiceAccount}
-	prometheus := security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: "prometheus"}}
+	prometheus := security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: monitoring.AppName}}
 	var flows []security.Flow
 	for _, ns := range meshNamespaces {
 		all := security.Peer{Namespace: ns}
@@ -163,6 +165,11 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 		)
 	}
 	flows = append(flows,
+		// Grafana queries Prometheus.
+		security.Flow{Name: "grafana-to-prometheus",
+			From:  security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: grafana.AppName}, ServiceAccount: grafana.ServiceAccount},
+			To:    security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: monitoring.AppName}},
+			Ports: tcp(monitoring.ServicePort)},
 		security.Flow{Name: "prometheus-scrape-istiod", From: prometheus, To: security.Peer{Namespace: config.NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15014)},
 		// Clients on macOS reach the gateway's listeners through MetalLB's address.
 		security.Flow{Name: "clients", From: security.Peer{CIDR: "0.0.0.0/0"}, To: gateway, Ports: tcp(80, 443)},

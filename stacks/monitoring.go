@@ -6,6 +6,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/cluster"
+	"github.com/lamina-os/lamina-infra/components/grafana"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/stacks/config"
@@ -15,10 +16,29 @@ import (
 type MonitoringPlatform struct {
 	PrometheusVolume *storage.HostVolume
 	Monitoring       *monitoring.Monitoring
+	GrafanaVolume    *storage.HostVolume
+	Grafana          *grafana.Grafana
 }
 
-// prometheusVolume names Prometheus's volume, its claim and its directory under data.dir.
-const prometheusVolume = "prometheus"
+// The volumes' names: each names a PersistentVolume (lamina-<name>), its claim
+// (<name>-data) and its directory under data.dir.
+const (
+	prometheusVolume = "prometheus"
+	grafanaVolume    = "grafana"
+)
+
+// hostVolume declares the volume name on this stack's node.
+func hostVolume(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, namespace pulumi.StringInput, name, size string) (*storage.HostVolume, error) {
+	return storage.NewHostVolume(ctx, name+"-data", storage.HostVolumeArgs{
+		VolumeName:   config.Namespace + "-" + name,
+		ClaimName:    name + "-data",
+		Namespace:    namespace,
+		Path:         path.Join(cfg.Data.Dir, name),
+		Size:         size,
+		StorageClass: cl.StorageClass,
+		Node:         cl.Nodes.Index(pulumi.Int(0)),
+	}, pulumi.Providers(cl.Provider))
+}
 
 // buildMonitoring declares Prometheus's volume on the host data directory and the
 // Prometheus release, after istiod, which injects its sidecars.
@@ -28,15 +48,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	p := cfg.Monitoring.Prometheus
 	m := &MonitoringPlatform{}
 	var err error
-	if m.PrometheusVolume, err = storage.NewHostVolume(ctx, "prometheus-data", storage.HostVolumeArgs{
-		VolumeName:   config.Namespace + "-" + prometheusVolume,
-		ClaimName:    prometheusVolume + "-data",
-		Namespace:    ns,
-		Path:         path.Join(cfg.Data.Dir, prometheusVolume),
-		Size:         p.StorageSize,
-		StorageClass: cl.StorageClass,
-		Node:         cl.Nodes.Index(pulumi.Int(0)),
-	}, k8s); err != nil {
+	if m.PrometheusVolume, err = hostVolume(ctx, cfg, cl, ns, prometheusVolume, p.StorageSize); err != nil {
 		return nil, err
 	}
 	if m.Monitoring, err = monitoring.NewMonitoring(ctx, "monitoring", monitoring.MonitoringArgs{
@@ -45,12 +57,48 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Retention:                 p.Retention,
 		ScrapeInterval:            p.ScrapeInterval.Duration,
 		Claim:                     prometheusVolume + "-data",
-		Volume:                    m.PrometheusVolume,
+		Volume:                    m.PrometheusVolume.Claim,
 		IstioReady:                mesh.Istio.Ready,
 		Resources:                 resourcesOf(p.Resources),
 		KubeStateMetricsResources: resourcesOf(p.KubeStateMetricsResources),
 	}, k8s); err != nil {
 		return nil, err
 	}
+
+	g := cfg.Grafana
+	if m.GrafanaVolume, err = hostVolume(ctx, cfg, cl, ns, grafanaVolume, g.StorageSize); err != nil {
+		return nil, err
+	}
+	var password pulumi.StringInput
+	if g.AdminPassword != "" {
+		password = pulumi.ToSecret(pulumi.String(g.AdminPassword)).(pulumi.StringOutput)
+	}
+	if m.Grafana, err = grafana.NewGrafana(ctx, "grafana", grafana.GrafanaArgs{
+		Chart:         chart(g.Chart, "grafana"),
+		Namespace:     ns,
+		AdminUser:     g.AdminUser,
+		AdminPassword: password,
+		Claim:         grafanaVolume + "-data",
+		Volume:        m.GrafanaVolume.Claim,
+		Resources:     resourcesOf(g.Resources),
+		RootURL:       routeURL(cfg, mesh, config.NamespaceMonitoring, grafana.Service),
+		Datasources: []grafana.Datasource{{
+			Name: "Prometheus", Type: "prometheus", UID: "prometheus", Access: "proxy", IsDefault: true,
+			URL: monitoring.ServiceURL(config.NamespaceMonitoring),
+		}},
+		IstioReady: mesh.Istio.Ready,
+	}, k8s); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// routeURL is the gateway URL of the route to service in namespace, "" without one.
+func routeURL(cfg *config.Config, mesh *MeshPlatform, namespace, service string) string {
+	for host, r := range cfg.Edge.Routes {
+		if r.Namespace == namespace && r.Service == service {
+			return mesh.Edge.URLs[host] + "/"
+		}
+	}
+	return ""
 }

@@ -1,6 +1,8 @@
 package stacks_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lamina-os/lamina-infra/internal/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 )
 
@@ -94,4 +97,116 @@ func TestHostVolumesAreRetainedProtectedAndOnThisStacksNode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Grafana's password is a secret from the stack file to the cluster: in the Secret the
+// chart reads, in the stack output, and nowhere in plaintext (not in any input or output
+// a reviewer sees, not in the Helm values, which Helm keeps in the cluster).
+func TestGrafanaPasswordIsSecretEndToEnd(t *testing.T) {
+	const password = "pw-4c1d0e9a-do-not-print"
+	mac := newFakeMac(t, "colima", "kubectl")
+	overrides, _ := withDataDir(t, "development", nil)
+	src := stackSource(t, "development", overrides)
+	src.Values["lamina:grafana"] = `{"adminPassword": "` + password + `"}`
+	src.Secret["lamina:grafana"] = true
+	g := deploy(t, src, mac)
+
+	var rendered strings.Builder
+	require.NoError(t, g.WriteJSON(&rendered))
+	assert.NotContains(t, rendered.String(), password, "the render (every input and output) shows no password")
+
+	secret := g.Find("kubernetes:core/v1:Secret", "grafana-admin")
+	require.NotNil(t, secret)
+	assert.Equal(t, recorder.SecretMask, secret.Inputs["stringData"])
+	raw := secret.Raw()["stringData"]
+	require.True(t, raw.ContainsSecrets())
+	assert.Contains(t, raw.String(), password, "the cluster gets the real password")
+
+	values := g.Find(releaseType, "grafana").Inputs["values"]
+	assert.Equal(t, "grafana-admin", field(values, "admin", "existingSecret"), "the chart reads the Secret")
+	assert.Equal(t, "admin-password", field(values, "admin", "passwordKey"))
+
+	out, ok := g.RawOutput("grafanaAdminPassword")
+	require.True(t, ok)
+	assert.True(t, out.Secret)
+	assert.Equal(t, password, out.Value)
+	assert.Equal(t, "admin", g.Outputs["grafanaAdminUser"])
+}
+
+// Development without a password gets one generated once on the Mac, kept secret;
+// production without one refuses to start and says how to set it; a password in
+// plaintext in the stack file is refused.
+func TestGrafanaPasswordSources(t *testing.T) {
+	g := preview(t, stackSource(t, "development", nil))
+	gen := g.Find("command:local:Command", "grafana-admin-password")
+	require.NotNil(t, gen, "development generates a password")
+	assert.Equal(t, "openssl rand -hex 24", gen.Inputs["create"])
+	assert.Equal(t, []string{"stdout"}, gen.AdditionalSecretOutputs)
+	assert.Nil(t, gen.Inputs["update"], "created once: every up keeps it")
+	assert.Equal(t, recorder.SecretMask, g.Outputs["grafanaAdminPassword"])
+
+	_, err := offline.Run(stackSource(t, "production", map[string]string{"lamina:grafana": ""}), recorder.Options{Preview: true})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lamina:grafana.adminPassword: is required in production; set it with: pulumi config set --secret --path lamina:grafana.adminPassword <password> -s production")
+
+	plain := stackSource(t, "development", map[string]string{"lamina:grafana": `{"adminPassword": "in-plain-sight-1234"}`})
+	_, err = offline.Run(plain, recorder.Options{Preview: true})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lamina:grafana.adminPassword: is in plaintext in the stack file; remove it and set it as a secret with: pulumi config set --secret --path lamina:grafana.adminPassword <password> -s development")
+	assert.NotContains(t, err.Error(), "in-plain-sight-1234")
+}
+
+// Grafana's datasource is the Prometheus Service the program declares, its root URL the
+// gateway's route to it, and its data on its own host volume.
+func TestGrafanaIsWiredToWhatTheProgramDeclares(t *testing.T) {
+	for _, stack := range []string{"development", "production"} {
+		t.Run(stack, func(t *testing.T) {
+			g := preview(t, stackSource(t, stack, nil))
+			prometheus := g.Find(releaseType, "prometheus")
+			promValues := prometheus.Inputs["values"]
+			declared := fmt.Sprintf("http://%s.%s.svc.cluster.local:%v", field(promValues, "server", "fullnameOverride"),
+				prometheus.Inputs["namespace"], field(promValues, "server", "service", "servicePort"))
+
+			values := g.Find(releaseType, "grafana").Inputs["values"]
+			datasources := list(field(values, "datasources", "datasources.yaml", "datasources"))
+			require.Len(t, datasources, 1)
+			assert.Equal(t, declared, field(datasources[0], "url"))
+			assert.Equal(t, "prometheus", field(datasources[0], "type"))
+
+			urls := g.Outputs["urls"].(map[string]any)
+			var grafanaURL any
+			for host, url := range urls {
+				if strings.HasPrefix(host, "grafana.") {
+					grafanaURL = url.(string) + "/"
+				}
+			}
+			assert.Equal(t, grafanaURL, field(values, "grafana.ini", "server", "root_url"))
+
+			claim := g.Find("kubernetes:core/v1:PersistentVolumeClaim", "grafana-data-claim")
+			require.NotNil(t, claim)
+			assert.Equal(t, field(claim.Inputs, "metadata", "name"), field(values, "persistence", "existingClaim"))
+
+			dashboards := field(values, "dashboards", "lamina").(map[string]any)
+			assert.ElementsMatch(t, []string{"platform-overview", "lamina-services"}, keys(dashboards))
+			for name, d := range dashboards {
+				var parsed struct {
+					UID    string           `json:"uid"`
+					Panels []map[string]any `json:"panels"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(field(d, "json").(string)), &parsed), name)
+				assert.NotEmpty(t, parsed.Panels, name)
+				for _, p := range parsed.Panels {
+					assert.Equal(t, "prometheus", field(p, "datasource", "uid"), "%s: %v queries a datasource Grafana has", name, p["title"])
+				}
+			}
+		})
+	}
+}
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

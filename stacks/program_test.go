@@ -104,7 +104,7 @@ func TestRenderIsDeterministic(t *testing.T) {
 	for _, stack := range bothStacks {
 		var first [2]string
 		for i := 0; i < 5; i++ {
-			g, err := offline.Render(projectDir, stack)
+			g, err := offline.Render(projectDir, stack, grafanaPassword)
 			require.NoError(t, err)
 			var js, ya bytes.Buffer
 			require.NoError(t, g.WriteJSON(&js))
@@ -123,7 +123,7 @@ func TestRenderIsDeterministic(t *testing.T) {
 // Render shows what a preview before the first `up` would: the VM's address is not
 // known yet, secrets are masked, and the rest is the configuration's.
 func TestRenderMasksUnknownsAndSecrets(t *testing.T) {
-	g, err := offline.Render(projectDir, "production")
+	g, err := offline.Render(projectDir, "production", grafanaPassword)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"address": recorder.UnknownMask, "cpus": float64(16), "memoryGiB": float64(256), "diskGiB": float64(500)}, g.Outputs["vm"])
 	assert.Equal(t, recorder.SecretMask, g.Outputs["kubeconfig"])

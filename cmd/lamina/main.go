@@ -29,14 +29,17 @@ import (
 	"github.com/lamina-os/lamina-infra/policy"
 )
 
-const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <project dir>]
-       lamina check  -s <stack> [--dir <project dir>] [--policy-pack <dir>]
+const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <project dir>] [--assume-secret <key>]...
+       lamina check  -s <stack> [--dir <project dir>] [--policy-pack <dir>] [--assume-secret <key>]...
 
   render   print what the program declares for the stack, offline:
            json (default) the resource graph and stack outputs,
            yaml           every Kubernetes object, in dependency order
   check    evaluate the policy pack on everything the stack declares, plus the
            stack-wide checks; exit 1 on any mandatory violation
+
+  --assume-secret lamina:grafana.adminPassword takes a required secret as set, for a
+  checkout whose stack file does not hold it yet (it renders as "[secret]")
 `
 
 func main() {
@@ -64,10 +67,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// flags holds a subcommand's command line; every subcommand takes -s and --dir.
+// flags holds a subcommand's command line; every subcommand takes -s, --dir and
+// --assume-secret.
 type flags struct {
 	*flag.FlagSet
 	stack, dir string
+	secrets    []string
 }
 
 func newFlags(name string, stderr io.Writer) *flags {
@@ -76,6 +81,10 @@ func newFlags(name string, stderr io.Writer) *flags {
 	f.StringVar(&f.stack, "s", "", "stack name (development, production, ...)")
 	f.StringVar(&f.stack, "stack", "", "stack name")
 	f.StringVar(&f.dir, "dir", ".", "project directory (holds Pulumi.yaml)")
+	f.Func("assume-secret", "take `lamina:section.field` as set to a secret this checkout does not hold (repeatable)", func(v string) error {
+		f.secrets = append(f.secrets, v)
+		return nil
+	})
 	return f
 }
 
@@ -104,7 +113,7 @@ func render(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lamina render: --format %q is not allowed; allowed: json, yaml\n", format)
 		return 2
 	}
-	g, err := offline.Render(dir, stack)
+	g, err := offline.Render(dir, stack, fs.secrets...)
 	if err != nil {
 		fmt.Fprintf(stderr, "lamina render: %v\n", err)
 		return 1
@@ -137,7 +146,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lamina check: %v\n", err)
 		return 1
 	}
-	g, err := offline.Render(fs.dir, fs.stack)
+	g, err := offline.Render(fs.dir, fs.stack, fs.secrets...)
 	if err != nil {
 		fmt.Fprintf(stderr, "lamina check: %v\n", err)
 		return 1

@@ -3,6 +3,7 @@
 package monitoring
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -32,6 +33,11 @@ const (
 	KubeStateMetricsAppName = "kube-state-metrics"
 )
 
+// ServiceURL is the in-cluster address of the Prometheus server in namespace.
+func ServiceURL(namespace string) string {
+	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", Service, namespace, ServicePort)
+}
+
 // MonitoringArgs configure Monitoring.
 type MonitoringArgs struct {
 	// Chart pins prometheus-community's prometheus chart.
@@ -43,7 +49,8 @@ type MonitoringArgs struct {
 	// ScrapeInterval is how often targets are scraped.
 	ScrapeInterval time.Duration
 	// Claim names the claim of the volume Prometheus keeps its data in, and Volume is
-	// what declares it: the release waits for it.
+	// the claim itself: the release waits for it (a custom resource: depending on a
+	// component races with the registration of its children).
 	Claim  string
 	Volume pulumi.Resource
 	// IstioReady is what the pods' sidecar injection needs: the release waits for it.
@@ -144,7 +151,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 	if err != nil {
 		return nil, err
 	}
-	m.URL = pulumi.Sprintf("http://%s.%s.svc.cluster.local:%d", Service, args.Namespace, ServicePort)
+	m.URL = args.Namespace.ToStringOutput().ApplyT(ServiceURL).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{"url": m.URL}); err != nil {
 		return nil, err
 	}

@@ -23,11 +23,17 @@ import (
 )
 
 // Render runs the program for stack as `pulumi preview` would before the first `up`:
-// what only exists after creation is unknown.
-func Render(dir, stack string) (*recorder.Graph, error) {
+// what only exists after creation is unknown. assumeSecrets name fields
+// (lamina:section.field) to take as set to a secret this checkout does not hold.
+func Render(dir, stack string, assumeSecrets ...string) (*recorder.Graph, error) {
 	src, err := Source(dir, stack)
 	if err != nil {
 		return nil, err
+	}
+	for _, path := range assumeSecrets {
+		if err := src.AssumeSecret(path); err != nil {
+			return nil, fmt.Errorf("--assume-secret: %w", err)
+		}
 	}
 	return Run(src, recorder.Options{Preview: true})
 }
