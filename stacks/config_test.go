@@ -204,7 +204,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "an unknown key far from every known one",
 			overrides: map[string]string{"lamina:zipkin": `{}`},
-			want:      []string{"lamina:zipkin: unknown key; known keys: certManager, cluster, colima, data, edge, grafana, host, mesh, metallb, monitoring, namespaces, profile"},
+			want:      []string{"lamina:zipkin: unknown key; known keys: certManager, cluster, colima, data, edge, grafana, host, logs, mesh, metallb, monitoring, namespaces, profile"},
 		},
 		{
 			name:      "a secret value of the wrong type is not shown",
@@ -280,7 +280,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			overrides: map[string]string{"lamina:monitoring": `{"prometheus": {"retention": "7 days", "scrapeInterval": "1s", "storageSize": "512Mi", "resources": {"limits": {"memory": "1Gi"}}}}`},
 			want: []string{
 				"lamina:monitoring.prometheus.resources.requests.memory: 2Gi is more than the limit 1Gi",
-				`lamina:monitoring.prometheus.retention: "7 days" is not a Prometheus retention; allowed: a whole number of hours, days or weeks such as 36h, 7d or 4w`,
+				`lamina:monitoring.prometheus.retention: "7 days" is not a retention; allowed: a whole number of hours, days or weeks such as 36h, 7d or 4w`,
 				"lamina:monitoring.prometheus.scrapeInterval: 1s is out of range; allowed: 5s to 5m0s",
 				`lamina:monitoring.prometheus.storageSize: "512Mi" is not a size from 1Gi to 10Ti`,
 			},

@@ -44,6 +44,8 @@ type Config struct {
 	// Grafana is the platform's one dashboard UI. Its section holds a secret (the admin
 	// password), so it is a key of its own.
 	Grafana Grafana `json:"grafana"`
+	// Logs are Loki and the Vector agents.
+	Logs Logs `json:"logs"`
 
 	// stack is the Pulumi stack this configuration belongs to.
 	stack string

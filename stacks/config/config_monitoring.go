@@ -47,3 +47,34 @@ type Grafana struct {
 	// Resources are Grafana's requests and limits.
 	Resources Resources `json:"resources"`
 }
+
+// Logs are Loki, which keeps them, and Vector, which ships every pod's logs to it.
+type Logs struct {
+	// Loki is grafana-community's loki chart in its single-binary (Monolithic) mode,
+	// keeping chunks and index on its host volume.
+	Loki Loki `json:"loki"`
+	// Vector is vectordotdev's vector chart as the agent on every node.
+	Vector Vector `json:"vector"`
+}
+
+// Loki keeps the logs.
+type Loki struct {
+	// Chart pins grafana-community's loki chart.
+	Chart HelmChart `json:"chart"`
+	// Retention is how long logs are kept before the compactor deletes them. Allowed: a
+	// whole number of hours (h), days (d) or weeks (w), from 1d to 730d.
+	Retention string `json:"retention"`
+	// StorageSize is the size of Loki's volume under data.dir/loki on the host. Allowed: a
+	// memory quantity from 1Gi to 10Ti.
+	StorageSize string `json:"storageSize"`
+	// Resources are Loki's requests and limits.
+	Resources Resources `json:"resources"`
+}
+
+// Vector ships the logs.
+type Vector struct {
+	// Chart pins vectordotdev's vector chart.
+	Chart HelmChart `json:"chart"`
+	// Resources are each agent's requests and limits.
+	Resources Resources `json:"resources"`
+}

@@ -33,6 +33,7 @@ var profiles = map[string]func() Config{
 			Monitoring: monitoring("7d", 30*time.Second, "50Gi",
 				resources("500m", "2Gi", "2", "4Gi"), resources("50m", "64Mi", "200m", "256Mi")),
 			Grafana: grafana("10Gi", resources("100m", "256Mi", "1", "1Gi")),
+			Logs:    logs("7d", "20Gi", resources("250m", "512Mi", "2", "2Gi"), resources("50m", "64Mi", "500m", "256Mi")),
 		}
 	},
 	Production: func() Config {
@@ -52,6 +53,7 @@ var profiles = map[string]func() Config{
 			Monitoring: monitoring("30d", 15*time.Second, "200Gi",
 				resources("1", "4Gi", "4", "16Gi"), resources("100m", "128Mi", "500m", "512Mi")),
 			Grafana: grafana("20Gi", resources("250m", "512Mi", "2", "2Gi")),
+			Logs:    logs("30d", "100Gi", resources("500m", "1Gi", "4", "8Gi"), resources("100m", "128Mi", "1", "512Mi")),
 		}
 	},
 }
@@ -175,6 +177,23 @@ func grafana(storage string, r Resources) Grafana {
 		AdminUser:   "admin",
 		StorageSize: storage,
 		Resources:   r,
+	}
+}
+
+// logs pins grafana-community's loki chart (the OSS chart moved there; grafana's own
+// now packages the enterprise edition) and vectordotdev's vector chart, and sizes them.
+func logs(retention, storage string, loki, vector Resources) Logs {
+	return Logs{
+		Loki: Loki{
+			Chart:       HelmChart{Repo: "https://grafana-community.github.io/helm-charts", Version: "18.11.0", Timeout: Duration{10 * time.Minute}},
+			Retention:   retention,
+			StorageSize: storage,
+			Resources:   loki,
+		},
+		Vector: Vector{
+			Chart:     HelmChart{Repo: "https://helm.vector.dev", Version: "0.57.0", Timeout: Duration{10 * time.Minute}},
+			Resources: vector,
+		},
 	}
 }
 

@@ -43,6 +43,7 @@ func validate(c *Config) []Problem {
 	validateMesh(c, &ps)
 	validateMonitoring(c, &ps)
 	validateGrafana(c, &ps)
+	validateLogs(c, &ps)
 	return ps
 }
 

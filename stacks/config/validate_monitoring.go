@@ -13,15 +13,9 @@ func validateMonitoring(c *Config, ps *problems) {
 	p := c.Monitoring.Prometheus
 	key := "lamina:monitoring.prometheus"
 	validateChart(ps, key+".chart", p.Chart)
-	if hours, ok := retentionHours(p.Retention); !ok {
-		ps.add(key+".retention", "%s is not a Prometheus retention; allowed: a whole number of hours, days or weeks such as 36h, 7d or 4w", quote(p.Retention))
-	} else if hours < 24 || hours > 730*24 {
-		ps.add(key+".retention", "%s is out of range; allowed: 1d to 730d", p.Retention)
-	}
+	validateRetention(ps, key+".retention", p.Retention)
 	durationInRange(ps, key+".scrapeInterval", p.ScrapeInterval, 5*time.Second, 5*time.Minute)
-	if size, ok := parseQuantity(p.StorageSize); !ok || size < 1<<30 || size > 10<<40 {
-		ps.add(key+".storageSize", "%s is not a size from 1Gi to 10Ti", quote(p.StorageSize))
-	}
+	validateSize(ps, key+".storageSize", p.StorageSize, 10<<40, "10Ti")
 	validateResources(ps, key+".resources", p.Resources)
 	validateResources(ps, key+".kubeStateMetricsResources", p.KubeStateMetricsResources)
 }
@@ -59,8 +53,33 @@ func validateGrafana(c *Config, ps *problems) {
 	case g.AdminPassword != "" && g.AdminPassword != SecretPlaceholder && (len(g.AdminPassword) < 12 || len(g.AdminPassword) > 128):
 		ps.add(key+".adminPassword", "has %d characters; allowed: 12 to 128", len(g.AdminPassword))
 	}
-	if size, ok := parseQuantity(g.StorageSize); !ok || size < 1<<30 || size > 1<<40 {
-		ps.add(key+".storageSize", "%s is not a size from 1Gi to 1Ti", quote(g.StorageSize))
-	}
+	validateSize(ps, key+".storageSize", g.StorageSize, 1<<40, "1Ti")
 	validateResources(ps, key+".resources", g.Resources)
+}
+
+// validateRetention checks a retention such as 7d: whole hours, days or weeks, 1d to 730d.
+func validateRetention(ps *problems, key, retention string) {
+	if hours, ok := retentionHours(retention); !ok {
+		ps.add(key, "%s is not a retention; allowed: a whole number of hours, days or weeks such as 36h, 7d or 4w", quote(retention))
+	} else if hours < 24 || hours > 730*24 {
+		ps.add(key, "%s is out of range; allowed: 1d to 730d", retention)
+	}
+}
+
+// validateSize checks a volume size from 1Gi to max (named maxName).
+func validateSize(ps *problems, key, size string, max float64, maxName string) {
+	if v, ok := parseQuantity(size); !ok || v < 1<<30 || v > max {
+		ps.add(key, "%s is not a size from 1Gi to %s", quote(size), maxName)
+	}
+}
+
+// validateLogs checks Loki's and Vector's charts, retention, storage and sizing.
+func validateLogs(c *Config, ps *problems) {
+	l := c.Logs
+	validateChart(ps, "lamina:logs.loki.chart", l.Loki.Chart)
+	validateRetention(ps, "lamina:logs.loki.retention", l.Loki.Retention)
+	validateSize(ps, "lamina:logs.loki.storageSize", l.Loki.StorageSize, 10<<40, "10Ti")
+	validateResources(ps, "lamina:logs.loki.resources", l.Loki.Resources)
+	validateChart(ps, "lamina:logs.vector.chart", l.Vector.Chart)
+	validateResources(ps, "lamina:logs.vector.resources", l.Vector.Resources)
 }
