@@ -11,6 +11,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/edge"
 	"github.com/lamina-os/lamina-infra/components/grafana"
 	"github.com/lamina-os/lamina-infra/components/istio"
+	"github.com/lamina-os/lamina-infra/components/logs"
 	"github.com/lamina-os/lamina-infra/components/metallb"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/namespaces"
@@ -149,7 +150,11 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 		return out
 	}
 	gateway := security.Peer{Namespace: config.NamespaceGateway, Pods: istio.GatewaySelector, ServiceAccount: istio.GatewayServiceAccount}
-	prometheus := security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: monitoring.AppName}}
+	monitoringPods := func(app string) security.Peer {
+		return security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: app}}
+	}
+	prometheus := monitoringPods(monitoring.AppName)
+	grafanaPeer := security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: grafana.AppName}, ServiceAccount: grafana.ServiceAccount}
 	var flows []security.Flow
 	for _, ns := range meshNamespaces {
 		all := security.Peer{Namespace: ns}
@@ -165,11 +170,12 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 		)
 	}
 	flows = append(flows,
-		// Grafana queries Prometheus.
-		security.Flow{Name: "grafana-to-prometheus",
-			From:  security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: grafana.AppName}, ServiceAccount: grafana.ServiceAccount},
-			To:    security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: monitoring.AppName}},
-			Ports: tcp(monitoring.ServicePort)},
+		// Grafana queries Prometheus and Loki; Vector pushes to Loki.
+		security.Flow{Name: "grafana-to-prometheus", From: grafanaPeer, To: monitoringPods(monitoring.AppName), Ports: tcp(monitoring.ServicePort)},
+		security.Flow{Name: "grafana-to-loki", From: grafanaPeer, To: monitoringPods(logs.LokiAppName), Ports: tcp(logs.LokiPort)},
+		security.Flow{Name: "vector-to-loki",
+			From: security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: logs.VectorAppName}, ServiceAccount: logs.VectorServiceAccount},
+			To:   monitoringPods(logs.LokiAppName), Ports: tcp(logs.LokiPort)},
 		security.Flow{Name: "prometheus-scrape-istiod", From: prometheus, To: security.Peer{Namespace: config.NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15014)},
 		// Clients on macOS reach the gateway's listeners through MetalLB's address.
 		security.Flow{Name: "clients", From: security.Peer{CIDR: "0.0.0.0/0"}, To: gateway, Ports: tcp(80, 443)},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/cluster"
 	"github.com/lamina-os/lamina-infra/components/grafana"
+	"github.com/lamina-os/lamina-infra/components/logs"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/stacks/config"
@@ -18,6 +19,8 @@ type MonitoringPlatform struct {
 	Monitoring       *monitoring.Monitoring
 	GrafanaVolume    *storage.HostVolume
 	Grafana          *grafana.Grafana
+	LokiVolume       *storage.HostVolume
+	Logs             *logs.Logs
 }
 
 // The volumes' names: each names a PersistentVolume (lamina-<name>), its claim
@@ -25,6 +28,7 @@ type MonitoringPlatform struct {
 const (
 	prometheusVolume = "prometheus"
 	grafanaVolume    = "grafana"
+	lokiVolume       = "loki"
 )
 
 // hostVolume declares the volume name on this stack's node.
@@ -40,8 +44,9 @@ func hostVolume(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, na
 	}, pulumi.Providers(cl.Provider))
 }
 
-// buildMonitoring declares Prometheus's volume on the host data directory and the
-// Prometheus release, after istiod, which injects its sidecars.
+// buildMonitoring declares the monitoring namespace's volumes on the host data directory
+// and its releases (Prometheus, Loki and Vector, Grafana), after istiod, which injects
+// their sidecars.
 func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, mesh *MeshPlatform) (*MonitoringPlatform, error) {
 	k8s := pulumi.Providers(cl.Provider)
 	ns := mesh.Namespaces.Names[config.NamespaceMonitoring]
@@ -65,6 +70,25 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		return nil, err
 	}
 
+	l := cfg.Logs
+	if m.LokiVolume, err = hostVolume(ctx, cfg, cl, ns, lokiVolume, l.Loki.StorageSize); err != nil {
+		return nil, err
+	}
+	if m.Logs, err = logs.NewLogs(ctx, "logs", logs.LogsArgs{
+		LokiChart:       chart(l.Loki.Chart, "loki"),
+		VectorChart:     chart(l.Vector.Chart, "vector"),
+		Namespace:       ns,
+		NamespaceName:   config.NamespaceMonitoring,
+		Retention:       l.Loki.Retention,
+		Claim:           lokiVolume + "-data",
+		Volume:          m.LokiVolume.Claim,
+		LokiResources:   resourcesOf(l.Loki.Resources),
+		VectorResources: resourcesOf(l.Vector.Resources),
+		IstioReady:      mesh.Istio.Ready,
+	}, k8s); err != nil {
+		return nil, err
+	}
+
 	g := cfg.Grafana
 	if m.GrafanaVolume, err = hostVolume(ctx, cfg, cl, ns, grafanaVolume, g.StorageSize); err != nil {
 		return nil, err
@@ -82,10 +106,11 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Volume:        m.GrafanaVolume.Claim,
 		Resources:     resourcesOf(g.Resources),
 		RootURL:       routeURL(cfg, mesh, config.NamespaceMonitoring, grafana.Service),
-		Datasources: []grafana.Datasource{{
-			Name: "Prometheus", Type: "prometheus", UID: "prometheus", Access: "proxy", IsDefault: true,
-			URL: monitoring.ServiceURL(config.NamespaceMonitoring),
-		}},
+		Datasources: []grafana.Datasource{
+			{Name: "Prometheus", Type: "prometheus", UID: "prometheus", Access: "proxy", IsDefault: true,
+				URL: monitoring.ServiceURL(config.NamespaceMonitoring)},
+			{Name: "Loki", Type: "loki", UID: "loki", Access: "proxy", URL: logs.LokiURL(config.NamespaceMonitoring)},
+		},
 		IstioReady: mesh.Istio.Ready,
 	}, k8s); err != nil {
 		return nil, err

@@ -168,10 +168,20 @@ func TestGrafanaIsWiredToWhatTheProgramDeclares(t *testing.T) {
 				prometheus.Inputs["namespace"], field(promValues, "server", "service", "servicePort"))
 
 			values := g.Find(releaseType, "grafana").Inputs["values"]
+			loki := g.Find(releaseType, "loki")
+			require.NotNil(t, loki)
+			// The loki chart names its Service after the release; it listens on 3100.
+			declaredLoki := fmt.Sprintf("http://%s.%s.svc.cluster.local:3100", loki.Inputs["name"], loki.Inputs["namespace"])
 			datasources := list(field(values, "datasources", "datasources.yaml", "datasources"))
-			require.Len(t, datasources, 1)
-			assert.Equal(t, declared, field(datasources[0], "url"))
-			assert.Equal(t, "prometheus", field(datasources[0], "type"))
+			require.Len(t, datasources, 2)
+			byUID := map[string]any{}
+			for _, d := range datasources {
+				byUID[field(d, "uid").(string)] = d
+			}
+			assert.Equal(t, declared, field(byUID["prometheus"], "url"))
+			assert.Equal(t, declaredLoki, field(byUID["loki"], "url"))
+			assert.Equal(t, declaredLoki, field(g.Find(releaseType, "vector").Inputs["values"], "customConfig", "sinks", "loki", "endpoint"),
+				"Vector pushes to the Loki Grafana reads")
 
 			urls := g.Outputs["urls"].(map[string]any)
 			var grafanaURL any
@@ -187,7 +197,7 @@ func TestGrafanaIsWiredToWhatTheProgramDeclares(t *testing.T) {
 			assert.Equal(t, field(claim.Inputs, "metadata", "name"), field(values, "persistence", "existingClaim"))
 
 			dashboards := field(values, "dashboards", "lamina").(map[string]any)
-			assert.ElementsMatch(t, []string{"platform-overview", "lamina-services"}, keys(dashboards))
+			assert.ElementsMatch(t, []string{"platform-overview", "lamina-services", "logs"}, keys(dashboards))
 			for name, d := range dashboards {
 				var parsed struct {
 					UID    string           `json:"uid"`
@@ -196,7 +206,7 @@ func TestGrafanaIsWiredToWhatTheProgramDeclares(t *testing.T) {
 				require.NoError(t, json.Unmarshal([]byte(field(d, "json").(string)), &parsed), name)
 				assert.NotEmpty(t, parsed.Panels, name)
 				for _, p := range parsed.Panels {
-					assert.Equal(t, "prometheus", field(p, "datasource", "uid"), "%s: %v queries a datasource Grafana has", name, p["title"])
+					assert.Contains(t, byUID, field(p, "datasource", "uid"), "%s: %v queries a datasource Grafana has", name, p["title"])
 				}
 			}
 		})
@@ -209,4 +219,33 @@ func keys(m map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Loki keeps each stack's logs for its retention on its own host volume, and Vector
+// runs as the agent on every node, listening on nothing.
+func TestLogsRetentionAndVolume(t *testing.T) {
+	for stack, want := range map[string]struct{ retention, size string }{
+		"development": {"7d", "20Gi"},
+		"production":  {"30d", "100Gi"},
+	} {
+		t.Run(stack, func(t *testing.T) {
+			g := preview(t, stackSource(t, stack, nil))
+			loki := g.Find(releaseType, "loki").Inputs["values"]
+			assert.Equal(t, want.retention, field(loki, "loki", "limits_config", "retention_period"))
+			assert.Equal(t, true, field(loki, "loki", "compactor", "retention_enabled"))
+			assert.Equal(t, "Monolithic", field(loki, "deploymentMode"))
+			claim := g.Find("kubernetes:core/v1:PersistentVolumeClaim", "loki-data-claim")
+			require.NotNil(t, claim)
+			assert.Equal(t, field(claim.Inputs, "metadata", "name"),
+				field(loki, "singleBinary", "persistence", "dataVolumeParameters", "persistentVolumeClaim", "claimName"))
+			assert.Equal(t, false, field(loki, "singleBinary", "persistence", "volumeClaimsEnabled"), "no chart-made claim beside ours")
+			assert.Equal(t, want.size, field(claim.Inputs, "spec", "resources", "requests", "storage"))
+
+			vector := g.Find(releaseType, "vector").Inputs["values"]
+			assert.Equal(t, "Agent", field(vector, "role"))
+			assert.Equal(t, false, field(vector, "service", "enabled"))
+			assert.Equal(t, `{{ print "{{ kubernetes.pod_namespace }}" }}`, field(vector, "customConfig", "sinks", "loki", "labels", "namespace"),
+				"Vector's own template survives the chart's tpl")
+		})
+	}
 }

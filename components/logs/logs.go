@@ -1,0 +1,208 @@
+// Package logs provides Logs: Loki (grafana-community's chart, single binary) keeping
+// every pod's logs on a host volume, and Vector (vectordotdev's chart) as the agent on
+// every node shipping them to it with their Kubernetes metadata.
+package logs
+
+import (
+	"fmt"
+
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/internal/kube"
+)
+
+// Names and ports of what the component declares; flows and datasources derive from them.
+const (
+	LokiRelease = "loki"
+	// LokiService is Loki's Service (the chart's fullname for a release named loki) and
+	// LokiPort its HTTP port, where logs are pushed and queried.
+	LokiService = "loki"
+	LokiPort    = 3100
+	// LokiAppName is the app.kubernetes.io/name label of Loki's pods.
+	LokiAppName = "loki"
+
+	VectorRelease = "vector"
+	// VectorAppName is the app.kubernetes.io/name label of the agents' pods, and
+	// VectorServiceAccount their identity.
+	VectorAppName        = "vector"
+	VectorServiceAccount = "vector"
+)
+
+// LokiURL is the in-cluster address of Loki in namespace.
+func LokiURL(namespace string) string {
+	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", LokiService, namespace, LokiPort)
+}
+
+// LogsArgs configure Logs.
+type LogsArgs struct {
+	// LokiChart and VectorChart pin the charts.
+	LokiChart, VectorChart kube.Chart
+	// Namespace is the monitoring namespace's name; NamespaceName the same, known now,
+	// for the address Vector pushes to.
+	Namespace     pulumi.StringInput
+	NamespaceName string
+	// Retention is how long Loki keeps logs, such as 7d.
+	Retention string
+	// Claim names the claim of Loki's volume; Volume is the claim itself.
+	Claim  string
+	Volume pulumi.Resource
+	// LokiResources size Loki; VectorResources each agent.
+	LokiResources, VectorResources kube.Resources
+	// IstioReady is what sidecar injection needs: the releases wait for it.
+	IstioReady []pulumi.Resource
+}
+
+// Logs is the two releases.
+type Logs struct {
+	pulumi.ResourceState
+
+	Loki, Vector *helmv3.Release
+}
+
+// lokiValues are the loki chart's values the program sets (charts/loki/values.yaml).
+type lokiValues struct {
+	DeploymentMode string `json:"deploymentMode"`
+	Loki           struct {
+		AuthEnabled  bool `json:"auth_enabled"`
+		CommonConfig struct {
+			ReplicationFactor int `json:"replication_factor"`
+		} `json:"commonConfig"`
+		Storage struct {
+			Type string `json:"type"`
+		} `json:"storage"`
+		SchemaConfig struct {
+			Configs []schemaPeriod `json:"configs"`
+		} `json:"schemaConfig"`
+		LimitsConfig struct {
+			RetentionPeriod string `json:"retention_period"`
+		} `json:"limits_config"`
+		Compactor struct {
+			RetentionEnabled   bool   `json:"retention_enabled"`
+			DeleteRequestStore string `json:"delete_request_store"`
+		} `json:"compactor"`
+	} `json:"loki"`
+	SingleBinary struct {
+		Replicas  int            `json:"replicas"`
+		Resources kube.Resources `json:"resources"`
+		// The chart has no existingClaim: with claims off, the data volume is whatever
+		// dataVolumeParameters says, here the program's claim.
+		Persistence struct {
+			Enabled              bool           `json:"enabled"`
+			VolumeClaimsEnabled  bool           `json:"volumeClaimsEnabled"`
+			DataVolumeParameters map[string]any `json:"dataVolumeParameters"`
+		} `json:"persistence"`
+	} `json:"singleBinary"`
+	// The other deployment modes' targets must be zero in Monolithic mode.
+	Read    replicas `json:"read"`
+	Write   replicas `json:"write"`
+	Backend replicas `json:"backend"`
+	// Off: no gateway in front (the mesh is), no caches or object store for one binary,
+	// no canary or test pods.
+	Gateway      enabled `json:"gateway"`
+	ChunksCache  enabled `json:"chunksCache"`
+	ResultsCache enabled `json:"resultsCache"`
+	LokiCanary   enabled `json:"lokiCanary"`
+	Test         enabled `json:"test"`
+	Minio        enabled `json:"minio"`
+}
+
+type schemaPeriod struct {
+	From        string `json:"from"`
+	Store       string `json:"store"`
+	ObjectStore string `json:"object_store"`
+	Schema      string `json:"schema"`
+	Index       struct {
+		Prefix string `json:"prefix"`
+		Period string `json:"period"`
+	} `json:"index"`
+}
+
+type replicas struct {
+	Replicas int `json:"replicas"`
+}
+
+type enabled struct {
+	Enabled bool `json:"enabled"`
+}
+
+// vectorValues are the vector chart's values the program sets (charts/vector/values.yaml).
+type vectorValues struct {
+	Role string `json:"role"`
+	// The agent listens on nothing, so it needs no Service.
+	Service         enabled        `json:"service"`
+	ServiceHeadless enabled        `json:"serviceHeadless"`
+	Resources       kube.Resources `json:"resources"`
+	CustomConfig    map[string]any `json:"customConfig"`
+}
+
+// vectorTemplate writes a Vector template field through the chart's tpl, which would
+// otherwise read Vector's {{ }} as its own.
+func vectorTemplate(field string) string {
+	return `{{ print "{{ ` + field + ` }}" }}`
+}
+
+// NewLogs installs Loki and the Vector agents.
+func NewLogs(ctx *pulumi.Context, name string, args LogsArgs, opts ...pulumi.ResourceOption) (*Logs, error) {
+	l := &Logs{}
+	if err := ctx.RegisterComponentResource("lamina:logs:Logs", name, l, opts...); err != nil {
+		return nil, err
+	}
+	var lv lokiValues
+	lv.DeploymentMode = "Monolithic"
+	lv.Loki.AuthEnabled = false
+	lv.Loki.CommonConfig.ReplicationFactor = 1
+	lv.Loki.Storage.Type = "filesystem"
+	period := schemaPeriod{From: "2024-04-01", Store: "tsdb", ObjectStore: "filesystem", Schema: "v13"}
+	period.Index.Prefix, period.Index.Period = "index_", "24h"
+	lv.Loki.SchemaConfig.Configs = []schemaPeriod{period}
+	lv.Loki.LimitsConfig.RetentionPeriod = args.Retention
+	lv.Loki.Compactor.RetentionEnabled = true
+	lv.Loki.Compactor.DeleteRequestStore = "filesystem"
+	lv.SingleBinary.Replicas = 1
+	lv.SingleBinary.Resources = args.LokiResources
+	lv.SingleBinary.Persistence.DataVolumeParameters = map[string]any{
+		"persistentVolumeClaim": map[string]any{"claimName": args.Claim},
+	}
+	after := append([]pulumi.Resource{args.Volume}, args.IstioReady...)
+	var err error
+	l.Loki, err = kube.Release(ctx, LokiRelease, args.LokiChart, args.Namespace, lv, pulumi.Parent(l), pulumi.DependsOn(after))
+	if err != nil {
+		return nil, err
+	}
+
+	labels := map[string]any{
+		"namespace": vectorTemplate("kubernetes.pod_namespace"),
+		"pod":       vectorTemplate("kubernetes.pod_name"),
+		"container": vectorTemplate("kubernetes.container_name"),
+		"app":       vectorTemplate(`kubernetes.pod_labels."app.kubernetes.io/name"`),
+		"node":      vectorTemplate("kubernetes.pod_node_name"),
+	}
+	vv := vectorValues{
+		Role:      "Agent",
+		Resources: args.VectorResources,
+		CustomConfig: map[string]any{
+			"data_dir": "/vector-data-dir",
+			"sources":  map[string]any{"pods": map[string]any{"type": "kubernetes_logs"}},
+			"sinks": map[string]any{"loki": map[string]any{
+				"type":     "loki",
+				"inputs":   []any{"pods"},
+				"endpoint": LokiURL(args.NamespaceName),
+				"encoding": map[string]any{"codec": "json"},
+				"labels":   labels,
+				// Loki refuses entries older than the newest of their stream; keep them
+				// in order instead of failing the batch.
+				"out_of_order_action": "accept",
+			}},
+		},
+	}
+	l.Vector, err = kube.Release(ctx, VectorRelease, args.VectorChart, args.Namespace, vv,
+		pulumi.Parent(l), pulumi.DependsOn(append([]pulumi.Resource{l.Loki}, args.IstioReady...)))
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(l, pulumi.Map{"lokiURL": pulumi.String(LokiURL(args.NamespaceName))}); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
