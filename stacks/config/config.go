@@ -46,6 +46,8 @@ type Config struct {
 	Grafana Grafana `json:"grafana"`
 	// Logs are Loki and the Vector agents.
 	Logs Logs `json:"logs"`
+	// Tracing is Jaeger.
+	Tracing Tracing `json:"tracing"`
 
 	// stack is the Pulumi stack this configuration belongs to.
 	stack string

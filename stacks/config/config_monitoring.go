@@ -78,3 +78,22 @@ type Vector struct {
 	// Resources are each agent's requests and limits.
 	Resources Resources `json:"resources"`
 }
+
+// Tracing is Jaeger in the observability namespace, where Istio's sidecars and gateway
+// send their spans over OTLP.
+type Tracing struct {
+	// Jaeger is jaegertracing's chart: Jaeger v2, one all-in-one process (collector,
+	// query and UI) with a bounded in-memory store.
+	Jaeger Jaeger `json:"jaeger"`
+}
+
+// Jaeger keeps recent traces in memory.
+type Jaeger struct {
+	// Chart pins jaegertracing's jaeger chart.
+	Chart HelmChart `json:"chart"`
+	// MaxTraces bounds the in-memory store; the oldest traces go first. Allowed: 1000
+	// to 10000000.
+	MaxTraces int `json:"maxTraces"`
+	// Resources are Jaeger's requests and limits; the memory limit must hold MaxTraces.
+	Resources Resources `json:"resources"`
+}

@@ -34,6 +34,7 @@ var profiles = map[string]func() Config{
 				resources("500m", "2Gi", "2", "4Gi"), resources("50m", "64Mi", "200m", "256Mi")),
 			Grafana: grafana("10Gi", resources("100m", "256Mi", "1", "1Gi")),
 			Logs:    logs("7d", "20Gi", resources("250m", "512Mi", "2", "2Gi"), resources("50m", "64Mi", "500m", "256Mi")),
+			Tracing: tracing(50000, resources("100m", "256Mi", "1", "1Gi")),
 		}
 	},
 	Production: func() Config {
@@ -54,6 +55,7 @@ var profiles = map[string]func() Config{
 				resources("1", "4Gi", "4", "16Gi"), resources("100m", "128Mi", "500m", "512Mi")),
 			Grafana: grafana("20Gi", resources("250m", "512Mi", "2", "2Gi")),
 			Logs:    logs("30d", "100Gi", resources("500m", "1Gi", "4", "8Gi"), resources("100m", "128Mi", "1", "512Mi")),
+			Tracing: tracing(500000, resources("500m", "2Gi", "2", "8Gi")),
 		}
 	},
 }
@@ -197,6 +199,15 @@ func logs(retention, storage string, loki, vector Resources) Logs {
 	}
 }
 
+// tracing pins jaegertracing's chart (4.x is Jaeger v2) and bounds its store.
+func tracing(maxTraces int, r Resources) Tracing {
+	return Tracing{Jaeger: Jaeger{
+		Chart:     HelmChart{Repo: "https://jaegertracing.github.io/helm-charts", Version: "4.11.1", Timeout: Duration{10 * time.Minute}},
+		MaxTraces: maxTraces,
+		Resources: r,
+	}}
+}
+
 func resources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) Resources {
 	return Resources{
 		Requests: Quantities{CPU: cpuRequest, Memory: memoryRequest},
@@ -212,7 +223,7 @@ func edgeDefaults(domain, address string) Edge {
 		Routes: map[string]Route{
 			"grafana":    {Namespace: NamespaceMonitoring, Service: "grafana", Port: 80},
 			"prometheus": {Namespace: NamespaceMonitoring, Service: "prometheus", Port: 9090},
-			"jaeger":     {Namespace: NamespaceObservability, Service: "jaeger-query", Port: 16686},
+			"jaeger":     {Namespace: NamespaceObservability, Service: "jaeger", Port: 16686},
 			"kiali":      {Namespace: NamespaceObservability, Service: "kiali", Port: 20001},
 			"llm":        {Namespace: NamespaceLLMServe, Service: "lamina-llm-serve", Port: 8000},
 			"dashboard":  {Namespace: NamespaceDashboard, Service: "lamina-dashboard", Port: 5001},

@@ -44,6 +44,7 @@ func validate(c *Config) []Problem {
 	validateMonitoring(c, &ps)
 	validateGrafana(c, &ps)
 	validateLogs(c, &ps)
+	validateTracing(c, &ps)
 	return ps
 }
 

@@ -83,3 +83,11 @@ func validateLogs(c *Config, ps *problems) {
 	validateChart(ps, "lamina:logs.vector.chart", l.Vector.Chart)
 	validateResources(ps, "lamina:logs.vector.resources", l.Vector.Resources)
 }
+
+// validateTracing checks Jaeger's chart, store bound and sizing.
+func validateTracing(c *Config, ps *problems) {
+	j := c.Tracing.Jaeger
+	validateChart(ps, "lamina:tracing.jaeger.chart", j.Chart)
+	inRange(ps, "lamina:tracing.jaeger.maxTraces", j.MaxTraces, 1000, 10000000)
+	validateResources(ps, "lamina:tracing.jaeger.resources", j.Resources)
+}
