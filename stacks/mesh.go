@@ -16,13 +16,11 @@ import (
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/namespaces"
 	"github.com/lamina-os/lamina-infra/components/security"
+	"github.com/lamina-os/lamina-infra/components/tracing"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
 
-// The Jaeger collector's OTLP/gRPC endpoint, where Istio sends spans.
 const (
-	jaegerCollectorHost = "jaeger-collector." + config.NamespaceObservability + ".svc.cluster.local"
-	jaegerCollectorPort = 4317
 	// trustDomain is Istio's default SPIFFE trust domain.
 	trustDomain = "cluster.local"
 	// appLabel is the label every workload behind a route carries, with its Service's name.
@@ -96,8 +94,10 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster) (*M
 			Resources: resourcesOf(mc.Gateway.Resources), Address: cfg.Edge.Address,
 		},
 		GatewayDependsOn: []pulumi.Resource{m.MetalLB.Pool, m.MetalLB.Advertisement},
-		Tracing:          istio.Tracing{CollectorHost: jaegerCollectorHost, CollectorPort: jaegerCollectorPort, SamplingPercent: mc.TracingSamplingPercent},
-		AccessLogs:       mc.AccessLogs,
+		// Spans go to the Jaeger the tracing component declares.
+		Tracing: istio.Tracing{CollectorHost: tracing.Host(config.NamespaceObservability), CollectorPort: tracing.OTLPPort,
+			SamplingPercent: mc.TracingSamplingPercent},
+		AccessLogs: mc.AccessLogs,
 		CircuitBreaker: istio.CircuitBreaker{
 			Consecutive5xxErrors: cb.Consecutive5xxErrors, Interval: cb.Interval.Duration, BaseEjectionTime: cb.BaseEjectionTime.Duration,
 			MaxEjectionPercent: cb.MaxEjectionPercent, MaxConnections: cb.MaxConnections,
@@ -167,12 +167,17 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 			security.Flow{Name: "kubelet-probes", From: security.Peer{CIDR: cfg.Cluster.NodeCIDR}, To: all, Ports: tcp(15020, 15021)},
 			// Prometheus scrapes the merged metrics of every pod and Envoy's own.
 			security.Flow{Name: "prometheus-scrape-" + ns, From: prometheus, To: all, Ports: tcp(15020, 15090)},
+			// Every sidecar and the gateway send their spans to Jaeger.
+			security.Flow{Name: "spans-from-" + ns, From: security.Peer{Namespace: ns, ServiceAccount: security.AnyServiceAccount},
+				To: security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: tracing.AppName}}, Ports: tcp(tracing.OTLPPort)},
 		)
 	}
 	flows = append(flows,
 		// Grafana queries Prometheus and Loki; Vector pushes to Loki.
 		security.Flow{Name: "grafana-to-prometheus", From: grafanaPeer, To: monitoringPods(monitoring.AppName), Ports: tcp(monitoring.ServicePort)},
 		security.Flow{Name: "grafana-to-loki", From: grafanaPeer, To: monitoringPods(logs.LokiAppName), Ports: tcp(logs.LokiPort)},
+		security.Flow{Name: "grafana-to-jaeger", From: grafanaPeer,
+			To: security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: tracing.AppName}}, Ports: tcp(tracing.QueryPort)},
 		security.Flow{Name: "vector-to-loki",
 			From: security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: logs.VectorAppName}, ServiceAccount: logs.VectorServiceAccount},
 			To:   monitoringPods(logs.LokiAppName), Ports: tcp(logs.LokiPort)},

@@ -280,7 +280,7 @@ func TestTelemetryNamesOnlyDefinedProviders(t *testing.T) {
 		}
 		assert.Equal(t, 3, named)
 		tracing := list(field(release(t, g, "istiod").Inputs, "values", "meshConfig", "extensionProviders"))[0]
-		assert.Equal(t, "jaeger-collector.observability.svc.cluster.local", field(tracing, "opentelemetry", "service"))
+		assert.Equal(t, "jaeger.observability.svc.cluster.local", field(tracing, "opentelemetry", "service"))
 	})
 }
 
@@ -302,7 +302,11 @@ func TestAuthorizationIsDefaultDenyWithNamedSources(t *testing.T) {
 				from := list(field(rule, "from"))
 				require.NotEmpty(t, from, "%s: an ALLOW rule names its sources", ap.URN)
 				for _, f := range from {
-					assert.NotEmpty(t, field(f, "source", "principals"), ap.URN)
+					// Named identities, or (spans from every sidecar) a whole namespace.
+					named := list(field(f, "source", "principals"))
+					named = append(named, list(field(f, "source", "namespaces"))...)
+					assert.NotEmpty(t, named, ap.URN)
+					assert.NotContains(t, named, "*", ap.URN)
 				}
 				for _, to := range list(field(rule, "to")) {
 					assert.Nil(t, field(to, "source"), "%s: source belongs under from, not to", ap.URN)

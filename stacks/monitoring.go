@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"path"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -10,6 +11,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/logs"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/storage"
+	"github.com/lamina-os/lamina-infra/components/tracing"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -21,6 +23,7 @@ type MonitoringPlatform struct {
 	Grafana          *grafana.Grafana
 	LokiVolume       *storage.HostVolume
 	Logs             *logs.Logs
+	Tracing          *tracing.Tracing
 }
 
 // The volumes' names: each names a PersistentVolume (lamina-<name>), its claim
@@ -89,6 +92,17 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		return nil, err
 	}
 
+	j := cfg.Tracing.Jaeger
+	if m.Tracing, err = tracing.NewTracing(ctx, "tracing", tracing.TracingArgs{
+		Chart:      chart(j.Chart, "jaeger"),
+		Namespace:  mesh.Namespaces.Names[config.NamespaceObservability],
+		MaxTraces:  j.MaxTraces,
+		Resources:  resourcesOf(j.Resources),
+		IstioReady: mesh.Istio.Ready,
+	}, k8s); err != nil {
+		return nil, err
+	}
+
 	g := cfg.Grafana
 	if m.GrafanaVolume, err = hostVolume(ctx, cfg, cl, ns, grafanaVolume, g.StorageSize); err != nil {
 		return nil, err
@@ -110,6 +124,8 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 			{Name: "Prometheus", Type: "prometheus", UID: "prometheus", Access: "proxy", IsDefault: true,
 				URL: monitoring.ServiceURL(config.NamespaceMonitoring)},
 			{Name: "Loki", Type: "loki", UID: "loki", Access: "proxy", URL: logs.LokiURL(config.NamespaceMonitoring)},
+			{Name: "Jaeger", Type: "jaeger", UID: "jaeger", Access: "proxy",
+				URL: fmt.Sprintf("http://%s:%d", tracing.Host(config.NamespaceObservability), tracing.QueryPort)},
 		},
 		IstioReady: mesh.Istio.Ready,
 	}, k8s); err != nil {

@@ -173,13 +173,21 @@ func TestGrafanaIsWiredToWhatTheProgramDeclares(t *testing.T) {
 			// The loki chart names its Service after the release; it listens on 3100.
 			declaredLoki := fmt.Sprintf("http://%s.%s.svc.cluster.local:3100", loki.Inputs["name"], loki.Inputs["namespace"])
 			datasources := list(field(values, "datasources", "datasources.yaml", "datasources"))
-			require.Len(t, datasources, 2)
+			require.Len(t, datasources, 3)
 			byUID := map[string]any{}
 			for _, d := range datasources {
 				byUID[field(d, "uid").(string)] = d
 			}
 			assert.Equal(t, declared, field(byUID["prometheus"], "url"))
 			assert.Equal(t, declaredLoki, field(byUID["loki"], "url"))
+			jaeger := g.Find(releaseType, "jaeger")
+			require.NotNil(t, jaeger)
+			// The jaeger chart names its one Service after the release; the query API is on 16686.
+			assert.Equal(t, fmt.Sprintf("http://%s.%s.svc.cluster.local:16686", jaeger.Inputs["name"], jaeger.Inputs["namespace"]),
+				field(byUID["jaeger"], "url"))
+			tracingProvider := field(g.Find(releaseType, "istiod").Inputs["values"], "meshConfig", "extensionProviders")
+			assert.Contains(t, fmt.Sprint(tracingProvider), fmt.Sprintf("service:%s.%s.svc.cluster.local", jaeger.Inputs["name"], jaeger.Inputs["namespace"]),
+				"Istio sends spans to the Jaeger the program declares")
 			assert.Equal(t, declaredLoki, field(g.Find(releaseType, "vector").Inputs["values"], "customConfig", "sinks", "loki", "endpoint"),
 				"Vector pushes to the Loki Grafana reads")
 
@@ -247,5 +255,40 @@ func TestLogsRetentionAndVolume(t *testing.T) {
 			assert.Equal(t, `{{ print "{{ kubernetes.pod_namespace }}" }}`, field(vector, "customConfig", "sinks", "loki", "labels", "namespace"),
 				"Vector's own template survives the chart's tpl")
 		})
+	}
+}
+
+// Jaeger keeps each stack's bound of traces in one all-in-one process, which receives
+// OTLP on the port Istio sends to.
+func TestJaegerStoreIsBounded(t *testing.T) {
+	for stack, maxTraces := range map[string]float64{"development": 50000, "production": 500000} {
+		t.Run(stack, func(t *testing.T) {
+			g := preview(t, stackSource(t, stack, nil))
+			values := g.Find(releaseType, "jaeger").Inputs["values"]
+			assert.Equal(t, float64(1), field(values, "jaeger", "replicas"), "one in-memory store")
+			assert.Equal(t, maxTraces, field(values, "userconfig", "extensions", "jaeger_storage", "backends", "memstore", "memory", "max_traces"))
+			assert.Equal(t, "0.0.0.0:4317", field(values, "userconfig", "receivers", "otlp", "protocols", "grpc", "endpoint"))
+			assert.Equal(t, "memstore", field(values, "userconfig", "extensions", "jaeger_query", "storage", "traces"))
+		})
+	}
+}
+
+// Each UI's route reaches the Service and port its chart really creates.
+func TestUIRoutesReachTheDeclaredServices(t *testing.T) {
+	g := preview(t, stackSource(t, "development", nil))
+	services := map[string]string{}
+	for _, vs := range g.ByType("kubernetes:networking.istio.io/v1:VirtualService") {
+		dest := field(list(field(vs.Inputs, "spec", "http"))[0], "route")
+		d := list(dest)[0]
+		services[fmt.Sprint(field(list(field(vs.Inputs, "spec", "hosts"))[0]))] = fmt.Sprintf("%v:%v", field(d, "destination", "host"), field(d, "destination", "port", "number"))
+	}
+	prometheus := g.Find(releaseType, "prometheus").Inputs["values"]
+	want := map[string]string{
+		"grafana.lamina.local":    "grafana.monitoring.svc.cluster.local:80",
+		"prometheus.lamina.local": fmt.Sprintf("%v.monitoring.svc.cluster.local:%v", field(prometheus, "server", "fullnameOverride"), field(prometheus, "server", "service", "servicePort")),
+		"jaeger.lamina.local":     "jaeger.observability.svc.cluster.local:16686",
+	}
+	for host, dest := range want {
+		assert.Equal(t, dest, services[host], host)
 	}
 }

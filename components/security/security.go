@@ -23,7 +23,8 @@ type Peer struct {
 	// Pods selects pods by label; empty selects every pod of the namespace.
 	Pods map[string]string
 	// ServiceAccount is the pods' service account, their mesh identity; empty when the
-	// traffic does not come through a sidecar.
+	// traffic does not come through a sidecar; AnyServiceAccount for every identity of
+	// the namespace (what every sidecar of it sends, such as its spans).
 	ServiceAccount string
 	// CIDR is an address range outside the cluster (clients of the gateway, the nodes).
 	CIDR string
@@ -74,11 +75,15 @@ type authorizationPolicySpec struct {
 	Rules  []rule `json:"rules,omitempty"`
 }
 
+// source names who a rule admits: service accounts (principals) or whole namespaces.
+type source struct {
+	Principals []string `json:"principals,omitempty"`
+	Namespaces []string `json:"namespaces,omitempty"`
+}
+
 type rule struct {
 	From []struct {
-		Source struct {
-			Principals []string `json:"principals"`
-		} `json:"source"`
+		Source source `json:"source"`
 	} `json:"from"`
 	To []struct {
 		Operation struct {
@@ -178,11 +183,13 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 			}
 			var r rule
 			r.From = make([]struct {
-				Source struct {
-					Principals []string `json:"principals"`
-				} `json:"source"`
+				Source source `json:"source"`
 			}, 1)
-			r.From[0].Source.Principals = []string{Principal(args.TrustDomain, f.From.Namespace, f.From.ServiceAccount)}
+			if f.From.ServiceAccount == AnyServiceAccount {
+				r.From[0].Source.Namespaces = []string{f.From.Namespace}
+			} else {
+				r.From[0].Source.Principals = []string{Principal(args.TrustDomain, f.From.Namespace, f.From.ServiceAccount)}
+			}
 			if len(portNames) > 0 {
 				r.To = make([]struct {
 					Operation struct {
@@ -226,6 +233,9 @@ func peer(p Peer) *networkingv1.NetworkPolicyPeerArgs {
 	}
 	return out
 }
+
+// AnyServiceAccount admits every mesh identity of a Peer's namespace.
+const AnyServiceAccount = "*"
 
 // Principal is the SPIFFE identity Istio gives a service account.
 func Principal(trustDomain, namespace, serviceAccount string) string {

@@ -27,6 +27,7 @@ var chartSchemas = map[string]struct {
 	"loki": {Reason: "grafana-community's loki chart ships a values.schema.json, but its charts are not published " +
 		"as a Go module and chart repositories are not reachable here"},
 	"vector": {Reason: "vectordotdev's vector chart ships no values.schema.json"},
+	"jaeger": {Reason: "jaegertracing's jaeger chart ships no values.schema.json"},
 	"base":   {Reason: "Istio's base chart ships no values.schema.json"},
 	"cni":    {Reason: "Istio's cni chart ships no values.schema.json"},
 	"istiod": {Reason: "Istio's istiod chart ships no values.schema.json (its values are typed in istio.io/istio's values_types.proto)"},
