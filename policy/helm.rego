@@ -43,7 +43,12 @@ credential_key(key) if {
 credential_value(value) if {
 	is_string(value)
 	value != ""
+	not secret_reference(value)
 }
+
+# secret_reference holds for a chart's reference to a Kubernetes Secret in place of a
+# value (Kiali's secret:<name>:<key>).
+secret_reference(value) if regex.match(`^secret:[a-z0-9][-a-z0-9.]*:[-._a-zA-Z0-9]+$`, value)
 
 credential_value(value) if is_number(value)
 
