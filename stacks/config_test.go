@@ -204,7 +204,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "an unknown key far from every known one",
 			overrides: map[string]string{"lamina:zipkin": `{}`},
-			want:      []string{"lamina:zipkin: unknown key; known keys: certManager, cluster, colima, data, edge, grafana, host, logs, mesh, metallb, monitoring, namespaces, profile, tracing"},
+			want:      []string{"lamina:zipkin: unknown key; known keys: certManager, cluster, colima, data, edge, grafana, host, kiali, logs, mesh, metallb, monitoring, namespaces, profile, tracing"},
 		},
 		{
 			name:      "a secret value of the wrong type is not shown",
@@ -292,6 +292,24 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 				`lamina:grafana.adminUser: "the boss" is not a user name; allowed: 1 to 64 letters, digits, '-', '_', '.' or '@'`,
 				`lamina:grafana.resources.requests.cpu: "lots" is not a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi`,
 				`lamina:grafana.storageSize: "2Ti" is not a size from 1Gi to 1Ti`,
+			},
+		},
+		{
+			name:      "a production stack file with an open Kiali and no Grafana password",
+			overrides: map[string]string{"lamina:kiali": `{"authStrategy": "anonymous"}`},
+			stack:     "production",
+			want: []string{
+				"lamina:grafana.adminPassword: is required in production; set it with: pulumi config set --secret --path lamina:grafana.adminPassword <password> -s production",
+				"lamina:kiali.authStrategy: anonymous lets anyone who reaches kiali in; production allows: token, openid",
+			},
+		},
+		{
+			name:      "an OpenID client without its parts",
+			overrides: map[string]string{"lamina:kiali": `{"authStrategy": "openid", "openID": {"issuerURI": "http://idp"}}`},
+			want: []string{
+				"lamina:kiali.openID.clientID: is empty; required with authStrategy openid",
+				"lamina:kiali.openID.clientSecret: is empty; required with authStrategy openid; set it with: pulumi config set --secret --path lamina:kiali.openID.clientSecret <secret> -s development",
+				`lamina:kiali.openID.issuerURI: "http://idp" is not an https:// URL; required with authStrategy openid`,
 			},
 		},
 		{

@@ -48,6 +48,8 @@ type Config struct {
 	Logs Logs `json:"logs"`
 	// Tracing is Jaeger.
 	Tracing Tracing `json:"tracing"`
+	// Kiali is the mesh's console. Its section can hold a secret (an OpenID client's).
+	Kiali Kiali `json:"kiali"`
 
 	// stack is the Pulumi stack this configuration belongs to.
 	stack string

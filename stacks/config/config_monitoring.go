@@ -97,3 +97,37 @@ type Jaeger struct {
 	// Resources are Jaeger's requests and limits; the memory limit must hold MaxTraces.
 	Resources Resources `json:"resources"`
 }
+
+// Kiali authentication strategies.
+const (
+	// KialiAnonymous lets anyone who reaches the kiali hostname in (development).
+	KialiAnonymous = "anonymous"
+	// KialiToken asks for a Kubernetes service account token.
+	KialiToken = "token"
+	// KialiOpenID signs in through an OpenID Connect provider.
+	KialiOpenID = "openid"
+)
+
+// Kiali is the mesh's console, in the observability namespace.
+type Kiali struct {
+	// Chart pins kiali's kiali-server chart.
+	Chart HelmChart `json:"chart"`
+	// AuthStrategy is anonymous, token or openid. Allowed: anonymous only outside
+	// production.
+	AuthStrategy string `json:"authStrategy"`
+	// OpenID configures sign-in through an OpenID Connect provider (authStrategy openid).
+	OpenID KialiOpenIDConfig `json:"openID"`
+	// Resources are Kiali's requests and limits.
+	Resources Resources `json:"resources"`
+}
+
+// KialiOpenIDConfig is Kiali's OpenID Connect client.
+type KialiOpenIDConfig struct {
+	// IssuerURI is the provider's issuer. Allowed: an https:// URL.
+	IssuerURI string `json:"issuerURI"`
+	// ClientID is Kiali's client at the provider. Allowed: not empty.
+	ClientID string `json:"clientID"`
+	// ClientSecret is that client's secret, a Pulumi secret: set it with
+	// `pulumi config set --secret --path lamina:kiali.openID.clientSecret <secret>`.
+	ClientSecret string `json:"clientSecret"`
+}

@@ -35,6 +35,7 @@ var profiles = map[string]func() Config{
 			Grafana: grafana("10Gi", resources("100m", "256Mi", "1", "1Gi")),
 			Logs:    logs("7d", "20Gi", resources("250m", "512Mi", "2", "2Gi"), resources("50m", "64Mi", "500m", "256Mi")),
 			Tracing: tracing(50000, resources("100m", "256Mi", "1", "1Gi")),
+			Kiali:   kiali(KialiAnonymous, resources("50m", "128Mi", "500m", "512Mi")),
 		}
 	},
 	Production: func() Config {
@@ -56,6 +57,7 @@ var profiles = map[string]func() Config{
 			Grafana: grafana("20Gi", resources("250m", "512Mi", "2", "2Gi")),
 			Logs:    logs("30d", "100Gi", resources("500m", "1Gi", "4", "8Gi"), resources("100m", "128Mi", "1", "512Mi")),
 			Tracing: tracing(500000, resources("500m", "2Gi", "2", "8Gi")),
+			Kiali:   kiali(KialiToken, resources("100m", "256Mi", "1", "1Gi")),
 		}
 	},
 }
@@ -206,6 +208,15 @@ func tracing(maxTraces int, r Resources) Tracing {
 		MaxTraces: maxTraces,
 		Resources: r,
 	}}
+}
+
+// kiali pins kiali's kiali-server chart with an authentication strategy.
+func kiali(strategy string, r Resources) Kiali {
+	return Kiali{
+		Chart:        HelmChart{Repo: "https://kiali.org/helm-charts", Version: "2.29.0", Timeout: Duration{10 * time.Minute}},
+		AuthStrategy: strategy,
+		Resources:    r,
+	}
 }
 
 func resources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) Resources {

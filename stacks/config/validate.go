@@ -45,6 +45,7 @@ func validate(c *Config) []Problem {
 	validateGrafana(c, &ps)
 	validateLogs(c, &ps)
 	validateTracing(c, &ps)
+	validateKiali(c, &ps)
 	return ps
 }
 

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,4 +93,34 @@ func validateTracing(c *Config, ps *problems) {
 	validateChart(ps, "lamina:tracing.jaeger.chart", j.Chart)
 	inRange(ps, "lamina:tracing.jaeger.maxTraces", j.MaxTraces, 1000, 10000000)
 	validateResources(ps, "lamina:tracing.jaeger.resources", j.Resources)
+}
+
+// validateKiali checks the chart, the strategy and, with openid, its client.
+func validateKiali(c *Config, ps *problems) {
+	k := c.Kiali
+	key := "lamina:kiali"
+	validateChart(ps, key+".chart", k.Chart)
+	strategies := []string{KialiAnonymous, KialiToken, KialiOpenID}
+	switch {
+	case !slices.Contains(strategies, k.AuthStrategy):
+		ps.add(key+".authStrategy", "%s is not a strategy; allowed: %s", quote(k.AuthStrategy), strings.Join(strategies, ", "))
+	case k.AuthStrategy == KialiAnonymous && c.Profile == Production:
+		ps.add(key+".authStrategy", "anonymous lets anyone who reaches kiali in; production allows: token, openid")
+	}
+	o := k.OpenID
+	if k.AuthStrategy == KialiOpenID {
+		if u, err := url.Parse(o.IssuerURI); err != nil || u.Scheme != "https" || u.Host == "" {
+			ps.add(key+".openID.issuerURI", "%s is not an https:// URL; required with authStrategy openid", quote(o.IssuerURI))
+		}
+		if o.ClientID == "" {
+			ps.add(key+".openID.clientID", "is empty; required with authStrategy openid")
+		}
+		if o.ClientSecret == "" {
+			ps.add(key+".openID.clientSecret", "is empty; required with authStrategy openid; set it with: pulumi config set --secret --path lamina:kiali.openID.clientSecret <secret> -s %s", c.Stack())
+		}
+	}
+	if o.ClientSecret != "" && !c.Secret(key) {
+		ps.add(key+".openID.clientSecret", "is in plaintext in the stack file; remove it and set it as a secret with: pulumi config set --secret --path lamina:kiali.openID.clientSecret <secret> -s %s", c.Stack())
+	}
+	validateResources(ps, key+".resources", k.Resources)
 }
