@@ -11,6 +11,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/edge"
 	"github.com/lamina-os/lamina-infra/components/grafana"
 	"github.com/lamina-os/lamina-infra/components/istio"
+	"github.com/lamina-os/lamina-infra/components/kiali"
 	"github.com/lamina-os/lamina-infra/components/logs"
 	"github.com/lamina-os/lamina-infra/components/metallb"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
@@ -154,6 +155,7 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 		return security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: app}}
 	}
 	prometheus := monitoringPods(monitoring.AppName)
+	kialiPeer := security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: kiali.InstanceName}, ServiceAccount: kiali.InstanceName}
 	grafanaPeer := security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: grafana.AppName}, ServiceAccount: grafana.ServiceAccount}
 	var flows []security.Flow
 	for _, ns := range meshNamespaces {
@@ -176,6 +178,12 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 		// Grafana queries Prometheus and Loki; Vector pushes to Loki.
 		security.Flow{Name: "grafana-to-prometheus", From: grafanaPeer, To: monitoringPods(monitoring.AppName), Ports: tcp(monitoring.ServicePort)},
 		security.Flow{Name: "grafana-to-loki", From: grafanaPeer, To: monitoringPods(logs.LokiAppName), Ports: tcp(logs.LokiPort)},
+		// Kiali reads the same Prometheus, Jaeger and Grafana, and istiod's state.
+		security.Flow{Name: "kiali-to-prometheus", From: kialiPeer, To: monitoringPods(monitoring.AppName), Ports: tcp(monitoring.ServicePort)},
+		security.Flow{Name: "kiali-to-jaeger", From: kialiPeer,
+			To: security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: tracing.AppName}}, Ports: tcp(tracing.QueryGRPCPort)},
+		security.Flow{Name: "kiali-to-grafana", From: kialiPeer, To: monitoringPods(grafana.AppName), Ports: tcp(grafana.ContainerPort)},
+		security.Flow{Name: "kiali-to-istiod", From: kialiPeer, To: security.Peer{Namespace: config.NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15014)},
 		security.Flow{Name: "grafana-to-jaeger", From: grafanaPeer,
 			To: security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: tracing.AppName}}, Ports: tcp(tracing.QueryPort)},
 		security.Flow{Name: "vector-to-loki",

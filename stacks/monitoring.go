@@ -8,6 +8,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/cluster"
 	"github.com/lamina-os/lamina-infra/components/grafana"
+	"github.com/lamina-os/lamina-infra/components/kiali"
 	"github.com/lamina-os/lamina-infra/components/logs"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/storage"
@@ -24,6 +25,7 @@ type MonitoringPlatform struct {
 	LokiVolume       *storage.HostVolume
 	Logs             *logs.Logs
 	Tracing          *tracing.Tracing
+	Kiali            *kiali.Kiali
 }
 
 // The volumes' names: each names a PersistentVolume (lamina-<name>), its claim
@@ -128,6 +130,31 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 				URL: fmt.Sprintf("http://%s:%d", tracing.Host(config.NamespaceObservability), tracing.QueryPort)},
 		},
 		IstioReady: mesh.Istio.Ready,
+	}, k8s); err != nil {
+		return nil, err
+	}
+
+	k := cfg.Kiali
+	var clientSecret pulumi.StringInput
+	if k.OpenID.ClientSecret != "" {
+		clientSecret = pulumi.ToSecret(pulumi.String(k.OpenID.ClientSecret)).(pulumi.StringOutput)
+	}
+	jaegerHost := tracing.Host(config.NamespaceObservability)
+	if m.Kiali, err = kiali.NewKiali(ctx, "kiali", kiali.KialiArgs{
+		Chart:              chart(k.Chart, "kiali-server"),
+		Namespace:          mesh.Namespaces.Names[config.NamespaceObservability],
+		IstioNamespace:     config.NamespaceIstio,
+		AuthStrategy:       k.AuthStrategy,
+		OpenIDIssuer:       k.OpenID.IssuerURI,
+		OpenIDClientID:     k.OpenID.ClientID,
+		OpenIDClientSecret: clientSecret,
+		PrometheusURL:      monitoring.ServiceURL(config.NamespaceMonitoring),
+		TracingGRPCURL:     fmt.Sprintf("http://%s:%d", jaegerHost, tracing.QueryGRPCPort),
+		TracingUIURL:       routeURL(cfg, mesh, config.NamespaceObservability, tracing.Service),
+		GrafanaInternalURL: fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", grafana.Service, config.NamespaceMonitoring, grafana.ServicePort),
+		GrafanaURL:         routeURL(cfg, mesh, config.NamespaceMonitoring, grafana.Service),
+		Resources:          resourcesOf(k.Resources),
+		IstioReady:         mesh.Istio.Ready,
 	}, k8s); err != nil {
 		return nil, err
 	}

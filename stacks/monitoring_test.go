@@ -292,3 +292,36 @@ func TestUIRoutesReachTheDeclaredServices(t *testing.T) {
 		assert.Equal(t, dest, services[host], host)
 	}
 }
+
+// Kiali reads the same Prometheus, Jaeger and Grafana as everything else (the original
+// pointed development and production at two different Jaegers), signs its sessions
+// with a key kept in a Secret, and authenticates in production.
+func TestKialiUsesThePlatformsBackends(t *testing.T) {
+	for stack, strategy := range map[string]string{"development": "anonymous", "production": "token"} {
+		t.Run(stack, func(t *testing.T) {
+			g := preview(t, stackSource(t, stack, nil))
+			values := g.Find(releaseType, "kiali").Inputs["values"]
+			assert.Equal(t, strategy, field(values, "auth", "strategy"))
+
+			grafanaValues := g.Find(releaseType, "grafana").Inputs["values"]
+			byUID := map[string]any{}
+			for _, d := range list(field(grafanaValues, "datasources", "datasources.yaml", "datasources")) {
+				byUID[field(d, "uid").(string)] = field(d, "url")
+			}
+			assert.Equal(t, byUID["prometheus"], field(values, "external_services", "prometheus", "url"), "the Prometheus Grafana reads")
+			jaeger := g.Find(releaseType, "jaeger")
+			assert.Equal(t, fmt.Sprintf("http://%s.%s.svc.cluster.local:16685", jaeger.Inputs["name"], jaeger.Inputs["namespace"]),
+				field(values, "external_services", "tracing", "internal_url"), "the Jaeger Istio sends to, on its gRPC query port")
+			grafana := g.Find(releaseType, "grafana")
+			assert.Equal(t, fmt.Sprintf("http://%s.%s.svc.cluster.local:80", grafana.Inputs["name"], grafana.Inputs["namespace"]),
+				field(values, "external_services", "grafana", "internal_url"))
+
+			secret := g.Find("kubernetes:core/v1:Secret", "kiali-signing-key-secret")
+			require.NotNil(t, secret)
+			assert.Equal(t, fmt.Sprintf("secret:%s:key", field(secret.Inputs, "metadata", "name")), field(values, "login_token", "signing_key"))
+			assert.Equal(t, recorder.SecretMask, secret.Inputs["stringData"])
+			key := g.Find("command:local:Command", "kiali-signing-key")
+			assert.Equal(t, []string{"stdout"}, key.AdditionalSecretOutputs)
+		})
+	}
+}

@@ -8,13 +8,12 @@ import (
 	"path"
 	"strings"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/internal/kube"
-	"github.com/lamina-os/lamina-infra/internal/shell"
+	"github.com/lamina-os/lamina-infra/internal/secret"
 )
 
 // Names and ports of what the component declares.
@@ -24,6 +23,8 @@ const (
 	// release named grafana).
 	Service     = "grafana"
 	ServicePort = 80
+	// ContainerPort is where Grafana's pods listen, behind ServicePort.
+	ContainerPort = 3000
 	// AppName is the app.kubernetes.io/name label of Grafana's pods.
 	AppName = "grafana"
 	// ServiceAccount is Grafana's identity, the source of its queries.
@@ -169,17 +170,10 @@ func NewGrafana(ctx *pulumi.Context, name string, args GrafanaArgs, opts ...pulu
 	var err error
 	passwordInput := args.AdminPassword
 	if passwordInput == nil {
-		generated, err := local.NewCommand(ctx, name+"-admin-password", &local.CommandArgs{
-			Interpreter: pulumi.ToStringArray(shell.Interpreter),
-			// 192 random bits; created once, never updated, so every up keeps it.
-			Create:                 pulumi.String("openssl rand -hex 24"),
-			Logging:                local.LoggingStderr,
-			AddPreviousOutputInEnv: pulumi.Bool(false),
-		}, pulumi.Parent(g), pulumi.AdditionalSecretOutputs([]string{"stdout"}))
-		if err != nil {
+		// 192 random bits.
+		if passwordInput, err = secret.Generate(ctx, name+"-admin-password", 24, pulumi.Parent(g)); err != nil {
 			return nil, err
 		}
-		passwordInput = generated.Stdout
 	}
 	password := pulumi.ToSecret(passwordInput).(pulumi.StringOutput)
 	g.AdminSecret, err = corev1.NewSecret(ctx, name+"-admin", &corev1.SecretArgs{
