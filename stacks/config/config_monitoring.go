@@ -85,6 +85,22 @@ type Tracing struct {
 	// Jaeger is jaegertracing's chart: Jaeger v2, one all-in-one process (collector,
 	// query and UI) with a bounded in-memory store.
 	Jaeger Jaeger `json:"jaeger"`
+	// Collector, when enabled, is an OpenTelemetry collector between the proxies and
+	// Jaeger: it batches and bounds what reaches Jaeger, and is where other backends or
+	// sampling would be added.
+	Collector Collector `json:"collector"`
+}
+
+// Collector is open-telemetry's opentelemetry-collector chart as a Deployment.
+type Collector struct {
+	// Enabled puts the collector between the proxies and Jaeger.
+	Enabled bool `json:"enabled"`
+	// Chart pins open-telemetry's opentelemetry-collector chart.
+	Chart HelmChart `json:"chart"`
+	// Replicas is the number of collector pods. Allowed: 1 to 10.
+	Replicas int `json:"replicas"`
+	// Resources are each collector's requests and limits.
+	Resources Resources `json:"resources"`
 }
 
 // Jaeger keeps recent traces in memory.

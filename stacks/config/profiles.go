@@ -34,7 +34,7 @@ var profiles = map[string]func() Config{
 				resources("500m", "2Gi", "2", "4Gi"), resources("50m", "64Mi", "200m", "256Mi")),
 			Grafana: grafana("10Gi", resources("100m", "256Mi", "1", "1Gi")),
 			Logs:    logs("7d", "20Gi", resources("250m", "512Mi", "2", "2Gi"), resources("50m", "64Mi", "500m", "256Mi")),
-			Tracing: tracing(50000, resources("100m", "256Mi", "1", "1Gi")),
+			Tracing: tracing(50000, resources("100m", "256Mi", "1", "1Gi"), false, 1),
 			Kiali:   kiali(KialiAnonymous, resources("50m", "128Mi", "500m", "512Mi")),
 		}
 	},
@@ -56,7 +56,7 @@ var profiles = map[string]func() Config{
 				resources("1", "4Gi", "4", "16Gi"), resources("100m", "128Mi", "500m", "512Mi")),
 			Grafana: grafana("20Gi", resources("250m", "512Mi", "2", "2Gi")),
 			Logs:    logs("30d", "100Gi", resources("500m", "1Gi", "4", "8Gi"), resources("100m", "128Mi", "1", "512Mi")),
-			Tracing: tracing(500000, resources("500m", "2Gi", "2", "8Gi")),
+			Tracing: tracing(500000, resources("500m", "2Gi", "2", "8Gi"), true, 2),
 			Kiali:   kiali(KialiToken, resources("100m", "256Mi", "1", "1Gi")),
 		}
 	},
@@ -201,13 +201,22 @@ func logs(retention, storage string, loki, vector Resources) Logs {
 	}
 }
 
-// tracing pins jaegertracing's chart (4.x is Jaeger v2) and bounds its store.
-func tracing(maxTraces int, r Resources) Tracing {
-	return Tracing{Jaeger: Jaeger{
-		Chart:     HelmChart{Repo: "https://jaegertracing.github.io/helm-charts", Version: "4.11.1", Timeout: Duration{10 * time.Minute}},
-		MaxTraces: maxTraces,
-		Resources: r,
-	}}
+// tracing pins jaegertracing's chart (4.x is Jaeger v2), bounds its store, and puts an
+// OpenTelemetry collector in front of it when collector is set.
+func tracing(maxTraces int, r Resources, collector bool, collectors int) Tracing {
+	return Tracing{
+		Jaeger: Jaeger{
+			Chart:     HelmChart{Repo: "https://jaegertracing.github.io/helm-charts", Version: "4.11.1", Timeout: Duration{10 * time.Minute}},
+			MaxTraces: maxTraces,
+			Resources: r,
+		},
+		Collector: Collector{
+			Enabled:   collector,
+			Chart:     HelmChart{Repo: "https://open-telemetry.github.io/opentelemetry-helm-charts", Version: "0.170.0", Timeout: Duration{10 * time.Minute}},
+			Replicas:  collectors,
+			Resources: resources("100m", "256Mi", "1", "1Gi"),
+		},
+	}
 }
 
 // kiali pins kiali's kiali-server chart with an authentication strategy.

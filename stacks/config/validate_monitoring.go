@@ -93,6 +93,10 @@ func validateTracing(c *Config, ps *problems) {
 	validateChart(ps, "lamina:tracing.jaeger.chart", j.Chart)
 	inRange(ps, "lamina:tracing.jaeger.maxTraces", j.MaxTraces, 1000, 10000000)
 	validateResources(ps, "lamina:tracing.jaeger.resources", j.Resources)
+	col := c.Tracing.Collector
+	validateChart(ps, "lamina:tracing.collector.chart", col.Chart)
+	inRange(ps, "lamina:tracing.collector.replicas", col.Replicas, 1, 10)
+	validateResources(ps, "lamina:tracing.collector.resources", col.Resources)
 }
 
 // validateKiali checks the chart, the strategy and, with openid, its client.
