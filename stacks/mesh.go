@@ -80,6 +80,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster) (*M
 
 	mc := cfg.Mesh
 	cb := mc.CircuitBreaker
+	spansHost, _ := tracing.SpansTarget(config.NamespaceObservability, cfg.Tracing.Collector.Enabled)
 	if m.Istio, err = istio.NewIstio(ctx, "istio", istio.IstioArgs{
 		Repo: mc.Charts.Repo, Version: mc.Charts.Version, Timeout: mc.Charts.Timeout.Duration,
 		Namespace:        names[config.NamespaceIstio],
@@ -96,7 +97,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster) (*M
 		},
 		GatewayDependsOn: []pulumi.Resource{m.MetalLB.Pool, m.MetalLB.Advertisement},
 		// Spans go to the Jaeger the tracing component declares.
-		Tracing: istio.Tracing{CollectorHost: tracing.Host(config.NamespaceObservability), CollectorPort: tracing.OTLPPort,
+		Tracing: istio.Tracing{CollectorHost: spansHost, CollectorPort: tracing.OTLPPort,
 			SamplingPercent: mc.TracingSamplingPercent},
 		AccessLogs: mc.AccessLogs,
 		CircuitBreaker: istio.CircuitBreaker{
@@ -155,6 +156,10 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 		return security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: app}}
 	}
 	prometheus := monitoringPods(monitoring.AppName)
+	_, spansApp := tracing.SpansTarget(config.NamespaceObservability, cfg.Tracing.Collector.Enabled)
+	observabilityPods := func(app string) security.Peer {
+		return security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: app}}
+	}
 	kialiPeer := security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: kiali.InstanceName}, ServiceAccount: kiali.InstanceName}
 	grafanaPeer := security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: grafana.AppName}, ServiceAccount: grafana.ServiceAccount}
 	var flows []security.Flow
@@ -169,10 +174,15 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 			security.Flow{Name: "kubelet-probes", From: security.Peer{CIDR: cfg.Cluster.NodeCIDR}, To: all, Ports: tcp(15020, 15021)},
 			// Prometheus scrapes the merged metrics of every pod and Envoy's own.
 			security.Flow{Name: "prometheus-scrape-" + ns, From: prometheus, To: all, Ports: tcp(15020, 15090)},
-			// Every sidecar and the gateway send their spans to Jaeger.
+			// Every sidecar and the gateway send their spans to Jaeger or its collector.
 			security.Flow{Name: "spans-from-" + ns, From: security.Peer{Namespace: ns, ServiceAccount: security.AnyServiceAccount},
-				To: security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: tracing.AppName}}, Ports: tcp(tracing.OTLPPort)},
+				To: observabilityPods(spansApp), Ports: tcp(tracing.OTLPPort)},
 		)
+	}
+	if cfg.Tracing.Collector.Enabled {
+		flows = append(flows, security.Flow{Name: "collector-to-jaeger",
+			From: security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: tracing.CollectorAppName}, ServiceAccount: tracing.CollectorServiceAccount},
+			To:   observabilityPods(tracing.AppName), Ports: tcp(tracing.OTLPPort)})
 	}
 	flows = append(flows,
 		// Grafana queries Prometheus and Loki; Vector pushes to Loki.

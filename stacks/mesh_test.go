@@ -280,7 +280,12 @@ func TestTelemetryNamesOnlyDefinedProviders(t *testing.T) {
 		}
 		assert.Equal(t, 3, named)
 		tracing := list(field(release(t, g, "istiod").Inputs, "values", "meshConfig", "extensionProviders"))[0]
-		assert.Equal(t, "jaeger.observability.svc.cluster.local", field(tracing, "opentelemetry", "service"))
+		// Spans go to Jaeger, or in production to the OpenTelemetry collector in front of it.
+		want := "jaeger.observability.svc.cluster.local"
+		if cfg.Tracing.Collector.Enabled {
+			want = "opentelemetry-collector.observability.svc.cluster.local"
+		}
+		assert.Equal(t, want, field(tracing, "opentelemetry", "service"))
 	})
 }
 

@@ -94,13 +94,19 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		return nil, err
 	}
 
-	j := cfg.Tracing.Jaeger
+	j, col := cfg.Tracing.Jaeger, cfg.Tracing.Collector
+	var collector *tracing.Collector
+	if col.Enabled {
+		collector = &tracing.Collector{Chart: chart(col.Chart, "opentelemetry-collector"), Replicas: col.Replicas, Resources: resourcesOf(col.Resources)}
+	}
 	if m.Tracing, err = tracing.NewTracing(ctx, "tracing", tracing.TracingArgs{
-		Chart:      chart(j.Chart, "jaeger"),
-		Namespace:  mesh.Namespaces.Names[config.NamespaceObservability],
-		MaxTraces:  j.MaxTraces,
-		Resources:  resourcesOf(j.Resources),
-		IstioReady: mesh.Istio.Ready,
+		Chart:         chart(j.Chart, "jaeger"),
+		Namespace:     mesh.Namespaces.Names[config.NamespaceObservability],
+		NamespaceName: config.NamespaceObservability,
+		MaxTraces:     j.MaxTraces,
+		Resources:     resourcesOf(j.Resources),
+		Collector:     collector,
+		IstioReady:    mesh.Istio.Ready,
 	}, k8s); err != nil {
 		return nil, err
 	}

@@ -185,9 +185,18 @@ func TestGrafanaIsWiredToWhatTheProgramDeclares(t *testing.T) {
 			// The jaeger chart names its one Service after the release; the query API is on 16686.
 			assert.Equal(t, fmt.Sprintf("http://%s.%s.svc.cluster.local:16686", jaeger.Inputs["name"], jaeger.Inputs["namespace"]),
 				field(byUID["jaeger"], "url"))
-			tracingProvider := field(g.Find(releaseType, "istiod").Inputs["values"], "meshConfig", "extensionProviders")
-			assert.Contains(t, fmt.Sprint(tracingProvider), fmt.Sprintf("service:%s.%s.svc.cluster.local", jaeger.Inputs["name"], jaeger.Inputs["namespace"]),
-				"Istio sends spans to the Jaeger the program declares")
+			// Istio sends spans to the Jaeger the program declares, in production through
+			// the collector the program declares, which exports to that Jaeger.
+			jaegerHost := fmt.Sprintf("%s.%s.svc.cluster.local", jaeger.Inputs["name"], jaeger.Inputs["namespace"])
+			spansTo := jaegerHost
+			if collector := g.Find(releaseType, "opentelemetry-collector"); collector != nil {
+				require.Equal(t, "production", stack, "only production runs a collector")
+				spansTo = fmt.Sprintf("%s.%s.svc.cluster.local", collector.Inputs["name"], collector.Inputs["namespace"])
+				assert.Equal(t, jaegerHost+":4317", field(collector.Inputs["values"], "config", "exporters", "otlp_grpc/jaeger", "endpoint"))
+				assert.Equal(t, float64(2), field(collector.Inputs["values"], "replicaCount"))
+			}
+			tracingProvider := list(field(g.Find(releaseType, "istiod").Inputs["values"], "meshConfig", "extensionProviders"))[0]
+			assert.Equal(t, spansTo, field(tracingProvider, "opentelemetry", "service"))
 			assert.Equal(t, declaredLoki, field(g.Find(releaseType, "vector").Inputs["values"], "customConfig", "sinks", "loki", "endpoint"),
 				"Vector pushes to the Loki Grafana reads")
 

@@ -1,6 +1,6 @@
 // Package tracing provides Tracing: Jaeger v2 (jaegertracing's chart) as one all-in-one
-// process that receives OTLP from Istio's proxies and serves the query API and the UI,
-// with a bounded in-memory store.
+// process that serves the query API and the UI with a bounded in-memory store, and
+// receives OTLP from Istio's proxies, directly or through an OpenTelemetry collector.
 package tracing
 
 import (
@@ -27,7 +27,32 @@ const (
 	AppName = "jaeger"
 	// store names the in-memory trace store in Jaeger's configuration.
 	store = "memstore"
+
+	// CollectorRelease is the OpenTelemetry collector's release; CollectorService its
+	// Service (the chart's fullname for that release name), which takes OTLP on OTLPPort.
+	CollectorRelease = "opentelemetry-collector"
+	CollectorService = "opentelemetry-collector"
+	// CollectorAppName is the app.kubernetes.io/name label of its pods, and
+	// CollectorServiceAccount their identity.
+	CollectorAppName        = "opentelemetry-collector"
+	CollectorServiceAccount = "opentelemetry-collector"
+	// collectorImage is the collector distribution the chart requires naming.
+	collectorImage = "otel/opentelemetry-collector-k8s"
 )
+
+// SpansTarget says where the proxies send spans, given whether a collector runs: its
+// host name in namespace and the app.kubernetes.io/name of the pods behind it.
+func SpansTarget(namespace string, collector bool) (host, app string) {
+	if collector {
+		return CollectorHost(namespace), CollectorAppName
+	}
+	return Host(namespace), AppName
+}
+
+// CollectorHost is the collector's in-cluster host name in namespace.
+func CollectorHost(namespace string) string {
+	return fmt.Sprintf("%s.%s.svc.cluster.local", CollectorService, namespace)
+}
 
 // Host is Jaeger's in-cluster host name in namespace.
 func Host(namespace string) string {
@@ -38,21 +63,80 @@ func Host(namespace string) string {
 type TracingArgs struct {
 	// Chart pins jaegertracing's chart.
 	Chart kube.Chart
-	// Namespace is the observability namespace's name.
-	Namespace pulumi.StringInput
+	// Namespace is the observability namespace's name; NamespaceName the same, known
+	// now, for the addresses of the Services.
+	Namespace     pulumi.StringInput
+	NamespaceName string
 	// MaxTraces bounds the in-memory store.
 	MaxTraces int
 	// Resources size Jaeger.
 	Resources kube.Resources
-	// IstioReady is what sidecar injection needs: the release waits for it.
+	// Collector, when set, puts an OpenTelemetry collector in front of Jaeger.
+	Collector *Collector
+	// IstioReady is what sidecar injection needs: the releases wait for it.
 	IstioReady []pulumi.Resource
 }
 
-// Tracing is the Jaeger release.
+// Collector is the OpenTelemetry collector's chart and size.
+type Collector struct {
+	Chart     kube.Chart
+	Replicas  int
+	Resources kube.Resources
+}
+
+// Tracing is the Jaeger release and, when configured, the collector's.
 type Tracing struct {
 	pulumi.ResourceState
 
 	Release *helmv3.Release
+	// Collector is nil without a collector.
+	Collector *helmv3.Release
+	// SpansHost is where the proxies send spans: the collector when there is one,
+	// Jaeger otherwise; SpansAppName labels the pods that receive them.
+	SpansHost, SpansAppName string
+}
+
+// collectorValues are the opentelemetry-collector chart's values the program sets. The
+// chart merges config into its defaults: its other receivers and its metrics and logs
+// pipelines (the collector's own telemetry, to its debug exporter) stay as they are.
+type collectorValues struct {
+	Mode         string         `json:"mode"`
+	ReplicaCount int            `json:"replicaCount"`
+	Resources    kube.Resources `json:"resources"`
+	Image        struct {
+		Repository string `json:"repository"`
+	} `json:"image"`
+	Command struct {
+		Name string `json:"name"`
+	} `json:"command"`
+	Config map[string]any `json:"config"`
+}
+
+// collectorConfig receives OTLP, keeps the collector within its memory, batches, and
+// exports to Jaeger. The sidecars on both ends carry the traffic over mutual TLS, so
+// the exporter itself speaks plain gRPC.
+func collectorConfig(jaegerHost string) map[string]any {
+	const exporter = "otlp_grpc/jaeger"
+	return map[string]any{
+		"receivers": map[string]any{
+			"otlp": map[string]any{"protocols": map[string]any{
+				"grpc": map[string]any{"endpoint": fmt.Sprintf("${env:MY_POD_IP}:%d", OTLPPort)},
+				"http": map[string]any{"endpoint": "${env:MY_POD_IP}:4318"},
+			}},
+		},
+		"processors": map[string]any{
+			"memory_limiter": map[string]any{"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 25},
+			"batch":          map[string]any{},
+		},
+		"exporters": map[string]any{
+			exporter: map[string]any{"endpoint": fmt.Sprintf("%s:%d", jaegerHost, OTLPPort), "tls": map[string]any{"insecure": true}},
+		},
+		"service": map[string]any{"pipelines": map[string]any{
+			"traces": map[string]any{
+				"receivers": []any{"otlp"}, "processors": []any{"memory_limiter", "batch"}, "exporters": []any{exporter},
+			},
+		}},
+	}
 }
 
 // values are the chart values the program sets (charts/jaeger/values.yaml, 4.x).
@@ -114,7 +198,18 @@ func NewTracing(ctx *pulumi.Context, name string, args TracingArgs, opts ...pulu
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.RegisterResourceOutputs(t, pulumi.Map{"maxTraces": pulumi.Int(args.MaxTraces)}); err != nil {
+	t.SpansHost, t.SpansAppName = SpansTarget(args.NamespaceName, args.Collector != nil)
+	if c := args.Collector; c != nil {
+		cv := collectorValues{Mode: "deployment", ReplicaCount: c.Replicas, Resources: c.Resources, Config: collectorConfig(Host(args.NamespaceName))}
+		cv.Image.Repository = collectorImage
+		cv.Command.Name = "otelcol-k8s"
+		t.Collector, err = kube.Release(ctx, CollectorRelease, c.Chart, args.Namespace, cv,
+			pulumi.Parent(t), pulumi.DependsOn(append([]pulumi.Resource{t.Release}, args.IstioReady...)))
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.RegisterResourceOutputs(t, pulumi.Map{"maxTraces": pulumi.Int(args.MaxTraces), "spansHost": pulumi.String(t.SpansHost)}); err != nil {
 		return nil, err
 	}
 	return t, nil
