@@ -3,7 +3,9 @@ package stacks_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,7 +216,7 @@ func TestGrafanaIsWiredToWhatTheProgramDeclares(t *testing.T) {
 			assert.Equal(t, field(claim.Inputs, "metadata", "name"), field(values, "persistence", "existingClaim"))
 
 			dashboards := field(values, "dashboards", "lamina").(map[string]any)
-			assert.ElementsMatch(t, []string{"platform-overview", "lamina-services", "logs"}, keys(dashboards))
+			assert.ElementsMatch(t, []string{"platform-overview", "lamina-services", "logs"}, slices.Collect(maps.Keys(dashboards)))
 			for name, d := range dashboards {
 				var parsed struct {
 					UID    string           `json:"uid"`
@@ -228,14 +230,6 @@ func TestGrafanaIsWiredToWhatTheProgramDeclares(t *testing.T) {
 			}
 		})
 	}
-}
-
-func keys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // Loki keeps each stack's logs for its retention on its own host volume, and Vector

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -250,7 +251,7 @@ func standIn(path string, v any) []string {
 	var out []string
 	switch x := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			p := path + "." + k
 			if x[k] == unknownMask && nodeValue(p) {
 				x[k] = nodeStandIn
@@ -315,7 +316,7 @@ func diff(path string, want, got any) []string {
 			return []string{fmt.Sprintf("%s: set to %s, read back %s", orRoot(path), show(want), show(got))}
 		}
 		var out []string
-		for _, k := range sortedKeys(w) {
+		for _, k := range slices.Sorted(maps.Keys(w)) {
 			if _, present := g[k]; !present && !empty(w[k]) {
 				out = append(out, fmt.Sprintf("%s.%s: set to %s, missing when read back (pruned)", path, k, show(w[k])))
 				continue
@@ -375,15 +376,6 @@ func number(v any) any {
 func show(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func summary(kinds map[string]int) string {
