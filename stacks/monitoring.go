@@ -16,7 +16,7 @@ import (
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
-// MonitoringPlatform is what the monitoring part of a stack declares.
+// MonitoringPlatform is what the monitoring and observability parts of a stack declare.
 type MonitoringPlatform struct {
 	PrometheusVolume *storage.HostVolume
 	Monitoring       *monitoring.Monitoring
@@ -49,9 +49,10 @@ func hostVolume(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, na
 	}, pulumi.Providers(cl.Provider))
 }
 
-// buildMonitoring declares the monitoring namespace's volumes on the host data directory
-// and its releases (Prometheus, Loki and Vector, Grafana), after istiod, which injects
-// their sidecars.
+// buildMonitoring declares the observability of the platform, after istiod, which
+// injects their sidecars: in monitoring, the volumes on the host data directory and
+// Prometheus, Loki and Vector, and Grafana; in observability, Jaeger (with the
+// production collector) and Kiali.
 func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, mesh *MeshPlatform) (*MonitoringPlatform, error) {
 	k8s := pulumi.Providers(cl.Provider)
 	ns := mesh.Namespaces.Names[config.NamespaceMonitoring]
