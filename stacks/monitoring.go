@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"fmt"
 	"path"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -13,6 +12,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/components/tracing"
+	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -134,7 +134,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 				URL: monitoring.ServiceURL(config.NamespaceMonitoring)},
 			{Name: "Loki", Type: "loki", UID: "loki", Access: "proxy", URL: logs.LokiURL(config.NamespaceMonitoring)},
 			{Name: "Jaeger", Type: "jaeger", UID: "jaeger", Access: "proxy",
-				URL: fmt.Sprintf("http://%s:%d", tracing.Host(config.NamespaceObservability), tracing.QueryPort)},
+				URL: kube.ServiceURL(tracing.Service, config.NamespaceObservability, tracing.QueryPort)},
 		},
 		IstioReady: mesh.Istio.Ready,
 	}, k8s); err != nil {
@@ -146,7 +146,6 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	if k.OpenID.ClientSecret != "" {
 		clientSecret = pulumi.ToSecret(pulumi.String(k.OpenID.ClientSecret)).(pulumi.StringOutput)
 	}
-	jaegerHost := tracing.Host(config.NamespaceObservability)
 	if m.Kiali, err = kiali.NewKiali(ctx, "kiali", kiali.KialiArgs{
 		Chart:              chart(k.Chart, "kiali-server"),
 		Namespace:          mesh.Namespaces.Names[config.NamespaceObservability],
@@ -156,9 +155,9 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		OpenIDClientID:     k.OpenID.ClientID,
 		OpenIDClientSecret: clientSecret,
 		PrometheusURL:      monitoring.ServiceURL(config.NamespaceMonitoring),
-		TracingGRPCURL:     fmt.Sprintf("http://%s:%d", jaegerHost, tracing.QueryGRPCPort),
+		TracingGRPCURL:     kube.ServiceURL(tracing.Service, config.NamespaceObservability, tracing.QueryGRPCPort),
 		TracingUIURL:       routeURL(cfg, mesh, config.NamespaceObservability, tracing.Service),
-		GrafanaInternalURL: fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", grafana.Service, config.NamespaceMonitoring, grafana.ServicePort),
+		GrafanaInternalURL: grafana.ServiceURL(config.NamespaceMonitoring),
 		GrafanaURL:         routeURL(cfg, mesh, config.NamespaceMonitoring, grafana.Service),
 		Resources:          resourcesOf(k.Resources),
 		IstioReady:         mesh.Istio.Ready,

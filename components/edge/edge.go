@@ -138,7 +138,7 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 		route.Route = make([]struct {
 			Destination destination `json:"destination"`
 		}, 1)
-		route.Route[0].Destination.Host = r.Service + "." + r.Namespace + ".svc.cluster.local"
+		route.Route[0].Destination.Host = kube.ServiceHost(r.Service, r.Namespace)
 		route.Route[0].Destination.Port.Number = r.Port
 		vs := virtualServiceSpec{
 			Hosts:    []string{hosts[i]},

@@ -37,6 +37,11 @@ const (
 	DashboardFolder = "Lamina"
 )
 
+// ServiceURL is Grafana's in-cluster address in namespace.
+func ServiceURL(namespace string) string {
+	return kube.ServiceURL(Service, namespace, ServicePort)
+}
+
 //go:embed dashboards/*.json
 var dashboards embed.FS
 

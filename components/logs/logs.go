@@ -4,8 +4,6 @@
 package logs
 
 import (
-	"fmt"
-
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -31,7 +29,7 @@ const (
 
 // LokiURL is the in-cluster address of Loki in namespace.
 func LokiURL(namespace string) string {
-	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", LokiService, namespace, LokiPort)
+	return kube.ServiceURL(LokiService, namespace, LokiPort)
 }
 
 // LogsArgs configure Logs.

@@ -3,7 +3,6 @@
 package monitoring
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -35,7 +34,7 @@ const (
 
 // ServiceURL is the in-cluster address of the Prometheus server in namespace.
 func ServiceURL(namespace string) string {
-	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", Service, namespace, ServicePort)
+	return kube.ServiceURL(Service, namespace, ServicePort)
 }
 
 // MonitoringArgs configure Monitoring.

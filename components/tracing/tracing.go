@@ -51,12 +51,12 @@ func SpansTarget(namespace string, collector bool) (host, app string) {
 
 // CollectorHost is the collector's in-cluster host name in namespace.
 func CollectorHost(namespace string) string {
-	return fmt.Sprintf("%s.%s.svc.cluster.local", CollectorService, namespace)
+	return kube.ServiceHost(CollectorService, namespace)
 }
 
 // Host is Jaeger's in-cluster host name in namespace.
 func Host(namespace string) string {
-	return fmt.Sprintf("%s.%s.svc.cluster.local", Service, namespace)
+	return kube.ServiceHost(Service, namespace)
 }
 
 // TracingArgs configure Tracing.

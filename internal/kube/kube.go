@@ -141,3 +141,14 @@ type Quantities struct {
 	CPU    string `json:"cpu"`
 	Memory string `json:"memory"`
 }
+
+// ServiceHost is the cluster DNS name of Service service in namespace.
+func ServiceHost(service, namespace string) string {
+	return service + "." + namespace + ".svc.cluster.local"
+}
+
+// ServiceURL is the plain-HTTP address of a Service's port inside the cluster (the
+// sidecars carry it over mutual TLS).
+func ServiceURL(service, namespace string, port int) string {
+	return fmt.Sprintf("http://%s:%d", ServiceHost(service, namespace), port)
+}
