@@ -67,6 +67,9 @@ type Pack struct {
 	Rules       []*Rule
 
 	compiler *ast.Compiler
+	// inMesh is the helper rule namespace_in_mesh, which the stack-wide checks ask of
+	// every Namespace, prepared once.
+	inMesh rego.PreparedEvalQuery
 }
 
 // Load compiles the pack embedded from this directory.
@@ -164,6 +167,9 @@ func LoadFS(fsys fs.FS) (*Pack, error) {
 			return nil, err
 		}
 		rule.query = q
+	}
+	if p.inMesh, err = p.prepare("data." + p.Name + ".namespace_in_mesh"); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -292,13 +298,9 @@ func messages(ctx context.Context, q rego.PreparedEvalQuery, input any) ([]strin
 	return out, nil
 }
 
-// value evaluates query (data, a helper rule) for input and returns its value, or nil
-// when it is undefined.
-func (p *Pack) value(ctx context.Context, query string, input any) (any, error) {
-	q, err := p.prepare(query)
-	if err != nil {
-		return nil, err
-	}
+// value evaluates a prepared query (data, a helper rule) for input and returns its
+// value, or nil when it is undefined.
+func value(ctx context.Context, q rego.PreparedEvalQuery, input any) (any, error) {
 	rs, err := q.Eval(ctx, rego.EvalInput(input))
 	if err != nil {
 		return nil, err
@@ -309,8 +311,17 @@ func (p *Pack) value(ctx context.Context, query string, input any) (any, error) 
 	return rs[0].Expressions[0].Value, nil
 }
 
+// data evaluates the pack's data name.
+func (p *Pack) data(ctx context.Context, name string) (any, error) {
+	q, err := p.prepare("data." + p.Name + "." + name)
+	if err != nil {
+		return nil, err
+	}
+	return value(ctx, q, nil)
+}
+
 func (p *Pack) stringValue(ctx context.Context, name string) (string, error) {
-	v, err := p.value(ctx, "data."+p.Name+"."+name, nil)
+	v, err := p.data(ctx, name)
 	if err != nil {
 		return "", err
 	}
@@ -322,7 +333,7 @@ func (p *Pack) stringValue(ctx context.Context, name string) (string, error) {
 }
 
 func (p *Pack) stringSet(ctx context.Context, name string) ([]string, error) {
-	v, err := p.value(ctx, "data."+p.Name+"."+name, nil)
+	v, err := p.data(ctx, name)
 	if err != nil {
 		return nil, err
 	}

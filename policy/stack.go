@@ -20,6 +20,9 @@ const (
 	StackDefaultDeny = "stack_default_deny_per_namespace"
 )
 
+// StackChecks are the names of the stack-wide checks.
+var StackChecks = []string{StackMeshWideStrict, StackDefaultDeny}
+
 // CheckStack runs the stack-wide checks on every resource of a stack; stackURN names
 // the stack in the violations.
 func (p *Pack) CheckStack(ctx context.Context, stackURN string, resources []Resource) ([]Violation, error) {
@@ -43,7 +46,7 @@ func (p *Pack) CheckStack(ctx context.Context, stackURN string, resources []Reso
 		ns := str(props, "metadata", "namespace")
 		switch {
 		case kind == "Namespace" && apiVersion == "v1":
-			in, err := p.value(ctx, "data."+p.Name+".namespace_in_mesh", Input(r))
+			in, err := value(ctx, p.inMesh, Input(r))
 			if err != nil {
 				return nil, err
 			}
@@ -162,8 +165,8 @@ func (r *Report) Write(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "%s: %d resources checked against %s@v%s (%d policies, 2 stack-wide checks): %d mandatory, %d advisory violations\n",
-		r.Stack, r.Resources, r.Pack.Name, r.Pack.Version, len(r.Pack.Rules), r.Count(Mandatory), r.Count(Advisory))
+	fmt.Fprintf(&b, "%s: %d resources checked against %s@v%s (%d policies, %d stack-wide checks): %d mandatory, %d advisory violations\n",
+		r.Stack, r.Resources, r.Pack.Name, r.Pack.Version, len(r.Pack.Rules), len(StackChecks), r.Count(Mandatory), r.Count(Advisory))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
