@@ -249,34 +249,38 @@ const secretMask = "[secret]"
 // other masked value stays and the API server judges it.
 func standIn(path string, v any) []string {
 	var out []string
+	visit := func(p string, child any, set func(any)) {
+		if r, ok := standInFor(p, child, v); ok {
+			set(r)
+			out = append(out, p)
+			return
+		}
+		out = append(out, standIn(p, child)...)
+	}
 	switch x := v.(type) {
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(x)) {
-			p := path + "." + k
-			if x[k] == unknownMask && nodeValue(p) {
-				x[k] = nodeStandIn
-				out = append(out, p)
-				continue
-			}
-			if x[k] == secretMask && path == "" && x["kind"] == "Secret" && (k == "data" || k == "stringData") {
-				x[k] = map[string]any{"stand-in": "c2VjcmV0"}
-				out = append(out, p)
-				continue
-			}
-			out = append(out, standIn(p, x[k])...)
+			visit(path+"."+k, x[k], func(r any) { x[k] = r })
 		}
 	case []any:
 		for i := range x {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			if x[i] == unknownMask && nodeValue(p) {
-				x[i] = nodeStandIn
-				out = append(out, p)
-				continue
-			}
-			out = append(out, standIn(p, x[i])...)
+			visit(fmt.Sprintf("%s[%d]", path, i), x[i], func(r any) { x[i] = r })
 		}
 	}
 	return out
+}
+
+// standInFor is what stands in for value at path (in parent), if anything does.
+func standInFor(path string, value, parent any) (any, bool) {
+	switch {
+	case value == unknownMask && nodeValue(path):
+		return nodeStandIn, true
+	case value == secretMask && (path == ".data" || path == ".stringData"):
+		if m, ok := parent.(map[string]any); ok && m["kind"] == "Secret" {
+			return map[string]any{"stand-in": "c2VjcmV0"}, true
+		}
+	}
+	return nil, false
 }
 
 // stringDataAsData turns a Secret's stringData, which the API server stores as data,
