@@ -204,7 +204,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "an unknown key far from every known one",
 			overrides: map[string]string{"lamina:zipkin": `{}`},
-			want:      []string{"lamina:zipkin: unknown key; known keys: certManager, cluster, colima, data, edge, grafana, host, kiali, logs, mesh, metallb, monitoring, namespaces, profile, tracing"},
+			want:      []string{"lamina:zipkin: unknown key; known keys: certManager, chroma, cluster, colima, core, dashboard, data, edge, grafana, host, images, kiali, llm, logs, mesh, metallb, monitoring, namespaces, profile, tracing"},
 		},
 		{
 			name:      "a secret value of the wrong type is not shown",

@@ -50,6 +50,17 @@ type Config struct {
 	Tracing Tracing `json:"tracing"`
 	// Kiali is the mesh's console. Its section can hold a secret (an OpenID client's).
 	Kiali Kiali `json:"kiali"`
+	// Images says whether the Lamina images are built from a checkout or prebuilt.
+	Images Images `json:"images"`
+	// LLM is lamina-llm-serve, its model store and its model catalogue.
+	LLM LLMServe `json:"llm"`
+	// Chroma is ChromaDB. Its section holds a secret (the auth token), so it is a key of
+	// its own.
+	Chroma Chroma `json:"chroma"`
+	// Core is the unified agent server.
+	Core Core `json:"core"`
+	// Dashboard is the Lamina dashboard.
+	Dashboard Dashboard `json:"dashboard"`
 
 	// stack is the Pulumi stack this configuration belongs to.
 	stack string

@@ -36,6 +36,13 @@ var profiles = map[string]func() Config{
 			Logs:    logs("7d", "20Gi", resources("250m", "512Mi", "2", "2Gi"), resources("50m", "64Mi", "500m", "256Mi")),
 			Tracing: tracing(50000, resources("100m", "256Mi", "1", "1Gi"), false, 1),
 			Kiali:   kiali(KialiAnonymous, resources("50m", "128Mi", "500m", "512Mi")),
+			Images:  images(),
+			// One server that can hold a 70B model beside the small ones in the 128 GiB VM.
+			LLM: llm(1, resources("4", "48Gi", "8", "64Gi"), "500Gi", map[string]string{"LAMINA_ENV": Development, "LOG_LEVEL": "DEBUG"},
+				developmentModels()),
+			Chroma:    chroma("20Gi", resources("250m", "1Gi", "2", "4Gi")),
+			Core:      core(ModeMultiAgent, 1, resources("250m", "1Gi", "2", "4Gi"), map[string]string{"LAMINA_ENV": Development, "LOG_LEVEL": "DEBUG"}),
+			Dashboard: dashboard(resources("100m", "256Mi", "500m", "1Gi"), map[string]string{"LAMINA_ENV": Development}),
 		}
 	},
 	Production: func() Config {
@@ -58,6 +65,13 @@ var profiles = map[string]func() Config{
 			Logs:    logs("30d", "100Gi", resources("500m", "1Gi", "4", "8Gi"), resources("100m", "128Mi", "1", "512Mi")),
 			Tracing: tracing(500000, resources("500m", "2Gi", "2", "8Gi"), true, 2),
 			Kiali:   kiali(KialiToken, resources("100m", "256Mi", "1", "1Gi")),
+			Images:  images(),
+			// Three servers, each holding a 70B model and a small one, in the 256 GiB VM.
+			LLM: llm(3, resources("2", "64Gi", "8", "80Gi"), "2Ti", map[string]string{"LAMINA_ENV": Production, "LOG_LEVEL": "INFO"},
+				productionModels()),
+			Chroma:    chroma("100Gi", resources("500m", "2Gi", "2", "8Gi")),
+			Core:      core(ModeMultiAgent, 2, resources("500m", "2Gi", "2", "4Gi"), map[string]string{"LAMINA_ENV": Production, "LOG_LEVEL": "INFO"}),
+			Dashboard: dashboard(resources("100m", "256Mi", "500m", "1Gi"), map[string]string{"LAMINA_ENV": Production}),
 		}
 	},
 }
@@ -226,6 +240,66 @@ func kiali(strategy string, r Resources) Kiali {
 		AuthStrategy: strategy,
 		Resources:    r,
 	}
+}
+
+// images builds the three Lamina images from a checkout in ~/src/lamina-os, each from
+// its package's Dockerfile.
+func images() Images {
+	pkg := func(name string) Image {
+		return Image{Build: true, Context: "packages/" + name, Dockerfile: "packages/" + name + "/Dockerfile"}
+	}
+	return Images{Checkout: "~/src/lamina-os", LLMServe: pkg("lamina-llm-serve"), Core: pkg("lamina-core"), Dashboard: pkg("lamina-dashboard")}
+}
+
+// lamina is the user and group the Lamina images create (uid and gid 1000).
+var lamina = Security{RunAsUser: 1000, RunAsGroup: 1000}
+
+func llm(replicas int, r Resources, store string, env map[string]string, models map[string]Model) LLMServe {
+	return LLMServe{
+		Replicas: replicas, Resources: r, Security: lamina, Env: env, ModelStoreSize: store, Models: models,
+		Defaults: map[string]string{"conversational": "llama3.2-3b-q4_k_m", "analytical": "llama3.1-8b-q4_k_m", "reasoning": "llama3.3-70b-q4_k_m"},
+	}
+}
+
+// gguf is a llama.cpp model published as one GGUF file of a Hugging Face repository.
+func gguf(repo, file, quantization, size, description string, load bool, useCases ...string) Model {
+	return Model{
+		Path: file, Backend: BackendLlamaCpp, Quantization: quantization, Size: size, Description: description,
+		UseCases: useCases, Download: ModelDownload{HuggingFace: repo, File: file}, Load: load,
+	}
+}
+
+// catalogue is the models both stacks know; load says which ones each server holds.
+func catalogue(load70B bool) map[string]Model {
+	return map[string]Model{
+		"llama3.2-3b-q4_k_m": gguf("bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-Q4_K_M.gguf", "Q4_K_M", "2Gi",
+			"Llama 3.2 3B Instruct: quick conversation", true, "conversational"),
+		"llama3.1-8b-q4_k_m": gguf("bartowski/Meta-Llama-3.1-8B-Instruct-GGUF", "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", "Q4_K_M", "5Gi",
+			"Llama 3.1 8B Instruct: analysis and tools", true, "analytical", "security"),
+		"llama3.3-70b-q4_k_m": gguf("bartowski/Llama-3.3-70B-Instruct-GGUF", "Llama-3.3-70B-Instruct-Q4_K_M.gguf", "Q4_K_M", "40Gi",
+			"Llama 3.3 70B Instruct: reasoning", load70B, "reasoning", "analytical"),
+		"deepseek-r1-distill-llama-70b-q4_k_m": gguf("bartowski/DeepSeek-R1-Distill-Llama-70B-GGUF", "DeepSeek-R1-Distill-Llama-70B-Q4_K_M.gguf", "Q4_K_M", "40Gi",
+			"DeepSeek R1 distilled into Llama 70B: step-by-step reasoning", false, "reasoning"),
+	}
+}
+
+// developmentModels keep the 70B models on disk and load them on demand.
+func developmentModels() map[string]Model { return catalogue(false) }
+
+// productionModels keep Llama 3.3 70B loaded in every server.
+func productionModels() map[string]Model { return catalogue(true) }
+
+func chroma(storage string, r Resources) Chroma {
+	return Chroma{Image: "chromadb/chroma:0.6.3", StorageSize: storage, Resources: r, Security: lamina}
+}
+
+// core runs the four agents of the proposal.
+func core(mode string, replicas int, r Resources, env map[string]string) Core {
+	return Core{Mode: mode, Agents: []string{"clara", "luna", "vesna", "phi"}, Replicas: replicas, Resources: r, Security: lamina, Env: env}
+}
+
+func dashboard(r Resources, env map[string]string) Dashboard {
+	return Dashboard{Resources: r, Security: lamina, Env: env}
 }
 
 func resources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) Resources {

@@ -46,6 +46,7 @@ func validate(c *Config) []Problem {
 	validateLogs(c, &ps)
 	validateTracing(c, &ps)
 	validateKiali(c, &ps)
+	validateAgents(c, &ps)
 	return ps
 }
 

@@ -1,0 +1,349 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var (
+	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	modelName    = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$`)
+	agentName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	useCase      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	quantLabel   = regexp.MustCompile(`^[A-Za-z0-9_]{1,20}$`)
+	hfRepo       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	ollamaModel  = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$`)
+	imageRef     = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+	imageTag     = regexp.MustCompile(`:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(@|$)`)
+	imageDigest  = regexp.MustCompile(`@sha256:[a-f0-9]{64}$`)
+	imageLastSeg = regexp.MustCompile(`[^/]*$`)
+)
+
+// ManagedEnv are the environment variables the program sets on each workload, by the
+// config key of the workload's env: a stack may not set them itself.
+var ManagedEnv = map[string][]string{
+	"lamina:core.env":      {"AGENT_NAME", "CHROMADB_TOKEN", "CHROMA_HOST", "CHROMA_PORT", "LAMINA_AGENTS", "LAMINA_LLM_URL", "SERVER_MODE"},
+	"lamina:dashboard.env": {"KUBERNETES_NAMESPACE", "PROMETHEUS_URL"},
+}
+
+// SystemReserve is what k3s and the pods the program does not size (CoreDNS, MetalLB,
+// cert-manager, the Istio CNI agent) take of the VM before any workload.
+var SystemReserve = Quantities{CPU: "1", Memory: "4Gi"}
+
+// validateAgents checks the images, llm-serve and its catalogue, ChromaDB, the agent
+// server and the dashboard, then that the whole platform fits in the VM.
+func validateAgents(c *Config, ps *problems) {
+	validateImages(c, ps)
+	validateLLM(c, ps)
+	validateChroma(c, ps)
+	validateCore(c, ps)
+	key := "lamina:dashboard"
+	validateResources(ps, key+".resources", c.Dashboard.Resources)
+	validateSecurity(ps, key+".security", c.Dashboard.Security)
+	validateEnv(ps, key+".env", c.Dashboard.Env)
+	// The VM's own size is checked first; an impossible size says nothing about fit.
+	cpuBudget, memBudget := c.Host.vmBudget()
+	if c.Cluster.Target == TargetColima && c.Colima.CPUs >= 1 && c.Colima.CPUs <= cpuBudget &&
+		c.Colima.MemoryGiB >= minVMMemoryGiB && c.Colima.MemoryGiB <= memBudget {
+		validateCapacity(c, ps)
+	}
+}
+
+func validateImages(c *Config, ps *problems) {
+	im := c.Images
+	building := false
+	for _, i := range []struct {
+		key string
+		im  Image
+	}{{"lamina:images.llmServe", im.LLMServe}, {"lamina:images.core", im.Core}, {"lamina:images.dashboard", im.Dashboard}} {
+		if !i.im.Build {
+			validateImageRef(c, ps, i.key+".reference", i.im.Reference)
+			continue
+		}
+		building = true
+		for _, f := range []struct{ key, path string }{{i.key + ".context", i.im.Context}, {i.key + ".dockerfile", i.im.Dockerfile}} {
+			if f.path == "" || path.IsAbs(f.path) || path.Clean(f.path) != f.path || f.path == ".." || strings.HasPrefix(f.path, "../") || hasControl(f.path) {
+				ps.add(f.key, "%s is not a clean path inside lamina:images.checkout; allowed: a relative path such as packages/lamina-core or .", quote(f.path))
+			}
+		}
+		if c.Cluster.Target == TargetExisting && c.Cluster.DockerHost == "" {
+			ps.add(i.key+".build", "is true, but lamina:cluster.target existing has no lamina:cluster.dockerHost to build on; set the nodes' Docker daemon there, or set build false with a reference")
+		}
+	}
+	if building {
+		if ch := im.Checkout; (!path.IsAbs(ch) && !strings.HasPrefix(ch, "~/")) || hasControl(ch) || path.Clean(ch) != ch && ch != "~/" {
+			ps.add("lamina:images.checkout", "%s is not a checkout directory; allowed: an absolute, clean path or one starting with ~/", quote(ch))
+		}
+	}
+}
+
+// validateImageRef checks a prebuilt image reference; production refuses a moving tag.
+func validateImageRef(c *Config, ps *problems, key, ref string) {
+	if !imageRef.MatchString(ref) || len(ref) > 512 {
+		ps.add(key, "%s is not an image reference; allowed: name:tag or name@sha256:<64 hex digits>, in lower case", quote(ref))
+		return
+	}
+	last := imageLastSeg.FindString(ref)
+	m := imageTag.FindStringSubmatch(last)
+	if c.Profile == Production && !imageDigest.MatchString(ref) && (m == nil || m[1] == "latest") {
+		ps.add(key, "%s names no fixed version; production refuses latest and untagged images: give a version tag or a digest (name@sha256:...)", quote(ref))
+	}
+}
+
+func validateSecurity(ps *problems, key string, s Security) {
+	inRange(ps, key+".runAsUser", s.RunAsUser, 1, 65535)
+	inRange(ps, key+".runAsGroup", s.RunAsGroup, 1, 65535)
+}
+
+func validateEnv(ps *problems, key string, env map[string]string) {
+	managed := ManagedEnv[key]
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		switch {
+		case !envName.MatchString(name):
+			ps.add(key+"."+name, "is not an environment variable name; allowed: letters, digits and '_', not starting with a digit")
+		case slices.Contains(managed, name):
+			ps.add(key+"."+name, "is set by the program; allowed: any name but %s", strings.Join(managed, ", "))
+		case strings.ContainsRune(env[name], 0):
+			ps.add(key+"."+name, "contains a NUL character")
+		}
+	}
+}
+
+func validateLLM(c *Config, ps *problems) {
+	l := c.LLM
+	key := "lamina:llm"
+	inRange(ps, key+".replicas", l.Replicas, 1, 10)
+	validateResources(ps, key+".resources", l.Resources)
+	validateSecurity(ps, key+".security", l.Security)
+	validateEnv(ps, key+".env", l.Env)
+	validateSize(ps, key+".modelStoreSize", l.ModelStoreSize, 64<<40, "64Ti")
+
+	total, loaded := 0.0, 0.0
+	var loads []string
+	enabled := 0
+	paths := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(l.Models)) {
+		m := l.Models[name]
+		mk := key + ".models." + name
+		if !modelName.MatchString(name) {
+			ps.add(mk, "is not a model name; allowed: lower-case letters, digits, '.', '_' and '-', starting and ending with a letter or digit")
+		}
+		if m.Disabled {
+			continue
+		}
+		enabled++
+		p := m.Path
+		switch {
+		case p == "" || path.IsAbs(p) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") || hasControl(p):
+			ps.add(mk+".path", "%s is not a clean path inside the model store; allowed: a relative path such as llama/model.gguf", quote(p))
+		case m.Backend == BackendLlamaCpp && !strings.HasSuffix(p, ".gguf"):
+			ps.add(mk+".path", "%s is not a .gguf file; llama.cpp serves GGUF files only", quote(p))
+		case paths[p] != "":
+			ps.add(mk+".path", "%s is also the path of model %s", quote(p), paths[p])
+		}
+		paths[p] = name
+		oneOf(ps, mk+".backend", m.Backend, BackendLlamaCpp)
+		if !quantLabel.MatchString(m.Quantization) {
+			ps.add(mk+".quantization", "%s is not a quantization label; allowed: letters, digits and '_' such as Q4_K_M", quote(m.Quantization))
+		}
+		size, ok := parseQuantity(m.Size)
+		if !ok || size < 1<<20 || size > 4<<40 {
+			ps.add(mk+".size", "%s is not a size from 1Mi to 4Ti", quote(m.Size))
+		} else {
+			total += size
+			if m.Load {
+				loaded += size
+				loads = append(loads, name+" "+m.Size)
+			}
+		}
+		if len(m.UseCases) == 0 {
+			ps.add(mk+".useCases", "is empty; name at least one use case")
+		}
+		for i, u := range m.UseCases {
+			if !useCase.MatchString(u) {
+				ps.add(mk+".useCases["+strconv.Itoa(i)+"]", "%s is not a use case; allowed: a lower-case word such as reasoning", quote(u))
+			}
+		}
+		d := m.Download
+		switch {
+		case d.HuggingFace != "" && d.Ollama != "":
+			ps.add(mk+".download", "names both huggingface and ollama; allowed: one source")
+		case d.HuggingFace != "":
+			if !hfRepo.MatchString(d.HuggingFace) {
+				ps.add(mk+".download.huggingface", "%s is not a repository ID; allowed: owner/name", quote(d.HuggingFace))
+			}
+			if d.File == "" || path.Clean(d.File) != d.File || strings.HasPrefix(d.File, "../") || path.IsAbs(d.File) {
+				ps.add(mk+".download.file", "%s is not a file of the repository", quote(d.File))
+			}
+		case d.Ollama != "":
+			if !ollamaModel.MatchString(d.Ollama) {
+				ps.add(mk+".download.ollama", "%s is not an Ollama model; allowed: name or name:tag", quote(d.Ollama))
+			}
+		default:
+			ps.add(mk+".download", "names no source; allowed: huggingface with file, or ollama")
+		}
+	}
+	if enabled == 0 {
+		ps.add(key+".models", "has no enabled model; llm-serve needs at least one")
+	}
+	for _, use := range slices.Sorted(maps.Keys(l.Defaults)) {
+		name := l.Defaults[use]
+		m, ok := l.Models[name]
+		switch {
+		case !ok || m.Disabled:
+			ps.add(key+".defaults."+use, "%s is not an enabled model of lamina:llm.models", quote(name))
+		case !slices.Contains(m.UseCases, use):
+			ps.add(key+".defaults."+use, "%s does not list the use case %s; its use cases: %s", name, use, strings.Join(m.UseCases, ", "))
+		}
+	}
+	if store, ok := parseQuantity(l.ModelStoreSize); ok && total > store {
+		ps.add(key+".modelStoreSize", "%s cannot hold the catalogue's %s of models; allowed: at least %s", l.ModelStoreSize, gib(total), gib(total))
+	}
+	// Every server loads the models set to load into its own memory.
+	if limit, ok := parseQuantity(l.Resources.Limits.Memory); ok && loaded > limit {
+		ps.add(key+".models", "the models set to load (%s) need %s, %s more than lamina:llm.resources.limits.memory (%s); set load false on one or raise the limit",
+			strings.Join(loads, ", "), gib(loaded), gib(loaded-limit), l.Resources.Limits.Memory)
+	}
+}
+
+func validateChroma(c *Config, ps *problems) {
+	ch := c.Chroma
+	key := "lamina:chroma"
+	validateImageRef(c, ps, key+".image", ch.Image)
+	set := "pulumi config set --secret --path lamina:chroma.authToken <token> -s " + c.Stack()
+	switch {
+	case ch.AuthToken != "" && !c.Secret(key):
+		ps.add(key+".authToken", "is in plaintext in the stack file; remove it and set it as a secret with: %s", set)
+	case ch.AuthToken != "" && ch.AuthToken != SecretPlaceholder && (len(ch.AuthToken) < 24 || len(ch.AuthToken) > 256):
+		ps.add(key+".authToken", "has %d characters; allowed: 24 to 256", len(ch.AuthToken))
+	}
+	validateSize(ps, key+".storageSize", ch.StorageSize, 10<<40, "10Ti")
+	validateResources(ps, key+".resources", ch.Resources)
+	validateSecurity(ps, key+".security", ch.Security)
+}
+
+func validateCore(c *Config, ps *problems) {
+	co := c.Core
+	key := "lamina:core"
+	oneOf(ps, key+".mode", co.Mode, ModeSingleAgent, ModeMultiAgent)
+	switch {
+	case len(co.Agents) == 0:
+		ps.add(key+".agents", "is empty; the server needs at least one agent")
+	case co.Mode == ModeSingleAgent && len(co.Agents) != 1:
+		ps.add(key+".agents", "lists %d agents; single-agent mode runs exactly one (or set lamina:core.mode to multi-agent)", len(co.Agents))
+	}
+	seen := map[string]bool{}
+	for i, a := range co.Agents {
+		k := key + ".agents[" + strconv.Itoa(i) + "]"
+		switch {
+		case !agentName.MatchString(a):
+			ps.add(k, "%s is not an agent name; allowed: a lower-case name such as clara", quote(a))
+		case seen[a]:
+			ps.add(k, "%s is listed twice", a)
+		}
+		seen[a] = true
+	}
+	inRange(ps, key+".replicas", co.Replicas, 1, 10)
+	validateResources(ps, key+".resources", co.Resources)
+	validateSecurity(ps, key+".security", co.Security)
+	validateEnv(ps, key+".env", co.Env)
+}
+
+// Demand is one workload's share of the VM: its pods, each with its containers' requests.
+type Demand struct {
+	// Name is the workload; Key is the config key of its resources.
+	Name, Key string
+	// Pods is the number of its pods.
+	Pods int
+	// Requests are one pod's requests, its sidecar included.
+	CPU, Memory float64
+}
+
+// Demands lists every workload the program sizes with what its pods request: replicas
+// times the container's requests, plus each injected pod's sidecar.
+func (c *Config) Demands() []Demand {
+	proxyCPU, _ := parseQuantity(c.Mesh.ProxyResources.Requests.CPU)
+	proxyMem, _ := parseQuantity(c.Mesh.ProxyResources.Requests.Memory)
+	var out []Demand
+	add := func(name, key string, pods int, r Resources, sidecar bool) {
+		cpu, _ := parseQuantity(r.Requests.CPU)
+		mem, _ := parseQuantity(r.Requests.Memory)
+		if sidecar {
+			cpu, mem = cpu+proxyCPU, mem+proxyMem
+		}
+		out = append(out, Demand{Name: name, Key: key, Pods: pods, CPU: cpu, Memory: mem})
+	}
+	add("istiod", "lamina:mesh.istiodResources", c.Mesh.IstiodReplicas, c.Mesh.IstiodResources, false)
+	add("istio-gateway", "lamina:mesh.gateway.resources", c.Mesh.Gateway.MinReplicas, c.Mesh.Gateway.Resources, false)
+	add("prometheus", "lamina:monitoring.prometheus.resources", 1, c.Monitoring.Prometheus.Resources, true)
+	add("kube-state-metrics", "lamina:monitoring.prometheus.kubeStateMetricsResources", 1, c.Monitoring.Prometheus.KubeStateMetricsResources, true)
+	add("grafana", "lamina:grafana.resources", 1, c.Grafana.Resources, true)
+	add("loki", "lamina:logs.loki.resources", 1, c.Logs.Loki.Resources, true)
+	add("vector", "lamina:logs.vector.resources", 1, c.Logs.Vector.Resources, true) // one node
+	add("jaeger", "lamina:tracing.jaeger.resources", 1, c.Tracing.Jaeger.Resources, true)
+	if c.Tracing.Collector.Enabled {
+		add("otel-collector", "lamina:tracing.collector.resources", c.Tracing.Collector.Replicas, c.Tracing.Collector.Resources, true)
+	}
+	add("kiali", "lamina:kiali.resources", 1, c.Kiali.Resources, true)
+	add("lamina-llm-serve", "lamina:llm.resources", c.LLM.Replicas, c.LLM.Resources, true)
+	add("chromadb", "lamina:chroma.resources", 1, c.Chroma.Resources, true)
+	add("lamina-core", "lamina:core.resources", c.Core.Replicas, c.Core.Resources, true)
+	add("lamina-dashboard", "lamina:dashboard.resources", 1, c.Dashboard.Resources, true)
+	return out
+}
+
+// validateCapacity checks that every workload's requests fit in the VM beside k3s and
+// the system pods, naming the workloads that take the most.
+func validateCapacity(c *Config, ps *problems) {
+	demands := c.Demands()
+	reserveCPU, _ := parseQuantity(SystemReserve.CPU)
+	reserveMem, _ := parseQuantity(SystemReserve.Memory)
+	availCPU := float64(c.Colima.CPUs) - reserveCPU
+	availMem := float64(c.Colima.MemoryGiB)*(1<<30) - reserveMem
+	var cpu, mem float64
+	for _, d := range demands {
+		cpu += float64(d.Pods) * d.CPU
+		mem += float64(d.Pods) * d.Memory
+	}
+	largest := func(of func(Demand) float64, unit func(float64) string) string {
+		sorted := slices.Clone(demands)
+		slices.SortStableFunc(sorted, func(a, b Demand) int {
+			x, y := float64(a.Pods)*of(a), float64(b.Pods)*of(b)
+			switch {
+			case x > y:
+				return -1
+			case x < y:
+				return 1
+			}
+			return 0
+		})
+		var parts []string
+		for _, d := range sorted[:min(3, len(sorted))] {
+			parts = append(parts, fmt.Sprintf("%s %d × %s (%s)", d.Name, d.Pods, unit(of(d)), d.Key))
+		}
+		return strings.Join(parts, ", ")
+	}
+	if mem > availMem {
+		ps.add("lamina:colima.memoryGiB", "%d GiB cannot hold the workloads: their requests, sidecars included, come to %s, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's memory or lower those requests",
+			c.Colima.MemoryGiB, gib(mem), gib(mem-availMem), gib(availMem), SystemReserve.Memory, largest(func(d Demand) float64 { return d.Memory }, gib))
+	}
+	if cpu > availCPU {
+		ps.add("lamina:colima.cpus", "%d cores cannot hold the workloads: their requests, sidecars included, come to %s cores, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's cores or lower those requests",
+			c.Colima.CPUs, cores(cpu), cores(cpu-availCPU), cores(availCPU), SystemReserve.CPU, largest(func(d Demand) float64 { return d.CPU }, func(v float64) string { return cores(v) + " cores" }))
+	}
+}
+
+// gib prints bytes as GiB with at most one decimal.
+func gib(b float64) string {
+	return strconv.FormatFloat(float64(int64(b/(1<<30)*10+0.5))/10, 'f', -1, 64) + "Gi"
+}
+
+// cores prints a CPU amount with at most two decimals.
+func cores(v float64) string {
+	return strconv.FormatFloat(float64(int64(v*100+0.5))/100, 'f', -1, 64)
+}
