@@ -1,0 +1,114 @@
+// Package chromadb provides ChromaDB: the agents' vector store as a StatefulSet with its
+// data on a host volume, and its auth token, a Pulumi secret, in a Kubernetes Secret the
+// agent server reads too.
+package chromadb
+
+import (
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/components/workload"
+	"github.com/lamina-os/lamina-infra/internal/kube"
+	"github.com/lamina-os/lamina-infra/internal/secret"
+)
+
+// Names, paths and ports of ChromaDB.
+const (
+	// Name is the Service (the host name the agent server's client defaults to), the
+	// StatefulSet and the service account.
+	Name = "chromadb"
+	// Port is ChromaDB's HTTP port.
+	Port = 8000
+	// HealthPath answers without a token.
+	HealthPath = "/api/v1/heartbeat"
+	// DataDir is where ChromaDB persists, on the host volume.
+	DataDir = "/data"
+	// AuthSecret holds the token under TokenKey, in ChromaDB's namespace.
+	AuthSecret = "chromadb-auth"
+	TokenKey   = "token"
+	// TokenHeader is how clients send the token: Authorization: Bearer <token>.
+	TokenHeader = "Authorization"
+)
+
+// ChromaDBArgs configure ChromaDB.
+type ChromaDBArgs struct {
+	Namespace pulumi.StringInput
+	// Image is ChromaDB's image, pulled once.
+	Image     string
+	Resources kube.Resources
+	// RunAsUser and RunAsGroup are ChromaDB's user and group.
+	RunAsUser, RunAsGroup int
+	// Token is the auth token, a secret; nil generates one once.
+	Token pulumi.StringInput
+	// Claim is the data volume's claim; ClaimReady is the claim resource.
+	Claim      string
+	ClaimReady pulumi.Resource
+	IstioReady []pulumi.Resource
+}
+
+// ChromaDB is the vector store.
+type ChromaDB struct {
+	pulumi.ResourceState
+
+	Workload *workload.Workload
+	// Secret holds the token.
+	Secret *corev1.Secret
+}
+
+// NewChromaDB declares the token's Secret and ChromaDB.
+func NewChromaDB(ctx *pulumi.Context, name string, args ChromaDBArgs, opts ...pulumi.ResourceOption) (*ChromaDB, error) {
+	c := &ChromaDB{}
+	if err := ctx.RegisterComponentResource("lamina:chromadb:ChromaDB", name, c, opts...); err != nil {
+		return nil, err
+	}
+	token := args.Token
+	if token == nil {
+		generated, err := secret.Generate(ctx, name+"-token", 32, pulumi.Parent(c))
+		if err != nil {
+			return nil, err
+		}
+		token = generated
+	}
+	var err error
+	if c.Secret, err = corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
+		Metadata:   kube.Meta(AuthSecret, args.Namespace, map[string]string{workload.AppLabel: Name}),
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{TokenKey: token},
+	}, pulumi.Parent(c)); err != nil {
+		return nil, err
+	}
+	value := func(k, v string) *corev1.EnvVarArgs {
+		return &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(v)}
+	}
+	env := corev1.EnvVarArray{
+		value("IS_PERSISTENT", "TRUE"),
+		value("PERSIST_DIRECTORY", DataDir),
+		value("ANONYMIZED_TELEMETRY", "FALSE"),
+		value("CHROMA_SERVER_AUTHN_PROVIDER", "chromadb.auth.token_authn.TokenAuthenticationServerProvider"),
+		value("CHROMA_AUTH_TOKEN_TRANSPORT_HEADER", TokenHeader),
+		TokenEnv("CHROMA_SERVER_AUTHN_CREDENTIALS"),
+	}
+	if c.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
+		Name: Name, Namespace: args.Namespace, Kind: workload.StatefulSet, Replicas: 1,
+		Image: pulumi.String(args.Image), PullPolicy: workload.PullIfNotPresent, Env: env,
+		Port: Port, HealthPath: HealthPath, StartupSeconds: 120,
+		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
+		Volumes: []workload.Volume{{Name: "data", MountPath: DataDir, Source: corev1.VolumeArgs{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String(args.Claim)}}}},
+		DependsOn: append([]pulumi.Resource{c.Secret, args.ClaimReady}, args.IstioReady...),
+	}, pulumi.Parent(c)); err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"service": c.Workload.Service.Metadata.Name().Elem()}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// TokenEnv is the environment variable name holding the token, read from AuthSecret:
+// the token never appears in a pod spec.
+func TokenEnv(name string) *corev1.EnvVarArgs {
+	return &corev1.EnvVarArgs{Name: pulumi.String(name), ValueFrom: &corev1.EnvVarSourceArgs{
+		SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: pulumi.String(AuthSecret), Key: pulumi.String(TokenKey)},
+	}}
+}

@@ -1,0 +1,113 @@
+// Package core provides Core: the unified agent server (lamina-core), running one agent
+// or several, wired to lamina-llm-serve and ChromaDB by their Services' names.
+package core
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/components/chromadb"
+	"github.com/lamina-os/lamina-infra/components/workload"
+	"github.com/lamina-os/lamina-infra/internal/kube"
+)
+
+// Names and ports of the agent server.
+const (
+	// Name is the Service, Deployment and service account (the server's mesh identity,
+	// the only one ChromaDB admits).
+	Name = "lamina-core"
+	// Port is where the server listens and the Service's port.
+	Port       = 8080
+	HealthPath = "/health"
+	// Modes.
+	SingleAgent = "single-agent"
+	MultiAgent  = "multi-agent"
+)
+
+// CoreArgs configure the agent server.
+type CoreArgs struct {
+	Namespace  pulumi.StringInput
+	Image      pulumi.StringInput
+	PullPolicy string
+	// Mode is single-agent (Agents[0] alone) or multi-agent.
+	Mode     string
+	Agents   []string
+	Replicas int
+	// LLMURL is lamina-llm-serve's in-cluster URL.
+	LLMURL string
+	// ChromaHost and ChromaPort are ChromaDB's Service, in this namespace: its token
+	// comes from ChromaDB's Secret.
+	ChromaHost string
+	ChromaPort int
+	Resources  kube.Resources
+	// RunAsUser and RunAsGroup are the server's user and group.
+	RunAsUser, RunAsGroup int
+	// Env is extra environment.
+	Env map[string]string
+	// DependsOn are what the server needs first (ChromaDB's Secret, istiod).
+	DependsOn []pulumi.Resource
+}
+
+// Core is the agent server.
+type Core struct {
+	pulumi.ResourceState
+
+	Workload *workload.Workload
+}
+
+// Args is the server's command line: every agent in multi-agent mode, one in
+// single-agent mode.
+func Args(mode string, agents []string) []string {
+	args := []string{"--host", "0.0.0.0", "--port", strconv.Itoa(Port)}
+	if mode == SingleAgent && len(agents) > 0 {
+		args = append(args, "--agent", agents[0])
+	}
+	return args
+}
+
+// NewCore declares the agent server.
+func NewCore(ctx *pulumi.Context, name string, args CoreArgs, opts ...pulumi.ResourceOption) (*Core, error) {
+	c := &Core{}
+	if err := ctx.RegisterComponentResource("lamina:core:Core", name, c, opts...); err != nil {
+		return nil, err
+	}
+	value := func(k, v string) *corev1.EnvVarArgs {
+		return &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(v)}
+	}
+	first := ""
+	if len(args.Agents) > 0 {
+		first = args.Agents[0]
+	}
+	env := corev1.EnvVarArray{
+		value("SERVER_MODE", args.Mode),
+		value("AGENT_NAME", first),
+		value("LAMINA_AGENTS", strings.Join(args.Agents, ",")),
+		value("LAMINA_LLM_URL", args.LLMURL),
+		value("CHROMA_HOST", args.ChromaHost),
+		value("CHROMA_PORT", strconv.Itoa(args.ChromaPort)),
+		chromadb.TokenEnv("CHROMADB_TOKEN"),
+	}
+	for _, k := range slices.Sorted(maps.Keys(args.Env)) {
+		env = append(env, value(k, args.Env[k]))
+	}
+	var err error
+	if c.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
+		Name: Name, Namespace: args.Namespace, Kind: workload.Deployment, Replicas: args.Replicas,
+		Image: args.Image, PullPolicy: args.PullPolicy,
+		Command: []string{"python", "-m", "lamina.api.unified_server"}, Args: Args(args.Mode, args.Agents),
+		Env: env, Port: Port, HealthPath: HealthPath, StartupSeconds: 120,
+		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
+		DependsOn: args.DependsOn,
+	}, pulumi.Parent(c)); err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"image": c.Workload.Image}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,277 @@
+// Package workload provides Workload: one Lamina application in the mesh, as the
+// platform runs all of them. It has its own ServiceAccount (its mesh identity), pods that
+// meet Pod Security restricted (a non-root user, no privilege escalation, every
+// capability dropped, the runtime's seccomp profile), one HTTP port behind a Service of
+// the same name, probes on a health path, and a PodDisruptionBudget when it has more than
+// one replica.
+package workload
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/internal/kube"
+)
+
+// AppLabel is the label every pod carries with its workload's name; Services,
+// NetworkPolicies and AuthorizationPolicies select on it.
+const AppLabel = "app.kubernetes.io/name"
+
+// Kinds of pod controller.
+const (
+	Deployment  = "Deployment"
+	StatefulSet = "StatefulSet"
+)
+
+// Pull policies.
+const (
+	// PullNever runs an image built on the node's own Docker daemon.
+	PullNever = "Never"
+	// PullIfNotPresent runs a prebuilt image, pulled once.
+	PullIfNotPresent = "IfNotPresent"
+)
+
+// Volume is a volume of the pod mounted into the container.
+type Volume struct {
+	Name      string
+	MountPath string
+	// SubPath mounts one file or directory of the volume.
+	SubPath  string
+	ReadOnly bool
+	// Source is the volume: a claim, a ConfigMap...
+	Source corev1.VolumeArgs
+}
+
+// WorkloadArgs describe one application.
+type WorkloadArgs struct {
+	// Name names the ServiceAccount, the controller, the Service and the pods' AppLabel.
+	Name string
+	// Namespace is the workload's namespace.
+	Namespace pulumi.StringInput
+	// Kind is Deployment or StatefulSet.
+	Kind string
+	// Replicas is the number of pods; more than one adds a PodDisruptionBudget that
+	// keeps all but one up through a drain.
+	Replicas int
+	// Image and PullPolicy are the container's image.
+	Image      pulumi.StringInput
+	PullPolicy string
+	// Command and Args override the image's entrypoint and command when set.
+	Command, Args []string
+	// Env is the container's environment.
+	Env corev1.EnvVarArray
+	// Port is the container's and the Service's HTTP port.
+	Port int
+	// HealthPath is what the kubelet probes (through the sidecar's agent).
+	HealthPath string
+	// StartupSeconds is how long the application may take to start before the liveness
+	// probe counts.
+	StartupSeconds int
+	// Resources are the container's requests and limits.
+	Resources kube.Resources
+	// RunAsUser and RunAsGroup are the container's user and group, RunAsGroup also the
+	// pod's fsGroup.
+	RunAsUser, RunAsGroup int
+	// Volumes are mounted into the container.
+	Volumes []Volume
+	// PodAnnotations are added to the pod template: a checksum of mounted
+	// configuration rolls the pods when it changes.
+	PodAnnotations pulumi.StringMap
+	// APIAccess mounts the service account's token: only workloads that read the
+	// Kubernetes API get one.
+	APIAccess bool
+	// DependsOn are what the pods need first (claims, secrets, istiod).
+	DependsOn []pulumi.Resource
+}
+
+// Workload is the application's resources.
+type Workload struct {
+	pulumi.ResourceState
+
+	ServiceAccount *corev1.ServiceAccount
+	Service        *corev1.Service
+	// Controller is the Deployment or StatefulSet.
+	Controller pulumi.CustomResource
+	// Image is the image the pods run.
+	Image pulumi.StringOutput
+}
+
+// NewWorkload declares the application.
+func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pulumi.ResourceOption) (*Workload, error) {
+	w := &Workload{}
+	if err := ctx.RegisterComponentResource("lamina:workload:Workload", name, w, opts...); err != nil {
+		return nil, err
+	}
+	if args.Kind != Deployment && args.Kind != StatefulSet {
+		return nil, fmt.Errorf("workload %s: kind %q is neither %s nor %s", name, args.Kind, Deployment, StatefulSet)
+	}
+	parent := pulumi.Parent(w)
+	selector := map[string]string{AppLabel: args.Name}
+	labels := kube.Labels(selector)
+	var err error
+
+	if w.ServiceAccount, err = corev1.NewServiceAccount(ctx, name+"-sa", &corev1.ServiceAccountArgs{
+		Metadata:                     kube.Meta(args.Name, args.Namespace, selector),
+		AutomountServiceAccountToken: pulumi.Bool(args.APIAccess),
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	if w.Service, err = corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
+		Metadata: kube.Meta(args.Name, args.Namespace, selector),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: pulumi.ToStringMap(selector),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String("http"), AppProtocol: pulumi.String("http"), Protocol: pulumi.String("TCP"),
+				Port: pulumi.Int(args.Port), TargetPort: pulumi.String("http"),
+			}},
+		},
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	var mounts corev1.VolumeMountArray
+	var volumes corev1.VolumeArray
+	seen := map[string]bool{}
+	for _, v := range args.Volumes {
+		mounts = append(mounts, &corev1.VolumeMountArgs{
+			Name: pulumi.String(v.Name), MountPath: pulumi.String(v.MountPath),
+			SubPath: stringOrNil(v.SubPath), ReadOnly: pulumi.Bool(v.ReadOnly),
+		})
+		if !seen[v.Name] {
+			seen[v.Name] = true
+			src := v.Source
+			src.Name = pulumi.String(v.Name)
+			volumes = append(volumes, src)
+		}
+	}
+	probe := func(period, failures, initial int) *corev1.ProbeArgs {
+		return &corev1.ProbeArgs{
+			HttpGet:             &corev1.HTTPGetActionArgs{Path: pulumi.String(args.HealthPath), Port: pulumi.String("http")},
+			InitialDelaySeconds: pulumi.Int(initial),
+			PeriodSeconds:       pulumi.Int(period),
+			TimeoutSeconds:      pulumi.Int(5),
+			FailureThreshold:    pulumi.Int(failures),
+		}
+	}
+	startup := max(args.StartupSeconds, 10)
+	container := &corev1.ContainerArgs{
+		Name:            pulumi.String(args.Name),
+		Image:           args.Image,
+		ImagePullPolicy: pulumi.String(args.PullPolicy),
+		Command:         pulumi.ToStringArray(args.Command),
+		Args:            pulumi.ToStringArray(args.Args),
+		Env:             args.Env,
+		Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
+			Name: pulumi.String("http"), ContainerPort: pulumi.Int(args.Port), Protocol: pulumi.String("TCP"),
+		}},
+		// The startup probe holds the others back while models or indexes load.
+		StartupProbe:   probe(5, (startup+4)/5, 0),
+		ReadinessProbe: probe(5, 3, 0),
+		LivenessProbe:  probe(10, 3, 0),
+		Resources: &corev1.ResourceRequirementsArgs{
+			Requests: pulumi.StringMap{"cpu": pulumi.String(args.Resources.Requests.CPU), "memory": pulumi.String(args.Resources.Requests.Memory)},
+			Limits:   pulumi.StringMap{"cpu": pulumi.String(args.Resources.Limits.CPU), "memory": pulumi.String(args.Resources.Limits.Memory)},
+		},
+		SecurityContext: &corev1.SecurityContextArgs{
+			RunAsNonRoot:             pulumi.Bool(true),
+			RunAsUser:                pulumi.Int(args.RunAsUser),
+			RunAsGroup:               pulumi.Int(args.RunAsGroup),
+			AllowPrivilegeEscalation: pulumi.Bool(false),
+			Privileged:               pulumi.Bool(false),
+			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+		},
+		VolumeMounts: mounts,
+	}
+	annotations := pulumi.StringMap{}
+	for _, k := range slices.Sorted(maps.Keys(args.PodAnnotations)) {
+		annotations[k] = args.PodAnnotations[k]
+	}
+	template := &corev1.PodTemplateSpecArgs{
+		Metadata: &metav1.ObjectMetaArgs{Labels: labels, Annotations: annotations},
+		Spec: &corev1.PodSpecArgs{
+			ServiceAccountName:           w.ServiceAccount.Metadata.Name().Elem(),
+			AutomountServiceAccountToken: pulumi.Bool(args.APIAccess),
+			SecurityContext: &corev1.PodSecurityContextArgs{
+				RunAsNonRoot:   pulumi.Bool(true),
+				RunAsUser:      pulumi.Int(args.RunAsUser),
+				RunAsGroup:     pulumi.Int(args.RunAsGroup),
+				FsGroup:        pulumi.Int(args.RunAsGroup),
+				SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+			},
+			Containers: corev1.ContainerArray{container},
+			Volumes:    volumes,
+		},
+	}
+	meta := kube.Meta(args.Name, args.Namespace, selector)
+	sel := &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)}
+	deps := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.DependsOn)}
+	switch args.Kind {
+	case Deployment:
+		d, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+			Metadata: meta,
+			Spec: &appsv1.DeploymentSpecArgs{
+				Replicas: pulumi.Int(args.Replicas),
+				Selector: sel,
+				// A new pod is up before an old one goes; with one replica that keeps
+				// the service available through a rollout.
+				Strategy: &appsv1.DeploymentStrategyArgs{
+					Type:          pulumi.String("RollingUpdate"),
+					RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0)},
+				},
+				Template: template,
+			},
+		}, deps...)
+		if err != nil {
+			return nil, err
+		}
+		w.Controller = d
+	case StatefulSet:
+		s, err := appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
+			Metadata: meta,
+			Spec: &appsv1.StatefulSetSpecArgs{
+				Replicas:    pulumi.Int(args.Replicas),
+				ServiceName: w.Service.Metadata.Name().Elem(),
+				Selector:    sel,
+				Template:    template,
+			},
+		}, deps...)
+		if err != nil {
+			return nil, err
+		}
+		w.Controller = s
+	}
+	if args.Replicas > 1 {
+		if _, err := policyv1.NewPodDisruptionBudget(ctx, name+"-pdb", &policyv1.PodDisruptionBudgetArgs{
+			Metadata: kube.Meta(args.Name, args.Namespace, selector),
+			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+				MaxUnavailable: pulumi.Int(1),
+				Selector:       sel,
+			},
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+	w.Image = args.Image.ToStringOutput()
+	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{
+		"service": w.Service.Metadata.Name().Elem(), "serviceAccount": w.ServiceAccount.Metadata.Name().Elem(), "image": w.Image,
+	}); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func stringOrNil(s string) pulumi.StringPtrInput {
+	if s == "" {
+		return nil
+	}
+	return pulumi.String(s)
+}
