@@ -1,6 +1,11 @@
 package stacks
 
 import (
+	"path"
+
+	"github.com/lamina-os/lamina-infra/components/chromadb"
+	"github.com/lamina-os/lamina-infra/components/dashboard"
+	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -18,6 +23,8 @@ type Platform struct {
 	Mesh *MeshPlatform
 	// Monitoring is Prometheus and kube-state-metrics.
 	Monitoring *MonitoringPlatform
+	// Agents are lamina-llm-serve, ChromaDB, the agent server and the dashboard.
+	Agents *AgentPlatform
 }
 
 // Capture is a pulumi.RunOption that fills src with the configuration the engine passes
@@ -104,6 +111,9 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	if p.Monitoring, err = buildMonitoring(ctx, cfg, cl, p.Mesh); err != nil {
 		return nil, err
 	}
+	if p.Agents, err = buildAgents(ctx, cfg, cl, p.Mesh); err != nil {
+		return nil, err
+	}
 
 	ctx.Export("profile", pulumi.String(cfg.Profile))
 	ctx.Export("clusterTarget", pulumi.String(cfg.Cluster.Target))
@@ -121,6 +131,14 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	ctx.Export("mtlsMode", pulumi.String("STRICT"))
 	ctx.Export("grafanaAdminUser", p.Monitoring.Grafana.AdminUser)
 	ctx.Export("grafanaAdminPassword", p.Monitoring.Grafana.AdminPassword)
+	refs := pulumi.StringMap{chromadb.Name: pulumi.String(cfg.Chroma.Image)}
+	for workload, im := range p.Agents.Images {
+		refs[workload] = im.Ref
+	}
+	ctx.Export("images", refs)
+	ctx.Export("llmURL", pulumi.String(routeURL(cfg, p.Mesh, config.NamespaceLLMServe, llmserve.Name)))
+	ctx.Export("dashboardURL", pulumi.String(routeURL(cfg, p.Mesh, config.NamespaceDashboard, dashboard.Name)))
+	ctx.Export("modelsDir", pulumi.String(path.Join(cfg.Data.Dir, modelsVolume)))
 	if p.VM != nil {
 		ctx.Export("colimaProfile", p.VM.Profile)
 		ctx.Export("vm", pulumi.Map{

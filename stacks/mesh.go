@@ -7,11 +7,15 @@ import (
 	"slices"
 
 	"github.com/lamina-os/lamina-infra/components/certmanager"
+	"github.com/lamina-os/lamina-infra/components/chromadb"
 	"github.com/lamina-os/lamina-infra/components/cluster"
+	"github.com/lamina-os/lamina-infra/components/core"
+	"github.com/lamina-os/lamina-infra/components/dashboard"
 	"github.com/lamina-os/lamina-infra/components/edge"
 	"github.com/lamina-os/lamina-infra/components/grafana"
 	"github.com/lamina-os/lamina-infra/components/istio"
 	"github.com/lamina-os/lamina-infra/components/kiali"
+	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/components/logs"
 	"github.com/lamina-os/lamina-infra/components/metallb"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
@@ -162,6 +166,10 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 	}
 	kialiPeer := security.Peer{Namespace: config.NamespaceObservability, Pods: map[string]string{appLabel: kiali.InstanceName}, ServiceAccount: kiali.InstanceName}
 	grafanaPeer := security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: grafana.AppName}, ServiceAccount: grafana.ServiceAccount}
+	agentPods := func(ns, app string) security.Peer {
+		return security.Peer{Namespace: ns, Pods: map[string]string{appLabel: app}}
+	}
+	corePeer := security.Peer{Namespace: config.NamespaceLaminaSystem, Pods: map[string]string{appLabel: core.Name}, ServiceAccount: core.Name}
 	var flows []security.Flow
 	for _, ns := range meshNamespaces {
 		all := security.Peer{Namespace: ns}
@@ -199,6 +207,13 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 		security.Flow{Name: "vector-to-loki",
 			From: security.Peer{Namespace: config.NamespaceMonitoring, Pods: map[string]string{appLabel: logs.VectorAppName}, ServiceAccount: logs.VectorServiceAccount},
 			To:   monitoringPods(logs.LokiAppName), Ports: tcp(logs.LokiPort)},
+		// The agent server calls lamina-llm-serve and ChromaDB, which admits nobody else;
+		// the dashboard queries Prometheus.
+		security.Flow{Name: "core-to-llm-serve", From: corePeer, To: agentPods(config.NamespaceLLMServe, llmserve.Name), Ports: tcp(llmserve.Port)},
+		security.Flow{Name: "core-to-chromadb", From: corePeer, To: agentPods(config.NamespaceLaminaSystem, chromadb.Name), Ports: tcp(chromadb.Port)},
+		security.Flow{Name: "dashboard-to-prometheus",
+			From: security.Peer{Namespace: config.NamespaceDashboard, Pods: map[string]string{appLabel: dashboard.Name}, ServiceAccount: dashboard.Name},
+			To:   monitoringPods(monitoring.AppName), Ports: tcp(monitoring.ServicePort)},
 		security.Flow{Name: "prometheus-scrape-istiod", From: prometheus, To: security.Peer{Namespace: config.NamespaceIstio, Pods: map[string]string{"app": "istiod"}}, Ports: tcp(15014)},
 		// Clients on macOS reach the gateway's listeners through MetalLB's address.
 		security.Flow{Name: "clients", From: security.Peer{CIDR: "0.0.0.0/0"}, To: gateway, Ports: tcp(80, 443)},

@@ -1,0 +1,203 @@
+package stacks
+
+import (
+	"maps"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/components/chromadb"
+	"github.com/lamina-os/lamina-infra/components/cluster"
+	"github.com/lamina-os/lamina-infra/components/core"
+	"github.com/lamina-os/lamina-infra/components/dashboard"
+	"github.com/lamina-os/lamina-infra/components/images"
+	"github.com/lamina-os/lamina-infra/components/llmserve"
+	"github.com/lamina-os/lamina-infra/components/monitoring"
+	"github.com/lamina-os/lamina-infra/components/storage"
+	"github.com/lamina-os/lamina-infra/internal/kube"
+	"github.com/lamina-os/lamina-infra/stacks/config"
+)
+
+// AgentPlatform is what the agent stack declares.
+type AgentPlatform struct {
+	ModelStore   *storage.HostVolume
+	ChromaVolume *storage.HostVolume
+	// Images are the Lamina images by workload (lamina-llm-serve, lamina-core,
+	// lamina-dashboard).
+	Images    map[string]*images.Image
+	LLMServe  *llmserve.LLMServe
+	ChromaDB  *chromadb.ChromaDB
+	Core      *core.Core
+	Dashboard *dashboard.Dashboard
+}
+
+// The agent stack's host volumes: the model store (data.dir/models) and ChromaDB's
+// (data.dir/chromadb).
+const (
+	modelsVolume = "models"
+	chromaVolume = "chromadb"
+)
+
+// imageRepository is the repository of a built Lamina image.
+func imageRepository(workload string) string { return "lamina/" + workload }
+
+// buildAgents declares the agent stack after istiod: the model store and lamina-llm-serve,
+// ChromaDB, the unified agent server and the dashboard, with their images.
+func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, mesh *MeshPlatform) (*AgentPlatform, error) {
+	k8s := pulumi.Providers(cl.Provider)
+	names := mesh.Namespaces.Names
+	a := &AgentPlatform{Images: map[string]*images.Image{}}
+	var err error
+
+	checkout := expandHome(cfg.Images.Checkout)
+	for _, im := range []struct {
+		workload string
+		image    config.Image
+	}{{llmserve.Name, cfg.Images.LLMServe}, {core.Name, cfg.Images.Core}, {dashboard.Name, cfg.Images.Dashboard}} {
+		var opts []pulumi.ResourceOption
+		if cl.Docker != nil {
+			opts = append(opts, pulumi.Providers(cl.Docker))
+		}
+		if a.Images[im.workload], err = images.NewImage(ctx, im.workload+"-image", images.ImageArgs{
+			Repository: imageRepository(im.workload),
+			Build:      im.image.Build,
+			Context:    path.Join(checkout, im.image.Context),
+			Dockerfile: path.Join(checkout, im.image.Dockerfile),
+			Reference:  im.image.Reference,
+		}, opts...); err != nil {
+			return nil, err
+		}
+	}
+
+	l := cfg.LLM
+	if a.ModelStore, err = hostVolume(ctx, cfg, cl, names[config.NamespaceLLMServe], modelsVolume, l.ModelStoreSize); err != nil {
+		return nil, err
+	}
+	llmImage := a.Images[llmserve.Name]
+	if a.LLMServe, err = llmserve.NewLLMServe(ctx, "llm-serve", llmserve.LLMServeArgs{
+		Namespace:  names[config.NamespaceLLMServe],
+		Image:      llmImage.Ref,
+		PullPolicy: llmImage.PullPolicy,
+		Replicas:   l.Replicas,
+		Resources:  resourcesOf(l.Resources),
+		RunAsUser:  l.Security.RunAsUser, RunAsGroup: l.Security.RunAsGroup,
+		Env:        l.Env,
+		Catalogue:  catalogueOf(l),
+		Claim:      modelsVolume + "-data",
+		ClaimReady: a.ModelStore.Claim,
+		IstioReady: mesh.Istio.Ready,
+	}, k8s); err != nil {
+		return nil, err
+	}
+
+	ch := cfg.Chroma
+	if a.ChromaVolume, err = hostVolume(ctx, cfg, cl, names[config.NamespaceLaminaSystem], chromaVolume, ch.StorageSize); err != nil {
+		return nil, err
+	}
+	var token pulumi.StringInput
+	if ch.AuthToken != "" {
+		token = pulumi.ToSecret(pulumi.String(ch.AuthToken)).(pulumi.StringOutput)
+	}
+	if a.ChromaDB, err = chromadb.NewChromaDB(ctx, "chromadb", chromadb.ChromaDBArgs{
+		Namespace: names[config.NamespaceLaminaSystem],
+		Image:     ch.Image,
+		Resources: resourcesOf(ch.Resources),
+		RunAsUser: ch.Security.RunAsUser, RunAsGroup: ch.Security.RunAsGroup,
+		Token:      token,
+		Claim:      chromaVolume + "-data",
+		ClaimReady: a.ChromaVolume.Claim,
+		IstioReady: mesh.Istio.Ready,
+	}, k8s); err != nil {
+		return nil, err
+	}
+
+	co := cfg.Core
+	coreImage := a.Images[core.Name]
+	if a.Core, err = core.NewCore(ctx, "core", core.CoreArgs{
+		Namespace:  names[config.NamespaceLaminaSystem],
+		Image:      coreImage.Ref,
+		PullPolicy: coreImage.PullPolicy,
+		Mode:       co.Mode,
+		Agents:     co.Agents,
+		Replicas:   co.Replicas,
+		LLMURL:     kube.ServiceURL(llmserve.Name, config.NamespaceLLMServe, llmserve.Port),
+		ChromaHost: kube.ServiceHost(chromadb.Name, config.NamespaceLaminaSystem),
+		ChromaPort: chromadb.Port,
+		Resources:  resourcesOf(co.Resources),
+		RunAsUser:  co.Security.RunAsUser, RunAsGroup: co.Security.RunAsGroup,
+		Env:       co.Env,
+		DependsOn: append([]pulumi.Resource{a.ChromaDB.Secret}, mesh.Istio.Ready...),
+	}, k8s); err != nil {
+		return nil, err
+	}
+
+	d := cfg.Dashboard
+	dashImage := a.Images[dashboard.Name]
+	if a.Dashboard, err = dashboard.NewDashboard(ctx, "dashboard", dashboard.DashboardArgs{
+		Namespace:     names[config.NamespaceDashboard],
+		NamespaceName: config.NamespaceDashboard,
+		Image:         dashImage.Ref,
+		PullPolicy:    dashImage.PullPolicy,
+		PrometheusURL: monitoring.ServiceURL(config.NamespaceMonitoring),
+		Resources:     resourcesOf(d.Resources),
+		RunAsUser:     d.Security.RunAsUser, RunAsGroup: d.Security.RunAsGroup,
+		Env:       d.Env,
+		DependsOn: mesh.Istio.Ready,
+	}, k8s); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// catalogueOf turns the configured catalogue into llm-serve's models.yaml: the enabled
+// models, llama.cpp with as many threads as a server's CPU limit, and the defaults.
+func catalogueOf(l config.LLMServe) llmserve.Catalogue {
+	c := llmserve.Catalogue{Models: map[string]llmserve.Model{}, Defaults: l.Defaults}
+	for _, name := range slices.Sorted(maps.Keys(l.Models)) {
+		m := l.Models[name]
+		if m.Disabled {
+			continue
+		}
+		var dl llmserve.Download
+		if m.Download.HuggingFace != "" {
+			dl.HuggingFace = &llmserve.HuggingFace{RepoID: m.Download.HuggingFace, Filename: m.Download.File}
+		}
+		if m.Download.Ollama != "" {
+			dl.Ollama = &llmserve.Ollama{Model: m.Download.Ollama}
+		}
+		c.Models[name] = llmserve.Model{
+			Path: m.Path, Backend: m.Backend, Quantization: m.Quantization, Size: m.Size,
+			Description: m.Description, UseCases: m.UseCases, Download: dl, Load: m.Load,
+		}
+	}
+	c.Backends = map[string]llmserve.Backend{config.BackendLlamaCpp: {
+		Executable:  "llama-server",
+		DefaultArgs: []string{"--ctx-size", "8192", "--threads", strconv.Itoa(threads(l.Resources.Limits.CPU))},
+	}}
+	return c
+}
+
+// threads is a CPU limit as a whole number of threads, at least one.
+func threads(cpu string) int {
+	if n, ok := strings.CutSuffix(cpu, "m"); ok {
+		v, _ := strconv.Atoi(n)
+		return max(1, v/1000)
+	}
+	v, _ := strconv.ParseFloat(cpu, 64)
+	return max(1, int(v))
+}
+
+// expandHome turns a leading ~/ into the home directory of whoever runs the program:
+// on the Mac, the user running `pulumi up`.
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return path.Join(home, rest)
+		}
+	}
+	return p
+}
