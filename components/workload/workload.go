@@ -144,7 +144,7 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 	for _, v := range args.Volumes {
 		mounts = append(mounts, &corev1.VolumeMountArgs{
 			Name: pulumi.String(v.Name), MountPath: pulumi.String(v.MountPath),
-			SubPath: stringOrNil(v.SubPath), ReadOnly: pulumi.Bool(v.ReadOnly),
+			SubPath: stringOrNil(v.SubPath), ReadOnly: boolOrNil(v.ReadOnly),
 		})
 		if !seen[v.Name] {
 			seen[v.Name] = true
@@ -153,13 +153,12 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 			volumes = append(volumes, src)
 		}
 	}
-	probe := func(period, failures, initial int) *corev1.ProbeArgs {
+	probe := func(period, failures int) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{
-			HttpGet:             &corev1.HTTPGetActionArgs{Path: pulumi.String(args.HealthPath), Port: pulumi.String("http")},
-			InitialDelaySeconds: pulumi.Int(initial),
-			PeriodSeconds:       pulumi.Int(period),
-			TimeoutSeconds:      pulumi.Int(5),
-			FailureThreshold:    pulumi.Int(failures),
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(args.HealthPath), Port: pulumi.String("http")},
+			PeriodSeconds:    pulumi.Int(period),
+			TimeoutSeconds:   pulumi.Int(5),
+			FailureThreshold: pulumi.Int(failures),
 		}
 	}
 	startup := max(args.StartupSeconds, 10)
@@ -174,9 +173,9 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 			Name: pulumi.String("http"), ContainerPort: pulumi.Int(args.Port), Protocol: pulumi.String("TCP"),
 		}},
 		// The startup probe holds the others back while models or indexes load.
-		StartupProbe:   probe(5, (startup+4)/5, 0),
-		ReadinessProbe: probe(5, 3, 0),
-		LivenessProbe:  probe(10, 3, 0),
+		StartupProbe:   probe(5, (startup+4)/5),
+		ReadinessProbe: probe(5, 3),
+		LivenessProbe:  probe(10, 3),
 		Resources: &corev1.ResourceRequirementsArgs{
 			Requests: pulumi.StringMap{"cpu": pulumi.String(args.Resources.Requests.CPU), "memory": pulumi.String(args.Resources.Requests.Memory)},
 			Limits:   pulumi.StringMap{"cpu": pulumi.String(args.Resources.Limits.CPU), "memory": pulumi.String(args.Resources.Limits.Memory)},
@@ -269,6 +268,15 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 	return w, nil
 }
 
+// boolOrNil leaves false unset, as the API server stores it.
+func boolOrNil(b bool) pulumi.BoolPtrInput {
+	if !b {
+		return nil
+	}
+	return pulumi.Bool(true)
+}
+
+// stringOrNil leaves "" unset, as the API server stores it.
 func stringOrNil(s string) pulumi.StringPtrInput {
 	if s == "" {
 		return nil
