@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -264,12 +265,21 @@ func (d decoder) decode(key string, raw any, dst reflect.Value) {
 			if old := dst.MapIndex(reflect.ValueOf(name)); old.IsValid() {
 				elem.Set(old)
 			}
-			d.decode(key+"."+name, v, elem)
+			d.decode(entryKey(key, name), v, elem)
 			dst.SetMapIndex(reflect.ValueOf(name), elem)
 		}
 	default:
 		ps.add(key, "cannot be set from configuration")
 	}
+}
+
+// entryKey is the config key of a map's entry, as `pulumi config set --path` writes it:
+// key.name, or key["name"] when the name holds characters a path cannot (a '.', say).
+func entryKey(key, name string) string {
+	if dnsLabel.MatchString(name) || envName.MatchString(name) {
+		return key + "." + name
+	}
+	return key + "[" + strconv.Quote(name) + "]"
 }
 
 // fieldByTag finds the struct field whose json tag is name.

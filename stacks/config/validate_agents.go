@@ -129,7 +129,7 @@ func validateLLM(c *Config, ps *problems) {
 	paths := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(l.Models)) {
 		m := l.Models[name]
-		mk := key + ".models." + name
+		mk := entryKey(key+".models", name)
 		if !modelName.MatchString(name) {
 			ps.add(mk, "is not a model name; allowed: lower-case letters, digits, '.', '_' and '-', starting and ending with a letter or digit")
 		}
