@@ -131,7 +131,7 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	ctx.Export("mtlsMode", pulumi.String("STRICT"))
 	ctx.Export("grafanaAdminUser", p.Monitoring.Grafana.AdminUser)
 	ctx.Export("grafanaAdminPassword", p.Monitoring.Grafana.AdminPassword)
-	refs := pulumi.StringMap{chromadb.Name: pulumi.String(cfg.Chroma.Image)}
+	refs := pulumi.Map{chromadb.Name: pulumi.String(cfg.Chroma.Image)}
 	for workload, im := range p.Agents.Images {
 		refs[workload] = im.Ref
 	}

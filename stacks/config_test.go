@@ -3,6 +3,7 @@ package stacks_test
 import (
 	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -65,6 +66,70 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 				"lamina:colima.cpus: 0 is out of range; allowed: 1 to 28",
 				"lamina:colima.diskGiB: 10 is out of range; allowed: 20 to 8192",
 				"lamina:colima.memoryGiB: 1 is out of range; allowed: 2 to 384",
+			},
+		},
+		{
+			name: "models set to load that do not fit in llm-serve's memory limit",
+			overrides: map[string]string{"lamina:llm": `{"resources": {"requests": {"memory": "24Gi"}, "limits": {"memory": "32Gi"}},` +
+				`"models": {"llama3.3-70b-q4_k_m": {"load": true}}}`},
+			want: []string{
+				"lamina:llm.models: the models set to load (llama3.1-8b-q4_k_m 5Gi, llama3.2-3b-q4_k_m 2Gi, llama3.3-70b-q4_k_m 40Gi) need 47Gi, 15Gi more than lamina:llm.resources.limits.memory (32Gi); set load false on one or raise the limit",
+			},
+		},
+		{
+			name:      "workloads that do not fit in the VM",
+			overrides: map[string]string{"lamina:colima": `{"cpus":7,"memoryGiB":48}`},
+			want: []string{
+				"lamina:colima.cpus: 7 cores cannot hold the workloads: their requests, sidecars included, come to 6.6 cores, 0.6 more than the 6 the VM has for them after 1 for k3s and system pods; the largest: lamina-llm-serve 1 × 4.05 cores (lamina:llm.resources), prometheus 1 × 0.55 cores (lamina:monitoring.prometheus.resources), loki 1 × 0.3 cores (lamina:logs.loki.resources). Raise the VM's cores or lower those requests",
+				"lamina:colima.memoryGiB: 48 GiB cannot hold the workloads: their requests, sidecars included, come to 55.5Gi, 11.5Gi more than the 44Gi the VM has for them after 4Gi for k3s and system pods; the largest: lamina-llm-serve 1 × 48.1Gi (lamina:llm.resources), prometheus 1 × 2.1Gi (lamina:monitoring.prometheus.resources), chromadb 1 × 1.1Gi (lamina:chroma.resources). Raise the VM's memory or lower those requests",
+			},
+		},
+		{
+			name: "a catalogue llm-serve could not serve",
+			overrides: map[string]string{"lamina:llm": `{"defaults": {"reasoning": "gone", "conversational": "llama3.1-8b-q4_k_m"}, "models": {` +
+				`"Big Model": {"path": "../escape.gguf", "backend": "mlx", "quantization": "4 bit", "size": "huge", "useCases": []},` +
+				`"llama3.2-3b-q4_k_m": {"path": "Llama-3.2-3B-Instruct-Q4_K_M.bin", "download": {"huggingface": "nope", "ollama": "llama3.2"}}}}`},
+			want: []string{
+				`lamina:llm.defaults.conversational: llama3.1-8b-q4_k_m does not list the use case conversational; its use cases: analytical, security`,
+				`lamina:llm.defaults.reasoning: "gone" is not an enabled model of lamina:llm.models`,
+				`lamina:llm.models["Big Model"]: is not a model name; allowed: lower-case letters, digits, '.', '_' and '-', starting and ending with a letter or digit`,
+				`lamina:llm.models["Big Model"].backend: "mlx" is not allowed; allowed: llama.cpp`,
+				`lamina:llm.models["Big Model"].download: names no source; allowed: huggingface with file, or ollama`,
+				`lamina:llm.models["Big Model"].path: "../escape.gguf" is not a clean path inside the model store; allowed: a relative path such as llama/model.gguf`,
+				`lamina:llm.models["Big Model"].quantization: "4 bit" is not a quantization label; allowed: letters, digits and '_' such as Q4_K_M`,
+				`lamina:llm.models["Big Model"].size: "huge" is not a size from 1Mi to 4Ti`,
+				`lamina:llm.models["Big Model"].useCases: is empty; name at least one use case`,
+				`lamina:llm.models["llama3.2-3b-q4_k_m"].download: names both huggingface and ollama; allowed: one source`,
+				`lamina:llm.models["llama3.2-3b-q4_k_m"].path: "Llama-3.2-3B-Instruct-Q4_K_M.bin" is not a .gguf file; llama.cpp serves GGUF files only`,
+			},
+		},
+		{
+			name: "an agent server and images the program cannot run",
+			overrides: map[string]string{
+				"lamina:core":   `{"mode": "single-agent", "agents": ["clara", "Luna", "clara"], "env": {"CHROMA_HOST": "elsewhere", "1BAD": "x"}}`,
+				"lamina:images": `{"checkout": "relative/dir", "core": {"context": "../outside"}, "dashboard": {"build": false, "reference": "Not A Ref"}}`,
+			},
+			want: []string{
+				`lamina:core.agents: lists 3 agents; single-agent mode runs exactly one (or set lamina:core.mode to multi-agent)`,
+				`lamina:core.agents[1]: "Luna" is not an agent name; allowed: a lower-case name such as clara`,
+				`lamina:core.agents[2]: clara is listed twice`,
+				`lamina:core.env.1BAD: is not an environment variable name; allowed: letters, digits and '_', not starting with a digit`,
+				`lamina:core.env.CHROMA_HOST: is set by the program; allowed: any name but AGENT_NAME, CHROMADB_TOKEN, CHROMA_HOST, CHROMA_PORT, LAMINA_AGENTS, LAMINA_LLM_URL, SERVER_MODE`,
+				`lamina:images.checkout: "relative/dir" is not a checkout directory; allowed: an absolute, clean path or one starting with ~/`,
+				`lamina:images.core.context: "../outside" is not a clean path inside lamina:images.checkout; allowed: a relative path such as packages/lamina-core or .`,
+				`lamina:images.dashboard.reference: "Not A Ref" is not an image reference; allowed: name:tag or name@sha256:<64 hex digits>, in lower case`,
+			},
+		},
+		{
+			name: "an existing cluster with no Docker daemon to build on",
+			overrides: map[string]string{
+				"lamina:cluster": `{"target": "existing", "kubeconfig": "~/.kube/config", "context": "k3s"}`,
+				"lamina:colima":  "",
+			},
+			want: []string{
+				"lamina:images.core.build: is true, but lamina:cluster.target existing has no lamina:cluster.dockerHost to build on; set the nodes' Docker daemon there, or set build false with a reference",
+				"lamina:images.dashboard.build: is true, but lamina:cluster.target existing has no lamina:cluster.dockerHost to build on; set the nodes' Docker daemon there, or set build false with a reference",
+				"lamina:images.llmServe.build: is true, but lamina:cluster.target existing has no lamina:cluster.dockerHost to build on; set the nodes' Docker daemon there, or set build false with a reference",
 			},
 		},
 		{
@@ -399,6 +464,8 @@ func knownKey(key string) bool {
 	if !ok {
 		return false
 	}
+	// A map entry written key["name"] is one part of the path.
+	path = regexp.MustCompile(`\["[^"]*"\]`).ReplaceAllString(path, ".entry")
 	t := reflect.TypeFor[config.Config]()
 	for _, part := range strings.Split(path, ".") {
 		name, _, _ := strings.Cut(part, "[")

@@ -2,6 +2,8 @@ package stacks_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -22,7 +24,10 @@ import (
 // projectDir is the repository root, where Pulumi.yaml and the stack files live.
 const projectDir = ".."
 
-const commandType = "command:local:Command"
+const (
+	commandType     = "command:local:Command"
+	dockerImageType = "docker:index/image:Image"
+)
 
 // stackSource reads a stack file of the project and applies overrides: "lamina:<section>"
 // to a value as the engine would pass it (JSON for objects); an empty value removes the key.
@@ -86,6 +91,10 @@ func preview(t testing.TB, src *config.Source) *recorder.Graph {
 func deploy(t testing.TB, src *config.Source, kit *fakeMac) *recorder.Graph {
 	t.Helper()
 	g, err := offline.Run(src, recorder.Options{Outputs: func(r *recorder.Resource) resource.PropertyMap {
+		if r.Type == dockerImageType {
+			// A local build's repoDigest is its image ID.
+			return resource.PropertyMap{"repoDigest": resource.NewProperty(kit.imageID(r.Name))}
+		}
 		if r.Type != commandType {
 			return nil
 		}
@@ -127,6 +136,10 @@ type fakeMac struct {
 	colima string
 	env    map[string]string
 
+	// builds gives an image build resource's ID (sha256:<hex>); unlisted builds get one
+	// derived from their name.
+	builds map[string]string
+
 	mu       sync.Mutex
 	executed map[string]bool   // "<command name> <create|update|delete>"
 	stdout   map[string]string // the last stdout of each command
@@ -147,6 +160,7 @@ func newFakeMac(t testing.TB, fakes ...string) *fakeMac {
 		colima:   filepath.Join(dir, "colima-state"),
 		executed: map[string]bool{},
 		stdout:   map[string]string{},
+		builds:   map[string]string{},
 	}
 	for _, d := range []string{m.home, m.bin, m.colima} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -252,6 +266,15 @@ func (m *fakeMac) exec(r *recorder.Resource, which string, extra map[string]stri
 	m.stdout[r.Name] = stdout.String()
 	m.mu.Unlock()
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+}
+
+// imageID is what the fake Docker daemon's build of the named image resource produced.
+func (m *fakeMac) imageID(name string) string {
+	if id, ok := m.builds[name]; ok {
+		return id
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // calls returns every invocation of the fakes so far, each as its argv.
