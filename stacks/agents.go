@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"maps"
-	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -53,7 +52,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	a := &AgentPlatform{Images: map[string]*images.Image{}}
 	var err error
 
-	checkout := expandHome(cfg.Images.Checkout)
+	checkout := config.ExpandHome(cfg.Images.Checkout)
 	for _, im := range []struct {
 		workload string
 		image    config.Image
@@ -189,15 +188,4 @@ func threads(cpu string) int {
 	}
 	v, _ := strconv.ParseFloat(cpu, 64)
 	return max(1, int(v))
-}
-
-// expandHome turns a leading ~/ into the home directory of whoever runs the program:
-// on the Mac, the user running `pulumi up`.
-func expandHome(p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			return path.Join(home, rest)
-		}
-	}
-	return p
 }

@@ -415,3 +415,34 @@ func TestAgentOutputs(t *testing.T) {
 	assert.Equal(t, []string{"chromadb", "lamina-core", "lamina-dashboard", "lamina-llm-serve"}, slices.Sorted(maps.Keys(images)))
 	assert.Equal(t, recorder.UnknownMask, images["lamina-core"], "a build's reference is known once it is built")
 }
+
+// Under `pulumi up` the program looks for the build checkout before changing anything:
+// a missing checkout or Dockerfile is a configuration problem naming its key. Offline
+// runs do not look at the files of the machine that renders.
+func TestMissingBuildInputsAreReportedBeforeAnyChange(t *testing.T) {
+	checkout := t.TempDir()
+	for _, dir := range []string{"packages/lamina-llm-serve", "packages/lamina-core", "packages/lamina-dashboard"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(checkout, dir), 0o755))
+	}
+	for _, f := range []string{"packages/lamina-llm-serve/Dockerfile", "packages/lamina-dashboard/Dockerfile"} {
+		require.NoError(t, os.WriteFile(filepath.Join(checkout, f), []byte("FROM scratch\n"), 0o644))
+	}
+	src := stackSource(t, "development", map[string]string{"lamina:images": `{"checkout": "` + checkout + `"}`})
+	src.Stat = os.Stat
+	g, err := offline.Run(src, recorder.Options{Preview: true})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "1 configuration problem")
+	assert.Contains(t, err.Error(), "lamina:images.core.dockerfile: "+filepath.Join(checkout, "packages/lamina-core/Dockerfile")+" is not a file of the checkout")
+	assert.Empty(t, g.Resources, "nothing is registered")
+
+	src = stackSource(t, "development", map[string]string{"lamina:images": `{"checkout": "` + filepath.Join(checkout, "gone") + `"}`})
+	src.Stat = os.Stat
+	_, err = offline.Run(src, recorder.Options{Preview: true})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lamina:images.checkout: "+filepath.Join(checkout, "gone")+" is not a directory here; clone Lamina OS there")
+
+	require.NoError(t, os.WriteFile(filepath.Join(checkout, "packages/lamina-core/Dockerfile"), []byte("FROM scratch\n"), 0o644))
+	src = stackSource(t, "development", map[string]string{"lamina:images": `{"checkout": "` + checkout + `"}`})
+	src.Stat = os.Stat
+	preview(t, src)
+}

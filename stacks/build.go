@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"os"
 	"path"
 
 	"github.com/lamina-os/lamina-infra/components/chromadb"
@@ -42,6 +43,7 @@ func Capture(src *config.Source) pulumi.RunOption {
 		for _, k := range info.ConfigSecretKeys {
 			src.Secret[k] = true
 		}
+		src.Stat = os.Stat
 	}
 }
 

@@ -10,6 +10,10 @@ package config
 
 import (
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
 	"time"
 )
 
@@ -66,6 +70,8 @@ type Config struct {
 	stack string
 	// secret lists the keys whose values the stack file holds as secrets.
 	secret map[string]bool
+	// stat looks at the host's files; nil offline.
+	stat func(string) (fs.FileInfo, error)
 }
 
 // Stack returns the name of the Pulumi stack the configuration was loaded for.
@@ -210,4 +216,15 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	d.Duration = v
 	return nil
+}
+
+// ExpandHome turns a leading ~/ into the home directory of whoever runs the program: on
+// the Mac, the user running `pulumi up`.
+func ExpandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return path.Join(home, rest)
+		}
+	}
+	return p
 }

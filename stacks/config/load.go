@@ -69,6 +69,7 @@ func Load(src *Source) (*Config, error) {
 		return nil, &ConfigError{Stack: src.Stack, Origin: src.Origin, Problems: ps}
 	}
 	cfg.stack = src.Stack
+	cfg.stat = src.Stat
 	cfg.secret = map[string]bool{}
 	for k, secret := range src.Secret {
 		cfg.secret[k] = secret

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,6 +24,11 @@ type Source struct {
 	Values map[string]string
 	// Secret holds the keys whose values are secret.
 	Secret map[string]bool
+	// Stat, when set, looks at the files of the machine the program runs on (the Mac
+	// under `pulumi up` and `pulumi preview`), so that a missing build checkout is
+	// reported with the configuration's problems. Offline runs leave it nil: what they
+	// declare must not depend on the files of the machine that renders.
+	Stat func(path string) (fs.FileInfo, error)
 }
 
 // StackFile returns the path of a stack's settings file in the project directory.

@@ -75,9 +75,35 @@ func validateImages(c *Config, ps *problems) {
 			ps.add(i.key+".build", "is true, but lamina:cluster.target existing has no lamina:cluster.dockerHost to build on; set the nodes' Docker daemon there, or set build false with a reference")
 		}
 	}
-	if building {
-		if ch := im.Checkout; (!path.IsAbs(ch) && !strings.HasPrefix(ch, "~/")) || hasControl(ch) || path.Clean(ch) != ch && ch != "~/" {
-			ps.add("lamina:images.checkout", "%s is not a checkout directory; allowed: an absolute, clean path or one starting with ~/", quote(ch))
+	if !building {
+		return
+	}
+	ch := im.Checkout
+	if (!path.IsAbs(ch) && !strings.HasPrefix(ch, "~/")) || hasControl(ch) || path.Clean(ch) != ch && ch != "~/" {
+		ps.add("lamina:images.checkout", "%s is not a checkout directory; allowed: an absolute, clean path or one starting with ~/", quote(ch))
+		return
+	}
+	if c.stat == nil {
+		return
+	}
+	// On the Mac: the build inputs must be there before anything is changed.
+	dir := ExpandHome(ch)
+	if info, err := c.stat(dir); err != nil || !info.IsDir() {
+		ps.add("lamina:images.checkout", "%s is not a directory here; clone Lamina OS there (git clone <lamina-os repository> %s) or set the images' build false with a reference", dir, dir)
+		return
+	}
+	for _, i := range []struct {
+		key string
+		im  Image
+	}{{"lamina:images.llmServe", im.LLMServe}, {"lamina:images.core", im.Core}, {"lamina:images.dashboard", im.Dashboard}} {
+		if !i.im.Build {
+			continue
+		}
+		if info, err := c.stat(path.Join(dir, i.im.Context)); err != nil || !info.IsDir() {
+			ps.add(i.key+".context", "%s is not a directory of the checkout", path.Join(dir, i.im.Context))
+		}
+		if info, err := c.stat(path.Join(dir, i.im.Dockerfile)); err != nil || info.IsDir() {
+			ps.add(i.key+".dockerfile", "%s is not a file of the checkout; give the Dockerfile's path relative to lamina:images.checkout, or set build false with a reference", path.Join(dir, i.im.Dockerfile))
 		}
 	}
 }
