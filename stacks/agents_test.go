@@ -408,8 +408,10 @@ func TestAgentFlowsAreExactlyTheDesignedOnes(t *testing.T) {
 // Scripts find the agent stack's URLs and images in the outputs.
 func TestAgentOutputs(t *testing.T) {
 	g := preview(t, stackSource(t, "production", nil))
-	assert.Equal(t, "https://llm.lamina.home.arpa/", g.Outputs["llmURL"])
-	assert.Equal(t, "https://dashboard.lamina.home.arpa/", g.Outputs["dashboardURL"])
+	urls, _ := g.Outputs["urls"].(map[string]any)
+	assert.Equal(t, "https://llm.lamina.home.arpa", g.Outputs["llmURL"])
+	assert.Equal(t, urls["llm.lamina.home.arpa"], g.Outputs["llmURL"])
+	assert.Equal(t, "https://dashboard.lamina.home.arpa", g.Outputs["dashboardURL"])
 	assert.Equal(t, "/Users/Shared/lamina/production/models", g.Outputs["modelsDir"])
 	images, _ := g.Outputs["images"].(map[string]any)
 	assert.Equal(t, []string{"chromadb", "lamina-core", "lamina-dashboard", "lamina-llm-serve"}, slices.Sorted(maps.Keys(images)))

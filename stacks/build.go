@@ -3,6 +3,7 @@ package stacks
 import (
 	"os"
 	"path"
+	"strings"
 
 	"github.com/lamina-os/lamina-infra/components/chromadb"
 	"github.com/lamina-os/lamina-infra/components/dashboard"
@@ -138,8 +139,9 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 		refs[workload] = im.Ref
 	}
 	ctx.Export("images", refs)
-	ctx.Export("llmURL", pulumi.String(routeURL(cfg, p.Mesh, config.NamespaceLLMServe, llmserve.Name)))
-	ctx.Export("dashboardURL", pulumi.String(routeURL(cfg, p.Mesh, config.NamespaceDashboard, dashboard.Name)))
+	// As in urls: the gateway's URL of the route, without a path.
+	ctx.Export("llmURL", pulumi.String(strings.TrimSuffix(routeURL(cfg, p.Mesh, config.NamespaceLLMServe, llmserve.Name), "/")))
+	ctx.Export("dashboardURL", pulumi.String(strings.TrimSuffix(routeURL(cfg, p.Mesh, config.NamespaceDashboard, dashboard.Name), "/")))
 	ctx.Export("modelsDir", pulumi.String(path.Join(cfg.Data.Dir, modelsVolume)))
 	if p.VM != nil {
 		ctx.Export("colimaProfile", p.VM.Profile)
