@@ -241,13 +241,7 @@ func validateChroma(c *Config, ps *problems) {
 	ch := c.Chroma
 	key := "lamina:chroma"
 	validateImageRef(c, ps, key+".image", ch.Image)
-	set := "pulumi config set --secret --path lamina:chroma.authToken <token> -s " + c.Stack()
-	switch {
-	case ch.AuthToken != "" && !c.Secret(key):
-		ps.add(key+".authToken", "is in plaintext in the stack file; remove it and set it as a secret with: %s", set)
-	case ch.AuthToken != "" && ch.AuthToken != SecretPlaceholder && (len(ch.AuthToken) < 24 || len(ch.AuthToken) > 256):
-		ps.add(key+".authToken", "has %d characters; allowed: 24 to 256", len(ch.AuthToken))
-	}
+	validateSecretField(c, ps, key, "authToken", ch.AuthToken, "token", 24, 256)
 	validateSize(ps, key+".storageSize", ch.StorageSize, 10<<40, "10Ti")
 	validateResources(ps, key+".resources", ch.Resources)
 	validateSecurity(ps, key+".security", ch.Security)

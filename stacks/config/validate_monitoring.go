@@ -47,17 +47,31 @@ func validateGrafana(c *Config, ps *problems) {
 	if !grafanaUser.MatchString(g.AdminUser) {
 		ps.add(key+".adminUser", "%s is not a user name; allowed: 1 to 64 letters, digits, '-', '_', '.' or '@'", quote(g.AdminUser))
 	}
-	set := `pulumi config set --secret --path lamina:grafana.adminPassword <password> -s ` + c.Stack()
-	switch {
-	case g.AdminPassword == "" && c.Profile == Production:
-		ps.add(key+".adminPassword", "is required in production; set it with: %s", set)
-	case g.AdminPassword != "" && !c.Secret(key):
-		ps.add(key+".adminPassword", "is in plaintext in the stack file; remove it and set it as a secret with: %s", set)
-	case g.AdminPassword != "" && g.AdminPassword != SecretPlaceholder && (len(g.AdminPassword) < 12 || len(g.AdminPassword) > 128):
-		ps.add(key+".adminPassword", "has %d characters; allowed: 12 to 128", len(g.AdminPassword))
+	if g.AdminPassword == "" && c.Profile == Production {
+		ps.add(key+".adminPassword", "is required in production; set it with: %s", setSecret(c, key+".adminPassword", "password"))
 	}
+	validateSecretField(c, ps, key, "adminPassword", g.AdminPassword, "password", 12, 128)
 	validateSize(ps, key+".storageSize", g.StorageSize, 1<<40, "1Ti")
 	validateResources(ps, key+".resources", g.Resources)
+}
+
+// setSecret is the command that sets field (lamina:section.field) as a secret.
+func setSecret(c *Config, field, placeholder string) string {
+	return "pulumi config set --secret --path " + field + " <" + placeholder + "> -s " + c.Stack()
+}
+
+// validateSecretField checks a field of section that holds a secret, never shown: set,
+// it must be a secret in the stack file (the whole section's key is encrypted), min to
+// max characters.
+func validateSecretField(c *Config, ps *problems, section, field, value, placeholder string, min, max int) {
+	key := section + "." + field
+	switch {
+	case value == "":
+	case !c.Secret(section):
+		ps.add(key, "is in plaintext in the stack file; remove it and set it as a secret with: %s", setSecret(c, key, placeholder))
+	case value != SecretPlaceholder && (len(value) < min || len(value) > max):
+		ps.add(key, "has %d characters; allowed: %d to %d", len(value), min, max)
+	}
 }
 
 // validateRetention checks a retention such as 7d: whole hours, days or weeks, 1d to 730d.
@@ -120,11 +134,9 @@ func validateKiali(c *Config, ps *problems) {
 			ps.add(key+".openID.clientID", "is empty; required with authStrategy openid")
 		}
 		if o.ClientSecret == "" {
-			ps.add(key+".openID.clientSecret", "is empty; required with authStrategy openid; set it with: pulumi config set --secret --path lamina:kiali.openID.clientSecret <secret> -s %s", c.Stack())
+			ps.add(key+".openID.clientSecret", "is empty; required with authStrategy openid; set it with: %s", setSecret(c, key+".openID.clientSecret", "secret"))
 		}
 	}
-	if o.ClientSecret != "" && !c.Secret(key) {
-		ps.add(key+".openID.clientSecret", "is in plaintext in the stack file; remove it and set it as a secret with: pulumi config set --secret --path lamina:kiali.openID.clientSecret <secret> -s %s", c.Stack())
-	}
+	validateSecretField(c, ps, key, "openID.clientSecret", o.ClientSecret, "secret", 1, 4096)
 	validateResources(ps, key+".resources", k.Resources)
 }
