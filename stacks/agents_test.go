@@ -286,14 +286,8 @@ func TestChromaTokenIsSecretEndToEnd(t *testing.T) {
 	src.Secret["lamina:chroma"] = true
 	g := deploy(t, src, mac)
 
-	var rendered strings.Builder
-	require.NoError(t, g.WriteJSON(&rendered))
-	assert.NotContains(t, rendered.String(), token)
-	secret := object(t, g, "Secret", "chromadb-auth")
-	assert.Equal(t, "lamina-system", namespaceOf(secret))
-	raw := secret.Raw()["stringData"]
-	require.True(t, raw.ContainsSecrets())
-	assert.Contains(t, raw.String(), token)
+	assertOnlyInSecret(t, g, "chromadb-auth", token)
+	assert.Equal(t, "lamina-system", namespaceOf(object(t, g, "Secret", "chromadb-auth")))
 	assert.Nil(t, g.Find("command:local:Command", "chromadb-token"), "a configured token is not generated")
 
 	ref := map[string]any{"secretKeyRef": map[string]any{"name": "chromadb-auth", "key": "token"}}

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lamina-os/lamina-infra/internal/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
@@ -319,3 +321,24 @@ func plainString(v resource.PropertyValue) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// assertOnlyInSecret checks that value, a secret, appears nowhere in what the render
+// shows (every input and output) and reaches the cluster only through the stringData of
+// the Kubernetes Secret named secret.
+func assertOnlyInSecret(t *testing.T, g *recorder.Graph, secret, value string) {
+	t.Helper()
+	var rendered strings.Builder
+	require.NoError(t, g.WriteJSON(&rendered))
+	assert.NotContains(t, rendered.String(), value, "the render shows no secret")
+	var found *recorder.Resource
+	for _, r := range g.ByType("kubernetes:core/v1:Secret") {
+		if nameOf(r) == secret {
+			found = r
+		}
+	}
+	require.NotNil(t, found, "no Secret %s", secret)
+	assert.Equal(t, recorder.SecretMask, found.Inputs["stringData"])
+	raw := found.Raw()["stringData"]
+	require.True(t, raw.ContainsSecrets())
+	assert.Contains(t, raw.String(), value, "the cluster gets the real value")
+}

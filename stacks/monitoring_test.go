@@ -113,16 +113,7 @@ func TestGrafanaPasswordIsSecretEndToEnd(t *testing.T) {
 	src.Secret["lamina:grafana"] = true
 	g := deploy(t, src, mac)
 
-	var rendered strings.Builder
-	require.NoError(t, g.WriteJSON(&rendered))
-	assert.NotContains(t, rendered.String(), password, "the render (every input and output) shows no password")
-
-	secret := g.Find("kubernetes:core/v1:Secret", "grafana-admin")
-	require.NotNil(t, secret)
-	assert.Equal(t, recorder.SecretMask, secret.Inputs["stringData"])
-	raw := secret.Raw()["stringData"]
-	require.True(t, raw.ContainsSecrets())
-	assert.Contains(t, raw.String(), password, "the cluster gets the real password")
+	assertOnlyInSecret(t, g, "grafana-admin", password)
 
 	values := g.Find(releaseType, "grafana").Inputs["values"]
 	assert.Equal(t, "grafana-admin", field(values, "admin", "existingSecret"), "the chart reads the Secret")
