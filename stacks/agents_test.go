@@ -279,12 +279,7 @@ func TestPrebuiltImagesAndProductionTags(t *testing.T) {
 // or an output. Without one, a token is generated once; in plaintext, it is refused.
 func TestChromaTokenIsSecretEndToEnd(t *testing.T) {
 	const token = "chroma-7f3e2d1c-never-printed-anywhere"
-	mac := newFakeMac(t, "colima", "kubectl")
-	overrides, _ := withDataDir(t, "development", nil)
-	src := stackSource(t, "development", overrides)
-	src.Values["lamina:chroma"] = `{"authToken": "` + token + `"}`
-	src.Secret["lamina:chroma"] = true
-	g := deploy(t, src, mac)
+	g := deploySecret(t, "chroma", "authToken", token)
 
 	assertOnlyInSecret(t, g, "chromadb-auth", token)
 	assert.Equal(t, "lamina-system", namespaceOf(object(t, g, "Secret", "chromadb-auth")))

@@ -342,3 +342,16 @@ func assertOnlyInSecret(t *testing.T, g *recorder.Graph, secret, value string) {
 	require.True(t, raw.ContainsSecrets())
 	assert.Contains(t, raw.String(), value, "the cluster gets the real value")
 }
+
+// deploySecret deploys development on a fake Mac with lamina:<section>.<field> set to
+// value as a secret, as `pulumi config set --secret --path` would.
+func deploySecret(t *testing.T, section, field, value string) *recorder.Graph {
+	t.Helper()
+	mac := newFakeMac(t, "colima", "kubectl")
+	overrides, _ := withDataDir(t, "development", nil)
+	src := stackSource(t, "development", overrides)
+	key := config.Namespace + ":" + section
+	src.Values[key] = `{"` + field + `": "` + value + `"}`
+	src.Secret[key] = true
+	return deploy(t, src, mac)
+}

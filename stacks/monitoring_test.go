@@ -106,12 +106,7 @@ func TestHostVolumesAreRetainedProtectedAndOnThisStacksNode(t *testing.T) {
 // a reviewer sees, not in the Helm values, which Helm keeps in the cluster).
 func TestGrafanaPasswordIsSecretEndToEnd(t *testing.T) {
 	const password = "pw-4c1d0e9a-do-not-print"
-	mac := newFakeMac(t, "colima", "kubectl")
-	overrides, _ := withDataDir(t, "development", nil)
-	src := stackSource(t, "development", overrides)
-	src.Values["lamina:grafana"] = `{"adminPassword": "` + password + `"}`
-	src.Secret["lamina:grafana"] = true
-	g := deploy(t, src, mac)
+	g := deploySecret(t, "grafana", "adminPassword", password)
 
 	assertOnlyInSecret(t, g, "grafana-admin", password)
 
