@@ -17,7 +17,6 @@ import (
 	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/storage"
-	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -123,8 +122,8 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Mode:       co.Mode,
 		Agents:     co.Agents,
 		Replicas:   co.Replicas,
-		LLMURL:     kube.ServiceURL(llmserve.Name, config.NamespaceLLMServe, llmserve.Port),
-		ChromaHost: kube.ServiceHost(chromadb.Name, config.NamespaceLaminaSystem),
+		LLMURL:     a.LLMServe.Workload.URL,
+		ChromaHost: a.ChromaDB.Workload.Host,
 		ChromaPort: chromadb.Port,
 		Resources:  resourcesOf(co.Resources),
 		RunAsUser:  co.Security.RunAsUser, RunAsGroup: co.Security.RunAsGroup,

@@ -313,6 +313,9 @@ func TestCoreIsWiredToTheDeclaredServices(t *testing.T) {
 			return field(list(field(svc.Inputs, "spec", "ports"))[0], "port").(float64)
 		}
 		assert.Equal(t, "http://lamina-llm-serve."+namespaceOf(llm)+".svc.cluster.local:8000", env["LAMINA_LLM_URL"])
+		deployment := object(t, g, "Deployment", "lamina-core")
+		assert.True(t, g.DependsOn(deployment, llm.URN) && g.DependsOn(deployment, chroma.URN),
+			"the addresses come from the declared Services' outputs")
 		assert.Equal(t, float64(8000), port(llm))
 		assert.Equal(t, "chromadb."+namespaceOf(chroma)+".svc.cluster.local", env["CHROMA_HOST"])
 		assert.Equal(t, "8000", env["CHROMA_PORT"])

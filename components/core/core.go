@@ -39,10 +39,10 @@ type CoreArgs struct {
 	Agents   []string
 	Replicas int
 	// LLMURL is lamina-llm-serve's in-cluster URL.
-	LLMURL string
+	LLMURL pulumi.StringInput
 	// ChromaHost and ChromaPort are ChromaDB's Service, in this namespace: its token
 	// comes from ChromaDB's Secret.
-	ChromaHost string
+	ChromaHost pulumi.StringInput
 	ChromaPort int
 	Resources  kube.Resources
 	// RunAsUser and RunAsGroup are the server's user and group.
@@ -87,8 +87,8 @@ func NewCore(ctx *pulumi.Context, name string, args CoreArgs, opts ...pulumi.Res
 		value("SERVER_MODE", args.Mode),
 		value("AGENT_NAME", first),
 		value("LAMINA_AGENTS", strings.Join(args.Agents, ",")),
-		value("LAMINA_LLM_URL", args.LLMURL),
-		value("CHROMA_HOST", args.ChromaHost),
+		&corev1.EnvVarArgs{Name: pulumi.String("LAMINA_LLM_URL"), Value: args.LLMURL},
+		&corev1.EnvVarArgs{Name: pulumi.String("CHROMA_HOST"), Value: args.ChromaHost},
 		value("CHROMA_PORT", strconv.Itoa(args.ChromaPort)),
 		chromadb.TokenEnv("CHROMADB_TOKEN"),
 	}

@@ -101,6 +101,9 @@ type Workload struct {
 	Controller pulumi.CustomResource
 	// Image is the image the pods run.
 	Image pulumi.StringOutput
+	// Host is the Service's in-cluster DNS name and URL its http:// address, both from
+	// the declared Service.
+	Host, URL pulumi.StringOutput
 }
 
 // NewWorkload declares the application.
@@ -260,6 +263,10 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 		}
 	}
 	w.Image = args.Image.ToStringOutput()
+	w.Host = pulumi.All(w.Service.Metadata.Name().Elem(), w.Service.Metadata.Namespace().Elem()).ApplyT(func(v []any) string {
+		return kube.ServiceHost(v[0].(string), v[1].(string))
+	}).(pulumi.StringOutput)
+	w.URL = w.Host.ApplyT(func(host string) string { return fmt.Sprintf("http://%s:%d", host, args.Port) }).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{
 		"service": w.Service.Metadata.Name().Elem(), "serviceAccount": w.ServiceAccount.Metadata.Name().Elem(), "image": w.Image,
 	}); err != nil {
