@@ -440,3 +440,31 @@ func TestMissingBuildInputsAreReportedBeforeAnyChange(t *testing.T) {
 	src.Stat = os.Stat
 	preview(t, src)
 }
+
+// The capacity check counts the extra pod of a rollout exactly where the program's
+// Deployments start a new pod before stopping an old one: single replicas. Production's
+// three llm-serve pods roll one down, one up, needing no room beyond their own.
+func TestRolloutsAreWhatTheCapacityCheckCounts(t *testing.T) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
+		checked := 0
+		for _, d := range cfg.Demands() {
+			var deployment *recorder.Resource
+			for _, r := range kind(g, "Deployment") {
+				if nameOf(r) == d.Name && strings.HasPrefix(d.Key, "lamina:") && field(r.Inputs, "spec", "strategy") != nil {
+					deployment = r
+				}
+			}
+			if deployment == nil {
+				continue
+			}
+			checked++
+			surge := field(deployment.Inputs, "spec", "strategy", "rollingUpdate", "maxSurge")
+			assert.Equal(t, d.Surge, surge == float64(1), d.Name)
+			assert.Equal(t, float64(d.Pods), field(deployment.Inputs, "spec", "replicas"), d.Name)
+		}
+		assert.Equal(t, 3, checked, "llm-serve, the agent server and the dashboard")
+	})
+	prod := preview(t, stackSource(t, "production", nil))
+	assert.Equal(t, map[string]any{"maxSurge": float64(0), "maxUnavailable": float64(1)},
+		field(object(t, prod, "Deployment", "lamina-llm-serve").Inputs, "spec", "strategy", "rollingUpdate"))
+}

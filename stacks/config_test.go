@@ -80,8 +80,8 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			name:      "workloads that do not fit in the VM",
 			overrides: map[string]string{"lamina:colima": `{"cpus":7,"memoryGiB":48}`},
 			want: []string{
-				"lamina:colima.cpus: 7 cores cannot hold the workloads: their requests, sidecars included, come to 6.6 cores, 0.6 more than the 6 the VM has for them after 1 for k3s and system pods; the largest: lamina-llm-serve 1 × 4.05 cores (lamina:llm.resources), prometheus 1 × 0.55 cores (lamina:monitoring.prometheus.resources), loki 1 × 0.3 cores (lamina:logs.loki.resources). Raise the VM's cores or lower those requests",
-				"lamina:colima.memoryGiB: 48 GiB cannot hold the workloads: their requests, sidecars included, come to 55.5Gi, 11.5Gi more than the 44Gi the VM has for them after 4Gi for k3s and system pods; the largest: lamina-llm-serve 1 × 48.1Gi (lamina:llm.resources), prometheus 1 × 2.1Gi (lamina:monitoring.prometheus.resources), chromadb 1 × 1.1Gi (lamina:chroma.resources). Raise the VM's memory or lower those requests",
+				"lamina:colima.cpus: 7 cores cannot hold the workloads: their requests, sidecars included, come to 10.65 cores (4.05 of it to start the new pod of lamina-llm-serve before the old one stops), 4.65 more than the 6 the VM has for them after 1 for k3s and system pods; the largest: lamina-llm-serve 1 × 4.05 cores (lamina:llm.resources), prometheus 1 × 0.55 cores (lamina:monitoring.prometheus.resources), loki 1 × 0.3 cores (lamina:logs.loki.resources). Raise the VM's cores or lower those requests",
+				"lamina:colima.memoryGiB: 48 GiB cannot hold the workloads: their requests, sidecars included, come to 103.6Gi (48.1Gi of it to start the new pod of lamina-llm-serve before the old one stops), 59.6Gi more than the 44Gi the VM has for them after 4Gi for k3s and system pods; the largest: lamina-llm-serve 1 × 48.1Gi (lamina:llm.resources), prometheus 1 × 2.1Gi (lamina:monitoring.prometheus.resources), chromadb 1 × 1.1Gi (lamina:chroma.resources). Raise the VM's memory or lower those requests",
 			},
 		},
 		{

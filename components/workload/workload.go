@@ -223,12 +223,7 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 			Spec: &appsv1.DeploymentSpecArgs{
 				Replicas: pulumi.Int(args.Replicas),
 				Selector: sel,
-				// A new pod is up before an old one goes; with one replica that keeps
-				// the service available through a rollout.
-				Strategy: &appsv1.DeploymentStrategyArgs{
-					Type:          pulumi.String("RollingUpdate"),
-					RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0)},
-				},
+				Strategy: rollout(args.Replicas),
 				Template: template,
 			},
 		}, deps...)
@@ -273,6 +268,21 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 		return nil, err
 	}
 	return w, nil
+}
+
+// rollout is how a Deployment replaces its pods. One replica: the new pod starts before
+// the old one stops, so the service stays up (the capacity check counts that pod).
+// Several: one old pod stops before a new one starts, so a rollout of pods as large as
+// llm-serve's needs no room beyond theirs, and the others keep serving.
+func rollout(replicas int) *appsv1.DeploymentStrategyArgs {
+	surge, unavailable := 0, 1
+	if replicas == 1 {
+		surge, unavailable = 1, 0
+	}
+	return &appsv1.DeploymentStrategyArgs{
+		Type:          pulumi.String("RollingUpdate"),
+		RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{MaxSurge: pulumi.Int(surge), MaxUnavailable: pulumi.Int(unavailable)},
+	}
 }
 
 // boolOrNil leaves false unset, as the API server stores it.

@@ -48,8 +48,9 @@ func validateAgents(c *Config, ps *problems) {
 	validateEnv(ps, key+".env", c.Dashboard.Env)
 	// The VM's own size is checked first; an impossible size says nothing about fit.
 	cpuBudget, memBudget := c.Host.vmBudget()
+	// So are the requests: a capacity total made of invalid ones would only add noise.
 	if c.Cluster.Target == TargetColima && c.Colima.CPUs >= 1 && c.Colima.CPUs <= cpuBudget &&
-		c.Colima.MemoryGiB >= minVMMemoryGiB && c.Colima.MemoryGiB <= memBudget {
+		c.Colima.MemoryGiB >= minVMMemoryGiB && c.Colima.MemoryGiB <= memBudget && !ps.about(c.demandKeys()...) {
 		validateCapacity(c, ps)
 	}
 }
@@ -282,6 +283,9 @@ type Demand struct {
 	Pods int
 	// Requests are one pod's requests, its sidecar included.
 	CPU, Memory float64
+	// Surge is a Deployment of one replica the program rolls out by starting the new pod
+	// before the old one stops (components/workload): for a while it has two pods.
+	Surge bool
 }
 
 // Demands lists every workload the program sizes with what its pods request: replicas
@@ -290,13 +294,14 @@ func (c *Config) Demands() []Demand {
 	proxyCPU, _ := parseQuantity(c.Mesh.ProxyResources.Requests.CPU)
 	proxyMem, _ := parseQuantity(c.Mesh.ProxyResources.Requests.Memory)
 	var out []Demand
-	add := func(name, key string, pods int, r Resources, sidecar bool) {
+	add := func(name, key string, pods int, r Resources, sidecar bool) *Demand {
 		cpu, _ := parseQuantity(r.Requests.CPU)
 		mem, _ := parseQuantity(r.Requests.Memory)
 		if sidecar {
 			cpu, mem = cpu+proxyCPU, mem+proxyMem
 		}
 		out = append(out, Demand{Name: name, Key: key, Pods: pods, CPU: cpu, Memory: mem})
+		return &out[len(out)-1]
 	}
 	add("istiod", "lamina:mesh.istiodResources", c.Mesh.IstiodReplicas, c.Mesh.IstiodResources, false)
 	add("istio-gateway", "lamina:mesh.gateway.resources", c.Mesh.Gateway.MinReplicas, c.Mesh.Gateway.Resources, false)
@@ -310,11 +315,41 @@ func (c *Config) Demands() []Demand {
 		add("otel-collector", "lamina:tracing.collector.resources", c.Tracing.Collector.Replicas, c.Tracing.Collector.Resources, true)
 	}
 	add("kiali", "lamina:kiali.resources", 1, c.Kiali.Resources, true)
-	add("lamina-llm-serve", "lamina:llm.resources", c.LLM.Replicas, c.LLM.Resources, true)
 	add("chromadb", "lamina:chroma.resources", 1, c.Chroma.Resources, true)
-	add("lamina-core", "lamina:core.resources", c.Core.Replicas, c.Core.Resources, true)
-	add("lamina-dashboard", "lamina:dashboard.resources", 1, c.Dashboard.Resources, true)
+	// The program's own Deployments.
+	for _, d := range []struct {
+		name, key string
+		replicas  int
+		r         Resources
+	}{
+		{"lamina-llm-serve", "lamina:llm.resources", c.LLM.Replicas, c.LLM.Resources},
+		{"lamina-core", "lamina:core.resources", c.Core.Replicas, c.Core.Resources},
+		{"lamina-dashboard", "lamina:dashboard.resources", 1, c.Dashboard.Resources},
+	} {
+		add(d.name, d.key, d.replicas, d.r, true).Surge = d.replicas == 1
+	}
 	return out
+}
+
+// demandKeys are the config keys the capacity check adds up.
+func (c *Config) demandKeys() []string {
+	keys := []string{"lamina:mesh.proxyResources"}
+	for _, d := range c.Demands() {
+		keys = append(keys, d.Key)
+	}
+	return keys
+}
+
+// about reports whether a problem was reported on one of keys or a field below it.
+func (ps problems) about(keys ...string) bool {
+	for _, p := range ps {
+		for _, k := range keys {
+			if p.Key == k || strings.HasPrefix(p.Key, k+".") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // validateCapacity checks that every workload's requests fit in the VM beside k3s and
@@ -326,9 +361,29 @@ func validateCapacity(c *Config, ps *problems) {
 	availCPU := float64(c.Colima.CPUs) - reserveCPU
 	availMem := float64(c.Colima.MemoryGiB)*(1<<30) - reserveMem
 	var cpu, mem float64
-	for _, d := range demands {
+	var surgeCPU, surgeMem *Demand // the largest pod started first in a rollout
+	for i, d := range demands {
 		cpu += float64(d.Pods) * d.CPU
 		mem += float64(d.Pods) * d.Memory
+		if d.Surge && (surgeMem == nil || d.Memory > surgeMem.Memory) {
+			surgeMem = &demands[i]
+		}
+		if d.Surge && (surgeCPU == nil || d.CPU > surgeCPU.CPU) {
+			surgeCPU = &demands[i]
+		}
+	}
+	// rolling says what a rollout adds to the total.
+	rolling := func(d *Demand, amount string) string {
+		if d == nil {
+			return ""
+		}
+		return fmt.Sprintf(" (%s of it to start the new pod of %s before the old one stops)", amount, d.Name)
+	}
+	if surgeMem != nil {
+		mem += surgeMem.Memory
+	}
+	if surgeCPU != nil {
+		cpu += surgeCPU.CPU
 	}
 	largest := func(of func(Demand) float64, unit func(float64) string) string {
 		sorted := slices.Clone(demands)
@@ -349,12 +404,12 @@ func validateCapacity(c *Config, ps *problems) {
 		return strings.Join(parts, ", ")
 	}
 	if mem > availMem {
-		ps.add("lamina:colima.memoryGiB", "%d GiB cannot hold the workloads: their requests, sidecars included, come to %s, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's memory or lower those requests",
-			c.Colima.MemoryGiB, gib(mem), gib(mem-availMem), gib(availMem), SystemReserve.Memory, largest(func(d Demand) float64 { return d.Memory }, gib))
+		ps.add("lamina:colima.memoryGiB", "%d GiB cannot hold the workloads: their requests, sidecars included, come to %s%s, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's memory or lower those requests",
+			c.Colima.MemoryGiB, gib(mem), rolling(surgeMem, gib(surgeMem.Memory)), gib(mem-availMem), gib(availMem), SystemReserve.Memory, largest(func(d Demand) float64 { return d.Memory }, gib))
 	}
 	if cpu > availCPU {
-		ps.add("lamina:colima.cpus", "%d cores cannot hold the workloads: their requests, sidecars included, come to %s cores, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's cores or lower those requests",
-			c.Colima.CPUs, cores(cpu), cores(cpu-availCPU), cores(availCPU), SystemReserve.CPU, largest(func(d Demand) float64 { return d.CPU }, func(v float64) string { return cores(v) + " cores" }))
+		ps.add("lamina:colima.cpus", "%d cores cannot hold the workloads: their requests, sidecars included, come to %s cores%s, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's cores or lower those requests",
+			c.Colima.CPUs, cores(cpu), rolling(surgeCPU, cores(surgeCPU.CPU)), cores(cpu-availCPU), cores(availCPU), SystemReserve.CPU, largest(func(d Demand) float64 { return d.CPU }, func(v float64) string { return cores(v) + " cores" }))
 	}
 }
 
