@@ -8,6 +8,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/chromadb"
 	"github.com/lamina-os/lamina-infra/components/dashboard"
 	"github.com/lamina-os/lamina-infra/components/llmserve"
+	"github.com/lamina-os/lamina-infra/internal/outputs"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -118,6 +119,8 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 		return nil, err
 	}
 
+	ctx.Export("schemaVersion", pulumi.Int(outputs.SchemaVersion))
+	ctx.Export("stack", pulumi.String(ctx.Stack()))
 	ctx.Export("profile", pulumi.String(cfg.Profile))
 	ctx.Export("clusterTarget", pulumi.String(cfg.Cluster.Target))
 	ctx.Export("kubeconfig", cl.Kubeconfig)
@@ -125,6 +128,12 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	ctx.Export("nodes", cl.Nodes)
 	ctx.Export("storageClass", cl.StorageClass)
 	ctx.Export("dataDir", pulumi.String(cfg.Data.Dir))
+	dataDirs := pulumi.StringMap{}
+	for _, sub := range config.DataSubdirs {
+		dataDirs[sub] = pulumi.String(path.Join(cfg.Data.Dir, sub))
+	}
+	ctx.Export("dataDirs", dataDirs)
+	ctx.Export("namespaces", pulumi.ToStringArray(config.AllNamespaces()))
 	urls := pulumi.StringMap{}
 	for host, url := range p.Mesh.Edge.URLs {
 		urls[host+"."+cfg.Edge.Domain] = pulumi.String(url)

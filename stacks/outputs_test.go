@@ -1,0 +1,116 @@
+package stacks_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/internal/outputs"
+	"github.com/lamina-os/lamina-infra/internal/recorder"
+)
+
+// documentedOutput is a row of the README's outputs table.
+type documentedOutput struct{ typ, secret string }
+
+// readmeOutputs reads the outputs table of the README.
+func readmeOutputs(t *testing.T) map[string]documentedOutput {
+	t.Helper()
+	data, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	text := string(data)
+	begin, end := strings.Index(text, "<!-- outputs:begin -->"), strings.Index(text, "<!-- outputs:end -->")
+	require.True(t, begin >= 0 && end > begin, "README has the outputs table between its markers")
+	out := map[string]documentedOutput{}
+	for _, line := range strings.Split(text[begin:end], "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		out[name] = documentedOutput{typ: strings.TrimSpace(cells[2]), secret: strings.Fields(cells[3])[0]}
+	}
+	return out
+}
+
+// typeName names an output's JSON value as the README does.
+func typeName(v any) string {
+	switch x := v.(type) {
+	case string:
+		return "string"
+	case float64, int:
+		return "number"
+	case []any:
+		return "list of strings"
+	case map[string]any:
+		for _, e := range x {
+			if _, ok := e.(string); !ok {
+				return "object"
+			}
+		}
+		return "map of strings"
+	}
+	return reflect.TypeOf(v).String()
+}
+
+// The program exports exactly the documented outputs, of the documented types and
+// secrecy, and what `pulumi stack output --json --show-secrets` prints of them is what
+// internal/outputs (the lamina commands) reads: program, README and parser agree.
+func TestStackOutputsAreTheDocumentedContract(t *testing.T) {
+	documented := readmeOutputs(t)
+	var tags []string
+	st := reflect.TypeFor[outputs.Stack]()
+	for i := 0; i < st.NumField(); i++ {
+		tags = append(tags, st.Field(i).Tag.Get("json"))
+	}
+	slices.Sort(tags)
+	names := make([]string, 0, len(documented))
+	for n := range documented {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	assert.Equal(t, names, tags, "internal/outputs.Stack reads every documented output")
+
+	for _, stack := range bothStacks {
+		t.Run(stack, func(t *testing.T) {
+			overrides, _ := withDataDir(t, stack, nil)
+			g := deploy(t, stackSource(t, stack, overrides), newFakeMac(t, "colima", "kubectl"))
+			printed := map[string]any{}
+			for name := range g.Outputs {
+				v, ok := g.RawOutput(name)
+				require.True(t, ok)
+				require.True(t, v.Known, "%s is known after an up", name)
+				doc, ok := documented[name]
+				if !assert.True(t, ok, "output %s is not in the README's table", name) {
+					continue
+				}
+				// As the CLI prints it: JSON.
+				b, err := json.Marshal(v.Value)
+				require.NoError(t, err)
+				var value any
+				require.NoError(t, json.Unmarshal(b, &value))
+				assert.Equal(t, doc.typ, typeName(value), "type of %s", name)
+				assert.Equal(t, doc.secret == "yes", v.Secret, "secrecy of %s", name)
+				printed[name] = value
+			}
+			assert.Len(t, printed, len(documented), "every documented output is exported")
+			assert.Equal(t, float64(outputs.SchemaVersion), printed["schemaVersion"])
+
+			data, err := json.Marshal(printed)
+			require.NoError(t, err)
+			s, err := outputs.Parse(bytes.NewReader(data), "pulumi stack output")
+			require.NoError(t, err)
+			assert.Equal(t, stack, s.Stack)
+			lines, err := s.HostsLines()
+			require.NoError(t, err)
+			assert.Len(t, lines, len(s.URLs))
+			assert.NotEqual(t, recorder.SecretMask, s.Kubeconfig)
+		})
+	}
+}
