@@ -25,30 +25,47 @@ import (
 	"io"
 	"os"
 
+	installgraph "github.com/lamina-os/lamina-infra/internal/graph"
 	"github.com/lamina-os/lamina-infra/internal/offline"
 	"github.com/lamina-os/lamina-infra/policy"
 )
 
 const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <project dir>] [--assume-secret <key>]...
        lamina check  -s <stack> [--dir <project dir>] [--policy-pack <dir>] [--assume-secret <key>]...
+       lamina graph  -s <stack> [--format mermaid|dot] [--dir <project dir>] [--assume-secret <key>]...
+       lamina hosts      [-f <outputs.json>] [--apply [--hosts-file /etc/hosts] [--sudo]]
+       lamina endpoints  [-f <outputs.json>]
+       lamina kubeconfig [-f <outputs.json>] [-o <path>]
+       lamina smoke      [-f <outputs.json>] [--cacert <ca.pem> | --insecure] [--timeout 10s]
 
   render   print what the program declares for the stack, offline:
            json (default) the resource graph and stack outputs,
            yaml           every Kubernetes object, in dependency order
   check    evaluate the policy pack on everything the stack declares, plus the
            stack-wide checks; exit 1 on any mandatory violation
+  graph    the install order: the stack's components and slow steps, and the
+           critical path, as Mermaid (default) or DOT
+
+  hosts, endpoints, kubeconfig and smoke read a stack's outputs, from -f or stdin:
+      pulumi stack output --json --show-secrets -s <stack> | lamina hosts
+  hosts       print the /etc/hosts lines of every hostname; --apply writes them
+              between this stack's markers (idempotent), --sudo when not writable
+  endpoints   a table of the services' URLs
+  kubeconfig  write the kubeconfig, mode 0600 (default ~/.kube/lamina-<stack>)
+  smoke       request every URL through the gateway's address (as curl --resolve
+              does) and report each service; exit 1 when any fails
 
   --assume-secret lamina:grafana.adminPassword takes a required secret as set, for a
   checkout whose stack file does not hold it yet (it renders as "[secret]")
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run executes one command line and returns the exit status: 0 on success, 1 when the
 // program or its configuration fails, 2 for a bad command line.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -61,6 +78,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return render(args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "graph":
+		return graph(args[1:], stdout, stderr)
+	case "hosts":
+		return hosts(args[1:], stdin, stdout, stderr)
+	case "endpoints":
+		return endpoints(args[1:], stdin, stdout, stderr)
+	case "kubeconfig":
+		return kubeconfig(args[1:], stdin, stdout, stderr)
+	case "smoke":
+		return smoke(args[1:], stdin, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "lamina: unknown command %q\n%s", args[0], usage)
 		return 2
@@ -171,4 +198,33 @@ func loadPack(dir string) (*policy.Pack, error) {
 		return policy.Load()
 	}
 	return policy.LoadFS(os.DirFS(dir))
+}
+
+func graph(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("graph", stderr)
+	var format string
+	fs.StringVar(&format, "format", "mermaid", "mermaid or dot")
+	if !fs.parse(args, stderr) {
+		return 2
+	}
+	if format != "mermaid" && format != "dot" {
+		fmt.Fprintf(stderr, "lamina graph: --format %q is not allowed; allowed: mermaid, dot\n", format)
+		return 2
+	}
+	g, err := offline.Render(fs.dir, fs.stack, fs.secrets...)
+	if err != nil {
+		fmt.Fprintf(stderr, "lamina graph: %v\n", err)
+		return 1
+	}
+	steps := installgraph.Build(g)
+	if format == "dot" {
+		err = steps.DOT(stdout)
+	} else {
+		err = steps.Mermaid(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lamina graph: %v\n", err)
+		return 1
+	}
+	return 0
 }
