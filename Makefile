@@ -1,0 +1,53 @@
+# The daily commands, as the original's Makefile had them. STACK picks the stack:
+#   make up STACK=production
+STACK ?= development
+# Production's Grafana password lives only in the Mac's stack file; offline commands
+# take it as set.
+OFFLINE_SECRETS := --assume-secret lamina:grafana.adminPassword
+LAMINA := go run ./cmd/lamina
+
+.DEFAULT_GOAL := help
+.PHONY: help up preview destroy test check format render graph hosts endpoints kubeconfig smoke
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+up: ## pulumi up the stack (STACK=development), with the policy pack
+	pulumi up -s $(STACK) --policy-pack policy
+
+preview: ## pulumi preview the stack with the policy pack and a diff
+	pulumi preview -s $(STACK) --policy-pack policy --diff
+
+destroy: ## pulumi destroy the stack; host data stays (README: Tearing down)
+	pulumi destroy -s $(STACK)
+
+test: ## go test ./... (the README's test command)
+	go test ./...
+
+check: ## gofmt, go vet, the tests, and the policy pack on both stacks
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: run make format"; exit 1; }
+	go vet ./...
+	go test ./...
+	$(LAMINA) check -s development $(OFFLINE_SECRETS)
+	$(LAMINA) check -s production $(OFFLINE_SECRETS)
+
+format: ## gofmt -w every Go file
+	gofmt -w .
+
+render: ## print every Kubernetes object the stack declares, offline
+	$(LAMINA) render -s $(STACK) --format yaml $(OFFLINE_SECRETS)
+
+graph: ## the stack's install order and critical path (Mermaid)
+	$(LAMINA) graph -s $(STACK) $(OFFLINE_SECRETS)
+
+hosts: ## write the stack's hostnames into /etc/hosts (through sudo)
+	pulumi stack output --json --show-secrets -s $(STACK) | $(LAMINA) hosts --apply --sudo
+
+endpoints: ## the stack's URLs
+	pulumi stack output --json -s $(STACK) | $(LAMINA) endpoints
+
+kubeconfig: ## write ~/.kube/lamina-$(STACK), mode 0600
+	pulumi stack output --json --show-secrets -s $(STACK) | $(LAMINA) kubeconfig
+
+smoke: ## request every URL through the gateway; fails when a service does not answer
+	pulumi stack output --json -s $(STACK) | $(LAMINA) smoke $(SMOKE_FLAGS)
