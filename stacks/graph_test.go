@@ -2,7 +2,6 @@ package stacks_test
 
 import (
 	"flag"
-	"os"
 	"strings"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 
 	installgraph "github.com/lamina-os/lamina-infra/internal/graph"
 	"github.com/lamina-os/lamina-infra/internal/offline"
+	"github.com/lamina-os/lamina-infra/internal/readme"
 )
 
 var updateGraph = flag.Bool("update-graph", false, "rewrite the README's install-order graph from the production stack")
@@ -27,16 +27,6 @@ func TestREADMEGraphIsCurrent(t *testing.T) {
 	var want strings.Builder
 	require.NoError(t, installgraph.Build(g).Mermaid(&want))
 
-	data, err := os.ReadFile("../README.md")
-	require.NoError(t, err)
-	text := string(data)
-	begin, end := strings.Index(text, graphBegin), strings.Index(text, graphEnd)
-	require.True(t, begin >= 0 && end > begin, "README has the graph between its markers")
-	current := text[begin+len(graphBegin) : end]
-	if *updateGraph {
-		text = text[:begin+len(graphBegin)] + want.String() + text[end:]
-		require.NoError(t, os.WriteFile("../README.md", []byte(text), 0o644))
-		return
-	}
-	require.Equal(t, want.String(), current, "the README's graph is stale; run: go test ./stacks -run TestREADMEGraphIsCurrent -update-graph")
+	readme.Check(t, "../README.md", graphBegin, graphEnd, want.String(), *updateGraph,
+		"go test ./stacks -run TestREADMEGraphIsCurrent -update-graph")
 }

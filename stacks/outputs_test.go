@@ -3,7 +3,6 @@ package stacks_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lamina-os/lamina-infra/internal/outputs"
+	"github.com/lamina-os/lamina-infra/internal/readme"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 )
 
@@ -22,13 +22,10 @@ type documentedOutput struct{ typ, secret string }
 // readmeOutputs reads the outputs table of the README.
 func readmeOutputs(t *testing.T) map[string]documentedOutput {
 	t.Helper()
-	data, err := os.ReadFile("../README.md")
+	table, err := readme.Section("../README.md", "<!-- outputs:begin -->", "<!-- outputs:end -->")
 	require.NoError(t, err)
-	text := string(data)
-	begin, end := strings.Index(text, "<!-- outputs:begin -->"), strings.Index(text, "<!-- outputs:end -->")
-	require.True(t, begin >= 0 && end > begin, "README has the outputs table between its markers")
 	out := map[string]documentedOutput{}
-	for _, line := range strings.Split(text[begin:end], "\n") {
+	for _, line := range strings.Split(table, "\n") {
 		cells := strings.Split(line, "|")
 		if len(cells) < 5 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
 			continue

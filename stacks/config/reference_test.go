@@ -7,7 +7,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lamina-os/lamina-infra/internal/readme"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -35,23 +35,8 @@ func TestREADMEConfigurationReference(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("| Key | Type | development | production | Description |\n|---|---|---|---|---|\n")
 	writeRows(&b, docs, config.Namespace+":", reflect.ValueOf(dev), reflect.ValueOf(prod))
-	want := referenceBegin + "\n" + b.String() + referenceEnd
-
-	readme := filepath.Join(projectDir, "README.md")
-	data, err := os.ReadFile(readme)
-	require.NoError(t, err)
-	text := string(data)
-	start, end := strings.Index(text, referenceBegin), strings.Index(text, referenceEnd)
-	require.True(t, start >= 0 && end > start, "README.md lacks the configuration reference markers")
-	got := text[start : end+len(referenceEnd)]
-	if got == want {
-		return
-	}
-	if *update {
-		require.NoError(t, os.WriteFile(readme, []byte(text[:start]+want+text[end+len(referenceEnd):]), 0o644))
-		return
-	}
-	t.Errorf("README.md's configuration reference is stale; run: go test ./stacks/config -run TestREADMEConfigurationReference -update\n%s", want)
+	readme.Check(t, filepath.Join(projectDir, "README.md"), referenceBegin, referenceEnd, "\n"+b.String(), *update,
+		"go test ./stacks/config -run TestREADMEConfigurationReference -update")
 }
 
 func writeRows(b *strings.Builder, docs map[string]string, prefix string, dev, prod reflect.Value) {
