@@ -367,9 +367,10 @@ func TestDashboardRBACIsReadOnly(t *testing.T) {
 }
 
 // ChromaDB admits the agent server's identity and nobody else; llm-serve admits the agent
-// server and the gateway; the dashboard reads Prometheus.
+// server and the gateway; the dashboard reads Prometheus; only development's llm-serve
+// reaches the internet, to download models.
 func TestAgentFlowsAreExactlyTheDesignedOnes(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, _ *config.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		admitted := func(ns, app string) []string {
 			var out []string
 			for _, ap := range kind(g, "AuthorizationPolicy") {
@@ -394,6 +395,25 @@ func TestAgentFlowsAreExactlyTheDesignedOnes(t *testing.T) {
 		assert.Equal(t, []string{gateway}, admitted("lamina-system", "lamina-core"))
 		assert.Equal(t, []string{gateway}, admitted("lamina-dashboard", "lamina-dashboard"))
 		assert.Contains(t, admitted("monitoring", "prometheus"), "cluster.local/ns/lamina-dashboard/sa/lamina-dashboard")
+
+		// Egress to the internet: only llm-serve, only HTTPS, only where it downloads.
+		var internet []string
+		for _, np := range kind(g, "NetworkPolicy") {
+			for _, rule := range list(field(np.Inputs, "spec", "egress")) {
+				for _, to := range list(field(rule, "to")) {
+					if field(to, "ipBlock", "cidr") == "0.0.0.0/0" {
+						internet = append(internet, namespaceOf(np)+"/"+nameOf(np))
+						assert.Equal(t, map[string]any{"app.kubernetes.io/name": "lamina-llm-serve"}, field(np.Inputs, "spec", "podSelector", "matchLabels"))
+						assert.Equal(t, []any{map[string]any{"port": float64(443), "protocol": "TCP"}}, field(rule, "ports"))
+					}
+				}
+			}
+		}
+		if cfg.LLM.Downloads {
+			assert.Len(t, internet, 1, "llm-serve downloads models")
+		} else {
+			assert.Empty(t, internet, "no workload reaches the internet")
+		}
 	})
 }
 

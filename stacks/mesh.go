@@ -218,6 +218,11 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 		// Clients on macOS reach the gateway's listeners through MetalLB's address.
 		security.Flow{Name: "clients", From: security.Peer{CIDR: "0.0.0.0/0"}, To: gateway, Ports: tcp(80, 443)},
 	)
+	if cfg.LLM.Downloads {
+		// llm-serve fetches models from Hugging Face or Ollama over HTTPS.
+		flows = append(flows, security.Flow{Name: "llm-serve-downloads",
+			From: agentPods(config.NamespaceLLMServe, llmserve.Name), To: security.Peer{CIDR: "0.0.0.0/0"}, Ports: tcp(443)})
+	}
 	for _, ns := range apiClients {
 		flows = append(flows, security.Flow{Name: "apiserver", From: security.Peer{Namespace: ns}, To: security.Peer{CIDR: cfg.Cluster.NodeCIDR}, Ports: tcp(6443)})
 	}

@@ -57,6 +57,10 @@ type LLMServe struct {
 	// Env is extra environment for the servers. Allowed: names of letters, digits and
 	// '_' not starting with a digit.
 	Env map[string]string `json:"env"`
+	// Downloads lets the servers fetch models from their download source (HTTPS, port
+	// 443, to the internet); without it their network policy allows no egress beyond the
+	// cluster, and models are copied into data.dir/models by hand.
+	Downloads bool `json:"downloads"`
 	// ModelStoreSize is the capacity of the model store volume (data.dir/models on the
 	// host). Allowed: a memory quantity from 1Gi to 64Ti, at least the catalogue's total.
 	ModelStoreSize string `json:"modelStoreSize"`

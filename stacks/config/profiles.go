@@ -39,7 +39,7 @@ var profiles = map[string]func() Config{
 			Images:  images(),
 			// One server that can hold a 70B model beside the small ones in the 128 GiB VM.
 			LLM: llm(1, resources("4", "48Gi", "8", "64Gi"), "500Gi", map[string]string{"LAMINA_ENV": Development, "LOG_LEVEL": "DEBUG"},
-				developmentModels()),
+				true, developmentModels()),
 			Chroma:    chroma("20Gi", resources("250m", "1Gi", "2", "4Gi")),
 			Core:      core(ModeMultiAgent, 1, resources("250m", "1Gi", "2", "4Gi"), map[string]string{"LAMINA_ENV": Development, "LOG_LEVEL": "DEBUG"}),
 			Dashboard: dashboard(resources("100m", "256Mi", "500m", "1Gi"), map[string]string{"LAMINA_ENV": Development}),
@@ -68,7 +68,7 @@ var profiles = map[string]func() Config{
 			Images:  images(),
 			// Three servers, each holding a 70B model and a small one, in the 256 GiB VM.
 			LLM: llm(3, resources("2", "64Gi", "8", "80Gi"), "2Ti", map[string]string{"LAMINA_ENV": Production, "LOG_LEVEL": "INFO"},
-				productionModels()),
+				false, productionModels()),
 			Chroma:    chroma("100Gi", resources("500m", "2Gi", "2", "8Gi")),
 			Core:      core(ModeMultiAgent, 2, resources("500m", "2Gi", "2", "4Gi"), map[string]string{"LAMINA_ENV": Production, "LOG_LEVEL": "INFO"}),
 			Dashboard: dashboard(resources("100m", "256Mi", "500m", "1Gi"), map[string]string{"LAMINA_ENV": Production}),
@@ -254,10 +254,13 @@ func images() Images {
 // lamina is the user and group the Lamina images create (uid and gid 1000).
 var lamina = Security{RunAsUser: 1000, RunAsGroup: 1000}
 
-func llm(replicas int, r Resources, store string, env map[string]string, models map[string]Model) LLMServe {
+func llm(replicas int, r Resources, store string, env map[string]string, downloads bool, models map[string]Model) LLMServe {
+	// Development downloads what its catalogue names; production, closed to the
+	// internet, gets its models copied from development's store on the same Mac.
 	return LLMServe{
 		Replicas: replicas, Resources: r, Security: lamina, Env: env, ModelStoreSize: store, Models: models,
-		Defaults: map[string]string{"conversational": "llama3.2-3b-q4_k_m", "analytical": "llama3.1-8b-q4_k_m", "reasoning": "llama3.3-70b-q4_k_m"},
+		Downloads: downloads,
+		Defaults:  map[string]string{"conversational": "llama3.2-3b-q4_k_m", "analytical": "llama3.1-8b-q4_k_m", "reasoning": "llama3.3-70b-q4_k_m"},
 	}
 }
 
