@@ -133,6 +133,14 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			},
 		},
 		{
+			name:      "a secret in a workload's environment",
+			overrides: map[string]string{"lamina:core": `{"env": {"API_KEY": "hunter2"}}`},
+			secret:    []string{"lamina:core"},
+			want: []string{
+				"lamina:core.env: lamina:core is a secret in the stack file, but env values go into the pod spec and the state in plaintext; keep secrets out of env (a Kubernetes Secret the workload reads is the way), and set lamina:core without --secret",
+			},
+		},
+		{
 			name:      "a VM bigger than the host budget",
 			overrides: map[string]string{"lamina:colima": `{"cpus":30,"memoryGiB":400}`},
 			want: []string{

@@ -1,7 +1,9 @@
 package stacks
 
 import (
+	"maps"
 	"path"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -169,8 +171,9 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 
 // routeURL is the gateway URL of the route to service in namespace, "" without one.
 func routeURL(cfg *config.Config, mesh *MeshPlatform, namespace, service string) string {
-	for host, r := range cfg.Edge.Routes {
-		if r.Namespace == namespace && r.Service == service {
+	// The first hostname in order, when several route to the Service.
+	for _, host := range slices.Sorted(maps.Keys(cfg.Edge.Routes)) {
+		if r := cfg.Edge.Routes[host]; r.Namespace == namespace && r.Service == service {
 			return mesh.Edge.URLs[host] + "/"
 		}
 	}

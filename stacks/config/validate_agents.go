@@ -45,7 +45,7 @@ func validateAgents(c *Config, ps *problems) {
 	key := "lamina:dashboard"
 	validateResources(ps, key+".resources", c.Dashboard.Resources)
 	validateSecurity(ps, key+".security", c.Dashboard.Security)
-	validateEnv(ps, key+".env", c.Dashboard.Env)
+	validateEnv(c, ps, key, c.Dashboard.Env)
 	// The VM's own size is checked first; an impossible size says nothing about fit.
 	cpuBudget, memBudget := c.Host.vmBudget()
 	// So are the requests: a capacity total made of invalid ones would only add noise.
@@ -127,7 +127,12 @@ func validateSecurity(ps *problems, key string, s Security) {
 	inRange(ps, key+".runAsGroup", s.RunAsGroup, 1, 65535)
 }
 
-func validateEnv(ps *problems, key string, env map[string]string) {
+func validateEnv(c *Config, ps *problems, section string, env map[string]string) {
+	key := section + ".env"
+	if c.Secret(section) && len(env) > 0 {
+		ps.add(key, "%s is a secret in the stack file, but env values go into the pod spec and the state in plaintext; keep secrets out of env (a Kubernetes Secret the workload reads is the way), and set %s without --secret", section, section)
+		return
+	}
 	managed := ManagedEnv[key]
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		switch {
@@ -147,7 +152,7 @@ func validateLLM(c *Config, ps *problems) {
 	inRange(ps, key+".replicas", l.Replicas, 1, 10)
 	validateResources(ps, key+".resources", l.Resources)
 	validateSecurity(ps, key+".security", l.Security)
-	validateEnv(ps, key+".env", l.Env)
+	validateEnv(c, ps, key, l.Env)
 	validateSize(ps, key+".modelStoreSize", l.ModelStoreSize, 64<<40, "64Ti")
 
 	total, loaded := 0.0, 0.0
@@ -272,7 +277,7 @@ func validateCore(c *Config, ps *problems) {
 	inRange(ps, key+".replicas", co.Replicas, 1, 10)
 	validateResources(ps, key+".resources", co.Resources)
 	validateSecurity(ps, key+".security", co.Security)
-	validateEnv(ps, key+".env", co.Env)
+	validateEnv(c, ps, key, co.Env)
 }
 
 // Demand is one workload's share of the VM: its pods, each with its containers' requests.
@@ -373,11 +378,11 @@ func validateCapacity(c *Config, ps *problems) {
 		}
 	}
 	// rolling says what a rollout adds to the total.
-	rolling := func(d *Demand, amount string) string {
+	rolling := func(d *Demand, amount func(Demand) string) string {
 		if d == nil {
 			return ""
 		}
-		return fmt.Sprintf(" (%s of it to start the new pod of %s before the old one stops)", amount, d.Name)
+		return fmt.Sprintf(" (%s of it to start the new pod of %s before the old one stops)", amount(*d), d.Name)
 	}
 	if surgeMem != nil {
 		mem += surgeMem.Memory
@@ -405,11 +410,11 @@ func validateCapacity(c *Config, ps *problems) {
 	}
 	if mem > availMem {
 		ps.add("lamina:colima.memoryGiB", "%d GiB cannot hold the workloads: their requests, sidecars included, come to %s%s, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's memory or lower those requests",
-			c.Colima.MemoryGiB, gib(mem), rolling(surgeMem, gib(surgeMem.Memory)), gib(mem-availMem), gib(availMem), SystemReserve.Memory, largest(func(d Demand) float64 { return d.Memory }, gib))
+			c.Colima.MemoryGiB, gib(mem), rolling(surgeMem, func(d Demand) string { return gib(d.Memory) }), gib(mem-availMem), gib(availMem), SystemReserve.Memory, largest(func(d Demand) float64 { return d.Memory }, gib))
 	}
 	if cpu > availCPU {
 		ps.add("lamina:colima.cpus", "%d cores cannot hold the workloads: their requests, sidecars included, come to %s cores%s, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's cores or lower those requests",
-			c.Colima.CPUs, cores(cpu), rolling(surgeCPU, cores(surgeCPU.CPU)), cores(cpu-availCPU), cores(availCPU), SystemReserve.CPU, largest(func(d Demand) float64 { return d.CPU }, func(v float64) string { return cores(v) + " cores" }))
+			c.Colima.CPUs, cores(cpu), rolling(surgeCPU, func(d Demand) string { return cores(d.CPU) }), cores(cpu-availCPU), cores(availCPU), SystemReserve.CPU, largest(func(d Demand) float64 { return d.CPU }, func(v float64) string { return cores(v) + " cores" }))
 	}
 }
 
