@@ -90,34 +90,56 @@ func hosts(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s already has the %d hostnames of stack %s\n", *hostsFile, len(lines), s.Stack)
 		return 0
 	}
-	if err := writeInPlace(*hostsFile, next); err != nil {
+	backup := *hostsFile + ".lamina-backup"
+	if err := replaceFile(*hostsFile, backup, next); err != nil {
 		if !errors.Is(err, fs.ErrPermission) || !*sudo {
 			fmt.Fprintf(stderr, "lamina hosts: %v (rerun with --sudo to write it through sudo)\n", err)
 			return 1
 		}
-		// sudo tee rewrites the file in place, keeping its owner and mode.
-		cmd := exec.Command("sudo", "tee", *hostsFile)
+		// One sudo: keep a copy, then rewrite the file in place (its owner and mode stay).
+		cmd := exec.Command("sudo", "sh", "-c", `cp -p "$1" "$2" && cat >"$1"`, "sh", *hostsFile, backup)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(next), io.Discard, stderr
 		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(stderr, "lamina hosts: sudo tee %s: %v\n", *hostsFile, err)
+			fmt.Fprintf(stderr, "lamina hosts: writing %s through sudo: %v (the previous file is %s)\n", *hostsFile, err, backup)
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "%s: wrote the %d hostnames of stack %s between its markers\n", *hostsFile, len(lines), s.Stack)
+	fmt.Fprintf(stdout, "%s: wrote the %d hostnames of stack %s between its markers (the previous file is %s)\n", *hostsFile, len(lines), s.Stack, backup)
 	return 0
 }
 
-// writeInPlace rewrites an existing file's contents, keeping its owner and mode.
-func writeInPlace(path, text string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+// replaceFile keeps a copy of path at backup, then replaces path with text at once: a
+// new file in the same directory, with the old one's mode, renamed over it, so that no
+// reader ever sees half of it.
+func replaceFile(path, backup, text string) error {
+	info, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
+	old, err := os.ReadFile(path)
+	if err != nil {
 		return err
 	}
-	return f.Close()
+	if err := os.WriteFile(backup, old, info.Mode().Perm()); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".lamina-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename, there is nothing left to remove
+	if _, err := tmp.WriteString(text); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(info.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func endpoints(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
