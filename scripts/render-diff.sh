@@ -22,15 +22,22 @@ trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; git work
 
 for side in base head; do
   rev=${!side}
-  git worktree add --detach "$work/$side" "$rev" >/dev/null 2>&1
+  if ! git worktree add --detach "$work/$side" "$rev" >"$work/worktree.log" 2>&1; then
+    cat "$work/worktree.log" >&2
+    echo "render-diff: cannot check out $rev" >&2
+    exit 1
+  fi
   for stack in "${stacks[@]}"; do
     if ! (cd "$work/$side" && go run ./cmd/lamina render -s "$stack" --format yaml "${secret[@]}") \
       >"$work/$side-$stack.yaml" 2>"$work/$side-$stack.err"; then
       printf '# %s does not render\n' "$rev" >"$work/$side-$stack.yaml"
-      sed 's/^/# /' "$work/$side-$stack.err" >>"$work/$side-$stack.yaml"
+      head -c 2000 "$work/$side-$stack.err" | sed 's/^/# /' >>"$work/$side-$stack.yaml"
     fi
   done
 done
+
+# Everything below goes to report.md, printed at the end within GitHub's limit.
+exec 3>&1 >"$work/report.md"
 
 echo "## Offline render: what this change declares"
 echo
@@ -43,7 +50,8 @@ for stack in "${stacks[@]}"; do
     echo "No change."
     continue
   fi
-  changed=$(grep -c '^[-+][^-+]' "$work/$stack.diff" || true)
+  # Lines removed or added, past the two header lines.
+  changed=$(tail -n +3 "$work/$stack.diff" | grep -c '^[-+]' || true)
   echo
   echo "<details><summary>$changed changed lines</summary>"
   echo
@@ -64,6 +72,12 @@ echo "### Policy pack (head)"
 for stack in "${stacks[@]}"; do
   echo
   echo '```'
-  (cd "$work/head" && go run ./cmd/lamina check -s "$stack" "${secret[@]}" 2>&1) || true
+  (cd "$work/head" && go run ./cmd/lamina check -s "$stack" "${secret[@]}" 2>&1 | head -c 2000) || true
   echo '```'
 done
+
+exec 1>&3 3>&-
+head -c 64000 "$work/report.md"
+if [ "$(wc -c <"$work/report.md")" -gt 64000 ]; then
+  printf '\n\n(cut at 64000 characters for GitHub)\n'
+fi
