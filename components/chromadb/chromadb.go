@@ -77,9 +77,7 @@ func NewChromaDB(ctx *pulumi.Context, name string, args ChromaDBArgs, opts ...pu
 	}, pulumi.Parent(c)); err != nil {
 		return nil, err
 	}
-	value := func(k, v string) *corev1.EnvVarArgs {
-		return &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(v)}
-	}
+	value := workload.EnvVar
 	env := corev1.EnvVarArray{
 		value("IS_PERSISTENT", "TRUE"),
 		value("PERSIST_DIRECTORY", DataDir),

@@ -3,8 +3,6 @@
 package core
 
 import (
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -76,9 +74,7 @@ func NewCore(ctx *pulumi.Context, name string, args CoreArgs, opts ...pulumi.Res
 	if err := ctx.RegisterComponentResource("lamina:core:Core", name, c, opts...); err != nil {
 		return nil, err
 	}
-	value := func(k, v string) *corev1.EnvVarArgs {
-		return &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(v)}
-	}
+	value := workload.EnvVar
 	first := ""
 	if len(args.Agents) > 0 {
 		first = args.Agents[0]
@@ -92,15 +88,12 @@ func NewCore(ctx *pulumi.Context, name string, args CoreArgs, opts ...pulumi.Res
 		value("CHROMA_PORT", strconv.Itoa(args.ChromaPort)),
 		chromadb.TokenEnv("CHROMADB_TOKEN"),
 	}
-	for _, k := range slices.Sorted(maps.Keys(args.Env)) {
-		env = append(env, value(k, args.Env[k]))
-	}
 	var err error
 	if c.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
 		Name: Name, Namespace: args.Namespace, Kind: workload.Deployment, Replicas: args.Replicas,
 		Image: args.Image, PullPolicy: args.PullPolicy,
 		Command: []string{"python", "-m", "lamina.api.unified_server"}, Args: Args(args.Mode, args.Agents),
-		Env: env, Port: Port, HealthPath: HealthPath, StartupSeconds: 120,
+		Env: env, ExtraEnv: args.Env, Port: Port, HealthPath: HealthPath, StartupSeconds: 120,
 		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
 		DependsOn: args.DependsOn,
 	}, pulumi.Parent(c)); err != nil {

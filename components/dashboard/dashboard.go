@@ -3,9 +3,6 @@
 package dashboard
 
 import (
-	"maps"
-	"slices"
-
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -88,14 +85,11 @@ func NewDashboard(ctx *pulumi.Context, name string, args DashboardArgs, opts ...
 	env := corev1.EnvVarArray{
 		&corev1.EnvVarArgs{Name: pulumi.String("KUBERNETES_NAMESPACE"), ValueFrom: &corev1.EnvVarSourceArgs{
 			FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.namespace")}}},
-		&corev1.EnvVarArgs{Name: pulumi.String("PROMETHEUS_URL"), Value: pulumi.String(args.PrometheusURL)},
-	}
-	for _, k := range slices.Sorted(maps.Keys(args.Env)) {
-		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(args.Env[k])})
+		workload.EnvVar("PROMETHEUS_URL", args.PrometheusURL),
 	}
 	if d.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
 		Name: Name, Namespace: args.Namespace, Kind: workload.Deployment, Replicas: 1,
-		Image: args.Image, PullPolicy: args.PullPolicy, Env: env,
+		Image: args.Image, PullPolicy: args.PullPolicy, Env: env, ExtraEnv: args.Env,
 		Port: Port, HealthPath: HealthPath, StartupSeconds: 120,
 		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
 		APIAccess: true, DependsOn: args.DependsOn,

@@ -6,8 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"maps"
-	"slices"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -132,14 +130,11 @@ func NewLLMServe(ctx *pulumi.Context, name string, args LLMServeArgs, opts ...pu
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(l.Manifest))
-	// The server finds its models and catalogue where its defaults point: no flags.
-	var env corev1.EnvVarArray
-	for _, k := range slices.Sorted(maps.Keys(args.Env)) {
-		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(args.Env[k])})
-	}
+	// The server finds its models and catalogue where its defaults point: no flags, and
+	// no environment of its own.
 	if l.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
 		Name: Name, Namespace: args.Namespace, Kind: workload.Deployment, Replicas: args.Replicas,
-		Image: args.Image, PullPolicy: args.PullPolicy, Env: env,
+		Image: args.Image, PullPolicy: args.PullPolicy, ExtraEnv: args.Env,
 		Port: Port, HealthPath: HealthPath, StartupSeconds: 600,
 		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
 		Volumes: []workload.Volume{

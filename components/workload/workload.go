@@ -65,8 +65,10 @@ type WorkloadArgs struct {
 	PullPolicy string
 	// Command and Args override the image's entrypoint and command when set.
 	Command, Args []string
-	// Env is the container's environment.
-	Env corev1.EnvVarArray
+	// Env is the container's environment as the component sets it; ExtraEnv, the
+	// stack's own additions, follows it in name order.
+	Env      corev1.EnvVarArray
+	ExtraEnv map[string]string
 	// Port is the container's and the Service's HTTP port.
 	Port int
 	// HealthPath is what the kubelet probes (through the sidecar's agent).
@@ -164,6 +166,10 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 			FailureThreshold: pulumi.Int(failures),
 		}
 	}
+	env := slices.Clone(args.Env)
+	for _, k := range slices.Sorted(maps.Keys(args.ExtraEnv)) {
+		env = append(env, EnvVar(k, args.ExtraEnv[k]))
+	}
 	startup := max(args.StartupSeconds, 10)
 	container := &corev1.ContainerArgs{
 		Name:            pulumi.String(args.Name),
@@ -171,7 +177,7 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 		ImagePullPolicy: pulumi.String(args.PullPolicy),
 		Command:         pulumi.ToStringArray(args.Command),
 		Args:            pulumi.ToStringArray(args.Args),
-		Env:             args.Env,
+		Env:             env,
 		Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
 			Name: pulumi.String("http"), ContainerPort: pulumi.Int(args.Port), Protocol: pulumi.String("TCP"),
 		}},
@@ -258,16 +264,20 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 		}
 	}
 	w.Image = args.Image.ToStringOutput()
-	w.Host = pulumi.All(w.Service.Metadata.Name().Elem(), w.Service.Metadata.Namespace().Elem()).ApplyT(func(v []any) string {
-		return kube.ServiceHost(v[0].(string), v[1].(string))
-	}).(pulumi.StringOutput)
-	w.URL = w.Host.ApplyT(func(host string) string { return fmt.Sprintf("http://%s:%d", host, args.Port) }).(pulumi.StringOutput)
+	service := pulumi.All(w.Service.Metadata.Name().Elem(), w.Service.Metadata.Namespace().Elem())
+	w.Host = service.ApplyT(func(v []any) string { return kube.ServiceHost(v[0].(string), v[1].(string)) }).(pulumi.StringOutput)
+	w.URL = service.ApplyT(func(v []any) string { return kube.ServiceURL(v[0].(string), v[1].(string), args.Port) }).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{
 		"service": w.Service.Metadata.Name().Elem(), "serviceAccount": w.ServiceAccount.Metadata.Name().Elem(), "image": w.Image,
 	}); err != nil {
 		return nil, err
 	}
 	return w, nil
+}
+
+// EnvVar is a plain environment variable.
+func EnvVar(name, value string) *corev1.EnvVarArgs {
+	return &corev1.EnvVarArgs{Name: pulumi.String(name), Value: pulumi.String(value)}
 }
 
 // rollout is how a Deployment replaces its pods. One replica: the new pod starts before
