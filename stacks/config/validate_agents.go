@@ -50,18 +50,33 @@ func validateAgents(c *Config, ps *problems) {
 	cpuBudget, memBudget := c.Host.vmBudget()
 	// So are the requests: a capacity total made of invalid ones would only add noise.
 	if c.Cluster.Target == TargetColima && c.Colima.CPUs >= 1 && c.Colima.CPUs <= cpuBudget &&
-		c.Colima.MemoryGiB >= minVMMemoryGiB && c.Colima.MemoryGiB <= memBudget && !ps.about(c.demandKeys()...) {
-		validateCapacity(c, ps)
+		c.Colima.MemoryGiB >= minVMMemoryGiB && c.Colima.MemoryGiB <= memBudget {
+		demands := c.Demands()
+		keys := []string{"lamina:mesh.proxyResources"}
+		for _, d := range demands {
+			keys = append(keys, d.Key)
+		}
+		if !ps.about(keys...) {
+			validateCapacity(c, ps, demands)
+		}
 	}
+}
+
+// keyedImage is an image with its config key.
+type keyedImage struct {
+	key string
+	im  Image
+}
+
+// keyed lists the images with their config keys.
+func (im Images) keyed() []keyedImage {
+	return []keyedImage{{"lamina:images.llmServe", im.LLMServe}, {"lamina:images.core", im.Core}, {"lamina:images.dashboard", im.Dashboard}}
 }
 
 func validateImages(c *Config, ps *problems) {
 	im := c.Images
 	building := false
-	for _, i := range []struct {
-		key string
-		im  Image
-	}{{"lamina:images.llmServe", im.LLMServe}, {"lamina:images.core", im.Core}, {"lamina:images.dashboard", im.Dashboard}} {
+	for _, i := range im.keyed() {
 		if !i.im.Build {
 			validateImageRef(c, ps, i.key+".reference", i.im.Reference)
 			continue
@@ -93,10 +108,7 @@ func validateImages(c *Config, ps *problems) {
 		ps.add("lamina:images.checkout", "%s is not a directory here; clone Lamina OS there (git clone <lamina-os repository> %s) or set the images' build false with a reference", dir, dir)
 		return
 	}
-	for _, i := range []struct {
-		key string
-		im  Image
-	}{{"lamina:images.llmServe", im.LLMServe}, {"lamina:images.core", im.Core}, {"lamina:images.dashboard", im.Dashboard}} {
+	for _, i := range im.keyed() {
 		if !i.im.Build {
 			continue
 		}
@@ -336,15 +348,6 @@ func (c *Config) Demands() []Demand {
 	return out
 }
 
-// demandKeys are the config keys the capacity check adds up.
-func (c *Config) demandKeys() []string {
-	keys := []string{"lamina:mesh.proxyResources"}
-	for _, d := range c.Demands() {
-		keys = append(keys, d.Key)
-	}
-	return keys
-}
-
 // about reports whether a problem was reported on one of keys or a field below it.
 func (ps problems) about(keys ...string) bool {
 	for _, p := range ps {
@@ -359,8 +362,7 @@ func (ps problems) about(keys ...string) bool {
 
 // validateCapacity checks that every workload's requests fit in the VM beside k3s and
 // the system pods, naming the workloads that take the most.
-func validateCapacity(c *Config, ps *problems) {
-	demands := c.Demands()
+func validateCapacity(c *Config, ps *problems, demands []Demand) {
 	reserveCPU, _ := parseQuantity(SystemReserve.CPU)
 	reserveMem, _ := parseQuantity(SystemReserve.Memory)
 	availCPU := float64(c.Colima.CPUs) - reserveCPU
