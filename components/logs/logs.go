@@ -135,9 +135,10 @@ type vectorValues struct {
 }
 
 // vectorTemplate writes a Vector template field through the chart's tpl, which would
-// otherwise read Vector's {{ }} as its own.
+// otherwise read Vector's {{ }} as its own: the braces are template actions that print
+// themselves, and the field between them is plain text, so its quotes stay Vector's.
 func vectorTemplate(field string) string {
-	return `{{ print "{{ ` + field + ` }}" }}`
+	return `{{ "{{" }} ` + field + ` {{ "}}" }}`
 }
 
 // NewLogs installs Loki and the Vector agents.
