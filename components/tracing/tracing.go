@@ -38,6 +38,10 @@ const (
 	CollectorServiceAccount = "opentelemetry-collector"
 	// collectorImage is the collector distribution the chart requires naming.
 	collectorImage = "otel/opentelemetry-collector-k8s"
+
+	// imageUser is the user and group both images run as (their Dockerfiles' USER);
+	// the namespace enforces Pod Security restricted, so the pods say so explicitly.
+	imageUser = 10001
 )
 
 // SpansTarget says where the proxies send spans, given whether a collector runs: its
@@ -100,10 +104,12 @@ type Tracing struct {
 // chart merges config into its defaults: its other receivers and its metrics and logs
 // pipelines (the collector's own telemetry, to its debug exporter) stay as they are.
 type collectorValues struct {
-	Mode         string         `json:"mode"`
-	ReplicaCount int            `json:"replicaCount"`
-	Resources    kube.Resources `json:"resources"`
-	Image        struct {
+	Mode               string                        `json:"mode"`
+	ReplicaCount       int                           `json:"replicaCount"`
+	Resources          kube.Resources                `json:"resources"`
+	PodSecurityContext kube.PodSecurityContext       `json:"podSecurityContext"`
+	SecurityContext    kube.ContainerSecurityContext `json:"securityContext"`
+	Image              struct {
 		Repository string `json:"repository"`
 	} `json:"image"`
 	Command struct {
@@ -142,8 +148,10 @@ func collectorConfig(jaegerHost string) map[string]any {
 // values are the chart values the program sets (charts/jaeger/values.yaml, 4.x).
 type values struct {
 	Jaeger struct {
-		Replicas  int            `json:"replicas"`
-		Resources kube.Resources `json:"resources"`
+		Replicas           int                           `json:"replicas"`
+		Resources          kube.Resources                `json:"resources"`
+		PodSecurityContext kube.PodSecurityContext       `json:"podSecurityContext"`
+		SecurityContext    kube.ContainerSecurityContext `json:"securityContext"`
 	} `json:"jaeger"`
 	// UserConfig replaces the image's built-in configuration: the only way to bound the
 	// memory store.
@@ -191,6 +199,7 @@ func NewTracing(ctx *pulumi.Context, name string, args TracingArgs, opts ...pulu
 	var v values
 	v.Jaeger.Replicas = 1
 	v.Jaeger.Resources = args.Resources
+	v.Jaeger.PodSecurityContext, v.Jaeger.SecurityContext = kube.Restricted(imageUser, imageUser)
 	v.UserConfig = config(args.MaxTraces)
 	var err error
 	t.Release, err = kube.Release(ctx, ReleaseName, args.Chart, args.Namespace, v,
@@ -202,6 +211,7 @@ func NewTracing(ctx *pulumi.Context, name string, args TracingArgs, opts ...pulu
 	if c := args.Collector; c != nil {
 		cv := collectorValues{Mode: "deployment", ReplicaCount: c.Replicas, Resources: c.Resources, Config: collectorConfig(Host(args.NamespaceName))}
 		cv.Image.Repository = collectorImage
+		cv.PodSecurityContext, cv.SecurityContext = kube.Restricted(imageUser, imageUser)
 		cv.Command.Name = "otelcol-k8s"
 		t.Collector, err = kube.Release(ctx, CollectorRelease, c.Chart, args.Namespace, cv,
 			pulumi.Parent(t), pulumi.DependsOn(append([]pulumi.Resource{t.Release}, args.IstioReady...)))

@@ -152,3 +152,32 @@ func ServiceHost(service, namespace string) string {
 func ServiceURL(service, namespace string, port int) string {
 	return fmt.Sprintf("http://%s:%d", ServiceHost(service, namespace), port)
 }
+
+// PodSecurityContext is a pod's securityContext as chart values write it.
+type PodSecurityContext struct {
+	RunAsNonRoot   bool `json:"runAsNonRoot"`
+	RunAsUser      int  `json:"runAsUser"`
+	RunAsGroup     int  `json:"runAsGroup"`
+	SeccompProfile struct {
+		Type string `json:"type"`
+	} `json:"seccompProfile"`
+}
+
+// ContainerSecurityContext is a container's securityContext as chart values write it.
+type ContainerSecurityContext struct {
+	AllowPrivilegeEscalation bool `json:"allowPrivilegeEscalation"`
+	Capabilities             struct {
+		Drop []string `json:"drop"`
+	} `json:"capabilities"`
+}
+
+// Restricted are the security contexts of a chart's pod that runs as uid and gid and
+// passes Pod Security's restricted level: never root, no privilege escalation, every
+// capability dropped, the runtime's seccomp profile.
+func Restricted(uid, gid int) (PodSecurityContext, ContainerSecurityContext) {
+	pod := PodSecurityContext{RunAsNonRoot: true, RunAsUser: uid, RunAsGroup: gid}
+	pod.SeccompProfile.Type = "RuntimeDefault"
+	var container ContainerSecurityContext
+	container.Capabilities.Drop = []string{"ALL"}
+	return pod, container
+}
