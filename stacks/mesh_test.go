@@ -394,7 +394,7 @@ func TestGatewaySizingAndAddress(t *testing.T) {
 			assert.Nil(t, field(values, "podDisruptionBudget"))
 		}
 		istiod := release(t, g, "istiod").Inputs["values"]
-		assert.Equal(t, true, field(istiod, "pilot", "cni", "enabled"))
+		assert.Equal(t, true, field(istiod, "cni", "enabled"))
 		assert.Equal(t, "RuntimeDefault", field(istiod, "global", "proxy", "seccompProfile", "type"))
 		assert.Equal(t, "k3s", field(release(t, g, "istio-cni").Inputs, "values", "global", "platform"))
 	})

@@ -235,7 +235,7 @@ func TestLogsRetentionAndVolume(t *testing.T) {
 			require.NotNil(t, claim)
 			assert.Equal(t, field(claim.Inputs, "metadata", "name"),
 				field(loki, "singleBinary", "persistence", "dataVolumeParameters", "persistentVolumeClaim", "claimName"))
-			assert.Equal(t, false, field(loki, "singleBinary", "persistence", "volumeClaimsEnabled"), "no chart-made claim beside ours")
+			assert.Equal(t, false, field(loki, "singleBinary", "persistence", "enabled"), "no chart-made claim beside ours")
 			assert.Equal(t, want.size, field(claim.Inputs, "spec", "resources", "requests", "storage"))
 
 			vector := g.Find(releaseType, "vector").Inputs["values"]

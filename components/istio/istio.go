@@ -242,13 +242,12 @@ type istiodValues struct {
 			} `json:"seccompProfile"`
 		} `json:"proxy"`
 	} `json:"global"`
-	Pilot struct {
-		CNI struct {
-			// Enabled makes injection rely on the CNI node agent instead of an
-			// istio-init container with NET_ADMIN and NET_RAW.
-			Enabled bool `json:"enabled"`
-		} `json:"cni"`
-	} `json:"pilot"`
+	// CNI.Enabled makes injection rely on the CNI node agent instead of an istio-init
+	// container with NET_ADMIN and NET_RAW. (The chart still reads the pre-1.22 place,
+	// pilot.cni, but only by copying pilot over its top-level values.)
+	CNI struct {
+		Enabled bool `json:"enabled"`
+	} `json:"cni"`
 	// AutoscaleEnabled is off: replicaCount is fixed (a PDB comes with 2 or more).
 	AutoscaleEnabled bool           `json:"autoscaleEnabled"`
 	ReplicaCount     int            `json:"replicaCount"`
@@ -287,7 +286,7 @@ func istiodValuesFor(args IstioArgs) istiodValues {
 	}
 	v.Global.Proxy.Resources = args.ProxyResources
 	v.Global.Proxy.SeccompProfile.Type = "RuntimeDefault"
-	v.Pilot.CNI.Enabled = args.CNI
+	v.CNI.Enabled = args.CNI
 	v.AutoscaleEnabled = false
 	v.ReplicaCount = args.IstiodReplicas
 	v.Resources = args.IstiodResources

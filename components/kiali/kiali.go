@@ -33,7 +33,8 @@ type KialiArgs struct {
 	Chart kube.Chart
 	// Namespace is the observability namespace's name.
 	Namespace pulumi.StringInput
-	// IstioNamespace is the control plane's (and mesh root) namespace.
+	// IstioNamespace is the mesh's root namespace. (Kiali 2.x finds the control plane
+	// itself: its istio_namespace setting is gone since v2.14.)
 	IstioNamespace string
 	// AuthStrategy is anonymous, token or openid; OpenIDIssuer, OpenIDClientID and
 	// OpenIDClientSecret (a secret) configure openid.
@@ -68,8 +69,7 @@ type values struct {
 			Enabled bool `json:"enabled"`
 		} `json:"network_policy"`
 	} `json:"deployment"`
-	IstioNamespace string `json:"istio_namespace"`
-	Auth           struct {
+	Auth struct {
 		Strategy string      `json:"strategy"`
 		OpenID   *openIDAuth `json:"openid,omitempty"`
 	} `json:"auth"`
@@ -136,7 +136,6 @@ func NewKiali(ctx *pulumi.Context, name string, args KialiArgs, opts ...pulumi.R
 	var v values
 	v.Deployment.InstanceName = InstanceName
 	v.Deployment.Resources = args.Resources
-	v.IstioNamespace = args.IstioNamespace
 	v.Auth.Strategy = args.AuthStrategy
 	if args.AuthStrategy == "openid" {
 		v.Auth.OpenID = &openIDAuth{ClientID: args.OpenIDClientID, IssuerURI: args.OpenIDIssuer}

@@ -83,11 +83,10 @@ type lokiValues struct {
 	SingleBinary struct {
 		Replicas  int            `json:"replicas"`
 		Resources kube.Resources `json:"resources"`
-		// The chart has no existingClaim: with claims off, the data volume is whatever
-		// dataVolumeParameters says, here the program's claim.
+		// The chart has no existingClaim: with persistence off, the data volume is
+		// whatever dataVolumeParameters says, here the program's claim.
 		Persistence struct {
 			Enabled              bool           `json:"enabled"`
-			VolumeClaimsEnabled  bool           `json:"volumeClaimsEnabled"`
 			DataVolumeParameters map[string]any `json:"dataVolumeParameters"`
 		} `json:"persistence"`
 	} `json:"singleBinary"`
