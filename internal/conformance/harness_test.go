@@ -1,12 +1,14 @@
-// Package conformance applies everything the program declares for both stacks to a real
-// kube-apiserver (with etcd, on loopback, through controller-runtime's envtest) that has
-// the upstream CRDs of Istio, MetalLB and cert-manager installed, with strict field
-// validation, and checks Helm values against the charts' values.schema.json.
+// Package conformance installs everything the program declares for both stacks on a
+// real kube-apiserver (with etcd, on loopback, through controller-runtime's envtest), in
+// install order, with strict field validation: the program's own objects, and every
+// Helm release templated by its upstream chart with the Helm SDK, from the chart mirror
+// (../shared/charts), as the provider would install it. Every pod template is then
+// admitted, in a dry run, by the Pod Security level its namespace enforces.
 //
-// It is a module of its own: kube-apiserver, etcd and the CRD modules stay out of the
+// It is a module of its own: kube-apiserver, etcd and the Helm SDK stay out of the
 // program's build. build-binaries.sh builds the control plane at the versions go.mod
 // pins; .ci/run always runs these tests, and locally they skip, saying how to get the
-// binaries, when the binaries are missing.
+// binaries or the mirror, when either is missing.
 package conformance
 
 import (
@@ -16,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,68 +36,13 @@ const (
 	requiredEnv = "LAMINA_CONFORMANCE_REQUIRED"
 )
 
-// The modules whose CRDs the cluster gets, and where in each module they are.
-var crdSources = []struct {
-	Module string
-	// Chart is the chart, as the program installs it, that ships these CRDs.
-	Chart string
-	Path  string
-}{
-	{"istio.io/api", "base", "kubernetes/customresourcedefinitions.gen.yaml"},
-	{"go.universe.tf/metallb", "metallb", "config/crd/bases"},
-	{"github.com/cert-manager/cert-manager", "cert-manager", "deploy/crds"},
-}
-
-type module struct {
-	Path, Version, Dir string
-}
-
-var (
-	modulesOnce sync.Once
-	modules     map[string]module
-	modulesErr  error
-)
-
-// goModule returns the pinned version and the directory of a module of go.mod,
-// downloading it when it is not in the module cache yet.
-func goModule(t testing.TB, path string) module {
-	t.Helper()
-	modulesOnce.Do(func() {
-		args := []string{"mod", "download", "-json"}
-		for _, s := range crdSources {
-			args = append(args, s.Module)
-		}
-		out, err := exec.Command("go", args...).Output()
-		if err != nil {
-			modulesErr = fmt.Errorf("go mod download: %w", err)
-			return
-		}
-		modules = map[string]module{}
-		dec := json.NewDecoder(bytes.NewReader(out))
-		for dec.More() {
-			var m module
-			if modulesErr = dec.Decode(&m); modulesErr != nil {
-				return
-			}
-			modules[m.Path] = m
-		}
-	})
-	if modulesErr != nil {
-		t.Fatal(modulesErr)
-	}
-	m, ok := modules[path]
-	if !ok || m.Dir == "" {
-		t.Fatalf("module %s is not in go.mod", path)
-	}
-	return m
-}
-
 // resource is one entry of `lamina render --format json`.
 type resource struct {
-	URN    string         `json:"urn"`
-	Type   string         `json:"type"`
-	Name   string         `json:"name"`
-	Inputs map[string]any `json:"inputs"`
+	URN          string         `json:"urn"`
+	Type         string         `json:"type"`
+	Name         string         `json:"name"`
+	Dependencies []string       `json:"dependencies"`
+	Inputs       map[string]any `json:"inputs"`
 }
 
 var renders sync.Map
@@ -127,20 +73,6 @@ func render(t testing.TB, stack string) []resource {
 	return g.Resources
 }
 
-// kubernetesObjects are the resources that are Kubernetes objects, in dependency order.
-func kubernetesObjects(resources []resource) []resource {
-	var out []resource
-	for _, r := range resources {
-		_, a := r.Inputs["apiVersion"].(string)
-		_, k := r.Inputs["kind"].(string)
-		_, m := r.Inputs["metadata"].(map[string]any)
-		if a && k && m && strings.HasPrefix(r.Type, "kubernetes:") {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // releases are the Helm releases the stack installs.
 func releases(resources []resource) []resource {
 	var out []resource
@@ -162,8 +94,11 @@ type plane struct {
 	cfg  *rest.Config
 	err  error
 	skip string
-	// startup is how long etcd, kube-apiserver and the CRDs took to come up.
+	// startup is how long etcd and kube-apiserver took to come up.
 	startup time.Duration
+	// installed is the stack installed on it, once a test asks for it.
+	installOnce sync.Once
+	installed   *installation
 }
 
 var (
@@ -171,17 +106,23 @@ var (
 	planes   = map[string]*plane{}
 )
 
-// cluster returns a running API server for name with the upstream CRDs installed, or
-// skips the test (fails it in CI) when the binaries are missing.
-func cluster(t *testing.T, name string) *rest.Config {
-	t.Helper()
+// planeFor is name's control plane, started or not.
+func planeFor(name string) *plane {
 	planesMu.Lock()
+	defer planesMu.Unlock()
 	p, ok := planes[name]
 	if !ok {
 		p = &plane{}
 		planes[name] = p
 	}
-	planesMu.Unlock()
+	return p
+}
+
+// cluster returns a running API server for name, with nothing installed yet, or
+// skips the test (fails it in CI) when the binaries are missing.
+func cluster(t *testing.T, name string) *rest.Config {
+	t.Helper()
+	p := planeFor(name)
 	p.once.Do(func() { p.start(t) })
 	if p.skip != "" {
 		if os.Getenv(requiredEnv) != "" {
@@ -208,14 +149,8 @@ func (p *plane) start(t *testing.T) {
 			return
 		}
 	}
-	var paths []string
-	for _, s := range crdSources {
-		paths = append(paths, filepath.Join(goModule(t, s.Module).Dir, s.Path))
-	}
 	p.env = &envtest.Environment{
 		BinaryAssetsDirectory:    dir,
-		CRDInstallOptions:        envtest.CRDInstallOptions{Paths: paths, ErrorIfPathMissing: true},
-		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: 3 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 	}
@@ -235,8 +170,8 @@ func TestMain(m *testing.M) {
 		}
 		begin := time.Now()
 		err := p.env.Stop()
-		fmt.Fprintf(os.Stderr, "conformance: %s: etcd, kube-apiserver and the CRDs of %d modules started in %s, stopped in %s\n",
-			name, len(crdSources), p.startup.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "conformance: %s: etcd and kube-apiserver started in %s, stopped in %s\n",
+			name, p.startup.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "conformance: stopping %s's control plane: %v\n", name, err)
 			if code == 0 {
