@@ -67,8 +67,9 @@ func Program(src *config.Source) pulumi.RunFunc {
 func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	p := &Platform{}
 	args := cluster.ClusterArgs{
-		ReadyTimeout: cfg.Cluster.ReadyTimeout.Duration,
-		StorageClass: cfg.Cluster.StorageClass,
+		ReadyTimeout:  cfg.Cluster.ReadyTimeout.Duration,
+		APIServerPort: cfg.Cluster.APIServerPort,
+		StorageClass:  cfg.Cluster.StorageClass,
 	}
 	switch cfg.Cluster.Target {
 	case config.TargetColima:
@@ -79,6 +80,7 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 			DiskGiB:      cfg.Colima.DiskGiB,
 			Arch:         cfg.Colima.Arch,
 			K3sVersion:   cfg.Colima.K3sVersion,
+			K3sPort:      cfg.Cluster.APIServerPort,
 			PodCIDR:      cfg.Cluster.PodCIDR,
 			ServiceCIDR:  cfg.Cluster.ServiceCIDR,
 			ExtraK3sArgs: cfg.Colima.K3sArgs,

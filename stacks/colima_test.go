@@ -74,6 +74,7 @@ func TestColimaStartsTheVMWithTheConfiguredFlags(t *testing.T) {
 			for _, ip := range tc.dns {
 				want = append(want, "--dns="+ip)
 			}
+			want = append(want, "--k3s-listen-port=6443")
 			starts := mac.callsOf("colima", "start")
 			require.Len(t, starts, 1)
 			assert.Equal(t, want, starts[0])
@@ -120,8 +121,10 @@ func TestColimaEnsureScriptBranches(t *testing.T) {
 			env: map[string]string{"PULUMI_COMMAND_STDOUT": "profile=lamina-development\nsettings=1\n"}, calls: []string{"stop", "start"}, stderr: "to apply: k3s, DNS or mount settings;"},
 		{name: "a profile in another state is refused", existing: &existing{"Broken", 12, 128, 200, "aarch64"}, code: 1,
 			stderr: "Colima profile lamina-development is in state 'Broken', which this program does not change"},
-		{name: "an old colima is refused", env: map[string]string{"FAKE_COLIMA_VERSION": "0.5.6"}, code: 1,
-			stderr: "lamina: error: colima 0.5 is too old; 0.6.0 or later is needed: brew upgrade colima\n"},
+		{name: "a colima without --k3s-listen-port is refused", env: map[string]string{"FAKE_COLIMA_VERSION": "0.9.0"}, code: 1,
+			stderr: "lamina: error: colima 0.9.0 is too old; 0.9.1 or later is needed (for --k3s-listen-port): brew upgrade colima\n"},
+		{name: "an unreadable colima version is refused", env: map[string]string{"FAKE_COLIMA_VERSION": "HEAD-4f2a"}, code: 1,
+			stderr: "lamina: error: could not read colima's version from 'colima version'; 0.9.1 or later is needed: brew upgrade colima\n"},
 		{name: "a failing colima list stops the script", env: map[string]string{"FAKE_COLIMA_LIST_FAILS": "1"}, code: 1,
 			stderr: "colima list failed; see its message above"},
 		{name: "an address outside the node network is reported", env: map[string]string{"FAKE_COLIMA_ADDRESS": "192.168.106.2"}, code: 1, calls: []string{"start"},
@@ -201,7 +204,13 @@ func TestClusterReadyWaitIsBounded(t *testing.T) {
 	res := mac.exec(ready, "create", map[string]string{"FAKE_KUBECTL_READY_AFTER": "3"})
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Equal(t, "colima-lamina-development\n", res.stdout)
-	assert.Len(t, mac.callsOf("kubectl", "--context=colima-lamina-development"), 3)
+	var polls int
+	for _, c := range mac.callsOf("kubectl", "--context=colima-lamina-development") {
+		if c[1] == "get" && c[2] == "nodes" {
+			polls++
+		}
+	}
+	assert.Equal(t, 3, polls)
 
 	mac = newFakeMac(t, "kubectl")
 	res = mac.exec(ready, "create", map[string]string{"FAKE_KUBECTL_READY_AFTER": "1000000", "LAMINA_READY_TIMEOUT_SECONDS": "1"})
@@ -217,6 +226,39 @@ func TestClusterReadyWaitIsBounded(t *testing.T) {
 	res = mac.exec(ready, "create", nil)
 	assert.Equal(t, 127, res.code)
 	assert.Equal(t, "lamina: error: kubectl not found on PATH; install it with: brew install kubectl\n", res.stderr)
+}
+
+// The API server's port is one value: Colima starts k3s on it, the network policy lets
+// the pods that read the API reach it, and the readiness wait stops, with the command
+// that fixes it, when the cluster listens elsewhere (a VM Colima created with a random
+// port before the port was pinned).
+func TestAPIServerPortIsPinnedAndChecked(t *testing.T) {
+	overrides, dataDir := withDataDir(t, "development", nil)
+	src := stackSource(t, "development", overrides)
+	src.Values["lamina:cluster"] = section(t, src, "lamina:cluster", map[string]any{"apiServerPort": 16443})
+	g := preview(t, src)
+	assert.Equal(t, "16443", command(t, g, "colima-vm").Inputs["environment"].(map[string]any)["LAMINA_K3S_PORT"])
+	var egress int
+	for _, r := range g.ByType("kubernetes:networking.k8s.io/v1:NetworkPolicy") {
+		if strings.HasSuffix(r.Name, "-apiserver-egress") {
+			egress++
+			assert.Equal(t, []any{map[string]any{"port": float64(16443), "protocol": "TCP"}}, field(list(field(r.Inputs, "spec", "egress"))[0], "ports"), r.Name)
+		}
+	}
+	assert.Equal(t, 4, egress, "monitoring, observability, lamina-system and the dashboard read the API")
+
+	mac := newFakeMac(t, "colima", "kubectl")
+	require.NoError(t, os.MkdirAll(dataDir, 0o755))
+	mac.profile("lamina-development", "Stopped", 12, 128, 200, "aarch64")
+	require.NoError(t, os.WriteFile(filepath.Join(mac.colima, "lamina-development", "port"), []byte("52311"), 0o644))
+	g = preview(t, stackSource(t, "development", overrides))
+	res := mac.exec(command(t, g, "colima-vm"), "create", nil)
+	require.Equal(t, 0, res.code, res.stderr)
+	res = mac.exec(command(t, g, "cluster-ready"), "create", nil)
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "lamina: error: the API server of context colima-lamina-development listens on port 52311 "+
+		"(the endpoints of Service default/kubernetes), but lamina:cluster.apiServerPort is 6443")
+	assert.Contains(t, res.stderr, "Set it: pulumi config set --path lamina:cluster.apiServerPort 52311\n")
 }
 
 // With target existing, no VM is declared, and the scripts read the given kubeconfig,

@@ -245,6 +245,11 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			want:      []string{"lamina:cluster.readyTimeout: 1h0m0s is out of range; allowed: 30s to 30m0s"},
 		},
 		{
+			name:      "an API server port that is no port",
+			overrides: map[string]string{"lamina:cluster": `{"apiServerPort":70000}`},
+			want:      []string{"lamina:cluster.apiServerPort: 70000 is not a port; allowed: 1 to 65535"},
+		},
+		{
 			name:      "values of the wrong type",
 			overrides: map[string]string{"lamina:colima": `{"cpus":"twelve","memoryGiB":12.5,"protect":"yes","k3sArgs":"--x"}`, "lamina:data": `"/Users/Shared/lamina"`},
 			want: []string{

@@ -208,7 +208,7 @@ func (m *fakeMac) profile(name, status string, cpus, memoryGiB, diskGiB int, arc
 	}
 	for file, v := range map[string]string{
 		"status": status, "cpus": itoa(cpus), "memory": itoa(memoryGiB), "disk": itoa(diskGiB),
-		"arch": arch, "address": "192.168.64.5",
+		"arch": arch, "address": "192.168.64.5", "port": "6443",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, file), []byte(v), 0o644); err != nil {
 			m.t.Fatal(err)

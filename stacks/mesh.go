@@ -224,7 +224,7 @@ func platformFlows(cfg *config.Config, meshNamespaces []string) []security.Flow 
 			From: agentPods(config.NamespaceLLMServe, llmserve.Name), To: security.Peer{CIDR: "0.0.0.0/0"}, Ports: tcp(443)})
 	}
 	for _, ns := range apiClients {
-		flows = append(flows, security.Flow{Name: "apiserver", From: security.Peer{Namespace: ns}, To: security.Peer{CIDR: cfg.Cluster.NodeCIDR}, Ports: tcp(6443)})
+		flows = append(flows, security.Flow{Name: "apiserver", From: security.Peer{Namespace: ns}, To: security.Peer{CIDR: cfg.Cluster.NodeCIDR}, Ports: tcp(cfg.Cluster.APIServerPort)})
 	}
 	for _, host := range slices.Sorted(maps.Keys(cfg.Edge.Routes)) {
 		r := cfg.Edge.Routes[host]

@@ -46,6 +46,10 @@ type ClusterArgs struct {
 	ClusterIdentifier string
 	// ReadyTimeout bounds the wait for every node to be Ready.
 	ReadyTimeout time.Duration
+	// APIServerPort is the port the network policy lets pods reach the API server on;
+	// the readiness wait fails when the cluster's kubernetes Service endpoints say
+	// otherwise.
+	APIServerPort int
 	// Refresh changes whenever the cluster may have changed underneath (the VM was
 	// created, restarted or resized); the readiness wait and the kubeconfig are then
 	// read again.
@@ -102,6 +106,7 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		Create:      pulumi.String(ReadyScript),
 		Environment: env(pulumi.StringMap{
 			"LAMINA_READY_TIMEOUT_SECONDS": pulumi.String(strconv.Itoa(int(args.ReadyTimeout / time.Second))),
+			"LAMINA_API_SERVER_PORT":       pulumi.String(strconv.Itoa(args.APIServerPort)),
 		}),
 	}, pulumi.Parent(c))
 	if err != nil {

@@ -1,5 +1,7 @@
-# Wait, bounded, until the cluster answers and every node is Ready; print the node names.
-# Reads: LAMINA_READY_TIMEOUT_SECONDS, LAMINA_READY_POLL_SECONDS (default 2).
+# Wait, bounded, until the cluster answers and every node is Ready, and check that the API
+# server listens on the port the network policy opens; print the node names.
+# Reads: LAMINA_READY_TIMEOUT_SECONDS, LAMINA_API_SERVER_PORT,
+#        LAMINA_READY_POLL_SECONDS (default 2).
 timeout=$LAMINA_READY_TIMEOUT_SECONDS
 poll=${LAMINA_READY_POLL_SECONDS:-2}
 deadline=$(( SECONDS + timeout ))
@@ -29,4 +31,18 @@ LIST
   sleep "$poll"
 done
 lamina_log "every node of context $LAMINA_KUBE_CONTEXT is Ready:$ready"
+
+# Pods reach the API server through the kubernetes Service, translated to its endpoints
+# before the network policy matches: the endpoints' port is the one that must be open.
+ports=$(kubectl "${kubectl_args[@]}" get endpointslices --namespace=default \
+  --selector=kubernetes.io/service-name=kubernetes "--output=jsonpath={.items[*].ports[*].port}") ||
+  lamina_die "could not read the endpoints of Service default/kubernetes on context $LAMINA_KUBE_CONTEXT; see kubectl's message above"
+for port in $ports; do
+  if [ "$port" != "$LAMINA_API_SERVER_PORT" ]; then
+    lamina_die "the API server of context $LAMINA_KUBE_CONTEXT listens on port $port (the endpoints of Service default/kubernetes), but lamina:cluster.apiServerPort is $LAMINA_API_SERVER_PORT, the port the network policy opens to the pods that read the API. Colima keeps the port a VM was created with (before Colima 0.9.1 or without --k3s-listen-port, a random one). Set it: pulumi config set --path lamina:cluster.apiServerPort $port"
+  fi
+done
+if [ -z "$ports" ]; then
+  lamina_die "Service default/kubernetes on context $LAMINA_KUBE_CONTEXT has no endpoints; the API server's port cannot be checked"
+fi
 for node in $ready; do printf '%s\n' "$node"; done

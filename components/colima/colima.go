@@ -44,6 +44,9 @@ type ColimaVMArgs struct {
 	Arch string
 	// K3sVersion is the k3s release tag Colima installs.
 	K3sVersion string
+	// K3sPort is the port k3s's API server listens on (colima start --k3s-listen-port).
+	// Colima applies it when it creates a VM, and keeps an existing VM's port.
+	K3sPort int
 	// PodCIDR and ServiceCIDR are the cluster's networks (k3s --cluster-cidr, --service-cidr).
 	PodCIDR, ServiceCIDR string
 	// ExtraK3sArgs are k3s server arguments beyond the component's own.
@@ -136,6 +139,7 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 			"LAMINA_DISK_GIB":    pulumi.String(strconv.Itoa(args.DiskGiB)),
 			"LAMINA_ARCH":        pulumi.String(args.Arch),
 			"LAMINA_K3S_VERSION": pulumi.String(args.K3sVersion),
+			"LAMINA_K3S_PORT":    pulumi.String(strconv.Itoa(args.K3sPort)),
 			"LAMINA_K3S_ARGS":    pulumi.String(shell.Lines(args.K3sArgs())),
 			"LAMINA_DNS":         pulumi.String(shell.Lines(args.DNS)),
 			"LAMINA_DATA_DIR":    pulumi.String(args.DataDir),

@@ -3,22 +3,23 @@
 # A smaller disk or another architecture than the existing VM's is refused before
 # anything is touched. Progress goes to stderr; stdout is a key=value summary.
 # Reads: LAMINA_PROFILE LAMINA_CPUS LAMINA_MEMORY_GIB LAMINA_DISK_GIB LAMINA_ARCH
-#        LAMINA_K3S_VERSION LAMINA_K3S_ARGS LAMINA_DNS (one item per line)
+#        LAMINA_K3S_VERSION LAMINA_K3S_PORT LAMINA_K3S_ARGS LAMINA_DNS (one item per line)
 #        LAMINA_DATA_DIR LAMINA_NODE_CIDR, and PULUMI_COMMAND_STDOUT (the last summary).
 profile=$LAMINA_PROFILE
 data_dir=$LAMINA_DATA_DIR
 
-# Colima 0.6 is the first release with all of: vz with --network-address, --k3s-arg,
-# virtiofs mounts and list --json.
-version=$(colima version 2>/dev/null | sed -n 's/^colima version v\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' || true)
-if [ -n "$version" ]; then
-  major=${version%%.*}
-  minor=${version#*.}
-  if [ "$major" -eq 0 ] && [ "$minor" -lt 6 ]; then
-    lamina_die "colima $version is too old; 0.6.0 or later is needed: brew upgrade colima"
-  fi
-else
-  lamina_log "could not read colima's version; going on"
+# Colima 0.9.1 is the first release with --k3s-listen-port; without it a new k3s listens
+# on a random port, which the network policy does not let pods reach. (vz with
+# --network-address, --k3s-arg, virtiofs mounts, list --json and --activate are older.)
+version=$(colima version 2>/dev/null | sed -n 's/^colima version v\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' || true)
+if [ -z "$version" ]; then
+  lamina_die "could not read colima's version from 'colima version'; 0.9.1 or later is needed: brew upgrade colima"
+fi
+IFS=. read -r major minor patch <<VERSION
+$version
+VERSION
+if [ $(( major * 1000000 + minor * 1000 + patch )) -lt 9001 ]; then
+  lamina_die "colima $version is too old; 0.9.1 or later is needed (for --k3s-listen-port): brew upgrade colima"
 fi
 
 if [ ! -d "$data_dir" ]; then
@@ -44,6 +45,9 @@ LIST
 # DNS or mount is applied by a restart even when the size stays the same.
 sum=$(printf '%s\n' "${start_args[@]}" | cksum)
 settings=${sum%% *}
+# Not in the fingerprint, as a restart would not apply it: Colima sets k3s's port when it
+# creates a VM and keeps it after (cluster-ready checks the port k3s really has).
+start_args+=("--k3s-listen-port=$LAMINA_K3S_PORT")
 previous=$(printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n 's/^settings=//p')
 
 line=$(profile_line "$profile")

@@ -154,6 +154,12 @@ type Cluster struct {
 	// ReadyTimeout bounds the wait for every node to be Ready, as a Go duration.
 	// Allowed: 30s to 30m.
 	ReadyTimeout Duration `json:"readyTimeout"`
+	// APIServerPort is the port the Kubernetes API server listens on, which the network
+	// policy lets pods that read the API reach. With colima, k3s is started on it (Colima
+	// would pick a random port otherwise, and keeps the port a VM was created with); with
+	// existing, it must be the port of the cluster's own kubernetes Service endpoints.
+	// Either way pulumi up stops when the cluster listens elsewhere. Allowed: 1 to 65535.
+	APIServerPort int `json:"apiServerPort"`
 	// NodeCIDR is the network on which the nodes are reachable from macOS; with colima it
 	// is the network of the VM's --network-address (macOS vmnet shared network by
 	// default). LoadBalancer addresses come from it. Allowed: an IPv4 CIDR not

@@ -349,6 +349,8 @@ func colimaCluster(readyTimeout time.Duration) Cluster {
 	return Cluster{
 		Target:       TargetColima,
 		ReadyTimeout: Duration{readyTimeout},
+		// k3s's own default, pinned: Colima would choose a random port.
+		APIServerPort: 6443,
 		// macOS's vmnet shared network, which Colima's vz VMs join with --network-address.
 		NodeCIDR: "192.168.64.0/24",
 		// k3s's own defaults.

@@ -185,6 +185,9 @@ func validateCluster(c *Config, ps *problems) {
 	if cl.ReadyTimeout.Duration < minReadyWait || cl.ReadyTimeout.Duration > maxReadyWait {
 		ps.add("lamina:cluster.readyTimeout", "%s is out of range; allowed: %s to %s", cl.ReadyTimeout, minReadyWait, maxReadyWait)
 	}
+	if cl.APIServerPort < 1 || cl.APIServerPort > 65535 {
+		ps.add("lamina:cluster.apiServerPort", "%d is not a port; allowed: 1 to 65535", cl.APIServerPort)
+	}
 	type network struct {
 		key    string
 		prefix netip.Prefix
