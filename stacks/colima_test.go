@@ -74,7 +74,7 @@ func TestColimaStartsTheVMWithTheConfiguredFlags(t *testing.T) {
 			for _, ip := range tc.dns {
 				want = append(want, "--dns="+ip)
 			}
-			want = append(want, "--k3s-listen-port=6443")
+			want = append(want, "--k3s-listen-port=6443", "--activate=false")
 			starts := mac.callsOf("colima", "start")
 			require.Len(t, starts, 1)
 			assert.Equal(t, want, starts[0])

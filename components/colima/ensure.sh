@@ -45,9 +45,11 @@ LIST
 # DNS or mount is applied by a restart even when the size stays the same.
 sum=$(printf '%s\n' "${start_args[@]}" | cksum)
 settings=${sum%% *}
-# Not in the fingerprint, as a restart would not apply it: Colima sets k3s's port when it
-# creates a VM and keeps it after (cluster-ready checks the port k3s really has).
-start_args+=("--k3s-listen-port=$LAMINA_K3S_PORT")
+# Not in the fingerprint, as a restart would not apply them: Colima sets k3s's port when
+# it creates a VM and keeps it after (cluster-ready checks the port k3s really has), and
+# --activate=false leaves the user's current Docker and kubectl contexts alone (with two
+# stacks side by side, the last one started would win).
+start_args+=("--k3s-listen-port=$LAMINA_K3S_PORT" --activate=false)
 previous=$(printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n 's/^settings=//p')
 
 line=$(profile_line "$profile")
