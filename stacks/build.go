@@ -3,6 +3,7 @@ package stacks
 import (
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/lamina-os/lamina-infra/components/chromadb"
@@ -46,6 +47,9 @@ func Capture(src *config.Source) pulumi.RunOption {
 			src.Secret[k] = true
 		}
 		src.Stat = os.Stat
+		if home, err := os.UserHomeDir(); err == nil {
+			src.VMGeneration = colima.Observer{Dir: filepath.Join(home, ".lamina", "colima")}.Generation
+		}
 	}
 }
 
@@ -58,13 +62,14 @@ func Program(src *config.Source) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		_, err = Build(ctx, cfg)
+		_, err = Build(ctx, cfg, src.VMGeneration)
 		return err
 	}
 }
 
-// Build wires the components of a stack together and exports its outputs.
-func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
+// Build wires the components of a stack together and exports its outputs. vmGeneration,
+// when set, observes the Colima VM (config.Source.VMGeneration).
+func Build(ctx *pulumi.Context, cfg *config.Config, vmGeneration func(profile string, dryRun bool) (string, error)) (*Platform, error) {
 	p := &Platform{}
 	args := cluster.ClusterArgs{
 		ReadyTimeout:  cfg.Cluster.ReadyTimeout.Duration,
@@ -73,7 +78,15 @@ func Build(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	}
 	switch cfg.Cluster.Target {
 	case config.TargetColima:
+		var generation string
+		if vmGeneration != nil {
+			var err error
+			if generation, err = vmGeneration(cfg.Colima.Profile, ctx.DryRun()); err != nil {
+				return nil, err
+			}
+		}
 		vm, err := colima.NewColimaVM(ctx, "colima", colima.ColimaVMArgs{
+			Generation:   generation,
 			Profile:      cfg.Colima.Profile,
 			CPUs:         cfg.Colima.CPUs,
 			MemoryGiB:    cfg.Colima.MemoryGiB,

@@ -1,16 +1,21 @@
 package stacks_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/components/colima"
+	"github.com/lamina-os/lamina-infra/internal/recorder"
 )
 
 // withDataDir points a stack's data directory at a temporary path with a space in it, so
@@ -259,6 +264,63 @@ func TestAPIServerPortIsPinnedAndChecked(t *testing.T) {
 	assert.Contains(t, res.stderr, "lamina: error: the API server of context colima-lamina-development listens on port 52311 "+
 		"(the endpoints of Service default/kubernetes), but lamina:cluster.apiServerPort is 6443")
 	assert.Contains(t, res.stderr, "Set it: pulumi config set --path lamina:cluster.apiServerPort 52311\n")
+}
+
+// Day 2: a VM stopped behind Pulumi's back (a reboot, colima stop) is brought back by the
+// next up, which a preview announces; what reads the cluster reads it again; and once
+// it runs, the next preview shows no change. A running VM shows none either.
+func TestStoppedVMComesBackAndConverges(t *testing.T) {
+	mac := newFakeMac(t, "colima", "kubectl")
+	overrides, _ := withDataDir(t, "development", nil)
+	src := stackSource(t, "development", overrides)
+	clock := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	src.VMGeneration = colima.Observer{
+		Colima: func(args ...string) ([]byte, error) { return mac.run("colima", args...) },
+		Dir:    filepath.Join(mac.home, ".lamina", "colima"),
+		Now:    func() time.Time { return clock },
+	}.Generation
+	env := func(g *recorder.Graph, command string) map[string]any {
+		for _, r := range g.ByType(commandType) {
+			if r.Name == command {
+				return r.Inputs["environment"].(map[string]any)
+			}
+		}
+		t.Fatalf("no command %s", command)
+		return nil
+	}
+
+	first := deploy(t, src, mac) // the VM is created
+	created := env(first, "colima-vm")["LAMINA_VM_GENERATION"]
+	assert.Equal(t, "2026-12-01T08:00:00Z: profile absent", created)
+	assert.Equal(t, created, env(preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"], "a running VM: no change")
+
+	_, err := mac.run("colima", "stop", "--profile=lamina-development")
+	require.NoError(t, err)
+	assert.Equal(t, "the next up starts the profile, now Stopped", env(preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"],
+		"the preview shows that the VM's command will run")
+
+	clock = clock.Add(24 * time.Hour)
+	mac.resetLog()
+	again := deploy(t, src, mac)
+	assert.Len(t, mac.callsOf("colima", "start"), 1, "the stopped VM is started")
+	started := env(again, "colima-vm")["LAMINA_VM_GENERATION"]
+	assert.Equal(t, "2026-12-02T08:00:00Z: profile Stopped", started)
+	assert.NotEqual(t, env(first, "cluster-ready")["LAMINA_REFRESH"], env(again, "cluster-ready")["LAMINA_REFRESH"],
+		"the readiness wait and the kubeconfig run again")
+	assert.Contains(t, mac.stdout["colima-vm"], "\ngeneration=2026-12-02T08:00:00Z: profile Stopped\n")
+
+	clock = clock.Add(time.Hour)
+	assert.Equal(t, started, env(preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"], "converged: no change")
+	assert.Equal(t, started, env(deploy(t, src, mac), "colima-vm")["LAMINA_VM_GENERATION"])
+
+	// Without a colima to ask, the last generation stands; the VM's command says what
+	// is missing when it runs.
+	gen, err := colima.Observer{
+		Colima: func(...string) ([]byte, error) { return nil, errors.New("exec: colima: not found") },
+		Dir:    filepath.Join(mac.home, ".lamina", "colima"),
+	}.Generation("lamina-development", false)
+	require.NoError(t, err)
+	assert.Equal(t, started, gen)
 }
 
 // With target existing, no VM is declared, and the scripts read the given kubeconfig,

@@ -270,6 +270,16 @@ func (m *fakeMac) exec(r *recorder.Resource, which string, extra map[string]stri
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
 
+// run runs one of the fakes as the program would, with the fake Mac's environment, and
+// returns what it printed on stdout.
+func (m *fakeMac) run(tool string, args ...string) ([]byte, error) {
+	cmd := exec.Command(filepath.Join(m.bin, tool), args...)
+	for k, v := range m.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	return cmd.Output()
+}
+
 // imageID is what the fake Docker daemon's build of the named image resource produced.
 func (m *fakeMac) imageID(name string) string {
 	if id, ok := m.builds[name]; ok {

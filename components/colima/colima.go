@@ -62,6 +62,9 @@ type ColimaVMArgs struct {
 	NodeCIDR string
 	// Protect makes `pulumi destroy` refuse to delete the VM.
 	Protect bool
+	// Generation changes when the VM was found not running (Observer.Generation), so
+	// that the VM's command runs again and brings it back.
+	Generation string
 }
 
 // K3sArgs returns every k3s server argument the VM is started with: traefik and servicelb
@@ -133,17 +136,18 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 		Update: pulumi.String(EnsureScript),
 		Delete: pulumi.String(DeleteScript),
 		Environment: pulumi.StringMap{
-			"LAMINA_PROFILE":     pulumi.String(args.Profile),
-			"LAMINA_CPUS":        pulumi.String(strconv.Itoa(args.CPUs)),
-			"LAMINA_MEMORY_GIB":  pulumi.String(strconv.Itoa(args.MemoryGiB)),
-			"LAMINA_DISK_GIB":    pulumi.String(strconv.Itoa(args.DiskGiB)),
-			"LAMINA_ARCH":        pulumi.String(args.Arch),
-			"LAMINA_K3S_VERSION": pulumi.String(args.K3sVersion),
-			"LAMINA_K3S_PORT":    pulumi.String(strconv.Itoa(args.K3sPort)),
-			"LAMINA_K3S_ARGS":    pulumi.String(shell.Lines(args.K3sArgs())),
-			"LAMINA_DNS":         pulumi.String(shell.Lines(args.DNS)),
-			"LAMINA_DATA_DIR":    pulumi.String(args.DataDir),
-			"LAMINA_NODE_CIDR":   pulumi.String(args.NodeCIDR),
+			"LAMINA_PROFILE":       pulumi.String(args.Profile),
+			"LAMINA_CPUS":          pulumi.String(strconv.Itoa(args.CPUs)),
+			"LAMINA_MEMORY_GIB":    pulumi.String(strconv.Itoa(args.MemoryGiB)),
+			"LAMINA_DISK_GIB":      pulumi.String(strconv.Itoa(args.DiskGiB)),
+			"LAMINA_ARCH":          pulumi.String(args.Arch),
+			"LAMINA_K3S_VERSION":   pulumi.String(args.K3sVersion),
+			"LAMINA_K3S_PORT":      pulumi.String(strconv.Itoa(args.K3sPort)),
+			"LAMINA_K3S_ARGS":      pulumi.String(shell.Lines(args.K3sArgs())),
+			"LAMINA_DNS":           pulumi.String(shell.Lines(args.DNS)),
+			"LAMINA_DATA_DIR":      pulumi.String(args.DataDir),
+			"LAMINA_NODE_CIDR":     pulumi.String(args.NodeCIDR),
+			"LAMINA_VM_GENERATION": pulumi.String(args.Generation),
 		},
 		// Another profile is another VM: replace, deleting the old one first, because two
 		// VMs of this size would not fit the host side by side.

@@ -4,7 +4,8 @@
 # anything is touched. Progress goes to stderr; stdout is a key=value summary.
 # Reads: LAMINA_PROFILE LAMINA_CPUS LAMINA_MEMORY_GIB LAMINA_DISK_GIB LAMINA_ARCH
 #        LAMINA_K3S_VERSION LAMINA_K3S_PORT LAMINA_K3S_ARGS LAMINA_DNS (one item per line)
-#        LAMINA_DATA_DIR LAMINA_NODE_CIDR, and PULUMI_COMMAND_STDOUT (the last summary).
+#        LAMINA_DATA_DIR LAMINA_NODE_CIDR LAMINA_VM_GENERATION, and PULUMI_COMMAND_STDOUT
+#        (the last summary).
 profile=$LAMINA_PROFILE
 data_dir=$LAMINA_DATA_DIR
 
@@ -124,4 +125,6 @@ if [ $(( $(ip_number "$address") & mask )) -ne $(( $(ip_number "$net") & mask ))
   lamina_die "the VM's address $address is outside lamina:cluster.nodeCIDR $LAMINA_NODE_CIDR, so LoadBalancer addresses from it would not be reachable from macOS. Set lamina:cluster.nodeCIDR to the VM's network and run pulumi up again; the VM itself is ready."
 fi
 
-printf 'profile=%s\naddress=%s\ndocker_host=%s\nsettings=%s\n' "$profile" "$address" "$docker_host" "$settings"
+# The generation is in the summary, so that what reads the cluster reads it again after
+# the VM was brought back.
+printf 'profile=%s\naddress=%s\ndocker_host=%s\nsettings=%s\ngeneration=%s\n' "$profile" "$address" "$docker_host" "$settings" "${LAMINA_VM_GENERATION:-}"
