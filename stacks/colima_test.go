@@ -171,6 +171,34 @@ func TestColimaScriptsNeedColimaOnThePath(t *testing.T) {
 	}
 }
 
+// The host data directory is private to the Mac user, and each subdirectory writable by
+// whichever user a pod runs as; what is already there keeps its content and modes.
+func TestHostDataIsPrivateAndWritableByThePods(t *testing.T) {
+	mac := newFakeMac(t)
+	overrides, dataDir := withDataDir(t, "development", nil)
+	dashboards := filepath.Join(dataDir, "grafana", "grafana.db")
+	require.NoError(t, os.MkdirAll(filepath.Dir(dashboards), 0o755))
+	require.NoError(t, os.WriteFile(dashboards, []byte("dashboards"), 0o600))
+	dirs := command(t, preview(t, stackSource(t, "development", overrides)), "colima-data-dirs")
+
+	res := mac.exec(dirs, "create", nil)
+	require.Equal(t, 0, res.code, res.stderr)
+	mode := func(path string) os.FileMode {
+		info, err := os.Stat(path)
+		require.NoError(t, err)
+		return info.Mode().Perm()
+	}
+	assert.Equal(t, os.FileMode(0o700), mode(dataDir), "no other user of the Mac reaches into the data")
+	for _, sub := range []string{"models", "prometheus", "loki", "grafana", "chromadb"} {
+		assert.Equal(t, os.FileMode(0o777), mode(filepath.Join(dataDir, sub)), "%s is writable by any pod's user", sub)
+	}
+	assert.Equal(t, os.FileMode(0o600), mode(dashboards))
+	content, err := os.ReadFile(dashboards)
+	require.NoError(t, err)
+	assert.Equal(t, "dashboards", string(content))
+	assert.Contains(t, res.stderr, "host data directory "+dataDir+" is ready: private to you, its subdirectories writable by the pods")
+}
+
 // Destroy deletes the profile and nothing else: the data directory and what is in it stay.
 func TestColimaDeleteKeepsTheHostData(t *testing.T) {
 	mac := newFakeMac(t, "colima")

@@ -149,7 +149,7 @@ type fakeMac struct {
 
 // scriptTools are the only programs besides colima and kubectl that the scripts and the
 // fakes may run. Everything else must be a bash builtin.
-var scriptTools = []string{"sed", "mkdir", "sleep", "cksum", "rm"}
+var scriptTools = []string{"sed", "mkdir", "chmod", "sleep", "cksum", "rm"}
 
 func newFakeMac(t testing.TB, fakes ...string) *fakeMac {
 	t.Helper()
