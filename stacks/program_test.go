@@ -81,14 +81,17 @@ func TestKubeconfigStaysSecret(t *testing.T) {
 	assert.NotContains(t, out.String(), token)
 }
 
-// Production's VM is protected against `pulumi destroy`; development's is not. Replacing
-// the VM (another profile name) deletes the old one first, and the data directories are
-// never deleted.
+// The teardown works as the README writes it: production's VM is the one resource of
+// either stack protected against `pulumi destroy`. Replacing the VM (another profile
+// name) deletes the old one first, and the data directories are never deleted.
 func TestVMLifecycleOptions(t *testing.T) {
 	for stack, protect := range map[string]bool{"development": false, "production": true} {
 		g := preview(t, stackSource(t, stack, nil))
 		vm := command(t, g, "colima-vm")
 		assert.Equal(t, protect, vm.Protect, stack)
+		for _, r := range g.Resources {
+			assert.False(t, r.Protect && r != vm, "%s: %s is protected; pulumi destroy would stop on it", stack, r.URN)
+		}
 		assert.True(t, vm.DeleteBeforeReplace, stack)
 		assert.Equal(t, []any{"lamina-" + stack}, vm.Inputs["triggers"], stack)
 		dirs := command(t, g, "colima-data-dirs")
@@ -138,5 +141,7 @@ func TestStorageClassKeepsVolumes(t *testing.T) {
 	assert.Equal(t, "lamina-host", sc.Inputs["metadata"].(map[string]any)["name"])
 	assert.Equal(t, "Retain", sc.Inputs["reclaimPolicy"])
 	assert.Equal(t, "kubernetes.io/no-provisioner", sc.Inputs["provisioner"])
-	assert.Equal(t, "WaitForFirstConsumer", sc.Inputs["volumeBindingMode"])
+	// Each claim names its volume: nothing to wait for, and the provider's wait for a
+	// WaitForFirstConsumer claim to be Pending raced with the binding.
+	assert.Equal(t, "Immediate", sc.Inputs["volumeBindingMode"])
 }

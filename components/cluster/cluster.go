@@ -169,9 +169,13 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		},
 		// Volumes are PersistentVolumes the program declares on the host data directory,
 		// never provisioned on demand, and never deleted with their claims.
-		Provisioner:       pulumi.String("kubernetes.io/no-provisioner"),
-		ReclaimPolicy:     pulumi.String("Retain"),
-		VolumeBindingMode: pulumi.String("WaitForFirstConsumer"),
+		Provisioner:   pulumi.String("kubernetes.io/no-provisioner"),
+		ReclaimPolicy: pulumi.String("Retain"),
+		// Each claim names its volume, so there is no choice to delay until a pod is
+		// scheduled. With WaitForFirstConsumer the provider waits to see such a claim
+		// Pending, and when the binding won the race it never did: the claim failed
+		// after 5 minutes, and so did every release behind it.
+		VolumeBindingMode: pulumi.String("Immediate"),
 	}, pulumi.Parent(c), pulumi.Provider(c.Provider))
 	if err != nil {
 		return nil, err

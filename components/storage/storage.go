@@ -30,10 +30,12 @@ type HostVolumeArgs struct {
 	Node pulumi.StringInput
 }
 
-// HostVolume is the volume and its claim. Both are protected and retained on delete:
-// `pulumi destroy` does not delete them, and the data on the host outlives the cluster
-// whatever happens to them (reclaim policy Retain, and no provisioner deletes a local
-// volume's directory).
+// HostVolume is the volume and its claim. They are only the cluster's view of a host
+// directory, so `pulumi destroy` deletes them like everything else in the cluster, and
+// the next `up` declares them anew, Available and then Bound: the data on the host
+// outlives them (reclaim policy Retain, and no provisioner deletes a local volume's
+// directory). Keeping them instead (retainOnDelete) would leave a volume Released, bound
+// to a claim that no longer exists, which no later claim can bind.
 type HostVolume struct {
 	pulumi.ResourceState
 
@@ -44,13 +46,13 @@ type HostVolume struct {
 }
 
 // NewHostVolume declares the volume, pre-bound to its claim so that no other claim can
-// take it, and the claim.
+// take it, and the claim, which names the volume: they bind as soon as both exist.
 func NewHostVolume(ctx *pulumi.Context, name string, args HostVolumeArgs, opts ...pulumi.ResourceOption) (*HostVolume, error) {
 	v := &HostVolume{}
 	if err := ctx.RegisterComponentResource("lamina:storage:HostVolume", name, v, opts...); err != nil {
 		return nil, err
 	}
-	keep := []pulumi.ResourceOption{pulumi.Parent(v), pulumi.Protect(true), pulumi.RetainOnDelete(true)}
+	parent := pulumi.Parent(v)
 	capacity := pulumi.StringMap{"storage": pulumi.String(args.Size)}
 	rwo := pulumi.StringArray{pulumi.String("ReadWriteOnce")}
 	var err error
@@ -73,7 +75,7 @@ func NewHostVolume(ctx *pulumi.Context, name string, args HostVolumeArgs, opts .
 			}},
 			ClaimRef: &corev1.ObjectReferenceArgs{Namespace: args.Namespace, Name: pulumi.String(args.ClaimName)},
 		},
-	}, keep...)
+	}, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +87,7 @@ func NewHostVolume(ctx *pulumi.Context, name string, args HostVolumeArgs, opts .
 			VolumeName:       v.Volume.Metadata.Name().Elem(),
 			Resources:        &corev1.VolumeResourceRequirementsArgs{Requests: capacity},
 		},
-	}, keep...)
+	}, parent)
 	if err != nil {
 		return nil, err
 	}
