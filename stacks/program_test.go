@@ -145,3 +145,22 @@ func TestStorageClassKeepsVolumes(t *testing.T) {
 	// WaitForFirstConsumer claim to be Pending raced with the binding.
 	assert.Equal(t, "Immediate", sc.Inputs["volumeBindingMode"])
 }
+
+// A generated secret changes only when the user asks (pulumi up --target-replace):
+// pulumi-command would run the create command again on any change of its inputs, so the
+// engine is told to ignore every one of them.
+func TestGeneratedSecretsChangeOnlyWhenAsked(t *testing.T) {
+	g := preview(t, stackSource(t, "development", nil))
+	var generated []string
+	for _, r := range g.ByType(commandType) {
+		create, _ := r.Inputs["create"].(string)
+		if !strings.HasPrefix(create, "openssl rand") {
+			continue
+		}
+		generated = append(generated, r.Name)
+		for input := range r.Inputs {
+			assert.Contains(t, r.IgnoreChanges, input, "%s: a change of %s would make a new secret", r.Name, input)
+		}
+	}
+	assert.ElementsMatch(t, []string{"grafana-admin-password", "chromadb-token", "kiali-signing-key"}, generated)
+}
