@@ -45,7 +45,8 @@ func imageRepository(workload string) string { return "lamina/" + workload }
 
 // buildAgents declares the agent stack after istiod: the model store and lamina-llm-serve,
 // ChromaDB, the unified agent server and the dashboard, with their images.
-func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, mesh *MeshPlatform) (*AgentPlatform, error) {
+// daemon changes when the Docker daemon the images are built on is new.
+func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, mesh *MeshPlatform, daemon string) (*AgentPlatform, error) {
 	k8s := pulumi.Providers(cl.Provider)
 	names := mesh.Namespaces.Names
 	a := &AgentPlatform{Images: map[string]*images.Image{}}
@@ -66,6 +67,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 			Context:    path.Join(checkout, im.image.Context),
 			Dockerfile: path.Join(checkout, im.image.Dockerfile),
 			Reference:  im.image.Reference,
+			Daemon:     daemon,
 		}, opts...); err != nil {
 			return nil, err
 		}

@@ -48,7 +48,7 @@ func Capture(src *config.Source) pulumi.RunOption {
 		}
 		src.Stat = os.Stat
 		if home, err := os.UserHomeDir(); err == nil {
-			src.VMGeneration = colima.Observer{Dir: filepath.Join(home, ".lamina", "colima")}.Generation
+			src.ObserveVM = colima.Observer{Dir: filepath.Join(home, ".lamina", "colima")}.Observe
 		}
 	}
 }
@@ -62,26 +62,28 @@ func Program(src *config.Source) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		_, err = Build(ctx, cfg, src.VMGeneration)
+		_, err = Build(ctx, cfg, src.ObserveVM)
 		return err
 	}
 }
 
-// Build wires the components of a stack together and exports its outputs. vmGeneration,
-// when set, observes the Colima VM (config.Source.VMGeneration).
-func Build(ctx *pulumi.Context, cfg *config.Config, vmGeneration func(profile string, dryRun bool) (string, error)) (*Platform, error) {
+// Build wires the components of a stack together and exports its outputs. observeVM,
+// when set, looks at the Colima VM (config.Source.ObserveVM).
+func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (*Platform, error) {
 	p := &Platform{}
 	args := cluster.ClusterArgs{
 		ReadyTimeout:  cfg.Cluster.ReadyTimeout.Duration,
 		APIServerPort: cfg.Cluster.APIServerPort,
 		StorageClass:  cfg.Cluster.StorageClass,
 	}
+	// daemon stands for the Docker daemon the images are built on (colima only).
+	var daemon string
 	switch cfg.Cluster.Target {
 	case config.TargetColima:
 		var generation string
-		if vmGeneration != nil {
+		if observeVM != nil {
 			var err error
-			if generation, err = vmGeneration(cfg.Colima.Profile, ctx.DryRun()); err != nil {
+			if generation, daemon, err = observeVM(cfg.Colima.Profile, ctx.DryRun()); err != nil {
 				return nil, err
 			}
 		}
@@ -130,7 +132,7 @@ func Build(ctx *pulumi.Context, cfg *config.Config, vmGeneration func(profile st
 	if p.Monitoring, err = buildMonitoring(ctx, cfg, cl, p.Mesh); err != nil {
 		return nil, err
 	}
-	if p.Agents, err = buildAgents(ctx, cfg, cl, p.Mesh); err != nil {
+	if p.Agents, err = buildAgents(ctx, cfg, cl, p.Mesh, daemon); err != nil {
 		return nil, err
 	}
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/colima"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
 // withDataDir points a stack's data directory at a temporary path with a space in it, so
@@ -298,57 +299,104 @@ func TestAPIServerPortIsPinnedAndChecked(t *testing.T) {
 // next up, which a preview announces; what reads the cluster reads it again; and once
 // it runs, the next preview shows no change. A running VM shows none either.
 func TestStoppedVMComesBackAndConverges(t *testing.T) {
-	mac := newFakeMac(t, "colima", "kubectl")
-	overrides, _ := withDataDir(t, "development", nil)
-	src := stackSource(t, "development", overrides)
-	clock := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	src.VMGeneration = colima.Observer{
-		Colima: func(args ...string) ([]byte, error) { return mac.run("colima", args...) },
-		Dir:    filepath.Join(mac.home, ".lamina", "colima"),
-		Now:    func() time.Time { return clock },
-	}.Generation
-	env := func(g *recorder.Graph, command string) map[string]any {
-		for _, r := range g.ByType(commandType) {
-			if r.Name == command {
-				return r.Inputs["environment"].(map[string]any)
-			}
-		}
-		t.Fatalf("no command %s", command)
-		return nil
-	}
-
+	mac, src, clock := observedMac(t)
 	first := deploy(t, src, mac) // the VM is created
-	created := env(first, "colima-vm")["LAMINA_VM_GENERATION"]
+	created := env(t, first, "colima-vm")["LAMINA_VM_GENERATION"]
 	assert.Equal(t, "2026-12-01T08:00:00Z: profile absent", created)
-	assert.Equal(t, created, env(preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"], "a running VM: no change")
+	assert.Equal(t, created, env(t, preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"], "a running VM: no change")
 
 	_, err := mac.run("colima", "stop", "--profile=lamina-development")
 	require.NoError(t, err)
-	assert.Equal(t, "the next up starts the profile, now Stopped", env(preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"],
+	assert.Equal(t, "the next up starts the profile, now Stopped", env(t, preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"],
 		"the preview shows that the VM's command will run")
 
-	clock = clock.Add(24 * time.Hour)
+	*clock = clock.Add(24 * time.Hour)
 	mac.resetLog()
 	again := deploy(t, src, mac)
 	assert.Len(t, mac.callsOf("colima", "start"), 1, "the stopped VM is started")
-	started := env(again, "colima-vm")["LAMINA_VM_GENERATION"]
+	started := env(t, again, "colima-vm")["LAMINA_VM_GENERATION"]
 	assert.Equal(t, "2026-12-02T08:00:00Z: profile Stopped", started)
-	assert.NotEqual(t, env(first, "cluster-ready")["LAMINA_REFRESH"], env(again, "cluster-ready")["LAMINA_REFRESH"],
+	assert.NotEqual(t, env(t, first, "cluster-ready")["LAMINA_REFRESH"], env(t, again, "cluster-ready")["LAMINA_REFRESH"],
 		"the readiness wait and the kubeconfig run again")
 	assert.Contains(t, mac.stdout["colima-vm"], "\ngeneration=2026-12-02T08:00:00Z: profile Stopped\n")
+	assert.Equal(t, imageTriggers(first), imageTriggers(again), "the same VM keeps its images")
 
-	clock = clock.Add(time.Hour)
-	assert.Equal(t, started, env(preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"], "converged: no change")
-	assert.Equal(t, started, env(deploy(t, src, mac), "colima-vm")["LAMINA_VM_GENERATION"])
+	*clock = clock.Add(time.Hour)
+	assert.Equal(t, started, env(t, preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"], "converged: no change")
+	assert.Equal(t, started, env(t, deploy(t, src, mac), "colima-vm")["LAMINA_VM_GENERATION"])
 
-	// Without a colima to ask, the last generation stands; the VM's command says what
+	// Without a colima to ask, what the last run saw stands; the VM's command says what
 	// is missing when it runs.
-	gen, err := colima.Observer{
+	generation, _, err := colima.Observer{
 		Colima: func(...string) ([]byte, error) { return nil, errors.New("exec: colima: not found") },
 		Dir:    filepath.Join(mac.home, ".lamina", "colima"),
-	}.Generation("lamina-development", false)
+	}.Observe("lamina-development", false)
 	require.NoError(t, err)
-	assert.Equal(t, started, gen)
+	assert.Equal(t, started, generation)
+}
+
+// A VM made anew has an empty Docker daemon, whatever the state says was built: when the
+// daemon is not the one the images were built on (the program made the VM, or someone
+// deleted and started it behind Pulumi's back), the images are built and tagged again,
+// and once they are, nothing changes.
+func TestImagesAreBuiltAgainOnANewVM(t *testing.T) {
+	mac, src, clock := observedMac(t)
+	first := deploy(t, src, mac)
+	built := imageTriggers(first)
+	require.Len(t, built, 6, "three images, each built and tagged")
+	for name, trigger := range built {
+		assert.Equal(t, "2026-12-01T08:00:00Z: a new VM", trigger, name)
+	}
+	assert.Equal(t, built, imageTriggers(preview(t, src)), "the VM the program made keeps the images it built")
+
+	for _, args := range [][]string{{"stop", "--profile=lamina-development"}, {"delete", "--profile=lamina-development"},
+		{"start", "--profile=lamina-development", "--cpu=12", "--memory=128", "--disk=200", "--k3s-listen-port=6443"}} {
+		_, err := mac.run("colima", args...)
+		require.NoError(t, err)
+	}
+	for name, trigger := range imageTriggers(preview(t, src)) {
+		assert.Regexp(t, `^the next up builds the images again on Docker daemon DAEMON-lamina-development-\d+$`, trigger, name)
+	}
+	*clock = clock.Add(time.Hour)
+	again := imageTriggers(deploy(t, src, mac))
+	for name, trigger := range again {
+		assert.Regexp(t, `^2026-12-01T09:00:00Z: Docker daemon DAEMON-lamina-development-\d+$`, trigger, name)
+	}
+	assert.Equal(t, again, imageTriggers(preview(t, src)), "converged: no change")
+}
+
+// observedMac is a fake Mac whose colima and Docker daemon the program observes, at a
+// clock the test moves, as `pulumi up` on the Mac would.
+func observedMac(t *testing.T) (*fakeMac, *config.Source, *time.Time) {
+	t.Helper()
+	mac := newFakeMac(t, "colima", "kubectl")
+	mac.dockerd("lamina-development")
+	overrides, _ := withDataDir(t, "development", nil)
+	src := stackSource(t, "development", overrides)
+	clock := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	src.ObserveVM = colima.Observer{
+		Colima: func(args ...string) ([]byte, error) { return mac.run("colima", args...) },
+		Dir:    filepath.Join(mac.home, ".lamina", "colima"),
+		Now:    func() time.Time { return clock },
+	}.Observe
+	return mac, src, &clock
+}
+
+// env is the environment of the named command.
+func env(t *testing.T, g *recorder.Graph, name string) map[string]any {
+	t.Helper()
+	return command(t, g, name).Inputs["environment"].(map[string]any)
+}
+
+// imageTriggers are the replacement triggers of the image builds and tags.
+func imageTriggers(g *recorder.Graph) map[string]any {
+	out := map[string]any{}
+	for _, r := range g.Resources {
+		if r.Type == dockerImageType || r.Type == "docker:index/tag:Tag" {
+			out[r.Name] = r.ReplacementTrigger
+		}
+	}
+	return out
 }
 
 // With target existing, no VM is declared, and the scripts read the given kubeconfig,

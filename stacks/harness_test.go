@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -278,6 +280,31 @@ func (m *fakeMac) run(tool string, args ...string) ([]byte, error) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	return cmd.Output()
+}
+
+// dockerd serves the Docker API's /info where the fake colima says profile's daemon
+// listens, answering with the ID of the VM the fake colima made last: a VM made anew has
+// a new daemon.
+func (m *fakeMac) dockerd(profile string) {
+	m.t.Helper()
+	socket := filepath.Join(m.home, ".colima", profile, "docker.sock")
+	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
+		m.t.Fatal(err)
+	}
+	l, err := net.Listen("unix", socket)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := os.ReadFile(filepath.Join(m.colima, profile, "docker-id"))
+		if r.URL.Path != "/info" || err != nil {
+			http.Error(w, "no daemon", http.StatusServiceUnavailable)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"ID": string(id)})
+	})}
+	go func() { _ = srv.Serve(l) }()
+	m.t.Cleanup(func() { _ = srv.Close() })
 }
 
 // imageID is what the fake Docker daemon's build of the named image resource produced.

@@ -2,9 +2,12 @@ package colima
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,64 +16,126 @@ import (
 )
 
 // Observer looks at the Colima VMs of the Mac the program runs on. pulumi-command runs a
-// command only when its inputs change, so without it a VM stopped or deleted behind
-// Pulumi's back (a reboot, `colima stop`) would stay down through every `pulumi up`.
+// command only when its inputs change, and pulumi-docker does not look for its images
+// on the daemon: without it, a VM stopped behind Pulumi's back (a reboot, `colima stop`)
+// would stay down through every `pulumi up`, and pods on a VM made anew would not find
+// the images the state says were built there.
 type Observer struct {
 	// Colima runs colima with args and returns what it printed on stdout; nil runs the
 	// colima on PATH.
 	Colima func(args ...string) ([]byte, error)
-	// Dir keeps one generation file per profile (<profile>.generation).
+	// DockerID returns the ID of the Docker daemon at a unix socket; nil asks the
+	// daemon's API (GET /info).
+	DockerID func(socket string) (string, error)
+	// Dir keeps what the last runs saw of each profile (<profile>.json).
 	Dir string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
 
-// Generation is the VM command's generation for this run: it stays what the last run
-// left while the profile is Running, and changes whenever the profile is anything else
-// (stopped, absent, broken), so that the command runs and brings the VM back. In a
-// preview the new value is a marker that is not kept; in an up it is kept in Dir, where
-// the next runs read it back once the VM runs again, and see no change.
+// observed is what Dir keeps of a profile.
+type observed struct {
+	Generation string `json:"generation"`
+	// Daemon is the token the images got; DockerID the daemon it stands for, empty
+	// until a run sees the new VM's daemon.
+	Daemon   string `json:"daemon"`
+	DockerID string `json:"dockerID"`
+}
+
+// Observe looks at the profile and returns what the VM's command and the images get:
+//   - generation stays what the last run left while the profile is Running, and changes
+//     whenever it is anything else (stopped, absent, broken), so that the VM's command
+//     runs and brings the VM back;
+//   - daemon stays the same while the VM's Docker daemon is the one the images were
+//     built on, and changes when the VM is made anew (by this program or behind its
+//     back), so that the images are built again.
 //
-// When colima cannot be asked (not installed, failing), the last value stands: the VM
-// command itself reports what is wrong when it runs.
-func (o Observer) Generation(profile string, dryRun bool) (string, error) {
-	path := filepath.Join(o.Dir, profile+".generation")
-	last, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("reading the VM's generation: %w", err)
+// In a preview (dryRun) a change is a marker that is not kept; in an up it is kept in
+// Dir, where the next runs read it back and see no change once the VM runs as it
+// should. When colima or the daemon cannot be asked, what the last run saw stands: the
+// VM's command reports what is wrong when it runs.
+func (o Observer) Observe(profile string, dryRun bool) (generation, daemon string, err error) {
+	path := filepath.Join(o.Dir, profile+".json")
+	var last observed
+	switch data, err := os.ReadFile(path); {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return "", "", fmt.Errorf("reading what the last run saw of the VM: %w", err)
+	default:
+		if err := json.Unmarshal(data, &last); err != nil {
+			return "", "", fmt.Errorf("%s: %w (remove it; the next up starts the VM if it must)", path, err)
+		}
 	}
+	next := last
 	status, err := o.status(profile)
-	if err != nil || status == "Running" {
-		return string(last), nil
-	}
-	if status == "" {
-		status = "absent"
-	}
-	if dryRun {
-		return "the next up starts the profile, now " + status, nil
+	if err != nil {
+		return last.Generation, last.Daemon, nil
 	}
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
 	}
-	next := fmt.Sprintf("%s: profile %s", now().UTC().Format(time.RFC3339), status)
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return "", fmt.Errorf("keeping the VM's generation: %w", err)
+	stamp := now().UTC().Format(time.RFC3339)
+	switch status {
+	case "Running":
+		id, err := o.dockerID(profile)
+		switch {
+		case err != nil:
+		case last.DockerID == "":
+			// A VM this program just made, or the first look at one: its daemon is the
+			// one the images are built on. Recorded by a preview too: it is a fact
+			// about the Mac, not a change, and the sooner it is kept, the sooner a VM
+			// made anew behind Pulumi's back is told from it.
+			next.DockerID = id
+			if dryRun {
+				if err := o.keep(path, next); err != nil {
+					return "", "", err
+				}
+			}
+		case id != last.DockerID:
+			next.Daemon, next.DockerID = stamp+": Docker daemon "+id, id
+			if dryRun {
+				next.Daemon = "the next up builds the images again on Docker daemon " + id
+			}
+		}
+	case "":
+		next.Generation, next.Daemon, next.DockerID = stamp+": profile absent", stamp+": a new VM", ""
+		if dryRun {
+			next.Generation, next.Daemon = "the next up creates the profile", "the next up builds the images on a new VM"
+		}
+	default:
+		next.Generation = stamp + ": profile " + status
+		if dryRun {
+			next.Generation = "the next up starts the profile, now " + status
+		}
 	}
-	if err := os.WriteFile(path, []byte(next), 0o600); err != nil {
-		return "", fmt.Errorf("keeping the VM's generation: %w", err)
+	if !dryRun && next != last {
+		if err := o.keep(path, next); err != nil {
+			return "", "", err
+		}
 	}
-	return next, nil
+	return next.Generation, next.Daemon, nil
+}
+
+// keep writes what a run saw of a profile to path, readable by the Mac user only.
+func (o Observer) keep(path string, seen observed) error {
+	data, err := json.Marshal(seen)
+	if err == nil {
+		err = os.MkdirAll(o.Dir, 0o700)
+	}
+	if err == nil {
+		err = os.WriteFile(path, data, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("keeping what this run saw of the VM: %w", err)
+	}
+	return nil
 }
 
 // status is the profile's status as `colima list --json` shows it, "" when it does not
 // exist.
 func (o Observer) status(profile string) (string, error) {
-	run := o.Colima
-	if run == nil {
-		run = func(args ...string) ([]byte, error) { return exec.Command("colima", args...).Output() }
-	}
-	out, err := run("list", "--json")
+	out, err := o.colima("list", "--json")
 	if err != nil {
 		return "", err
 	}
@@ -89,4 +154,61 @@ func (o Observer) status(profile string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// dockerID is the ID of the running profile's Docker daemon.
+func (o Observer) dockerID(profile string) (string, error) {
+	out, err := o.colima("status", "--profile="+profile, "--json")
+	if err != nil {
+		return "", err
+	}
+	var status struct {
+		Socket string `json:"docker_socket"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &status); err != nil {
+		return "", err
+	}
+	socket, ok := strings.CutPrefix(status.Socket, "unix://")
+	if !ok {
+		return "", fmt.Errorf("colima status gave no unix socket: %q", status.Socket)
+	}
+	if o.DockerID != nil {
+		return o.DockerID(socket)
+	}
+	return DaemonID(socket)
+}
+
+func (o Observer) colima(args ...string) ([]byte, error) {
+	if o.Colima != nil {
+		return o.Colima(args...)
+	}
+	return exec.Command("colima", args...).Output()
+}
+
+// DaemonID asks the Docker daemon at a unix socket for its ID, which it keeps for as long
+// as its data (and with it, its images) lives.
+func DaemonID(socket string) (string, error) {
+	client := http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		}},
+	}
+	resp, err := client.Get("http://docker/info")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("the Docker daemon at %s answered %s", socket, resp.Status)
+	}
+	var info struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		return "", err
+	}
+	if info.ID == "" {
+		return "", fmt.Errorf("the Docker daemon at %s gave no ID", socket)
+	}
+	return info.ID, nil
 }

@@ -27,6 +27,10 @@ type ImageArgs struct {
 	Context, Dockerfile string
 	// Reference is the prebuilt image.
 	Reference string
+	// Daemon stands for the Docker daemon a build lands on. When it changes (a VM made
+	// anew has an empty daemon, whatever the state says was built), the image is built
+	// and tagged again; pulumi-docker does not look for its images on the daemon.
+	Daemon string
 }
 
 // Image is an image ready for pods.
@@ -58,6 +62,7 @@ func NewImage(ctx *pulumi.Context, name string, args ImageArgs, opts ...pulumi.R
 		im.Ref = pulumi.String(args.Reference).ToStringOutput()
 		im.PullPolicy = workload.PullIfNotPresent
 	} else {
+		again := pulumi.ReplacementTrigger(pulumi.String(args.Daemon))
 		built, err := docker.NewImage(ctx, name+"-build", &docker.ImageArgs{
 			ImageName: pulumi.String(args.Repository + ":" + BuildTag),
 			SkipPush:  pulumi.Bool(true),
@@ -66,7 +71,7 @@ func NewImage(ctx *pulumi.Context, name string, args ImageArgs, opts ...pulumi.R
 				Dockerfile:     pulumi.String(args.Dockerfile),
 				BuilderVersion: docker.BuilderVersionBuilderBuildKit,
 			},
-		}, pulumi.Parent(im))
+		}, pulumi.Parent(im), again)
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +80,7 @@ func NewImage(ctx *pulumi.Context, name string, args ImageArgs, opts ...pulumi.R
 		tag, err := docker.NewTag(ctx, name+"-tag", &docker.TagArgs{
 			SourceImage: built.RepoDigest,
 			TargetImage: target,
-		}, pulumi.Parent(im))
+		}, pulumi.Parent(im), again)
 		if err != nil {
 			return nil, err
 		}

@@ -77,10 +77,13 @@ type Resource struct {
 	Dependencies []string       `json:"dependencies"`
 	Inputs       map[string]any `json:"inputs"`
 
-	Protect                 bool      `json:"protect,omitempty"`
-	RetainOnDelete          bool      `json:"retainOnDelete,omitempty"`
-	DeleteBeforeReplace     bool      `json:"deleteBeforeReplace,omitempty"`
-	IgnoreChanges           []string  `json:"ignoreChanges,omitempty"`
+	Protect             bool     `json:"protect,omitempty"`
+	RetainOnDelete      bool     `json:"retainOnDelete,omitempty"`
+	DeleteBeforeReplace bool     `json:"deleteBeforeReplace,omitempty"`
+	IgnoreChanges       []string `json:"ignoreChanges,omitempty"`
+	// ReplacementTrigger is the value whose change makes the engine replace the
+	// resource, as the render shows it.
+	ReplacementTrigger      any       `json:"replacementTrigger,omitempty"`
 	CustomTimeouts          *Timeouts `json:"customTimeouts,omitempty"`
 	AdditionalSecretOutputs []string  `json:"additionalSecretOutputs,omitempty"`
 
@@ -202,6 +205,15 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		IgnoreChanges:           rpc.GetIgnoreChanges(),
 		AdditionalSecretOutputs: rpc.GetAdditionalSecretOutputs(),
 		raw:                     inputs,
+	}
+	if v := rpc.GetReplacementTrigger(); v != nil {
+		trigger, err := plugin.UnmarshalPropertyValue("replacementTrigger", v, plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true})
+		if err != nil {
+			return "", nil, fmt.Errorf("%s %q: decoding replacementTrigger: %w", args.TypeToken, args.Name, err)
+		}
+		if trigger != nil {
+			r.ReplacementTrigger = maskProperty(*trigger)
+		}
 	}
 	if t := rpc.GetCustomTimeouts(); t != nil && (t.GetCreate() != "" || t.GetUpdate() != "" || t.GetDelete() != "") {
 		r.CustomTimeouts = &Timeouts{Create: t.GetCreate(), Update: t.GetUpdate(), Delete: t.GetDelete()}

@@ -29,11 +29,12 @@ type Source struct {
 	// reported with the configuration's problems. Offline runs leave it nil: what they
 	// declare must not depend on the files of the machine that renders.
 	Stat func(path string) (fs.FileInfo, error)
-	// VMGeneration, when set, looks at the Colima VM of a profile on the machine the
-	// program runs on, and returns the generation the VM's command gets: it changes when
-	// the VM is not running, so that pulumi up brings it back (dryRun: a preview, which
-	// keeps nothing). Offline runs leave it nil, and the generation empty.
-	VMGeneration func(profile string, dryRun bool) (string, error)
+	// ObserveVM, when set, looks at the Colima VM of a profile on the machine the program
+	// runs on (colima.Observer): generation changes when the VM is not running, so that
+	// pulumi up brings it back, and daemon when its Docker daemon is new, so that the
+	// images are built again (dryRun: a preview, which keeps nothing). Offline runs
+	// leave it nil, and both empty.
+	ObserveVM func(profile string, dryRun bool) (generation, daemon string, err error)
 }
 
 // StackFile returns the path of a stack's settings file in the project directory.
