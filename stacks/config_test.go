@@ -245,6 +245,12 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			want:      []string{"lamina:cluster.readyTimeout: 1h0m0s is out of range; allowed: 30s to 30m0s"},
 		},
 		{
+			name:      "a domain under .local",
+			overrides: map[string]string{"lamina:edge": `{"domain":"lamina.local"}`},
+			want: []string{`lamina:edge.domain: "lamina.local" is under .local, which macOS resolves by multicast DNS (Bonjour) before /etc/hosts: ` +
+				"lookups are slow or fail; allowed: another domain, such as one under home.arpa"},
+		},
+		{
 			name:      "an API server port that is no port",
 			overrides: map[string]string{"lamina:cluster": `{"apiServerPort":70000}`},
 			want:      []string{"lamina:cluster.apiServerPort: 70000 is not a port; allowed: 1 to 65535"},
@@ -347,7 +353,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			name:      "a hostname and a route that cannot be",
 			overrides: map[string]string{"lamina:edge": `{"domain": "Lamina", "routes": {"Grafana_UI": {"namespace": "kube-system", "service": "grafana", "port": 0}}}`},
 			want: []string{
-				`lamina:edge.domain: "Lamina" is not a DNS name; allowed: lower-case labels separated by dots, such as lamina.local`,
+				`lamina:edge.domain: "Lamina" is not a DNS name; allowed: lower-case labels separated by dots, such as dev.lamina.home.arpa`,
 				`lamina:edge.routes.Grafana_UI: "Grafana_UI" is not a DNS label; allowed: lower-case letters, digits and '-'`,
 				`lamina:edge.routes.Grafana_UI.namespace: "kube-system" is not a workload namespace; allowed: monitoring, observability, lamina-system, lamina-llm-serve, lamina-dashboard`,
 				"lamina:edge.routes.Grafana_UI.port: 0 is out of range; allowed: 1 to 65535",

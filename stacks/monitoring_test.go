@@ -275,9 +275,9 @@ func TestUIRoutesReachTheDeclaredServices(t *testing.T) {
 	}
 	prometheus := g.Find(releaseType, "prometheus").Inputs["values"]
 	want := map[string]string{
-		"grafana.lamina.local":    "grafana.monitoring.svc.cluster.local:80",
-		"prometheus.lamina.local": fmt.Sprintf("%v.monitoring.svc.cluster.local:%v", field(prometheus, "server", "fullnameOverride"), field(prometheus, "server", "service", "servicePort")),
-		"jaeger.lamina.local":     "jaeger.observability.svc.cluster.local:16686",
+		"grafana.dev.lamina.home.arpa":    "grafana.monitoring.svc.cluster.local:80",
+		"prometheus.dev.lamina.home.arpa": fmt.Sprintf("%v.monitoring.svc.cluster.local:%v", field(prometheus, "server", "fullnameOverride"), field(prometheus, "server", "service", "servicePort")),
+		"jaeger.dev.lamina.home.arpa":     "jaeger.observability.svc.cluster.local:16686",
 	}
 	for host, dest := range want {
 		assert.Equal(t, dest, services[host], host)

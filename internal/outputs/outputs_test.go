@@ -78,9 +78,9 @@ func TestHostsBlockIsIdempotentAndLeavesTheRestAlone(t *testing.T) {
 	lines, err := s.HostsLines()
 	require.NoError(t, err)
 	assert.Equal(t, []string{
-		"192.168.64.200 core.lamina.local", "192.168.64.200 dashboard.lamina.local", "192.168.64.200 grafana.lamina.local",
-		"192.168.64.200 jaeger.lamina.local", "192.168.64.200 kiali.lamina.local", "192.168.64.200 llm.lamina.local",
-		"192.168.64.200 prometheus.lamina.local",
+		"192.168.64.200 core.dev.lamina.home.arpa", "192.168.64.200 dashboard.dev.lamina.home.arpa", "192.168.64.200 grafana.dev.lamina.home.arpa",
+		"192.168.64.200 jaeger.dev.lamina.home.arpa", "192.168.64.200 kiali.dev.lamina.home.arpa", "192.168.64.200 llm.dev.lamina.home.arpa",
+		"192.168.64.200 prometheus.dev.lamina.home.arpa",
 	}, lines)
 
 	original := "127.0.0.1 localhost\n::1 localhost\n" +
@@ -89,14 +89,14 @@ func TestHostsBlockIsIdempotentAndLeavesTheRestAlone(t *testing.T) {
 	once, err := ApplyHosts(original, "development", lines)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(once, original+"\n# BEGIN lamina development"), once)
-	assert.True(t, strings.HasSuffix(once, "192.168.64.200 prometheus.lamina.local\n# END lamina development\n"), once)
+	assert.True(t, strings.HasSuffix(once, "192.168.64.200 prometheus.dev.lamina.home.arpa\n# END lamina development\n"), once)
 	twice, err := ApplyHosts(once, "development", lines)
 	require.NoError(t, err)
 	assert.Equal(t, once, twice, "idempotent")
 
-	moved, err := ApplyHosts(once, "development", []string{"192.168.64.201 llm.lamina.local"})
+	moved, err := ApplyHosts(once, "development", []string{"192.168.64.201 llm.dev.lamina.home.arpa"})
 	require.NoError(t, err)
-	assert.Contains(t, moved, "# BEGIN lamina development (written by lamina hosts --apply; edits here are replaced)\n192.168.64.201 llm.lamina.local\n# END lamina development\n")
+	assert.Contains(t, moved, "# BEGIN lamina development (written by lamina hosts --apply; edits here are replaced)\n192.168.64.201 llm.dev.lamina.home.arpa\n# END lamina development\n")
 	assert.NotContains(t, moved, "192.168.64.200")
 	assert.Contains(t, moved, "192.168.64.210 llm.lamina.home.arpa\n", "the other stack's block stays")
 	assert.Contains(t, moved, "10.0.0.9 nas.home\n")
@@ -132,14 +132,14 @@ func TestKubeconfigIsWrittenPrivately(t *testing.T) {
 	assert.Len(t, entries, 1, "no temporary file is left behind")
 }
 
-// selfSigned is a certificate for *.lamina.local, as the stack's CA would issue.
+// selfSigned is a certificate for *.dev.lamina.home.arpa, as the stack's CA would issue.
 func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lamina test gateway"},
-		DNSNames: []string{"*.lamina.local"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"*.dev.lamina.home.arpa"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IsCA: true, BasicConstraintsValid: true,
 	}
@@ -161,9 +161,9 @@ func TestSmokeGoesThroughTheGatewayAndReportsEachService(t *testing.T) {
 	gateway := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen[r.Host] = true
 		switch r.Host {
-		case "llm.lamina.local":
+		case "llm.dev.lamina.home.arpa":
 			w.WriteHeader(http.StatusServiceUnavailable) // Envoy: no healthy upstream
-		case "grafana.lamina.local":
+		case "grafana.dev.lamina.home.arpa":
 			http.Redirect(w, r, "/login", http.StatusFound)
 		default:
 			w.WriteHeader(http.StatusOK)
@@ -176,8 +176,8 @@ func TestSmokeGoesThroughTheGatewayAndReportsEachService(t *testing.T) {
 	require.NoError(t, err)
 
 	s := &Stack{GatewayAddress: "127.0.0.1", URLs: map[string]string{
-		"grafana.lamina.local": "https://grafana.lamina.local", "llm.lamina.local": "https://llm.lamina.local",
-		"core.lamina.local": "https://core.lamina.local",
+		"grafana.dev.lamina.home.arpa": "https://grafana.dev.lamina.home.arpa", "llm.dev.lamina.home.arpa": "https://llm.dev.lamina.home.arpa",
+		"core.dev.lamina.home.arpa": "https://core.dev.lamina.home.arpa",
 	}}
 	probes, err := s.Smoke(context.Background(), SmokeOptions{RootCAs: pool, Timeout: 5 * time.Second, Port: port})
 	require.NoError(t, err)
@@ -187,7 +187,7 @@ func TestSmokeGoesThroughTheGatewayAndReportsEachService(t *testing.T) {
 		assert.Equal(t, p.Name != "llm", p.OK(), p.Name)
 	}
 	assert.Equal(t, map[string]int{"core": 200, "grafana": 302, "llm": 503}, got)
-	assert.Equal(t, map[string]bool{"core.lamina.local": true, "grafana.lamina.local": true, "llm.lamina.local": true}, seen)
+	assert.Equal(t, map[string]bool{"core.dev.lamina.home.arpa": true, "grafana.dev.lamina.home.arpa": true, "llm.dev.lamina.home.arpa": true}, seen)
 
 	// Without the stack's CA the certificate is not trusted: every service fails.
 	probes, err = s.Smoke(context.Background(), SmokeOptions{RootCAs: x509.NewCertPool(), Timeout: 5 * time.Second, Port: port})

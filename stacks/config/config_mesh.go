@@ -129,7 +129,8 @@ type CircuitBreaker struct {
 
 // Edge is how macOS reaches the platform: one HTTPS gateway, one hostname per UI or API.
 type Edge struct {
-	// Domain is the DNS suffix of every hostname. Allowed: a DNS name.
+	// Domain is the DNS suffix of every hostname. Allowed: a DNS name, not under .local
+	// (macOS resolves .local by multicast DNS before /etc/hosts).
 	Domain string `json:"domain"`
 	// Address is the gateway's LoadBalancer address. Allowed: an address inside
 	// metallb.addresses.

@@ -28,7 +28,7 @@ var profiles = map[string]func() Config{
 			CertManager: certManager(),
 			Mesh: mesh(meshSize{istiodReplicas: 1, gatewayMin: 1, gatewayMax: 1, tracingPercent: 100,
 				istiod: resources("250m", "512Mi", "2", "2Gi"), gateway: resources("100m", "128Mi", "1", "512Mi")}),
-			Edge: edgeDefaults("lamina.local", "192.168.64.200"),
+			Edge: edgeDefaults("dev.lamina.home.arpa", "192.168.64.200"),
 			// The original's development values: a week at 30 s on 50 GiB.
 			Monitoring: monitoring("7d", 30*time.Second, "50Gi",
 				resources("500m", "2Gi", "2", "4Gi"), resources("50m", "64Mi", "200m", "256Mi")),

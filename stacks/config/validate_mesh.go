@@ -246,7 +246,10 @@ func parseQuantity(s string) (float64, bool) {
 func validateEdge(c *Config, ps *problems, pool []addressRange) {
 	e := c.Edge
 	if len(e.Domain) > 200 || !dns1123.MatchString(e.Domain) || !strings.Contains(e.Domain, ".") {
-		ps.add("lamina:edge.domain", "%s is not a DNS name; allowed: lower-case labels separated by dots, such as lamina.local", quote(e.Domain))
+		ps.add("lamina:edge.domain", "%s is not a DNS name; allowed: lower-case labels separated by dots, such as dev.lamina.home.arpa", quote(e.Domain))
+	} else if e.Domain == "local" || strings.HasSuffix(e.Domain, ".local") {
+		ps.add("lamina:edge.domain", "%s is under .local, which macOS resolves by multicast DNS (Bonjour) before /etc/hosts: "+
+			"lookups are slow or fail; allowed: another domain, such as one under home.arpa", quote(e.Domain))
 	}
 	if a, err := netip.ParseAddr(e.Address); err != nil || !a.Is4() {
 		ps.add("lamina:edge.address", "%s is not an IPv4 address", quote(e.Address))
