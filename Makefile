@@ -7,12 +7,15 @@ OFFLINE_SECRETS := --assume-secret lamina:grafana.adminPassword
 LAMINA := go run ./cmd/lamina
 
 .DEFAULT_GOAL := help
-.PHONY: help up preview destroy test check format render graph hosts endpoints kubeconfig smoke
+.PHONY: help doctor up preview destroy test check format render graph hosts endpoints kubeconfig smoke
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-up: ## pulumi up the stack (STACK=development), with the policy pack
+doctor: ## check this Mac for the stack before anything changes
+	$(LAMINA) doctor -s $(STACK)
+
+up: doctor ## lamina doctor, then pulumi up the stack (STACK=development) with the policy pack
 	pulumi up -s $(STACK) --policy-pack policy
 
 preview: ## pulumi preview the stack with the policy pack and a diff

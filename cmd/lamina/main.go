@@ -33,6 +33,7 @@ import (
 const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <project dir>] [--assume-secret <key>]...
        lamina check  -s <stack> [--dir <project dir>] [--policy-pack <dir>] [--assume-secret <key>]...
        lamina graph  -s <stack> [--format mermaid|dot] [--dir <project dir>] [--assume-secret <key>]...
+       lamina doctor -s <stack> [--dir <project dir>]
        lamina hosts      [-f <outputs.json>] [--apply [--hosts-file /etc/hosts] [--sudo]]
        lamina endpoints  [-f <outputs.json>]
        lamina kubeconfig [-f <outputs.json>] [-o <path>]
@@ -45,6 +46,9 @@ const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <proj
            stack-wide checks; exit 1 on any mandatory violation
   graph    the install order: the stack's components and slow steps, and the
            critical path, as Mermaid (default) or DOT
+  doctor   check this Mac for the stack before pulumi up changes anything: macOS,
+           the chip, colima, pulumi and kubectl, memory, disk, the passphrase,
+           the hosts entries; exit 1 on any failure, each with its fix
 
   hosts, endpoints, kubeconfig and smoke read a stack's outputs, from -f or stdin:
       pulumi stack output --json --show-secrets -s <stack> | lamina hosts
@@ -88,6 +92,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return kubeconfig(args[1:], stdin, stdout, stderr)
 	case "smoke":
 		return smoke(args[1:], stdin, stdout, stderr)
+	case "doctor":
+		return doctorCmd(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "lamina: unknown command %q\n%s", args[0], usage)
 		return 2

@@ -1,0 +1,359 @@
+// Package doctor checks, before `pulumi up` changes anything, that the Mac can run a
+// stack: macOS and the chip, the versions of Colima, Pulumi and kubectl against what
+// the program needs, memory and disk against the stack's sizing, the passphrase and the
+// hosts entries. Every failure names the command that fixes it. `lamina doctor` runs it;
+// `make up` runs that first.
+package doctor
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lamina-os/lamina-infra/stacks/config"
+)
+
+// Minimum versions, and why.
+var (
+	// MinMacOS: Colima's vz VMs with --network-address need macOS 13.
+	MinMacOS = version{13, 0, 0}
+	// MinColima: --k3s-listen-port, which pins the API server's port, is in 0.9.1.
+	MinColima = version{0, 9, 1}
+	// MinPulumi: the engine must know every resource option the program's SDK sends
+	// (replacementTrigger among them); the program is built with sdk v3.259.0.
+	MinPulumi = version{3, 259, 0}
+)
+
+// Probe is how the doctor looks at the Mac.
+type Probe interface {
+	// Output runs a program found on PATH and returns its standard output.
+	Output(name string, args ...string) (string, error)
+	ReadFile(path string) ([]byte, error)
+	Stat(path string) (fs.FileInfo, error)
+	Getenv(key string) string
+}
+
+// Status is a check's verdict.
+type Status string
+
+const (
+	OK   Status = "ok"
+	Warn Status = "warn"
+	Fail Status = "FAIL"
+)
+
+// Check is one finding.
+type Check struct {
+	Name   string
+	Status Status
+	// Detail says what was found; Fix is the command (or the step) that fixes it.
+	Detail, Fix string
+}
+
+// Stack is what the doctor needs to know of the stack.
+type Stack struct {
+	Name string
+	// Config is the stack's loaded configuration; LoadErr the configuration's problems
+	// when it does not load (then only the Mac itself is checked).
+	Config  *config.Config
+	LoadErr error
+	// Encrypted holds when the stack file has an encryption salt: Pulumi then needs the
+	// passphrase to open the stack.
+	Encrypted bool
+}
+
+// Run checks the Mac for s.
+func Run(p Probe, s Stack) []Check {
+	var out []Check
+	add := func(c Check) { out = append(out, c) }
+	if s.LoadErr != nil {
+		add(Check{"configuration", Fail, s.LoadErr.Error(), "fix the keys named above in Pulumi." + s.Name + ".yaml (pulumi config set ...)"})
+	} else {
+		add(Check{"configuration", OK, "Pulumi." + s.Name + ".yaml loads, with every build checkout and Dockerfile in place", ""})
+	}
+	cfg := s.Config
+	colima := cfg == nil || cfg.Cluster.Target == config.TargetColima
+	if colima {
+		add(macOS(p))
+		add(chip(p, s))
+		add(tool(p, "colima", MinColima, "brew install colima", "brew upgrade colima", "version"))
+	}
+	add(tool(p, "pulumi", MinPulumi, "brew install pulumi", "brew upgrade pulumi", "version"))
+	add(kubectl(p, cfg))
+	if cfg != nil && colima {
+		add(memory(p, s))
+		add(disk(p, s))
+	}
+	add(passphrase(p, s))
+	if cfg != nil {
+		add(hosts(p, s))
+	}
+	return out
+}
+
+// Failed holds when any check failed.
+func Failed(checks []Check) bool {
+	for _, c := range checks {
+		if c.Status == Fail {
+			return true
+		}
+	}
+	return false
+}
+
+// Print writes the checks, one per line, each failure and warning with its fix.
+func Print(w io.Writer, checks []Check) {
+	for _, c := range checks {
+		fmt.Fprintf(w, "%-4s  %-13s %s\n", c.Status, c.Name, c.Detail)
+		if c.Status != OK && c.Fix != "" {
+			fmt.Fprintf(w, "      %-13s fix: %s\n", "", c.Fix)
+		}
+	}
+}
+
+func macOS(p Probe) Check {
+	kernel, err := p.Output("uname", "-s")
+	if err != nil || strings.TrimSpace(kernel) != "Darwin" {
+		return Check{"macOS", Fail, "this is not macOS (" + strings.TrimSpace(kernel) + "); Colima's vz VMs need a Mac",
+			"run the colima target on a Mac, or set lamina:cluster.target to existing"}
+	}
+	out, err := p.Output("sw_vers", "-productVersion")
+	v, ok := parseVersion(out)
+	if err != nil || !ok {
+		return Check{"macOS", Fail, "sw_vers gave no version", "check that /usr/bin/sw_vers runs"}
+	}
+	if v.less(MinMacOS) {
+		return Check{"macOS", Fail, fmt.Sprintf("macOS %s; vz VMs with a reachable address need %s or later", v, MinMacOS), "upgrade macOS (System Settings, General, Software Update)"}
+	}
+	return Check{"macOS", OK, "macOS " + v.String(), ""}
+}
+
+func chip(p Probe, s Stack) Check {
+	machine, err := p.Output("uname", "-m")
+	machine = strings.TrimSpace(machine)
+	if err != nil {
+		return Check{"chip", Fail, "uname -m failed", ""}
+	}
+	want := "aarch64"
+	if s.Config != nil {
+		want = s.Config.Colima.Arch
+	}
+	have := map[string]string{"arm64": "aarch64", "x86_64": "x86_64"}[machine]
+	if have != want {
+		return Check{"chip", Fail, fmt.Sprintf("this Mac is %s but lamina:colima.arch is %s, which vz cannot run", machine, want),
+			fmt.Sprintf("pulumi config set --path lamina:colima.arch %s -s %s", have, s.Name)}
+	}
+	detail := "Apple silicon (" + machine + ")"
+	if machine != "arm64" {
+		detail = "Intel (" + machine + ")"
+	}
+	return Check{"chip", OK, detail, ""}
+}
+
+// tool checks the version a program prints against a minimum.
+func tool(p Probe, name string, min version, install, upgrade string, args ...string) Check {
+	out, err := p.Output(name, args...)
+	if err != nil {
+		return Check{name, Fail, name + " is not on PATH", install}
+	}
+	v, ok := parseVersion(out)
+	if !ok {
+		return Check{name, Fail, fmt.Sprintf("%s printed no version: %q", name, firstLine(out)), upgrade}
+	}
+	if v.less(min) {
+		return Check{name, Fail, fmt.Sprintf("%s %s; %s or later is needed", name, v, min), upgrade}
+	}
+	return Check{name, OK, fmt.Sprintf("%s %s (%s or later)", name, v, min), ""}
+}
+
+// kubectl is within one minor version of the stack's Kubernetes, as kubectl supports.
+func kubectl(p Probe, cfg *config.Config) Check {
+	out, err := p.Output("kubectl", "version", "--client", "--output=json")
+	if err != nil {
+		return Check{"kubectl", Fail, "kubectl is not on PATH", "brew install kubectl"}
+	}
+	var v struct {
+		ClientVersion struct{ GitVersion string } `json:"clientVersion"`
+	}
+	client, ok := version{}, false
+	if json.Unmarshal([]byte(out), &v) == nil {
+		client, ok = parseVersion(v.ClientVersion.GitVersion)
+	}
+	if !ok {
+		return Check{"kubectl", Fail, "kubectl printed no client version", "brew upgrade kubectl"}
+	}
+	if cfg == nil || cfg.Cluster.Target != config.TargetColima {
+		return Check{"kubectl", OK, "kubectl " + client.String(), ""}
+	}
+	k3s, _ := parseVersion(cfg.Colima.K3sVersion)
+	if client.major != k3s.major || client.minor+1 < k3s.minor || client.minor > k3s.minor+1 {
+		return Check{"kubectl", Fail, fmt.Sprintf("kubectl %s; the stack's k3s is %s, and kubectl works within one minor version of it", client, cfg.Colima.K3sVersion),
+			"brew upgrade kubectl"}
+	}
+	return Check{"kubectl", OK, fmt.Sprintf("kubectl %s (k3s %s)", client, cfg.Colima.K3sVersion), ""}
+}
+
+func memory(p Probe, s Stack) Check {
+	out, err := p.Output("sysctl", "-n", "hw.memsize")
+	bytes, perr := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil || perr != nil {
+		return Check{"memory", Fail, "sysctl hw.memsize gave no size", ""}
+	}
+	gib := int(bytes >> 30)
+	h, vm := s.Config.Host, s.Config.Colima.MemoryGiB
+	if gib < h.MemoryGiB {
+		return Check{"memory", Fail, fmt.Sprintf("this Mac has %d GiB but lamina:host.memoryGiB says %d, so the VMs' budget is more than there is", gib, h.MemoryGiB),
+			fmt.Sprintf("pulumi config set --path lamina:host.memoryGiB %d -s %s (and size the VMs to fit)", gib, s.Name)}
+	}
+	return Check{"memory", OK, fmt.Sprintf("%d GiB, of which this stack's VM takes %d", gib, vm), ""}
+}
+
+// disk checks the free space where Colima keeps the VM's disk (it grows as used) and
+// where the host data lives.
+func disk(p Probe, s Stack) Check {
+	cfg := s.Config
+	colimaHome := p.Getenv("COLIMA_HOME")
+	if colimaHome == "" {
+		colimaHome = filepath.Join(p.Getenv("HOME"), ".colima")
+	}
+	var problems []string
+	for _, d := range []struct {
+		path string
+		need int
+		what string
+	}{
+		{existing(p, colimaHome), cfg.Colima.DiskGiB, fmt.Sprintf("the VM's %d GiB disk", cfg.Colima.DiskGiB)},
+		{existing(p, cfg.Data.Dir), 0, "the host data"},
+	} {
+		free, err := freeGiB(p, d.path)
+		if err != nil {
+			return Check{"disk", Fail, fmt.Sprintf("df %s: %v", d.path, err), ""}
+		}
+		if free < d.need {
+			problems = append(problems, fmt.Sprintf("%d GiB free at %s for %s", free, d.path, d.what))
+		}
+	}
+	if len(problems) > 0 {
+		return Check{"disk", Warn, strings.Join(problems, "; ") + " (the disk grows as it is used)",
+			fmt.Sprintf("free space, or pulumi config set --path lamina:colima.diskGiB <GiB> -s %s before the VM is created", s.Name)}
+	}
+	return Check{"disk", OK, fmt.Sprintf("room for the VM's %d GiB disk", cfg.Colima.DiskGiB), ""}
+}
+
+// existing is path or its nearest existing parent.
+func existing(p Probe, path string) string {
+	for path != "/" && path != "." {
+		if _, err := p.Stat(path); err == nil {
+			return path
+		}
+		path = filepath.Dir(path)
+	}
+	return path
+}
+
+// freeGiB is the free space of the volume holding path, from df -k.
+func freeGiB(p Probe, path string) (int, error) {
+	out, err := p.Output("df", "-k", path)
+	if err != nil {
+		return 0, err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	fields := strings.Fields(lines[len(lines)-1])
+	if len(lines) < 2 || len(fields) < 4 {
+		return 0, fmt.Errorf("unexpected output %q", out)
+	}
+	kib, err := strconv.ParseInt(fields[3], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("unexpected output %q", out)
+	}
+	return int(kib >> 20), nil
+}
+
+func passphrase(p Probe, s Stack) Check {
+	if !s.Encrypted {
+		return Check{"passphrase", OK, "the stack has no encryption salt yet; pulumi asks for a passphrase when it makes one", ""}
+	}
+	if p.Getenv("PULUMI_CONFIG_PASSPHRASE") != "" {
+		return Check{"passphrase", OK, "PULUMI_CONFIG_PASSPHRASE is set", ""}
+	}
+	file := p.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE")
+	if file == "" {
+		return Check{"passphrase", Warn, "pulumi will ask for the stack's passphrase",
+			"export PULUMI_CONFIG_PASSPHRASE_FILE=~/.lamina/passphrase (a file only you can read: chmod 600)"}
+	}
+	info, err := p.Stat(file)
+	if err != nil {
+		return Check{"passphrase", Fail, "PULUMI_CONFIG_PASSPHRASE_FILE names " + file + ", which does not exist", "write the passphrase to " + file + " (chmod 600)"}
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return Check{"passphrase", Fail, fmt.Sprintf("%s is readable by others (mode %04o)", file, info.Mode().Perm()), "chmod 600 " + file}
+	}
+	return Check{"passphrase", OK, "PULUMI_CONFIG_PASSPHRASE_FILE is " + file + ", readable by you only", ""}
+}
+
+// hosts checks that /etc/hosts sends every hostname of the stack to its gateway.
+func hosts(p Probe, s Stack) Check {
+	data, err := p.ReadFile("/etc/hosts")
+	if err != nil {
+		return Check{"hosts", Warn, "cannot read /etc/hosts: " + err.Error(), ""}
+	}
+	have := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		fields := strings.Fields(line)
+		for _, name := range fields[min(1, len(fields)):] {
+			have[name] = fields[0]
+		}
+	}
+	e := s.Config.Edge
+	var missing []string
+	for _, host := range slices.Sorted(maps.Keys(e.Routes)) {
+		name := host + "." + e.Domain
+		if have[name] != e.Address {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return Check{"hosts", Warn, fmt.Sprintf("/etc/hosts does not send %s to %s", strings.Join(missing, ", "), e.Address),
+			"after pulumi up: make hosts STACK=" + s.Name}
+	}
+	return Check{"hosts", OK, fmt.Sprintf("every hostname under %s goes to %s", e.Domain, e.Address), ""}
+}
+
+type version struct{ major, minor, patch int }
+
+func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
+
+func (v version) less(o version) bool {
+	if v.major != o.major {
+		return v.major < o.major
+	}
+	if v.minor != o.minor {
+		return v.minor < o.minor
+	}
+	return v.patch < o.patch
+}
+
+var versionPattern = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
+
+// parseVersion reads the first dotted version in s.
+func parseVersion(s string) (version, bool) {
+	m := versionPattern.FindStringSubmatch(s)
+	if m == nil {
+		return version{}, false
+	}
+	n := func(s string) int { i, _ := strconv.Atoi(s); return i }
+	return version{n(m[1]), n(m[2]), n(m[3])}, true
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}

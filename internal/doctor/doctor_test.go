@@ -1,0 +1,181 @@
+package doctor
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/stacks/config"
+)
+
+// mac is a fake Mac: the output of each command line, files, environment.
+type mac struct {
+	out   map[string]string
+	files map[string]string
+	modes map[string]fs.FileMode
+	env   map[string]string
+}
+
+func (m *mac) Output(name string, args ...string) (string, error) {
+	line := strings.Join(append([]string{name}, args...), " ")
+	if strings.HasPrefix(line, "df -k ") {
+		line = "df"
+	}
+	out, ok := m.out[line]
+	if !ok {
+		return "", errors.New("exec: " + name + ": not found")
+	}
+	return out, nil
+}
+
+func (m *mac) ReadFile(path string) ([]byte, error) {
+	if s, ok := m.files[path]; ok {
+		return []byte(s), nil
+	}
+	return nil, fs.ErrNotExist
+}
+
+func (m *mac) Stat(path string) (fs.FileInfo, error) {
+	if mode, ok := m.modes[path]; ok {
+		return fakeInfo{mode}, nil
+	}
+	return nil, fs.ErrNotExist
+}
+
+func (m *mac) Getenv(key string) string { return m.env[key] }
+
+type fakeInfo struct{ mode fs.FileMode }
+
+func (i fakeInfo) Name() string       { return "f" }
+func (i fakeInfo) Size() int64        { return 0 }
+func (i fakeInfo) Mode() fs.FileMode  { return i.mode }
+func (i fakeInfo) ModTime() time.Time { return time.Time{} }
+func (i fakeInfo) IsDir() bool        { return i.mode.IsDir() }
+func (i fakeInfo) Sys() any           { return nil }
+
+// m3Ultra is the Mac the stacks are sized for, ready for the development stack.
+func m3Ultra() *mac {
+	return &mac{
+		out: map[string]string{
+			"uname -s":                               "Darwin\n",
+			"uname -m":                               "arm64\n",
+			"sw_vers -productVersion":                "15.6.1\n",
+			"colima version":                         "colima version 0.10.3\ngit commit: 5a1b2c3\n",
+			"pulumi version":                         "v3.274.1\n",
+			"kubectl version --client --output=json": `{"clientVersion":{"gitVersion":"v1.35.2"}}`,
+			"sysctl -n hw.memsize":                   "549755813888\n",
+			"df":                                     "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/disk3s5 7800000000 2000000000 5800000000 26% /System/Volumes/Data\n",
+		},
+		files: map[string]string{"/etc/hosts": "127.0.0.1 localhost\n# BEGIN lamina development\n" + hostLines() + "# END lamina development\n"},
+		modes: map[string]fs.FileMode{"/Users/ada": fs.ModeDir | 0o755, "/Users/ada/.lamina/passphrase": 0o600},
+		env:   map[string]string{"HOME": "/Users/ada", "PULUMI_CONFIG_PASSPHRASE_FILE": "/Users/ada/.lamina/passphrase"},
+	}
+}
+
+func development(t *testing.T) Stack {
+	t.Helper()
+	cfg, ok := config.Defaults("development")
+	require.True(t, ok)
+	return Stack{Name: "development", Config: &cfg, Encrypted: true}
+}
+
+func hostLines() string {
+	cfg, _ := config.Defaults("development")
+	var b strings.Builder
+	for host := range cfg.Edge.Routes {
+		b.WriteString(cfg.Edge.Address + " " + host + "." + cfg.Edge.Domain + "\n")
+	}
+	return b.String()
+}
+
+func find(t *testing.T, checks []Check, name string) Check {
+	t.Helper()
+	for _, c := range checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %s in %+v", name, checks)
+	return Check{}
+}
+
+// On the Mac the stacks are sized for, with the tools at their versions, every check
+// passes, and each says what it found.
+func TestAReadyMacPassesEveryCheck(t *testing.T) {
+	checks := Run(m3Ultra(), development(t))
+	assert.False(t, Failed(checks))
+	var names []string
+	for _, c := range checks {
+		names = append(names, c.Name)
+		assert.Equal(t, OK, c.Status, "%s: %s", c.Name, c.Detail)
+	}
+	assert.Equal(t, []string{"configuration", "macOS", "chip", "colima", "pulumi", "kubectl", "memory", "disk", "passphrase", "hosts"}, names)
+	assert.Equal(t, "colima 0.10.3 (0.9.1 or later)", find(t, checks, "colima").Detail)
+	assert.Equal(t, "kubectl 1.35.2 (k3s v1.35.0+k3s1)", find(t, checks, "kubectl").Detail)
+	assert.Equal(t, "512 GiB, of which this stack's VM takes 128", find(t, checks, "memory").Detail)
+}
+
+// Each problem fails (or warns) with what was found and the command that fixes it.
+func TestEachProblemNamesItsFix(t *testing.T) {
+	for name, tc := range map[string]struct {
+		change func(m *mac, s *Stack)
+		check  string
+		want   Check
+	}{
+		"colima too old for --k3s-listen-port": {func(m *mac, s *Stack) { m.out["colima version"] = "colima version 0.8.4\n" }, "colima",
+			Check{"colima", Fail, "colima 0.8.4; 0.9.1 or later is needed", "brew upgrade colima"}},
+		"no colima": {func(m *mac, s *Stack) { delete(m.out, "colima version") }, "colima",
+			Check{"colima", Fail, "colima is not on PATH", "brew install colima"}},
+		"pulumi older than the program's SDK": {func(m *mac, s *Stack) { m.out["pulumi version"] = "v3.190.0\n" }, "pulumi",
+			Check{"pulumi", Fail, "pulumi 3.190.0; 3.259.0 or later is needed", "brew upgrade pulumi"}},
+		"kubectl two minor versions behind k3s": {func(m *mac, s *Stack) {
+			m.out["kubectl version --client --output=json"] = `{"clientVersion":{"gitVersion":"v1.33.4"}}`
+		}, "kubectl", Check{"kubectl", Fail, "kubectl 1.33.4; the stack's k3s is v1.35.0+k3s1, and kubectl works within one minor version of it", "brew upgrade kubectl"}},
+		"an Intel Mac with the aarch64 default": {func(m *mac, s *Stack) { m.out["uname -m"] = "x86_64\n" }, "chip",
+			Check{"chip", Fail, "this Mac is x86_64 but lamina:colima.arch is aarch64, which vz cannot run", "pulumi config set --path lamina:colima.arch x86_64 -s development"}},
+		"macOS 12": {func(m *mac, s *Stack) { m.out["sw_vers -productVersion"] = "12.7.4\n" }, "macOS",
+			Check{"macOS", Fail, "macOS 12.7.4; vz VMs with a reachable address need 13.0.0 or later", "upgrade macOS (System Settings, General, Software Update)"}},
+		"not a Mac": {func(m *mac, s *Stack) { m.out["uname -s"] = "Linux\n" }, "macOS",
+			Check{"macOS", Fail, "this is not macOS (Linux); Colima's vz VMs need a Mac", "run the colima target on a Mac, or set lamina:cluster.target to existing"}},
+		"a smaller Mac than the budget": {func(m *mac, s *Stack) { m.out["sysctl -n hw.memsize"] = "137438953472\n" }, "memory",
+			Check{"memory", Fail, "this Mac has 128 GiB but lamina:host.memoryGiB says 512, so the VMs' budget is more than there is",
+				"pulumi config set --path lamina:host.memoryGiB 128 -s development (and size the VMs to fit)"}},
+		"a passphrase file others can read": {func(m *mac, s *Stack) { m.modes["/Users/ada/.lamina/passphrase"] = 0o644 }, "passphrase",
+			Check{"passphrase", Fail, "/Users/ada/.lamina/passphrase is readable by others (mode 0644)", "chmod 600 /Users/ada/.lamina/passphrase"}},
+		"no passphrase": {func(m *mac, s *Stack) { delete(m.env, "PULUMI_CONFIG_PASSPHRASE_FILE") }, "passphrase",
+			Check{"passphrase", Warn, "pulumi will ask for the stack's passphrase", "export PULUMI_CONFIG_PASSPHRASE_FILE=~/.lamina/passphrase (a file only you can read: chmod 600)"}},
+		"little disk left": {func(m *mac, s *Stack) {
+			m.out["df"] = "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/disk3s5 7800000000 7700000000 104857600 99% /System/Volumes/Data\n"
+		}, "disk", Check{"disk", Warn, "100 GiB free at /Users/ada for the VM's 200 GiB disk (the disk grows as it is used)",
+			"free space, or pulumi config set --path lamina:colima.diskGiB <GiB> -s development before the VM is created"}},
+		"no hosts entries yet": {func(m *mac, s *Stack) { m.files["/etc/hosts"] = "127.0.0.1 localhost\n" }, "hosts",
+			Check{"hosts", Warn, "/etc/hosts does not send core.dev.lamina.home.arpa, dashboard.dev.lamina.home.arpa, grafana.dev.lamina.home.arpa, jaeger.dev.lamina.home.arpa, kiali.dev.lamina.home.arpa, llm.dev.lamina.home.arpa, prometheus.dev.lamina.home.arpa to 192.168.64.200",
+				"after pulumi up: make hosts STACK=development"}},
+		"a configuration that does not load": {func(m *mac, s *Stack) {
+			s.Config, s.LoadErr = nil, errors.New("lamina:images.checkout: /Users/ada/src/lamina-os does not exist")
+		}, "configuration", Check{"configuration", Fail, "lamina:images.checkout: /Users/ada/src/lamina-os does not exist",
+			"fix the keys named above in Pulumi.development.yaml (pulumi config set ...)"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, s := m3Ultra(), development(t)
+			tc.change(m, &s)
+			checks := Run(m, s)
+			assert.Equal(t, tc.want, find(t, checks, tc.check))
+			assert.Equal(t, tc.want.Status == Fail, Failed(checks))
+		})
+	}
+}
+
+// The report puts every finding on a line, and the fix under each that is not ok.
+func TestPrintShowsTheFixes(t *testing.T) {
+	var b strings.Builder
+	Print(&b, []Check{{"colima", OK, "colima 0.10.3 (0.9.1 or later)", ""}, {"pulumi", Fail, "pulumi 3.190.0; 3.259.0 or later is needed", "brew upgrade pulumi"}})
+	assert.Equal(t, "ok    colima        colima 0.10.3 (0.9.1 or later)\n"+
+		"FAIL  pulumi        pulumi 3.190.0; 3.259.0 or later is needed\n"+
+		"                    fix: brew upgrade pulumi\n", b.String())
+}
