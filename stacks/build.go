@@ -114,6 +114,7 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		args.Refresh = vm.State
 		args.DockerHost = vm.DockerHost
 	case config.TargetExisting:
+		args.DataDir, args.DataSubdirs = cfg.Data.Dir, config.DataSubdirs
 		args.KubeContext = pulumi.String(cfg.Cluster.Context)
 		args.KubeconfigPath = cfg.Cluster.Kubeconfig
 		args.ClusterIdentifier = "existing:" + cfg.Cluster.Context

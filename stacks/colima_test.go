@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lamina-os/lamina-infra/components/colima"
+	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
@@ -412,6 +413,32 @@ func TestExistingClusterTarget(t *testing.T) {
 	assert.NotContains(t, g.Outputs, "colimaProfile")
 	assert.Equal(t, "ssh://builder@lab", g.Find("pulumi:providers:docker", "cluster-docker").Inputs["host"])
 	assert.Equal(t, "existing:lab-admin", g.Find("pulumi:providers:kubernetes", "cluster-kubernetes").Inputs["clusterIdentifier"])
+
+	// Nothing on this Mac reaches the node's disk: a Job on the volumes' node creates the
+	// data directories with the script the Mac runs for a Colima VM, and every volume
+	// waits for it.
+	job := g.Find("kubernetes:batch/v1:Job", "cluster-host-dirs")
+	require.NotNil(t, job)
+	assert.Equal(t, "kube-system", field(job.Inputs, "metadata", "namespace"))
+	pod := field(job.Inputs, "spec", "template", "spec")
+	container := list(field(pod, "containers"))[0]
+	assert.Equal(t, []any{"bash", "-c", storage.DataDirsScript}, field(container, "command"))
+	assert.Equal(t, []any{map[string]any{"name": "data", "hostPath": map[string]any{"path": "/Users/Shared/lamina/production", "type": "DirectoryOrCreate"}}},
+		field(pod, "volumes"))
+	assert.Equal(t, []any{map[string]any{"name": "data", "mountPath": "/Users/Shared/lamina/production"}}, field(container, "volumeMounts"))
+	assert.Equal(t, []any{
+		map[string]any{"name": "LAMINA_DATA_DIR", "value": "/Users/Shared/lamina/production"},
+		map[string]any{"name": "LAMINA_DATA_SUBDIRS", "value": "models\nprometheus\nloki\ngrafana\nchromadb"},
+	}, field(container, "env"))
+	assert.Equal(t, "false", field(job.Inputs, "spec", "template", "metadata", "annotations", "sidecar.istio.io/inject"))
+	assert.Contains(t, field(pod, "nodeSelector"), "kubernetes.io/hostname")
+	volumes := g.ByType("kubernetes:core/v1:PersistentVolume")
+	require.Len(t, volumes, 5)
+	for _, pv := range volumes {
+		assert.True(t, g.DependsOn(pv, job.URN), "%s waits for its directory", pv.Name)
+	}
+	assert.Nil(t, preview(t, stackSource(t, "production", nil)).Find("kubernetes:batch/v1:Job", "cluster-host-dirs"),
+		"a Colima VM mounts the directories the Mac creates")
 
 	mac := newFakeMac(t, "kubectl")
 	kubeconfig := filepath.Join(mac.home, "kube configs", "lab.yaml")

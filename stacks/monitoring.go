@@ -48,6 +48,7 @@ func hostVolume(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, na
 		Size:         size,
 		StorageClass: cl.StorageClass,
 		Node:         cl.Nodes.Index(pulumi.Int(0)),
+		After:        cl.HostDirs,
 	}, pulumi.Providers(cl.Provider))
 }
 

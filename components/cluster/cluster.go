@@ -16,6 +16,7 @@ import (
 	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/internal/shell"
 )
 
@@ -58,6 +59,11 @@ type ClusterArgs struct {
 	DockerHost pulumi.StringInput
 	// StorageClass names the StorageClass for volumes on the host data directory.
 	StorageClass string
+	// DataDir and DataSubdirs, when DataDir is set, are created on the first node by a
+	// Job (storage.NewHostDirs): on an existing cluster nothing on this Mac can reach the
+	// node's disk. A Colima VM mounts them from the Mac, which creates them.
+	DataDir     string
+	DataSubdirs []string
 }
 
 // Cluster is a reachable, Ready Kubernetes cluster and the providers to use it.
@@ -77,6 +83,9 @@ type Cluster struct {
 	Provider *kubernetes.Provider
 	// Docker is the Docker provider for image builds, or nil.
 	Docker *docker.Provider
+	// HostDirs is what creates the host data directories in the cluster, if anything
+	// does; volumes on them wait for it.
+	HostDirs []pulumi.Resource
 }
 
 // NewCluster waits for the cluster, reads its kubeconfig and creates the providers.
@@ -181,6 +190,15 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		return nil, err
 	}
 	c.StorageClass = sc.Metadata.Name().Elem()
+	if args.DataDir != "" {
+		job, err := storage.NewHostDirs(ctx, name+"-host-dirs", storage.HostDirsArgs{
+			Dir: args.DataDir, Subdirs: args.DataSubdirs, Node: c.Nodes.Index(pulumi.Int(0)),
+		}, pulumi.Parent(c), pulumi.Provider(c.Provider))
+		if err != nil {
+			return nil, err
+		}
+		c.HostDirs = []pulumi.Resource{job}
+	}
 
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"kubeconfig":   c.Kubeconfig,

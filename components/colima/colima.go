@@ -11,14 +11,13 @@ import (
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/internal/shell"
 )
 
 var (
 	//go:embed colima.sh
 	colimaHelpers string
-	//go:embed data-dirs.sh
-	dataDirsBody string
 	//go:embed ensure.sh
 	ensureBody string
 	//go:embed delete.sh
@@ -28,9 +27,8 @@ var (
 // The scripts the component runs. Exported for documentation and review; they read all
 // their parameters from the environment the component sets.
 var (
-	DataDirsScript = shell.Script("create the host data directories", dataDirsBody)
-	EnsureScript   = shell.Script("create, start or resize the Colima profile", colimaHelpers, ensureBody)
-	DeleteScript   = shell.Script("stop and delete the Colima profile, keeping host data", colimaHelpers, deleteBody)
+	EnsureScript = shell.Script("create, start or resize the Colima profile", colimaHelpers, ensureBody)
+	DeleteScript = shell.Script("stop and delete the Colima profile, keeping host data", colimaHelpers, deleteBody)
 )
 
 // ColimaVMArgs are the VM's settings, typed values handed down from the stack config.
@@ -115,7 +113,7 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 
 	dirs, err := local.NewCommand(ctx, name+"-data-dirs", &local.CommandArgs{
 		Interpreter: pulumi.ToStringArray(shell.Interpreter),
-		Create:      pulumi.String(DataDirsScript),
+		Create:      pulumi.String(storage.DataDirsScript),
 		Environment: pulumi.StringMap{
 			"LAMINA_DATA_DIR":     pulumi.String(args.DataDir),
 			"LAMINA_DATA_SUBDIRS": pulumi.String(shell.Lines(args.DataSubdirs)),

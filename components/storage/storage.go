@@ -28,6 +28,8 @@ type HostVolumeArgs struct {
 	StorageClass pulumi.StringInput
 	// Node is the node whose mount holds Path: this stack's VM.
 	Node pulumi.StringInput
+	// After is what creates Path, when something in the cluster does (HostDirs).
+	After []pulumi.Resource
 }
 
 // HostVolume is the volume and its claim. They are only the cluster's view of a host
@@ -53,6 +55,7 @@ func NewHostVolume(ctx *pulumi.Context, name string, args HostVolumeArgs, opts .
 		return nil, err
 	}
 	parent := pulumi.Parent(v)
+	volumeOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.After)}
 	capacity := pulumi.StringMap{"storage": pulumi.String(args.Size)}
 	rwo := pulumi.StringArray{pulumi.String("ReadWriteOnce")}
 	var err error
@@ -75,7 +78,7 @@ func NewHostVolume(ctx *pulumi.Context, name string, args HostVolumeArgs, opts .
 			}},
 			ClaimRef: &corev1.ObjectReferenceArgs{Namespace: args.Namespace, Name: pulumi.String(args.ClaimName)},
 		},
-	}, parent)
+	}, volumeOpts...)
 	if err != nil {
 		return nil, err
 	}
