@@ -35,7 +35,7 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lamina: %v\n", err)
 		return 1
 	}
-	s.Encrypted = bytes.Contains(file, []byte("\nencryptionsalt:")) || bytes.HasPrefix(file, []byte("encryptionsalt:"))
+	s.Encrypted = bytes.Contains(file, []byte("secretsprovider: passphrase")) || bytes.Contains(file, []byte("encryptionsalt:"))
 	checks := doctor.Run(thisMac{}, s)
 	doctor.Print(stdout, checks)
 	if doctor.Failed(checks) {

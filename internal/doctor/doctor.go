@@ -64,8 +64,8 @@ type Stack struct {
 	// when it does not load (then only the Mac itself is checked).
 	Config  *config.Config
 	LoadErr error
-	// Encrypted holds when the stack file has an encryption salt: Pulumi then needs the
-	// passphrase to open the stack.
+	// Encrypted holds when the stack's secrets are passphrase-encrypted (its file names
+	// the passphrase provider or has a salt): Pulumi then needs the passphrase.
 	Encrypted bool
 }
 
@@ -278,7 +278,7 @@ func freeGiB(p Probe, path string) (int, error) {
 
 func passphrase(p Probe, s Stack) Check {
 	if !s.Encrypted {
-		return Check{"passphrase", OK, "the stack has no encryption salt yet; pulumi asks for a passphrase when it makes one", ""}
+		return Check{"passphrase", OK, "the stack's secrets are not passphrase-encrypted", ""}
 	}
 	if p.Getenv("PULUMI_CONFIG_PASSPHRASE") != "" {
 		return Check{"passphrase", OK, "PULUMI_CONFIG_PASSPHRASE is set", ""}
