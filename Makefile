@@ -15,13 +15,14 @@ help: ## list the targets
 doctor: ## check this Mac for the stack before anything changes
 	$(LAMINA) doctor -s $(STACK)
 
-up: doctor ## lamina doctor, then pulumi up the stack (STACK=development) with the policy pack
+up: doctor ## lamina doctor, then pulumi up the stack (STACK=development; created when missing) with the policy pack
+	pulumi stack select --create $(STACK)
 	pulumi up -s $(STACK) --policy-pack policy
 
 preview: ## pulumi preview the stack with the policy pack and a diff
 	pulumi preview -s $(STACK) --policy-pack policy --diff
 
-destroy: ## pulumi destroy the stack; host data stays (README: Tearing down)
+destroy: ## pulumi destroy the stack; host data stays (docs/how-it-works.md)
 	pulumi destroy -s $(STACK)
 
 test: ## go test ./... (the README's test command)
