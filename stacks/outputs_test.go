@@ -16,13 +16,13 @@ import (
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 )
 
-// documentedOutput is a row of the README's outputs table.
+// documentedOutput is a row of the outputs table in docs/outputs.md.
 type documentedOutput struct{ typ, secret string }
 
-// readmeOutputs reads the outputs table of the README.
+// readmeOutputs reads the outputs table of docs/outputs.md.
 func readmeOutputs(t *testing.T) map[string]documentedOutput {
 	t.Helper()
-	table, err := readme.Section("../README.md", "<!-- outputs:begin -->", "<!-- outputs:end -->")
+	table, err := readme.Section("../docs/outputs.md", "<!-- outputs:begin -->", "<!-- outputs:end -->")
 	require.NoError(t, err)
 	out := map[string]documentedOutput{}
 	for _, line := range strings.Split(table, "\n") {
@@ -36,7 +36,7 @@ func readmeOutputs(t *testing.T) map[string]documentedOutput {
 	return out
 }
 
-// typeName names an output's JSON value as the README does.
+// typeName names an output's JSON value as docs/outputs.md does.
 func typeName(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -58,7 +58,7 @@ func typeName(v any) string {
 
 // The program exports exactly the documented outputs, of the documented types and
 // secrecy, and what `pulumi stack output --json --show-secrets` prints of them is what
-// internal/outputs (the lamina commands) reads: program, README and parser agree.
+// internal/outputs (the lamina commands) reads: program, docs/outputs.md and parser agree.
 func TestStackOutputsAreTheDocumentedContract(t *testing.T) {
 	documented := readmeOutputs(t)
 	var tags []string
@@ -84,7 +84,7 @@ func TestStackOutputsAreTheDocumentedContract(t *testing.T) {
 				require.True(t, ok)
 				require.True(t, v.Known, "%s is known after an up", name)
 				doc, ok := documented[name]
-				if !assert.True(t, ok, "output %s is not in the README's table", name) {
+				if !assert.True(t, ok, "output %s is not in the table of docs/outputs.md", name) {
 					continue
 				}
 				// As the CLI prints it: JSON.

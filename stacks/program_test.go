@@ -81,7 +81,7 @@ func TestKubeconfigStaysSecret(t *testing.T) {
 	assert.NotContains(t, out.String(), token)
 }
 
-// The teardown works as the README writes it: production's VM is the one resource of
+// The teardown works as docs/how-it-works.md writes it: production's VM is the one resource of
 // either stack protected against `pulumi destroy`. Replacing the VM (another profile
 // name) deletes the old one first, and the data directories are never deleted.
 func TestVMLifecycleOptions(t *testing.T) {

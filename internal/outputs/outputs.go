@@ -3,7 +3,7 @@
 // prints them, and what `lamina hosts|endpoints|kubeconfig|smoke` do with them.
 //
 // It links neither Pulumi nor Kubernetes: the program exports these names (stacks), the
-// README documents them, and a test keeps the three in step.
+// docs/outputs.md documents them, and a test keeps the three in step.
 package outputs
 
 import (

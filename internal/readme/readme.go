@@ -1,6 +1,7 @@
-// Package readme keeps the README's generated sections (the configuration reference,
-// the install-order graph) in step with the code that generates them, and reads its
-// tables (the stack outputs) for the tests that hold the program to them.
+// Package readme keeps the generated sections of the documentation (README.md and docs/:
+// the configuration reference, the install-order graph) in step with the code that
+// generates them, and reads its tables (the stack outputs) for the tests that hold the
+// program to them.
 package readme
 
 import (
