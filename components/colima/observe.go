@@ -24,9 +24,6 @@ type Observer struct {
 	// Colima runs colima with args and returns what it printed on stdout; nil runs the
 	// colima on PATH.
 	Colima func(args ...string) ([]byte, error)
-	// DockerID returns the ID of the Docker daemon at a unix socket; nil asks the
-	// daemon's API (GET /info).
-	DockerID func(socket string) (string, error)
 	// Dir keeps what the last runs saw of each profile (<profile>.json).
 	Dir string
 	// Now is the clock; nil is time.Now.
@@ -172,10 +169,7 @@ func (o Observer) dockerID(profile string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("colima status gave no unix socket: %q", status.Socket)
 	}
-	if o.DockerID != nil {
-		return o.DockerID(socket)
-	}
-	return DaemonID(socket)
+	return daemonID(socket)
 }
 
 func (o Observer) colima(args ...string) ([]byte, error) {
@@ -185,9 +179,9 @@ func (o Observer) colima(args ...string) ([]byte, error) {
 	return exec.Command("colima", args...).Output()
 }
 
-// DaemonID asks the Docker daemon at a unix socket for its ID, which it keeps for as long
+// daemonID asks the Docker daemon at a unix socket for its ID, which it keeps for as long
 // as its data (and with it, its images) lives.
-func DaemonID(socket string) (string, error) {
+func daemonID(socket string) (string, error) {
 	client := http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
