@@ -45,6 +45,7 @@ exposed_services contains msg if {
 	is_kind("", "Service")
 	type := object.get(input, ["spec", "type"], "ClusterIP")
 	type in {"LoadBalancer", "NodePort"}
+	not placeholder(namespace)
 	not namespace in gateway_namespaces
 	msg := sprintf("%s is of type %s outside the gateway namespaces %v; make it ClusterIP and route to it through the gateway", [object_name, type, sort(gateway_namespaces)])
 }
@@ -53,6 +54,7 @@ exposed_services contains msg if {
 	is_helm_release
 	type := input.values.service.type
 	type in {"LoadBalancer", "NodePort"}
+	not placeholder(release_namespace)
 	not release_namespace in gateway_namespaces
 	msg := sprintf("Helm release %s/%s sets service.type %s outside the gateway namespaces %v; make it ClusterIP and route to it through the gateway", [release_namespace, release_name, type, sort(gateway_namespaces)])
 }

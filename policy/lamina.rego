@@ -74,8 +74,10 @@ release_name := object.get(input, "name", object.get(input, "chart", "?"))
 release_namespace := object.get(input, "namespace", "default")
 
 # placeholder holds for a value nobody can read at preview: the analyzer hands a Pulumi
-# secret or unknown over as an object holding its Element; `lamina check` masks them as
-# "[secret]" and "[unknown]".
+# secret or unknown over as an object holding its Element (an unknown string arrives as
+# {"Element": {"V": ""}}); `lamina check` masks them as "[secret]" and "[unknown]". A
+# rule that needs the value (a namespace, say) does not judge a placeholder: at `pulumi
+# up` the analyzer sees the resource again with the value known.
 placeholder(v) if {
 	is_object(v)
 	"Element" in object.keys(v)

@@ -42,6 +42,7 @@ deny_sidecar_injection_disabled contains msg if {
 	some where in ["annotations", "labels"]
 	value := pod_template.metadata[where]["sidecar.istio.io/inject"]
 	not lower(sprintf("%v", [value])) in {"y", "yes", "true", "on"}
+	not placeholder(namespace)
 	not namespace in out_of_mesh_namespaces
 	msg := sprintf("%s turns its sidecar off with %s sidecar.istio.io/inject=%v in namespace %s; remove it (only %v may run without sidecars)", [object_name, trim_suffix(where, "s"), value, namespace, sort(out_of_mesh_namespaces)])
 }

@@ -10,6 +10,7 @@ import (
 	"testing/fstest"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"gopkg.in/yaml.v3"
 )
 
@@ -20,7 +21,11 @@ type fixture struct {
 	// Type is the Pulumi type; by default kubernetes:<apiVersion>:<kind>.
 	Type string `yaml:"type"`
 	// Bare hands the rules the properties alone, as analyzers before __type did.
-	Bare     bool                `yaml:"bare"`
+	Bare bool `yaml:"bare"`
+	// Unknown lists paths (keys joined by dots) whose values are not known yet, handed
+	// over as the OPA analyzer hands an unknown: a resource.Computed through Mappable, as
+	// a preview before the first up does for what another resource outputs.
+	Unknown  []string            `yaml:"unknown"`
 	Resource map[string]any      `yaml:"resource"`
 	Want     map[string][]string `yaml:"want"`
 
@@ -78,10 +83,14 @@ func (f fixture) pulumiType() string {
 // evaluate runs every rule of the pack on the fixture, under the analyzer's contract.
 func (f fixture) evaluate(t *testing.T, p *Pack) map[string][]string {
 	t.Helper()
-	r := Resource{URN: "urn:pulumi:test::lamina-infra::" + f.pulumiType() + "::x", Type: f.pulumiType(), Name: "x", Properties: f.Resource}
+	props := f.Resource
+	if len(f.Unknown) > 0 {
+		props = analyzerView(t, f.Resource, f.Unknown)
+	}
+	r := Resource{URN: "urn:pulumi:test::lamina-infra::" + f.pulumiType() + "::x", Type: f.pulumiType(), Name: "x", Properties: props}
 	in := Input(r)
 	if f.Bare {
-		in = f.Resource
+		in = props
 	}
 	got := map[string][]string{}
 	for _, rule := range p.Rules {
@@ -95,6 +104,27 @@ func (f fixture) evaluate(t *testing.T, p *Pack) map[string][]string {
 		}
 	}
 	return got
+}
+
+// analyzerView is what pulumi-analyzer-policy-opa hands the rules for properties whose
+// values at paths are unknown: the property map's Mappable, where an unknown is a
+// resource.Computed, which OPA reads as {"Element": {"V": ...}}.
+func analyzerView(t *testing.T, properties map[string]any, paths []string) map[string]any {
+	t.Helper()
+	pm := resource.NewPropertyMapFromMap(properties)
+	for _, path := range paths {
+		keys := strings.Split(path, ".")
+		m := pm
+		for _, k := range keys[:len(keys)-1] {
+			v, ok := m[resource.PropertyKey(k)]
+			if !ok || !v.IsObject() {
+				t.Fatalf("unknown %s: no object at %s", path, k)
+			}
+			m = v.ObjectValue()
+		}
+		m[resource.PropertyKey(keys[len(keys)-1])] = resource.MakeComputed(resource.NewStringProperty(""))
+	}
+	return pm.Mappable()
 }
 
 // Every fixture gets exactly the violations it lists, from every rule of the pack.
