@@ -261,6 +261,12 @@ func TestPrebuiltImagesAndProductionTags(t *testing.T) {
 	assert.Equal(t, ref, c["image"])
 	assert.Equal(t, "IfNotPresent", c["imagePullPolicy"])
 	assert.Nil(t, g.Find(dockerImageType, "lamina-dashboard-image-build"), "nothing is built for it")
+	assert.NotNil(t, g.Find("pulumi:providers:docker", "cluster-docker"), "the other images are built")
+
+	// With nothing to build, no Docker provider is declared: a stack needs no Docker
+	// daemon, nor the Docker plugin, to run prebuilt images.
+	src.Values["lamina:images"] = `{"dashboard": {"build": false, "reference": "` + ref + `"}, "core": {"build": false, "reference": "` + ref + `"}, "llmServe": {"build": false, "reference": "` + ref + `"}}`
+	assert.Empty(t, preview(t, src).ByType("pulumi:providers:docker"))
 
 	for _, bad := range []string{"lamina/dashboard:latest", "lamina/dashboard"} {
 		src := stackSource(t, "production", nil)

@@ -112,13 +112,15 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		args.KubeContext = vm.KubeContext
 		args.ClusterIdentifier = "colima:" + cfg.Colima.Profile
 		args.Refresh = vm.State
-		args.DockerHost = vm.DockerHost
+		if cfg.Images.Builds() {
+			args.DockerHost = vm.DockerHost
+		}
 	case config.TargetExisting:
 		args.DataDir, args.DataSubdirs = cfg.Data.Dir, config.DataSubdirs
 		args.KubeContext = pulumi.String(cfg.Cluster.Context)
 		args.KubeconfigPath = cfg.Cluster.Kubeconfig
 		args.ClusterIdentifier = "existing:" + cfg.Cluster.Context
-		if cfg.Cluster.DockerHost != "" {
+		if cfg.Cluster.DockerHost != "" && cfg.Images.Builds() {
 			args.DockerHost = pulumi.String(cfg.Cluster.DockerHost)
 		}
 	}

@@ -68,6 +68,17 @@ type keyedImage struct {
 	im  Image
 }
 
+// Builds holds when any Lamina image is built from the checkout (and a Docker daemon is
+// needed).
+func (im Images) Builds() bool {
+	for _, i := range im.keyed() {
+		if i.im.Build {
+			return true
+		}
+	}
+	return false
+}
+
 // keyed lists the images with their config keys.
 func (im Images) keyed() []keyedImage {
 	return []keyedImage{{"lamina:images.llmServe", im.LLMServe}, {"lamina:images.core", im.Core}, {"lamina:images.dashboard", im.Dashboard}}
