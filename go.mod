@@ -4,9 +4,9 @@ go 1.26.0
 
 require (
 	github.com/open-policy-agent/opa v1.22.2
-	github.com/pulumi/pulumi-command/sdk v1.2.0
+	github.com/pulumi/pulumi-command/sdk v1.2.1
 	github.com/pulumi/pulumi-docker/sdk/v4 v4.10.0
-	github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.24.0
+	github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.25.0
 	github.com/pulumi/pulumi/sdk/v3 v3.259.0
 	github.com/stretchr/testify v1.12.1
 	gopkg.in/yaml.v3 v3.0.1
