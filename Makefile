@@ -7,7 +7,7 @@ OFFLINE_SECRETS := --assume-secret lamina:grafana.adminPassword
 LAMINA := go run ./cmd/lamina
 
 .DEFAULT_GOAL := help
-.PHONY: help doctor up preview destroy test check format render graph hosts endpoints kubeconfig smoke
+.PHONY: help doctor up preview destroy test e2e check format render graph hosts endpoints kubeconfig smoke
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,9 @@ destroy: ## pulumi destroy the stack; host data stays (docs/how-it-works.md)
 
 test: ## go test ./... (the README's test command)
 	go test ./...
+
+e2e: ## the stack through the real Pulumi CLI and providers on a simulated cluster (internal/e2e)
+	internal/e2e/run.sh
 
 check: ## gofmt, go vet, the tests, and the policy pack on both stacks
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: run make format"; exit 1; }

@@ -1,0 +1,317 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// timings are what the run measured, printed at the end.
+var timings struct {
+	sync.Mutex
+	lines []string
+}
+
+func measured(what string, d time.Duration) {
+	timings.Lock()
+	defer timings.Unlock()
+	timings.lines = append(timings.lines, fmt.Sprintf("e2e timing: %s %s", what, d.Round(100*time.Millisecond)))
+}
+
+// The development stack through the engine, as a user runs it, in order: each scenario
+// starts from where the one before left the stack.
+func TestDevelopmentStack(t *testing.T) {
+	w := the(t)
+	measured("harness start", w.started)
+	p := newProject(t, w, "development")
+	w.installPlugins(t, p)
+	p.must(t, "stack", "init", "development")
+	p.configure(t)
+
+	if !scenario(t, "up from nothing", func(t *testing.T) { upFromNothing(t, w, p) }) {
+		t.Fatal("the stack did not come up; the later scenarios need it")
+	}
+	scenario(t, "a second preview and up change nothing", func(t *testing.T) { nothingChanges(t, p) })
+	scenario(t, "the policy pack passes", func(t *testing.T) { policyPasses(t, p) })
+	scenario(t, "a config change updates only what it should", func(t *testing.T) { configChange(t, w, p) })
+	scenario(t, "a VM stopped behind Pulumi's back comes back", func(t *testing.T) { stoppedVM(t, w, p) })
+	scenario(t, "the documented teardown keeps the data", func(t *testing.T) { teardown(t, w, p) })
+}
+
+// Production's first preview, with the policy pack: every resource planned, no mandatory
+// violation.
+func TestProductionPreview(t *testing.T) {
+	w := the(t)
+	p := newProject(t, w, "production")
+	w.installPlugins(t, p)
+	scenario(t, "production previews cleanly with the policy pack", func(t *testing.T) {
+		p.must(t, "stack", "init", "production")
+		p.configure(t)
+		p.must(t, "config", "set", "--secret", "--path", "lamina:grafana.adminPassword", "e2e-production-password", "-s", "production")
+		out, took := p.timed(t, "preview", "-s", "production", "--policy-pack", p.policyPack(t, ""))
+		measured("production preview with the policy pack", took)
+		if !strings.Contains(out, "Loading policy packs...: done") || strings.Contains(out, "mandatory") {
+			t.Errorf("the pack did not load, or found mandatory violations:\n%s", lastLines(out, 60))
+		}
+		if !strings.Contains(out, "to create") {
+			t.Errorf("the preview plans no creation:\n%s", lastLines(out, 30))
+		}
+	})
+}
+
+func upFromNothing(t *testing.T, w *world, p *project) {
+	out, took := p.timed(t, "up", "--yes", "-s", p.stack)
+	measured("up from nothing (with the language host's first build of the program)", took)
+	measured("up from nothing, the engine's part", engineDuration(t, out))
+	t.Log(lastLines(out, 12))
+	ctx := context.Background()
+	cs := w.clientset
+
+	// Every release is deployed, at its first revision.
+	releases := map[string]string{}
+	secrets, err := cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets.Items {
+		releases[s.Namespace+"/"+s.Labels["name"]] = s.Labels["status"]
+	}
+	if len(releases) != 12 {
+		t.Errorf("%d releases, want development's 12: %v", len(releases), releases)
+	}
+	for name, status := range releases {
+		if status != "deployed" {
+			t.Errorf("release %s is %s", name, status)
+		}
+	}
+
+	// Every workload is ready, every claim bound.
+	deployments, err := cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deployments.Items {
+		if d.Status.ReadyReplicas != replicas(d.Spec.Replicas) {
+			t.Errorf("Deployment %s/%s: %d of %d ready", d.Namespace, d.Name, d.Status.ReadyReplicas, replicas(d.Spec.Replicas))
+		}
+	}
+	statefulsets, err := cs.AppsV1().StatefulSets("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range statefulsets.Items {
+		if s.Status.ReadyReplicas != replicas(s.Spec.Replicas) {
+			t.Errorf("StatefulSet %s/%s: %d of %d ready", s.Namespace, s.Name, s.Status.ReadyReplicas, replicas(s.Spec.Replicas))
+		}
+	}
+	daemonsets, err := cs.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range daemonsets.Items {
+		if !daemonSetReady(d) {
+			t.Errorf("DaemonSet %s/%s: %d of %d ready", d.Namespace, d.Name, d.Status.NumberReady, d.Status.DesiredNumberScheduled)
+		}
+	}
+	claims, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims.Items) != 5 {
+		t.Errorf("%d claims, want 5", len(claims.Items))
+	}
+	for _, c := range claims.Items {
+		if c.Status.Phase != corev1.ClaimBound {
+			t.Errorf("claim %s/%s is %s", c.Namespace, c.Name, c.Status.Phase)
+		}
+	}
+	t.Logf("%d releases, %d Deployments, %d StatefulSets, %d DaemonSets, %d claims", len(releases), len(deployments.Items),
+		len(statefulsets.Items), len(daemonsets.Items), len(claims.Items))
+
+	// The outputs keep the contract the lamina commands read.
+	outputs := p.outputs(t)
+	for key, want := range map[string]any{
+		"schemaVersion": float64(1), "stack": "development", "clusterTarget": "colima", "kubeContext": "colima-" + profile,
+		"nodes": []any{"colima-" + profile}, "gatewayAddress": "192.168.64.200", "mtlsMode": "STRICT",
+		"llmURL": "https://llm.dev.lamina.home.arpa", "colimaProfile": profile, "dataDir": p.dataDir(),
+	} {
+		if got := outputs[key]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("output %s = %v, want %v", key, got, want)
+		}
+	}
+	file := filepath.Join(w.dir, "outputs.json")
+	data, _ := json.Marshal(outputs)
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	endpoints, err := run(p.dir, nil, "go", "run", "./cmd/lamina", "endpoints", "-f", file)
+	if err != nil || !strings.Contains(endpoints, "https://llm.dev.lamina.home.arpa") {
+		t.Errorf("lamina endpoints on the outputs: %v\n%s", err, endpoints)
+	}
+}
+
+// engineDuration is the "Duration:" the CLI reports for an update: the engine's part,
+// without building the program.
+func engineDuration(t *testing.T, out string) time.Duration {
+	t.Helper()
+	i := strings.LastIndex(out, "Duration: ")
+	if i < 0 {
+		t.Errorf("no Duration in the output:\n%s", lastLines(out, 10))
+		return 0
+	}
+	d, err := time.ParseDuration(strings.Fields(out[i+len("Duration: "):])[0])
+	if err != nil {
+		t.Error(err)
+	}
+	return d
+}
+
+func replicas(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}
+
+func daemonSetReady(d appsv1.DaemonSet) bool {
+	return d.Status.DesiredNumberScheduled > 0 && d.Status.NumberReady == d.Status.DesiredNumberScheduled
+}
+
+func nothingChanges(t *testing.T, p *project) {
+	_, took := p.timed(t, "preview", "--expect-no-changes", "-s", p.stack)
+	measured("preview with no change", took)
+	out, took := p.timed(t, "up", "--yes", "--expect-no-changes", "-s", p.stack)
+	measured("up with no change", took)
+	measured("up with no change, the engine's part", engineDuration(t, out))
+}
+
+func policyPasses(t *testing.T, p *project) {
+	out, took := p.timed(t, "preview", "-s", p.stack, "--policy-pack", p.policyPack(t, ""))
+	measured("preview with the policy pack", took)
+	if !strings.Contains(out, "Loading policy packs...: done") || strings.Contains(out, "mandatory") {
+		t.Errorf("the pack did not load, or found mandatory violations:\n%s", lastLines(out, 60))
+	}
+
+	// The same preview through a copy of the pack with one more mandatory rule, which
+	// every Namespace breaks: the analyzer sees every resource and stops the preview.
+	probe := "package lamina\n\nimport rego.v1\n\n# METADATA\n# title: engine probe\n# description: every Namespace breaks it.\n" +
+		"deny_engine_probe contains msg if {\n\tinput.kind == \"Namespace\"\n\tmsg := sprintf(\"e2e probe saw Namespace %s\", [input.metadata.name])\n}\n"
+	out, err := p.pulumi(t, "preview", "-s", p.stack, "--policy-pack", p.policyPack(t, probe))
+	if err == nil || strings.Count(out, "e2e probe saw Namespace") != 9 {
+		t.Errorf("a mandatory violation on each of the 9 Namespaces should stop the preview (err %v):\n%s", err, lastLines(out, 40))
+	}
+}
+
+// step is one entry of `pulumi preview --json`.
+type step struct {
+	Op  string `json:"op"`
+	URN string `json:"urn"`
+}
+
+// changes are the steps of a preview that change something, "op name" each, sorted.
+func changes(t *testing.T, out string) []string {
+	t.Helper()
+	var preview struct {
+		Steps []step `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &preview); err != nil {
+		t.Fatalf("preview --json: %v\n%s", err, lastLines(out, 20))
+	}
+	var changed []string
+	for _, s := range preview.Steps {
+		if s.Op != "same" {
+			changed = append(changed, s.Op+" "+s.URN[strings.LastIndex(s.URN, "::")+2:])
+		}
+	}
+	sort.Strings(changed)
+	return changed
+}
+
+func configChange(t *testing.T, w *world, p *project) {
+	p.must(t, "config", "set", "--path", "lamina:monitoring.prometheus.retention", "14d", "-s", p.stack)
+	got := changes(t, p.must(t, "preview", "--json", "-s", p.stack))
+	if want := []string{"update prometheus"}; !slices.Equal(got, want) {
+		t.Errorf("a new retention changes %v, want %v", got, want)
+	}
+	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
+	measured("up of one release's change", took)
+	// Prometheus runs with the new retention.
+	deployments, err := w.clientset.AppsV1().Deployments("monitoring").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retention []string
+	for _, d := range deployments.Items {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			for _, arg := range c.Args {
+				if v, ok := strings.CutPrefix(arg, "--storage.tsdb.retention.time="); ok {
+					retention = append(retention, d.Name+": "+v)
+				}
+			}
+		}
+	}
+	if !slices.Equal(retention, []string{"prometheus: 14d"}) {
+		t.Errorf("Prometheus's retention: %v, want [prometheus: 14d]", retention)
+	}
+	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
+}
+
+func stoppedVM(t *testing.T, w *world, p *project) {
+	if out, err := run(p.dir, w.mac.env, filepath.Join(w.dir, "mac-bin", "colima"), "stop", "--profile="+profile); err != nil {
+		t.Fatalf("colima stop: %v\n%s", err, out)
+	}
+	out, err := p.pulumi(t, "preview", "--json", "-s", p.stack)
+	if err != nil {
+		t.Logf("preview with the VM stopped failed: %v\n%s", err, lastLines(out, 20))
+	} else if got := changes(t, out); !slices.Contains(got, "update colima-vm") {
+		t.Errorf("the preview does not show that the VM will be started: %v", got)
+	}
+	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
+	measured("up that starts a stopped VM", took)
+	if !w.mac.running() {
+		t.Fatal("the VM was not started")
+	}
+	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
+}
+
+func teardown(t *testing.T, w *world, p *project) {
+	keep := map[string]string{"models/llama-3.2-3b.gguf": "weights", "grafana/grafana.db": "dashboards", "chromadb/chroma.sqlite3": "vectors"}
+	for name, content := range keep {
+		path := filepath.Join(p.dataDir(), name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, took := p.timed(t, "destroy", "--yes", "-s", p.stack)
+	measured("destroy", took)
+	if _, err := os.Stat(filepath.Join(w.mac.colima, profile)); !os.IsNotExist(err) {
+		t.Errorf("the VM's profile is still there: %v", err)
+	}
+	ctx := context.Background()
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		namespaces, err := w.clientset.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=lamina"})
+		return err == nil && len(namespaces.Items) == 0, nil
+	})
+	if err != nil {
+		t.Errorf("the stack's namespaces are still there after destroy: %v", err)
+	}
+	for name, content := range keep {
+		data, err := os.ReadFile(filepath.Join(p.dataDir(), name))
+		if err != nil || string(data) != content {
+			t.Errorf("%s after the teardown: %q, %v", name, data, err)
+		}
+	}
+}

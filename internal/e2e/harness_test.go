@@ -1,0 +1,294 @@
+// Package e2e runs the program as a user does, `pulumi up -s development` with `runtime:
+// go`, through the real Pulumi CLI, language host, Kubernetes and command providers and
+// policy analyzer, against a cluster that behaves like the Mac's from the API's side:
+// etcd, kube-apiserver (Pod Security admission on), kube-controller-manager and
+// kube-scheduler on loopback, one node simulated by kwok and named as Colima names it,
+// the charts served from the mirror over TLS on loopback. Only what a Mac provides is
+// simulated: the VM (a fake colima, testdata/fake-colima), the kubelet (kwok), the
+// addresses MetalLB would assign, and the admission webhooks whose pods cannot run.
+//
+// build-tools.sh builds every tool at the versions this directory pins; .ci/run runs
+// these tests with LAMINA_E2E_REQUIRED set, and they fail rather than skip.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// The environment: where the tools are, where the charts are, and whether skipping is a
+// failure.
+const (
+	binEnv      = "LAMINA_E2E_BIN"
+	mirrorEnv   = "LAMINA_CHART_MIRROR"
+	requiredEnv = "LAMINA_E2E_REQUIRED"
+)
+
+// root is the project, two directories up.
+const root = "../.."
+
+// tools are the binaries build-tools.sh makes.
+var tools = []string{"pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "pulumi-resource-command",
+	"pulumi-analyzer-policy-opa", "kwok", "kwok-stages.yaml", "etcd", "kube-apiserver", "kube-controller-manager",
+	"kube-scheduler", "kubectl"}
+
+// world is everything the tests share: the cluster, the chart server, the fake Mac.
+type world struct {
+	bin, mirror string
+	dir         string // a temporary directory for everything the run writes
+	base        string // .e2e, which holds dir and the copies of the project
+
+	env       *envtest.Environment
+	cfg       *rest.Config
+	clientset kubernetes.Interface
+	admin     string // the admin kubeconfig
+	apiPort   int    // where kube-apiserver listens
+	procs     []*exec.Cmd
+	cancel    context.CancelFunc
+
+	charts *chartServer
+	mac    *mac
+
+	started time.Duration
+}
+
+var (
+	setup   sync.Once
+	shared  *world
+	skipWhy string
+	failErr error
+)
+
+// the returns the running world, or skips the test (fails it in CI) when the tools or the
+// mirror are missing.
+func the(t *testing.T) *world {
+	t.Helper()
+	setup.Do(func() { shared, skipWhy, failErr = start() })
+	if skipWhy != "" {
+		if os.Getenv(requiredEnv) != "" {
+			t.Fatalf("%s is set, so the engine tests must run: %s", requiredEnv, skipWhy)
+		}
+		t.Skip(skipWhy)
+	}
+	if failErr != nil {
+		t.Fatal(failErr)
+	}
+	return shared
+}
+
+func start() (*world, string, error) {
+	w := &world{bin: os.Getenv(binEnv), mirror: os.Getenv(mirrorEnv)}
+	if w.bin == "" {
+		w.bin = "bin"
+	}
+	if w.mirror == "" {
+		w.mirror = filepath.Join(root, "..", "shared", "charts")
+	}
+	var err error
+	if w.bin, err = filepath.Abs(w.bin); err != nil {
+		return nil, "", err
+	}
+	if w.mirror, err = filepath.Abs(w.mirror); err != nil {
+		return nil, "", err
+	}
+	for _, tool := range tools {
+		if _, err := os.Stat(filepath.Join(w.bin, tool)); err != nil {
+			return nil, fmt.Sprintf("%s is missing (%v): build the tools with internal/e2e/build-tools.sh (about 20 minutes cold) "+
+				"or point %s at a directory holding them", tool, err, binEnv), nil
+		}
+	}
+	if _, err := os.Stat(w.mirror); err != nil {
+		return nil, fmt.Sprintf("no chart mirror at %s (%v): point %s at it", w.mirror, err, mirrorEnv), nil
+	}
+	// Not under /tmp: the program refuses a data directory that macOS empties.
+	base, err := filepath.Abs(".e2e")
+	if err == nil {
+		err = os.MkdirAll(base, 0o755)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if w.dir, err = os.MkdirTemp(base, "run-"); err != nil {
+		return nil, "", err
+	}
+	w.base = base
+	begin := time.Now()
+	if err := w.startCluster(); err != nil {
+		w.stop()
+		return nil, "", err
+	}
+	if w.charts, err = serveCharts(w.mirror, filepath.Join(w.dir, "charts-ca.pem")); err != nil {
+		w.stop()
+		return nil, "", err
+	}
+	if w.mac, err = newMac(w); err != nil {
+		w.stop()
+		return nil, "", err
+	}
+	w.started = time.Since(begin)
+	return w, "", nil
+}
+
+// startCluster starts etcd and kube-apiserver (envtest), then kube-controller-manager,
+// kube-scheduler and kwok against it, and the simulations of what a Mac's cluster has
+// that cannot run here.
+func (w *world) startCluster() error {
+	w.env = &envtest.Environment{
+		BinaryAssetsDirectory:    w.bin,
+		ControlPlaneStartTimeout: 3 * time.Minute,
+		ControlPlaneStopTimeout:  time.Minute,
+	}
+	var err error
+	if w.cfg, err = w.env.Start(); err != nil {
+		return fmt.Errorf("starting etcd and kube-apiserver: %w", err)
+	}
+	user, err := w.env.AddUser(envtestUser("lamina-e2e-admin"), nil)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	w.admin = filepath.Join(w.dir, "admin.kubeconfig")
+	if err := os.WriteFile(w.admin, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	if w.clientset, err = kubernetes.NewForConfig(w.cfg); err != nil {
+		return err
+	}
+	api := w.env.ControlPlane.APIServer
+	if _, err := fmt.Sscan(api.SecureServing.Port, &w.apiPort); err != nil {
+		return fmt.Errorf("the API server's port %q: %w", api.SecureServing.Port, err)
+	}
+	ca := filepath.Join(w.dir, "apiserver-ca.pem")
+	if err := os.WriteFile(ca, api.SecureServing.CA, 0o600); err != nil {
+		return err
+	}
+	logs := filepath.Join(w.dir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return err
+	}
+	for name, args := range map[string][]string{
+		"kube-controller-manager": {"--kubeconfig=" + w.admin, "--leader-elect=false", "--secure-port=0",
+			"--service-account-private-key-file=" + filepath.Join(api.CertDir, "sa-signer.key"), "--root-ca-file=" + ca,
+			"--use-service-account-credentials=false", "--controllers=*,-csrsigning,-csrapproving,-csrcleaner,-nodeipam"},
+		"kube-scheduler": {"--kubeconfig=" + w.admin, "--authentication-kubeconfig=" + w.admin,
+			"--authorization-kubeconfig=" + w.admin, "--leader-elect=false", "--secure-port=0"},
+		"kwok": {"--kubeconfig=" + w.admin, "--config=" + filepath.Join(w.bin, "kwok-stages.yaml"),
+			"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+			"--cidr=10.244.0.0/16", "--node-ip=192.168.64.5", "--server-address="},
+	} {
+		log, err := os.Create(filepath.Join(logs, name+".log"))
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(filepath.Join(w.bin, name), args...)
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting %s: %w", name, err)
+		}
+		w.procs = append(w.procs, cmd)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	go simulateLoadBalancers(ctx, w.clientset)
+	go removeUnservedWebhooks(ctx, w.clientset)
+	return nil
+}
+
+func (w *world) stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+	if w.charts != nil {
+		w.charts.Close()
+	}
+	if w.mac != nil {
+		w.mac.close()
+	}
+	for _, p := range w.procs {
+		_ = p.Process.Kill()
+		_ = p.Wait()
+	}
+	if w.env != nil {
+		_ = w.env.Stop()
+	}
+	if os.Getenv("LAMINA_E2E_KEEP") == "" && w.dir != "" {
+		_ = os.RemoveAll(w.dir)
+	}
+}
+
+// envtestUser is a user of the cluster with every right.
+func envtestUser(name string) envtest.User {
+	return envtest.User{Name: name, Groups: []string{"system:masters"}}
+}
+
+// results counts the scenarios for the summary line.
+var results struct {
+	sync.Mutex
+	passed, failed int
+}
+
+// scenario runs one named scenario and counts it.
+func scenario(t *testing.T, name string, f func(t *testing.T)) bool {
+	t.Helper()
+	ok := t.Run(name, f)
+	results.Lock()
+	defer results.Unlock()
+	if ok {
+		results.passed++
+	} else {
+		results.failed++
+	}
+	return ok
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.stop()
+	}
+	timings.Lock()
+	for _, line := range timings.lines {
+		fmt.Println(line)
+	}
+	timings.Unlock()
+	results.Lock()
+	fmt.Printf("e2e: %d passed, %d failed\n", results.passed, results.failed)
+	results.Unlock()
+	os.Exit(code)
+}
+
+// run runs a command with env added to this process's environment and returns its
+// combined output.
+func run(dir string, env []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// lastLines is the end of a long output, for failure messages.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// profile is the Colima profile of the development stack; its VM's k3s is the harness's
+// API server.
+const profile = "lamina-development"
+
+// mac is the Mac the CLI runs on: a home directory, a PATH with the fake colima, the real
+// kubectl and the tools, and the environment the CLI and its plugins get.
+type mac struct {
+	home, colima string
+	env          []string
+	proxy        net.Listener
+}
+
+// newMac prepares the fake Mac of w, and the proxy through which its kubeconfig reaches
+// the API server while the VM runs.
+func newMac(w *world) (*mac, error) {
+	m := &mac{home: filepath.Join(w.dir, "home"), colima: filepath.Join(w.dir, "colima")}
+	bin := filepath.Join(w.dir, "mac-bin")
+	for _, d := range []string{m.home, m.colima, bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	fake, err := filepath.Abs(filepath.Join("testdata", "fake-colima"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Symlink(fake, filepath.Join(bin, "colima")); err != nil {
+		return nil, err
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return nil, err
+	}
+	// The language host builds the program with the machine's Go and its caches, which a
+	// new HOME would otherwise move.
+	goEnv, err := exec.Command(goBin, "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		return nil, err
+	}
+	caches := strings.Fields(string(goEnv))
+	if len(caches) != 3 {
+		return nil, fmt.Errorf("go env printed %q", goEnv)
+	}
+
+	if m.proxy, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	go m.serve(fmt.Sprintf("127.0.0.1:%d", w.apiPort))
+
+	user, err := w.env.AddUser(envtestUser("lamina-e2e-mac"), nil)
+	if err != nil {
+		return nil, err
+	}
+	cert, key := filepath.Join(w.dir, "mac-client.crt"), filepath.Join(w.dir, "mac-client.key")
+	if err := os.WriteFile(cert, user.Config().CertData, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(key, user.Config().KeyData, 0o600); err != nil {
+		return nil, err
+	}
+	m.env = []string{
+		"HOME=" + m.home,
+		"PATH=" + strings.Join([]string{bin, w.bin, filepath.Dir(goBin), "/usr/local/bin", "/usr/bin", "/bin"}, string(os.PathListSeparator)),
+		"GOCACHE=" + caches[0], "GOMODCACHE=" + caches[1], "GOPATH=" + caches[2],
+		"KUBECONFIG=",
+		"FAKE_COLIMA_HOME=" + m.colima,
+		"E2E_ADMIN_KUBECONFIG=" + w.admin,
+		"E2E_SERVER=https://" + m.proxy.Addr().String(),
+		"E2E_CA=" + filepath.Join(w.dir, "apiserver-ca.pem"),
+		"E2E_CLIENT_CERT=" + cert, "E2E_CLIENT_KEY=" + key,
+		// The CLI and every plugin trust the chart server's CA (and nothing else is
+		// reached over TLS).
+		"SSL_CERT_FILE=" + w.charts.caFile,
+		"PULUMI_HOME=" + filepath.Join(w.dir, "pulumi-home"),
+		"PULUMI_BACKEND_URL=file://" + filepath.Join(w.dir, "state"),
+		"PULUMI_CONFIG_PASSPHRASE=lamina-e2e",
+		"PULUMI_SKIP_UPDATE_CHECK=true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
+		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
+	}
+	if err := os.MkdirAll(filepath.Join(w.dir, "state"), 0o755); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// running holds while the profile's VM runs.
+func (m *mac) running() bool {
+	status, err := os.ReadFile(filepath.Join(m.colima, profile, "status"))
+	return err == nil && string(status) == "Running"
+}
+
+// serve forwards connections to the API server while the VM runs, and refuses them,
+// as a stopped VM's address does, while it does not.
+func (m *mac) serve(apiserver string) {
+	for {
+		conn, err := m.proxy.Accept()
+		if err != nil {
+			return
+		}
+		if !m.running() {
+			conn.Close()
+			continue
+		}
+		go func() {
+			defer conn.Close()
+			upstream, err := net.Dial("tcp", apiserver)
+			if err != nil {
+				return
+			}
+			defer upstream.Close()
+			done := make(chan struct{}, 2)
+			go func() { _, _ = io.Copy(upstream, conn); done <- struct{}{} }()
+			go func() { _, _ = io.Copy(conn, upstream); done <- struct{}{} }()
+			<-done
+		}()
+	}
+}
+
+func (m *mac) close() {
+	if m.proxy != nil {
+		m.proxy.Close()
+	}
+}
