@@ -29,6 +29,10 @@ timed() {
   printf 'built %s in %ss\n' "$name" "$((SECONDS - begin))"
 }
 
+# module_dir DIR MODULE: where MODULE, as the module in DIR pins it, is in the module
+# cache, downloading it first (go list leaves .Dir empty for a module not downloaded).
+module_dir() { (cd "$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2"); }
+
 # sdk_version MODULE: the version of a Pulumi SDK the program requires, without the v.
 sdk_version() { (cd "$root" && go list -m -f '{{.Version}}' "$1") | sed 's/^v//'; }
 
@@ -50,7 +54,7 @@ timed pulumi-language-go bash -c "cd '$work/pulumi-language-go' && GOFLAGS=-mod=
   -ldflags '-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_version' -o '$out/pulumi-language-go' ."
 
 kubernetes=$(sdk_version github.com/pulumi/pulumi-kubernetes/sdk/v4)
-provider=$(cd tools/kubernetes && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)
+provider=$(module_dir tools/kubernetes github.com/pulumi/pulumi-kubernetes/provider/v4)
 mkdir -p "$work/kubernetes"
 cp -R tools/kubernetes/. "$work/kubernetes/"
 (cd tools/kubernetes && go run ./embed "$provider/cmd/pulumi-resource-kubernetes" "$work/kubernetes" "$kubernetes")
@@ -65,7 +69,7 @@ unpack pulumi-policy-opa-v0.1.0.tar.gz
 timed pulumi-analyzer-policy-opa bash -c "cd '$work/pulumi-policy-opa' && GOFLAGS=-mod=mod go build -o '$out/pulumi-analyzer-policy-opa' ./cmd/pulumi-analyzer-policy-opa"
 
 timed kwok bash -c "cd tools/kwok && go build -o '$out/kwok' sigs.k8s.io/kwok/cmd/kwok"
-stages=$(cd tools/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
+stages=$(module_dir tools/kwok sigs.k8s.io/kwok)/kustomize/stage
 for stage in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
   printf -- '---\n'
   cat "$stages/$stage.yaml"
