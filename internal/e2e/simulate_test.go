@@ -17,17 +17,10 @@ const metallbAddresses = "metallb.io/loadBalancerIPs"
 // type LoadBalancer the address its annotation asks for (MetalLB's pods cannot serve
 // anything here), so that what waits for the address (Helm's wait) sees it.
 func simulateLoadBalancers(ctx context.Context, cs kubernetes.Interface) {
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 500*time.Millisecond, func() {
 		services, err := cs.CoreV1().Services("").List(ctx, metav1.ListOptions{})
 		if err != nil {
-			continue
+			return
 		}
 		for _, s := range services.Items {
 			if s.Spec.Type != corev1.ServiceTypeLoadBalancer || len(s.Status.LoadBalancer.Ingress) > 0 {
@@ -40,7 +33,7 @@ func simulateLoadBalancers(ctx context.Context, cs kubernetes.Interface) {
 			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: strings.TrimSpace(address)}}
 			_, _ = cs.CoreV1().Services(s.Namespace).UpdateStatus(ctx, &s, metav1.UpdateOptions{})
 		}
-	}
+	})
 }
 
 // removeUnservedWebhooks deletes the admission webhook configurations the charts install
@@ -50,14 +43,7 @@ func simulateLoadBalancers(ctx context.Context, cs kubernetes.Interface) {
 // the API server itself; only the webhooks' own checks and Istio's sidecar injection are
 // not exercised here.
 func removeUnservedWebhooks(ctx context.Context, cs kubernetes.Interface) {
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 200*time.Millisecond, func() {
 		if m, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{}); err == nil {
 			for _, w := range m.Items {
 				_ = cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, w.Name, metav1.DeleteOptions{})
@@ -67,6 +53,20 @@ func removeUnservedWebhooks(ctx context.Context, cs kubernetes.Interface) {
 			for _, w := range v.Items {
 				_ = cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, w.Name, metav1.DeleteOptions{})
 			}
+		}
+	})
+}
+
+// every runs f each period until ctx is done.
+func every(ctx context.Context, period time.Duration, f func()) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			f()
 		}
 	}
 }
