@@ -89,7 +89,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Catalogue:  catalogueOf(l),
 		Claim:      modelsVolume + "-data",
 		ClaimReady: a.ModelStore.Claim,
-		IstioReady: mesh.Istio.Ready,
+		IstioReady: mesh.Istio.Sidecars,
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Token:      token,
 		Claim:      chromaVolume + "-data",
 		ClaimReady: a.ChromaVolume.Claim,
-		IstioReady: mesh.Istio.Ready,
+		IstioReady: mesh.Istio.Sidecars,
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Resources:  resourcesOf(co.Resources),
 		RunAsUser:  co.Security.RunAsUser, RunAsGroup: co.Security.RunAsGroup,
 		Env:       co.Env,
-		DependsOn: append([]pulumi.Resource{a.ChromaDB.Secret}, mesh.Istio.Ready...),
+		DependsOn: append([]pulumi.Resource{a.ChromaDB.Secret}, mesh.Istio.Sidecars...),
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Resources:     resourcesOf(d.Resources),
 		RunAsUser:     d.Security.RunAsUser, RunAsGroup: d.Security.RunAsGroup,
 		Env:       d.Env,
-		DependsOn: mesh.Istio.Ready,
+		DependsOn: mesh.Istio.Sidecars,
 	}, k8s); err != nil {
 		return nil, err
 	}

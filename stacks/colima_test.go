@@ -176,14 +176,14 @@ func TestColimaScriptsNeedColimaOnThePath(t *testing.T) {
 // The host data directory is private to the Mac user, and each subdirectory writable by
 // whichever user a pod runs as; what is already there keeps its content and modes.
 func TestHostDataIsPrivateAndWritableByThePods(t *testing.T) {
-	mac := newFakeMac(t)
+	mac := newFakeMac(t, "colima")
 	overrides, dataDir := withDataDir(t, "development", nil)
 	dashboards := filepath.Join(dataDir, "grafana", "grafana.db")
 	require.NoError(t, os.MkdirAll(filepath.Dir(dashboards), 0o755))
 	require.NoError(t, os.WriteFile(dashboards, []byte("dashboards"), 0o600))
-	dirs := command(t, preview(t, stackSource(t, "development", overrides)), "colima-data-dirs")
+	vm := command(t, preview(t, stackSource(t, "development", overrides)), "colima-vm")
 
-	res := mac.exec(dirs, "create", nil)
+	res := mac.exec(vm, "create", nil)
 	require.Equal(t, 0, res.code, res.stderr)
 	mode := func(path string) os.FileMode {
 		info, err := os.Stat(path)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lamina-os/lamina-infra/components/namespaces"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
@@ -194,12 +195,58 @@ func TestCustomResourcesWaitForTheReleasesOfTheirCRDs(t *testing.T) {
 			assert.Nil(t, r.Inputs["skipAwait"], r.Name)
 		}
 		assert.True(t, g.DependsOn(release(t, g, "istiod"), release(t, g, "istio-base").URN))
-		assert.True(t, g.DependsOn(release(t, g, "istiod"), release(t, g, "istio-cni").URN))
 		assert.True(t, g.DependsOn(release(t, g, "istio-ingressgateway"), release(t, g, "istiod").URN))
 		for _, independent := range [][2]string{{"metallb", "cert-manager"}, {"metallb", "istio-base"}, {"cert-manager", "istio-base"}} {
 			a, b := release(t, g, independent[0]), release(t, g, independent[1])
 			assert.False(t, g.DependsOn(a, b.URN) || g.DependsOn(b, a.URN), "%s and %s install in parallel", a.Name, b.Name)
 		}
+	})
+}
+
+// Every workload inside the mesh (a release or a rollout in a namespace with sidecar
+// injection, and the ingress gateway, injected by its own template) starts after
+// istiod, whose webhook injects its sidecar, and after the CNI node agent, which
+// redirects its traffic. istiod itself runs outside the mesh and waits for neither.
+func TestMeshWorkloadsWaitForInjectionAndTheCNIAgent(t *testing.T) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
+		injected := map[string]bool{}
+		for _, ns := range kind(g, "Namespace") {
+			if field(ns.Inputs, "metadata", "labels", namespaces.InjectionLabel) == "enabled" {
+				injected[field(ns.Inputs, "metadata", "name").(string)] = true
+			}
+		}
+		require.NotEmpty(t, injected)
+		istiod, cni := release(t, g, "istiod"), release(t, g, "istio-cni")
+		var workloads []string
+		for _, r := range g.Resources {
+			var ns any
+			switch {
+			case r.Type == releaseType && r.Inputs["name"] == "istio-ingressgateway":
+				ns = config.NamespaceGateway
+				injected[config.NamespaceGateway] = true
+			case r.Type == releaseType:
+				ns = r.Inputs["namespace"]
+			case r.Type == "kubernetes:apps/v1:Deployment" || r.Type == "kubernetes:apps/v1:StatefulSet" || r.Type == "kubernetes:apps/v1:DaemonSet":
+				ns = field(r.Inputs, "metadata", "namespace")
+			default:
+				continue
+			}
+			name, _ := ns.(string)
+			if !injected[name] {
+				continue
+			}
+			workloads = append(workloads, r.Name)
+			assert.True(t, g.DependsOn(r, istiod.URN), "%s in mesh namespace %s must wait for istiod's sidecar injection", r.Name, name)
+			assert.True(t, g.DependsOn(r, cni.URN), "%s in mesh namespace %s must wait for the CNI node agent", r.Name, name)
+		}
+		sort.Strings(workloads)
+		want := []string{"chromadb", "core", "dashboard", "grafana", "istio-ingressgateway", "jaeger", "kiali", "llm-serve", "loki", "prometheus", "vector"}
+		if cfg.Tracing.Collector.Enabled {
+			want = append(want, "opentelemetry-collector")
+			sort.Strings(want)
+		}
+		assert.Equal(t, want, workloads, "the mesh's workloads")
+		assert.False(t, g.DependsOn(istiod, cni.URN), "istiod runs outside the mesh: it need not wait for the CNI node agent")
 	})
 }
 

@@ -72,7 +72,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		ScrapeInterval:            p.ScrapeInterval.Duration,
 		Claim:                     prometheusVolume + "-data",
 		Volume:                    m.PrometheusVolume.Claim,
-		IstioReady:                mesh.Istio.Ready,
+		IstioReady:                mesh.Istio.Sidecars,
 		Resources:                 resourcesOf(p.Resources),
 		KubeStateMetricsResources: resourcesOf(p.KubeStateMetricsResources),
 	}, k8s); err != nil {
@@ -93,7 +93,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Volume:          m.LokiVolume.Claim,
 		LokiResources:   resourcesOf(l.Loki.Resources),
 		VectorResources: resourcesOf(l.Vector.Resources),
-		IstioReady:      mesh.Istio.Ready,
+		IstioReady:      mesh.Istio.Sidecars,
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		MaxTraces:     j.MaxTraces,
 		Resources:     resourcesOf(j.Resources),
 		Collector:     collector,
-		IstioReady:    mesh.Istio.Ready,
+		IstioReady:    mesh.Istio.Sidecars,
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 			{Name: "Jaeger", Type: "jaeger", UID: "jaeger", Access: "proxy",
 				URL: kube.ServiceURL(tracing.Service, config.NamespaceObservability, tracing.QueryPort)},
 		},
-		IstioReady: mesh.Istio.Ready,
+		IstioReady: mesh.Istio.Sidecars,
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		GrafanaInternalURL: grafana.ServiceURL(config.NamespaceMonitoring),
 		GrafanaURL:         routeURL(cfg, mesh, config.NamespaceMonitoring, grafana.Service),
 		Resources:          resourcesOf(k.Resources),
-		IstioReady:         mesh.Istio.Ready,
+		IstioReady:         mesh.Istio.Sidecars,
 	}, k8s); err != nil {
 		return nil, err
 	}

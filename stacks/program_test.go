@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lamina-os/lamina-infra/components/colima"
+	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/internal/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 )
@@ -94,10 +96,15 @@ func TestVMLifecycleOptions(t *testing.T) {
 		}
 		assert.True(t, vm.DeleteBeforeReplace, stack)
 		assert.Equal(t, []any{"lamina-" + stack}, vm.Inputs["triggers"], stack)
-		dirs := command(t, g, "colima-data-dirs")
-		assert.True(t, dirs.RetainOnDelete, stack)
-		assert.NotContains(t, dirs.Inputs, "delete", stack)
-		assert.Contains(t, vm.Dependencies, dirs.URN, "the directories exist before the VM starts")
+		assert.Equal(t, colima.EnsureScript, vm.Inputs["create"], stack)
+		dirs, start := strings.Index(colima.EnsureScript, storage.DataDirsPart), strings.Index(colima.EnsureScript, `colima "${start_args[@]}"`)
+		assert.True(t, dirs >= 0 && start > dirs, "%s: the VM's command creates the directories before it starts the VM", stack)
+		assert.NotContains(t, colima.DeleteScript, storage.DataDirsPart, "%s: deleting the VM leaves the directories alone", stack)
+		volumes := g.ByType("kubernetes:core/v1:PersistentVolume")
+		require.NotEmpty(t, volumes, stack)
+		for _, pv := range volumes {
+			assert.True(t, g.DependsOn(pv, vm.URN), "%s: volume %s must wait for the VM's command, which creates its directory", stack, pv.Name)
+		}
 	}
 }
 

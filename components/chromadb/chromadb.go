@@ -43,6 +43,7 @@ type ChromaDBArgs struct {
 	// Claim is the data volume's claim; ClaimReady is the claim resource.
 	Claim      string
 	ClaimReady pulumi.Resource
+	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars).
 	IstioReady []pulumi.Resource
 }
 

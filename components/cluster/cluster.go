@@ -130,7 +130,8 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		Logging:                local.LoggingStderr,
 		AddPreviousOutputInEnv: pulumi.Bool(false),
 	}, pulumi.Parent(c),
-		pulumi.DependsOn([]pulumi.Resource{ready}),
+		// Not after the readiness wait: reading the kubeconfig needs only the file Colima
+		// wrote when it started the VM, so both run at once and the provider waits for both.
 		pulumi.AdditionalSecretOutputs([]string{"stdout"}))
 	if err != nil {
 		return nil, err
@@ -151,7 +152,7 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		// a `pulumi refresh` then would drop every Kubernetes resource from the state.
 		DeleteUnreachable:     pulumi.Bool(false),
 		EnableServerSideApply: pulumi.Bool(true),
-	}, pulumi.Parent(c))
+	}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{ready}))
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,8 @@ var (
 // The scripts the component runs. Exported for documentation and review; they read all
 // their parameters from the environment the component sets.
 var (
-	EnsureScript = shell.Script("create, start or resize the Colima profile", colimaHelpers, ensureBody)
+	EnsureScript = shell.Script("create the host data directories, then create, start or resize the Colima profile",
+		colimaHelpers, storage.DataDirsPart, ensureBody)
 	DeleteScript = shell.Script("stop and delete the Colima profile, keeping host data", colimaHelpers, deleteBody)
 )
 
@@ -54,7 +55,7 @@ type ColimaVMArgs struct {
 	// DataDir is the host directory mounted writable into the VM at the same path: the
 	// only host directory the VM sees.
 	DataDir string
-	// DataSubdirs are created under DataDir before the VM starts.
+	// DataSubdirs are created under DataDir before the VM starts, by the VM's command.
 	DataSubdirs []string
 	// NodeCIDR is the network the VM's reachable address must be in.
 	NodeCIDR string
@@ -104,25 +105,12 @@ type ColimaVM struct {
 }
 
 // NewColimaVM creates the host data directories, then creates, starts or resizes the
-// Colima profile. Destroying it deletes the profile and leaves the data directory alone.
+// Colima profile, in one command: the directories take no time a user should wait on in
+// a row. Destroying it deletes the profile and leaves the data directory alone (the
+// delete script never touches it).
 func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pulumi.ResourceOption) (*ColimaVM, error) {
 	c := &ColimaVM{}
 	if err := ctx.RegisterComponentResource("lamina:colima:ColimaVM", name, c, opts...); err != nil {
-		return nil, err
-	}
-
-	dirs, err := local.NewCommand(ctx, name+"-data-dirs", &local.CommandArgs{
-		Interpreter: pulumi.ToStringArray(shell.Interpreter),
-		Create:      pulumi.String(storage.DataDirsScript),
-		Environment: pulumi.StringMap{
-			"LAMINA_DATA_DIR":     pulumi.String(args.DataDir),
-			"LAMINA_DATA_SUBDIRS": pulumi.String(shell.Lines(args.DataSubdirs)),
-		},
-	}, pulumi.Parent(c),
-		// There is no delete command, and retaining says so to a reviewer: the data
-		// directories outlive the stack.
-		pulumi.RetainOnDelete(true))
-	if err != nil {
 		return nil, err
 	}
 
@@ -144,6 +132,7 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 			"LAMINA_K3S_ARGS":      pulumi.String(shell.Lines(args.K3sArgs())),
 			"LAMINA_DNS":           pulumi.String(shell.Lines(args.DNS)),
 			"LAMINA_DATA_DIR":      pulumi.String(args.DataDir),
+			"LAMINA_DATA_SUBDIRS":  pulumi.String(shell.Lines(args.DataSubdirs)),
 			"LAMINA_NODE_CIDR":     pulumi.String(args.NodeCIDR),
 			"LAMINA_VM_GENERATION": pulumi.String(args.Generation),
 		},
@@ -151,7 +140,6 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 		// VMs of this size would not fit the host side by side.
 		Triggers: pulumi.Array{pulumi.String(args.Profile)},
 	}, pulumi.Parent(c),
-		pulumi.DependsOn([]pulumi.Resource{dirs}),
 		pulumi.DeleteBeforeReplace(true),
 		pulumi.Protect(args.Protect))
 	if err != nil {
@@ -167,8 +155,8 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 	c.CPUs = pulumi.Int(args.CPUs).ToIntOutput()
 	c.MemoryGiB = pulumi.Int(args.MemoryGiB).ToIntOutput()
 	c.DiskGiB = pulumi.Int(args.DiskGiB).ToIntOutput()
-	// Known from the start; whatever runs in the VM waits for the VM, which waits for
-	// the directories.
+	// Known from the start; whatever runs in the VM waits for the VM, whose command
+	// creates the directories before it starts the VM.
 	c.DataDir = pulumi.String(args.DataDir).ToStringOutput()
 
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{

@@ -1,7 +1,9 @@
 # Make the Colima profile match the requested settings: create it when absent, start it
 # when stopped, restart it when its size or settings changed, leave it alone otherwise.
 # A smaller disk or another architecture than the existing VM's is refused before
-# anything is touched. Progress goes to stderr; stdout is a key=value summary.
+# the VM is touched. It runs after the data directories part (storage.DataDirsPart),
+# which has created the directory it mounts. Progress goes to stderr; stdout is a
+# key=value summary.
 # Reads: LAMINA_PROFILE LAMINA_CPUS LAMINA_MEMORY_GIB LAMINA_DISK_GIB LAMINA_ARCH
 #        LAMINA_K3S_VERSION LAMINA_K3S_PORT LAMINA_K3S_ARGS LAMINA_DNS (one item per line)
 #        LAMINA_DATA_DIR LAMINA_NODE_CIDR LAMINA_VM_GENERATION, and PULUMI_COMMAND_STDOUT
@@ -21,10 +23,6 @@ $version
 VERSION
 if [ $(( major * 1000000 + minor * 1000 + patch )) -lt 9001 ]; then
   lamina_die "colima $version is too old; 0.9.1 or later is needed (for --k3s-listen-port): brew upgrade colima"
-fi
-
-if [ ! -d "$data_dir" ]; then
-  lamina_die "host data directory $data_dir does not exist; it is created before the VM, so it was removed meanwhile"
 fi
 
 start_args=(start "--profile=$profile" --runtime=docker --vm-type=vz "--arch=$LAMINA_ARCH"

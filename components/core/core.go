@@ -47,7 +47,7 @@ type CoreArgs struct {
 	RunAsUser, RunAsGroup int
 	// Env is extra environment.
 	Env map[string]string
-	// DependsOn are what the server needs first (ChromaDB's Secret, istiod).
+	// DependsOn are what the server needs first (ChromaDB's Secret, istio.Istio.Sidecars).
 	DependsOn []pulumi.Resource
 }
 

@@ -92,7 +92,7 @@ type GrafanaArgs struct {
 	RootURL string
 	// Datasources are provisioned; the first that IsDefault is the default.
 	Datasources []Datasource
-	// IstioReady is what sidecar injection needs: the release waits for it.
+	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars): the release waits for it.
 	IstioReady []pulumi.Resource
 }
 

@@ -100,10 +100,15 @@ type Istio struct {
 	// Ready is what every Istio custom resource waits for: the CRDs and istiod, whose
 	// webhook validates them.
 	Ready []pulumi.Resource
+	// Sidecars is what every mesh workload waits for: Ready, whose webhook injects the
+	// sidecar, and the CNI node agent, which sets up the injected pod's traffic
+	// redirection (without it the pod's istio-validation init container fails).
+	Sidecars []pulumi.Resource
 }
 
-// NewIstio installs the charts in order (base and cni, then istiod, then the gateway)
-// and declares the mesh-wide policy.
+// NewIstio installs the charts in order (base and cni at once, istiod after base, then
+// the gateway) and declares the mesh-wide policy. istiod runs outside the mesh, so it
+// does not wait for the CNI node agent; what runs inside waits for both (Sidecars).
 func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.ResourceOption) (*Istio, error) {
 	c := &Istio{}
 	if err := ctx.RegisterComponentResource("lamina:istio:Istio", name, c, opts...); err != nil {
@@ -118,28 +123,26 @@ func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.R
 	if err != nil {
 		return nil, err
 	}
-	istiodAfter := []pulumi.Resource{c.Base}
+	c.Istiod, err = kube.Release(ctx, IstiodRelease, chart("istiod"), args.Namespace,
+		istiodValuesFor(args), pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.Base}))
+	if err != nil {
+		return nil, err
+	}
+	c.Ready = []pulumi.Resource{c.Base, c.Istiod}
+	c.Sidecars = c.Ready
 	if args.CNI {
-		// The node agent must run before any injected pod starts, or the pod's
-		// istio-validation init container fails.
 		c.CNI, err = kube.Release(ctx, CNIRelease, chart("cni"), args.Namespace,
 			cniValues{Global: platform{Platform: "k3s"}}, pulumi.Parent(c))
 		if err != nil {
 			return nil, err
 		}
-		istiodAfter = append(istiodAfter, c.CNI)
+		c.Sidecars = []pulumi.Resource{c.Base, c.Istiod, c.CNI}
 	}
-	c.Istiod, err = kube.Release(ctx, IstiodRelease, chart("istiod"), args.Namespace,
-		istiodValuesFor(args), pulumi.Parent(c), pulumi.DependsOn(istiodAfter))
-	if err != nil {
-		return nil, err
-	}
-	c.Ready = []pulumi.Resource{c.Base, c.Istiod}
 
 	// The gateway's pods are injected (gateway template) by istiod's webhook.
 	c.Gateway, err = kube.Release(ctx, GatewayRelease, chart("gateway"), args.GatewayNamespace,
 		gatewayValuesFor(args.Gateway), pulumi.Parent(c),
-		pulumi.DependsOn(append([]pulumi.Resource{c.Istiod}, args.GatewayDependsOn...)))
+		pulumi.DependsOn(append(append([]pulumi.Resource{}, c.Sidecars...), args.GatewayDependsOn...)))
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ type KialiArgs struct {
 	GrafanaInternalURL, GrafanaURL string
 	// Resources size Kiali.
 	Resources kube.Resources
-	// IstioReady is what sidecar injection needs: the release waits for it.
+	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars): the release waits for it.
 	IstioReady []pulumi.Resource
 }
 

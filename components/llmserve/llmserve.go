@@ -104,6 +104,7 @@ type LLMServeArgs struct {
 	// Claim is the model store's claim; ClaimReady is the claim resource.
 	Claim      string
 	ClaimReady pulumi.Resource
+	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars).
 	IstioReady []pulumi.Resource
 }
 

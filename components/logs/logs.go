@@ -47,7 +47,7 @@ type LogsArgs struct {
 	Volume pulumi.Resource
 	// LokiResources size Loki; VectorResources each agent.
 	LokiResources, VectorResources kube.Resources
-	// IstioReady is what sidecar injection needs: the releases wait for it.
+	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars): the releases wait for it.
 	IstioReady []pulumi.Resource
 }
 
@@ -194,8 +194,10 @@ func NewLogs(ctx *pulumi.Context, name string, args LogsArgs, opts ...pulumi.Res
 			}},
 		},
 	}
+	// Not after Loki: the agents keep what they read in their buffer and retry until
+	// Loki answers, so both install at once.
 	l.Vector, err = kube.Release(ctx, VectorRelease, args.VectorChart, args.Namespace, vv,
-		pulumi.Parent(l), pulumi.DependsOn(append([]pulumi.Resource{l.Loki}, args.IstioReady...)))
+		pulumi.Parent(l), pulumi.DependsOn(args.IstioReady))
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ type MonitoringArgs struct {
 	// component races with the registration of its children).
 	Claim  string
 	Volume pulumi.Resource
-	// IstioReady is what the pods' sidecar injection needs: the release waits for it.
+	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars): the release waits for it.
 	IstioReady []pulumi.Resource
 	// Resources size the server; KubeStateMetricsResources size kube-state-metrics.
 	Resources, KubeStateMetricsResources kube.Resources

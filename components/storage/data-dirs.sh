@@ -24,4 +24,3 @@ done <<LIST
 $LAMINA_DATA_SUBDIRS
 LIST
 lamina_log "host data directory $data_dir is ready: private to you, its subdirectories writable by the pods"
-printf '%s\n' "$data_dir"

@@ -12,14 +12,17 @@ import (
 	"github.com/lamina-os/lamina-infra/internal/shell"
 )
 
+// DataDirsPart creates the host data directory and its subdirectories, private to their
+// owner and writable by every pod; it reads LAMINA_DATA_DIR and LAMINA_DATA_SUBDIRS and
+// prints nothing to stdout. It is a part of a script: on a Mac the Colima VM's command
+// runs it first, before the VM starts (one step, not two in a row).
+//
 //go:embed data-dirs.sh
-var dataDirsBody string
+var DataDirsPart string
 
-// DataDirsScript creates the host data directory and its subdirectories, private to
-// their owner and writable by every pod. It reads LAMINA_DATA_DIR and
-// LAMINA_DATA_SUBDIRS. On a Mac the Colima VM's command runs it before the VM starts;
-// on an existing cluster HostDirs runs it on the node.
-var DataDirsScript = shell.Script("create the host data directories", dataDirsBody)
+// DataDirsScript is DataDirsPart as a whole script: on an existing cluster HostDirs runs
+// it on the node.
+var DataDirsScript = shell.Script("create the host data directories", DataDirsPart)
 
 // Where HostDirs runs: kube-system exists on every cluster, is outside the mesh, and
 // lets a pod mount the node's directories as root (it enforces no Pod Security level).

@@ -77,7 +77,7 @@ type TracingArgs struct {
 	Resources kube.Resources
 	// Collector, when set, puts an OpenTelemetry collector in front of Jaeger.
 	Collector *Collector
-	// IstioReady is what sidecar injection needs: the releases wait for it.
+	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars): the releases wait for it.
 	IstioReady []pulumi.Resource
 }
 
@@ -213,8 +213,10 @@ func NewTracing(ctx *pulumi.Context, name string, args TracingArgs, opts ...pulu
 		cv.Image.Repository = collectorImage
 		cv.PodSecurityContext, cv.SecurityContext = kube.Restricted(imageUser, imageUser)
 		cv.Command.Name = "otelcol-k8s"
+		// Not after Jaeger: the collector queues spans and retries its export until
+		// Jaeger answers, so both install at once.
 		t.Collector, err = kube.Release(ctx, CollectorRelease, c.Chart, args.Namespace, cv,
-			pulumi.Parent(t), pulumi.DependsOn(append([]pulumi.Resource{t.Release}, args.IstioReady...)))
+			pulumi.Parent(t), pulumi.DependsOn(args.IstioReady))
 		if err != nil {
 			return nil, err
 		}

@@ -89,7 +89,7 @@ type WorkloadArgs struct {
 	// APIAccess mounts the service account's token: only workloads that read the
 	// Kubernetes API get one.
 	APIAccess bool
-	// DependsOn are what the pods need first (claims, secrets, istiod).
+	// DependsOn are what the pods need first (claims, secrets, istio.Istio.Sidecars).
 	DependsOn []pulumi.Resource
 }
 

@@ -150,6 +150,19 @@ func Build(g *recorder.Graph) *Graph {
 	return out
 }
 
+// Chain names the steps of the critical path, first step first.
+func (gr *Graph) Chain() []string {
+	names := map[string]string{}
+	for _, s := range gr.Steps {
+		names[s.ID] = s.Name
+	}
+	out := make([]string, 0, len(gr.Critical))
+	for _, id := range gr.Critical {
+		out = append(out, names[id])
+	}
+	return out
+}
+
 // topComponent is the component directly under the stack that r belongs to.
 func topComponent(g *recorder.Graph, r *recorder.Resource) *recorder.Resource {
 	var top *recorder.Resource
