@@ -263,6 +263,27 @@ func TestClusterReadyWaitIsBounded(t *testing.T) {
 	assert.Equal(t, "lamina: error: kubectl not found on PATH; install it with: brew install kubectl\n", res.stderr)
 }
 
+// The CNI node agent's wait asks kubectl for the DaemonSet's rollout, bounded by the
+// mesh charts' timeout, and fails with the command to look further when it does not end.
+func TestCNIAgentWaitIsBounded(t *testing.T) {
+	g := preview(t, stackSource(t, "production", nil))
+	agent := command(t, g, "istio-cni-agent")
+
+	mac := newFakeMac(t, "kubectl")
+	res := mac.exec(agent, "create", nil)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Empty(t, res.stdout)
+	assert.Equal(t, [][]string{{"--context=colima-lamina-production", "rollout", "status", "daemonset/istio-cni-node",
+		"--namespace=istio-system", "--timeout=600s"}}, mac.callsOf("kubectl", "--context=colima-lamina-production"))
+	assert.Contains(t, res.stderr, "every pod of daemonset/istio-cni-node in namespace istio-system is Ready")
+
+	mac = newFakeMac(t, "kubectl")
+	res = mac.exec(agent, "create", map[string]string{"FAKE_KUBECTL_ROLLOUT_STUCK": "1"})
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "lamina: error: daemonset/istio-cni-node in namespace istio-system (context colima-lamina-production) "+
+		"did not have every pod Ready within 600s. Look with: kubectl --context colima-lamina-production --namespace istio-system describe daemonset/istio-cni-node\n")
+}
+
 // The API server's port is one value: Colima starts k3s on it, the network policy lets
 // the pods that read the API reach it, and the readiness wait stops, with the command
 // that fixes it, when the cluster listens elsewhere (a VM Colima created with a random

@@ -92,9 +92,12 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster) (*M
 		Workloads:        config.WorkloadNamespaces,
 		WorkloadNames:    names,
 		CNI:              mc.CNI,
-		IstiodReplicas:   mc.IstiodReplicas,
-		IstiodResources:  resourcesOf(mc.IstiodResources),
-		ProxyResources:   resourcesOf(mc.ProxyResources),
+		WaitForRollout: func(name, workload string, revision pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.Resource, error) {
+			return cl.WaitForRollout(ctx, name, config.NamespaceIstio, workload, mc.Charts.Timeout.Duration, revision, opts...)
+		},
+		IstiodReplicas:  mc.IstiodReplicas,
+		IstiodResources: resourcesOf(mc.IstiodResources),
+		ProxyResources:  resourcesOf(mc.ProxyResources),
 		Gateway: istio.Gateway{
 			MinReplicas: mc.Gateway.MinReplicas, MaxReplicas: mc.Gateway.MaxReplicas,
 			Resources: resourcesOf(mc.Gateway.Resources), Address: cfg.Edge.Address,

@@ -205,8 +205,9 @@ func TestCustomResourcesWaitForTheReleasesOfTheirCRDs(t *testing.T) {
 
 // Every workload inside the mesh (a release or a rollout in a namespace with sidecar
 // injection, and the ingress gateway, injected by its own template) starts after
-// istiod, whose webhook injects its sidecar, and after the CNI node agent, which
-// redirects its traffic. istiod itself runs outside the mesh and waits for neither.
+// istiod, whose webhook injects its sidecar, and after the CNI node agent's pods are
+// Ready (a wait of its own: Helm's ends when the one pod is scheduled), which redirect
+// its traffic. istiod itself runs outside the mesh and waits for neither.
 func TestMeshWorkloadsWaitForInjectionAndTheCNIAgent(t *testing.T) {
 	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		injected := map[string]bool{}
@@ -216,7 +217,8 @@ func TestMeshWorkloadsWaitForInjectionAndTheCNIAgent(t *testing.T) {
 			}
 		}
 		require.NotEmpty(t, injected)
-		istiod, cni := release(t, g, "istiod"), release(t, g, "istio-cni")
+		istiod, cni, agent := release(t, g, "istiod"), release(t, g, "istio-cni"), command(t, g, "istio-cni-agent")
+		assert.True(t, g.DependsOn(agent, cni.URN), "the wait for the node agent follows its release")
 		var workloads []string
 		for _, r := range g.Resources {
 			var ns any
@@ -237,7 +239,7 @@ func TestMeshWorkloadsWaitForInjectionAndTheCNIAgent(t *testing.T) {
 			}
 			workloads = append(workloads, r.Name)
 			assert.True(t, g.DependsOn(r, istiod.URN), "%s in mesh namespace %s must wait for istiod's sidecar injection", r.Name, name)
-			assert.True(t, g.DependsOn(r, cni.URN), "%s in mesh namespace %s must wait for the CNI node agent", r.Name, name)
+			assert.True(t, g.DependsOn(r, agent.URN), "%s in mesh namespace %s must wait for the CNI node agent's pods to be Ready", r.Name, name)
 		}
 		sort.Strings(workloads)
 		want := []string{"chromadb", "core", "dashboard", "grafana", "istio-ingressgateway", "jaeger", "kiali", "llm-serve", "loki", "prometheus", "vector"}

@@ -27,12 +27,15 @@ var (
 	readyBody string
 	//go:embed kubeconfig.sh
 	kubeconfigBody string
+	//go:embed rollout.sh
+	rolloutBody string
 )
 
 // The scripts the component runs; they read their parameters from the environment.
 var (
 	ReadyScript      = shell.Script("wait until every node is Ready", kubectlHelpers, readyBody)
 	KubeconfigScript = shell.Script("print the context's kubeconfig", kubectlHelpers, kubeconfigBody)
+	RolloutScript    = shell.Script("wait until every pod of a workload is Ready", kubectlHelpers, rolloutBody)
 )
 
 // ClusterArgs say which cluster to reach and how.
@@ -86,6 +89,10 @@ type Cluster struct {
 	// HostDirs is what creates the host data directories in the cluster, if anything
 	// does; volumes on them wait for it.
 	HostDirs []pulumi.Resource
+
+	// env is what every kubectl script gets: the context, the kubeconfig file, and what
+	// changes when the cluster may have changed underneath.
+	env func(extra pulumi.StringMap) pulumi.StringMap
 }
 
 // NewCluster waits for the cluster, reads its kubeconfig and creates the providers.
@@ -109,6 +116,8 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		}
 		return m
 	}
+
+	c.env = env
 
 	ready, err := local.NewCommand(ctx, name+"-ready", &local.CommandArgs{
 		Interpreter: pulumi.ToStringArray(shell.Interpreter),
@@ -210,4 +219,24 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		return nil, err
 	}
 	return c, nil
+}
+
+// WaitForRollout declares a step that waits, bounded by timeout, until every pod of
+// workload (kind/name, as kubectl names it) in namespace is Ready, with kubectl on this
+// Mac. It is for what Helm's own wait lets through: a DaemonSet whose update strategy
+// allows one unavailable pod counts as ready for Helm on a one-node cluster as soon as
+// its pod is scheduled, Ready or not. The step runs again whenever revision changes (the
+// release's revision) or the cluster may have changed underneath.
+func (c *Cluster) WaitForRollout(ctx *pulumi.Context, name, namespace, workload string, timeout time.Duration,
+	revision pulumi.StringInput, opts ...pulumi.ResourceOption) (*local.Command, error) {
+	return local.NewCommand(ctx, name, &local.CommandArgs{
+		Interpreter: pulumi.ToStringArray(shell.Interpreter),
+		Create:      pulumi.String(RolloutScript),
+		Environment: c.env(pulumi.StringMap{
+			"LAMINA_ROLLOUT_WORKLOAD":        pulumi.String(workload),
+			"LAMINA_ROLLOUT_NAMESPACE":       pulumi.String(namespace),
+			"LAMINA_ROLLOUT_TIMEOUT_SECONDS": pulumi.String(strconv.Itoa(int(timeout / time.Second))),
+			"LAMINA_ROLLOUT_REVISION":        revision,
+		}),
+	}, opts...)
 }

@@ -5,6 +5,7 @@ package istio
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
@@ -15,8 +16,10 @@ import (
 
 // Names of what the component declares, which other components refer to.
 const (
-	BaseRelease    = "istio-base"
-	CNIRelease     = "istio-cni"
+	BaseRelease = "istio-base"
+	CNIRelease  = "istio-cni"
+	// CNIDaemonSet is the node agent's DaemonSet, as the cni chart names it.
+	CNIDaemonSet   = "daemonset/istio-cni-node"
 	IstiodRelease  = "istiod"
 	GatewayRelease = "istio-ingressgateway"
 	// GatewayServiceAccount is the gateway pods' service account: the gateway chart names
@@ -50,6 +53,11 @@ type IstioArgs struct {
 	WorkloadNames map[string]pulumi.StringOutput
 	// CNI installs the CNI node agent (k3s paths) and makes sidecars use it.
 	CNI bool
+	// WaitForRollout declares a step that waits until every pod of workload (kind/name,
+	// in the mesh's root namespace) is Ready, and runs again when revision changes
+	// (cluster.Cluster.WaitForRollout). With CNI it waits for the node agent: Helm's own
+	// wait does not, on one node (see CNIAgent).
+	WaitForRollout func(name, workload string, revision pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.Resource, error)
 	// IstiodReplicas is istiod's fixed number of replicas.
 	IstiodReplicas int
 	// IstiodResources and ProxyResources size istiod and every sidecar.
@@ -97,11 +105,15 @@ type Istio struct {
 	// Base installs the CRDs and the default validating webhook; Istiod the control
 	// plane; Gateway the ingress gateway; CNI the node agent (nil without CNI).
 	Base, CNI, Istiod, Gateway *helmv3.Release
+	// CNIAgent waits until the node agent's pods are Ready (nil without CNI). The CNI
+	// release alone does not: its DaemonSet allows one unavailable pod, so on a
+	// one-node cluster Helm's wait ends once the pod is scheduled.
+	CNIAgent pulumi.Resource
 	// Ready is what every Istio custom resource waits for: the CRDs and istiod, whose
 	// webhook validates them.
 	Ready []pulumi.Resource
 	// Sidecars is what every mesh workload waits for: Ready, whose webhook injects the
-	// sidecar, and the CNI node agent, which sets up the injected pod's traffic
+	// sidecar, and the CNI node agent Ready, which sets up the injected pod's traffic
 	// redirection (without it the pod's istio-validation init container fails).
 	Sidecars []pulumi.Resource
 }
@@ -136,7 +148,21 @@ func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.R
 		if err != nil {
 			return nil, err
 		}
-		c.Sidecars = []pulumi.Resource{c.Base, c.Istiod, c.CNI}
+		if args.WaitForRollout == nil {
+			return nil, fmt.Errorf("istio: CNI needs WaitForRollout, to wait for the node agent")
+		}
+		revision := c.CNI.Status.Revision().ApplyT(func(r *int) string {
+			if r == nil {
+				return ""
+			}
+			return strconv.Itoa(*r)
+		}).(pulumi.StringOutput)
+		c.CNIAgent, err = args.WaitForRollout(name+"-cni-agent", CNIDaemonSet, revision,
+			pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.CNI}))
+		if err != nil {
+			return nil, err
+		}
+		c.Sidecars = []pulumi.Resource{c.Base, c.Istiod, c.CNI, c.CNIAgent}
 	}
 
 	// The gateway's pods are injected (gateway template) by istiod's webhook.
