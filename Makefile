@@ -7,10 +7,10 @@ OFFLINE_SECRETS := --assume-secret lamina:grafana.adminPassword
 LAMINA := go run ./cmd/lamina
 
 .DEFAULT_GOAL := help
-.PHONY: help doctor up preview destroy test e2e check format render graph hosts endpoints kubeconfig smoke
+.PHONY: help doctor up preview destroy test e2e install-time check format render graph hosts endpoints kubeconfig smoke
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 doctor: ## check this Mac for the stack before anything changes
 	$(LAMINA) doctor -s $(STACK)
@@ -30,6 +30,10 @@ test: ## go test ./... (the README's test command)
 
 e2e: ## the stack through the real Pulumi CLI and providers on a simulated cluster (internal/e2e)
 	internal/e2e/run.sh
+
+install-time: ## time pulumi up from nothing with realistic step durations on the simulated cluster (PROGRAM=<checkout>, IMAGE_PULL=10s)
+	cd internal/e2e && ./build-tools.sh bin && go test -v -run '^$$' -bench UpFromNothing -benchtime 1x -timeout 90m \
+		-args -delays realistic $(if $(PROGRAM),-program $(abspath $(PROGRAM))) $(if $(IMAGE_PULL),-image-pull $(IMAGE_PULL))
 
 check: ## gofmt, go vet, the tests, and the policy pack on both stacks
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: run make format"; exit 1; }

@@ -165,7 +165,7 @@ func upFromNothing(t *testing.T, w *world, p *project) {
 
 // engineDuration is the "Duration:" the CLI reports for an update: the engine's part,
 // without building the program.
-func engineDuration(t *testing.T, out string) time.Duration {
+func engineDuration(t testing.TB, out string) time.Duration {
 	t.Helper()
 	i := strings.LastIndex(out, "Duration: ")
 	if i < 0 {

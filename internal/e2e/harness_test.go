@@ -14,6 +14,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,6 +40,14 @@ const (
 // root is the project, two directories up.
 const root = "../.."
 
+// What the install-time benchmark changes (go test -run '^$' -bench . -args ...): the
+// tests run with no simulated delay and this repository's program.
+var (
+	delaysFlag  = flag.String("delays", "none", "how long the simulated slow steps take: none, or realistic (see slowSteps)")
+	programFlag = flag.String("program", "", "a checkout of the project whose program the stacks run (default: this repository)")
+	pullFlag    = flag.Duration("image-pull", 0, "with -delays realistic, how long each pod's image pull adds (0: the images are on the VM)")
+)
+
 // tools are the binaries build-tools.sh makes.
 var tools = []string{"pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "pulumi-resource-command",
 	"pulumi-analyzer-policy-opa", "kwok", "kwok-stages.yaml", "etcd", "kube-apiserver", "kube-controller-manager",
@@ -62,6 +71,8 @@ type world struct {
 	mac    *mac
 
 	started time.Duration
+	// realistic says the slow steps take as long as slowSteps says, not no time.
+	realistic bool
 }
 
 var (
@@ -73,7 +84,7 @@ var (
 
 // the returns the running world, or skips the test (fails it in CI) when the tools or the
 // mirror are missing.
-func the(t *testing.T) *world {
+func the(t testing.TB) *world {
 	t.Helper()
 	setup.Do(func() { shared, skipWhy, failErr = start() })
 	if skipWhy != "" {
@@ -90,6 +101,13 @@ func the(t *testing.T) *world {
 
 func start() (*world, string, error) {
 	w := &world{bin: os.Getenv(binEnv), mirror: os.Getenv(mirrorEnv)}
+	switch *delaysFlag {
+	case "none":
+	case "realistic":
+		w.realistic = true
+	default:
+		return nil, "", fmt.Errorf("-delays is %q; it must be none or realistic", *delaysFlag)
+	}
 	if w.bin == "" {
 		w.bin = "bin"
 	}
@@ -177,6 +195,12 @@ func (w *world) startCluster() error {
 	if err := os.WriteFile(ca, api.SecureServing.CA, 0o600); err != nil {
 		return err
 	}
+	stages := filepath.Join(w.bin, "kwok-stages.yaml")
+	if w.realistic {
+		if stages, err = realisticStages(stages, w.dir); err != nil {
+			return err
+		}
+	}
 	logs := filepath.Join(w.dir, "logs")
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return err
@@ -187,7 +211,7 @@ func (w *world) startCluster() error {
 			"--use-service-account-credentials=false", "--controllers=*,-csrsigning,-csrapproving,-csrcleaner,-nodeipam"},
 		"kube-scheduler": {"--kubeconfig=" + w.admin, "--authentication-kubeconfig=" + w.admin,
 			"--authorization-kubeconfig=" + w.admin, "--leader-elect=false", "--secure-port=0"},
-		"kwok": {"--kubeconfig=" + w.admin, "--config=" + filepath.Join(w.bin, "kwok-stages.yaml"),
+		"kwok": {"--kubeconfig=" + w.admin, "--config=" + stages,
 			"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 			"--cidr=10.244.0.0/16", "--node-ip=192.168.64.5", "--server-address="},
 	} {

@@ -90,6 +90,9 @@ func newMac(w *world) (*mac, error) {
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
 		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
 	}
+	if w.realistic {
+		m.env = append(m.env, fmt.Sprintf("FAKE_COLIMA_START_SECONDS=%d", int(slowSteps.vmStart.Seconds())))
+	}
 	if err := os.MkdirAll(filepath.Join(w.dir, "state"), 0o755); err != nil {
 		return nil, err
 	}

@@ -26,9 +26,13 @@ type project struct {
 }
 
 // newProject copies the program into a directory of the run and creates stack there.
-func newProject(t *testing.T, w *world, stack string) *project {
+func newProject(t testing.TB, w *world, stack string) *project {
 	t.Helper()
-	src, err := filepath.Abs(root)
+	src := root
+	if *programFlag != "" {
+		src = *programFlag
+	}
+	src, err := filepath.Abs(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +48,10 @@ func newProject(t *testing.T, w *world, stack string) *project {
 		}
 		rel, _ := filepath.Rel(src, path)
 		if skipped[filepath.ToSlash(rel)] {
-			return filepath.SkipDir
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil // a file (a worktree's .git): SkipDir would end the whole directory
 		}
 		target := filepath.Join(p.dir, rel)
 		if d.IsDir() {
@@ -66,11 +73,16 @@ func newProject(t *testing.T, w *world, stack string) *project {
 	if err != nil {
 		t.Fatalf("copying the project: %v", err)
 	}
+	// The copy sits inside the repository: without its own Pulumi.yaml, the CLI would
+	// find the repository's and act on it.
+	if _, err := os.Stat(filepath.Join(p.dir, "Pulumi.yaml")); err != nil {
+		t.Fatalf("the copy of %s has no Pulumi.yaml: %v", src, err)
+	}
 	return p
 }
 
 // pulumi runs the CLI in the project, as the user does, and returns its output.
-func (p *project) pulumi(t *testing.T, args ...string) (string, error) {
+func (p *project) pulumi(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	begin := time.Now()
 	out, err := run(p.dir, p.w.mac.env, filepath.Join(p.w.bin, "pulumi"), append(args, "--non-interactive")...)
@@ -79,7 +91,7 @@ func (p *project) pulumi(t *testing.T, args ...string) (string, error) {
 }
 
 // must runs the CLI and fails the test, with the end of its output, when it fails.
-func (p *project) must(t *testing.T, args ...string) string {
+func (p *project) must(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := p.pulumi(t, args...)
 	if err != nil {
@@ -89,7 +101,7 @@ func (p *project) must(t *testing.T, args ...string) string {
 }
 
 // timed runs the CLI as must does and returns how long it took.
-func (p *project) timed(t *testing.T, args ...string) (string, time.Duration) {
+func (p *project) timed(t testing.TB, args ...string) (string, time.Duration) {
 	t.Helper()
 	begin := time.Now()
 	out := p.must(t, args...)
@@ -99,7 +111,7 @@ func (p *project) timed(t *testing.T, args ...string) (string, time.Duration) {
 // configure sets what this machine forces on the stack, and nothing else: the data
 // directory, the chart repositories (the mirror on loopback), prebuilt images (no Docker
 // daemon runs here) and the API server's port (the harness's).
-func (p *project) configure(t *testing.T) {
+func (p *project) configure(t testing.TB) {
 	t.Helper()
 	set := func(key, value string) { p.must(t, "config", "set", "--path", key, value, "-s", p.stack) }
 	set("lamina:data.dir", p.dataDir())
@@ -157,7 +169,7 @@ func chartRepositories(reference string) (map[string]string, error) {
 // installPlugins installs the providers under the versions the program's SDKs ask the
 // engine for; nothing is downloaded. The Go language host is bundled with the CLI: the
 // CLI finds it beside itself.
-func (w *world) installPlugins(t *testing.T, p *project) {
+func (w *world) installPlugins(t testing.TB, p *project) {
 	t.Helper()
 	versions, err := pluginVersions(filepath.Join(root, "go.mod"))
 	if err != nil {
@@ -219,7 +231,7 @@ func (p *project) policyPack(t *testing.T, extra string) string {
 }
 
 // outputs are the stack's outputs as scripts read them.
-func (p *project) outputs(t *testing.T) map[string]any {
+func (p *project) outputs(t testing.TB) map[string]any {
 	t.Helper()
 	out := p.must(t, "stack", "output", "--json", "--show-secrets", "-s", p.stack)
 	var m map[string]any
