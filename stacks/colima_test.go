@@ -301,7 +301,7 @@ func TestAPIServerPortIsPinnedAndChecked(t *testing.T) {
 			assert.Equal(t, []any{map[string]any{"port": float64(16443), "protocol": "TCP"}}, field(list(field(r.Inputs, "spec", "egress"))[0], "ports"), r.Name)
 		}
 	}
-	assert.Equal(t, 4, egress, "monitoring, observability, lamina-system and the dashboard read the API")
+	assert.Equal(t, 3, egress, "monitoring, observability and the dashboard read the API; nothing in lamina-system mounts a token")
 
 	mac := newFakeMac(t, "colima", "kubectl")
 	require.NoError(t, os.MkdirAll(dataDir, 0o755))

@@ -33,8 +33,9 @@ const (
 )
 
 // apiClients are the workload namespaces whose pods read the Kubernetes API (service
-// discovery, log metadata, the dashboard's read-only view).
-var apiClients = []string{config.NamespaceMonitoring, config.NamespaceObservability, config.NamespaceLaminaSystem, config.NamespaceDashboard}
+// discovery, log metadata, Kiali's view of the mesh, the dashboard's read-only view).
+// lamina-system is not one: neither the agent server nor ChromaDB mounts a token.
+var apiClients = []string{config.NamespaceMonitoring, config.NamespaceObservability, config.NamespaceDashboard}
 
 // Mesh is what the mesh, edge and network security parts of a stack declare.
 type MeshPlatform struct {
