@@ -16,6 +16,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/images"
 	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
@@ -79,12 +80,14 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	}
 	llmImage := a.Images[llmserve.Name]
 	if a.LLMServe, err = llmserve.NewLLMServe(ctx, "llm-serve", llmserve.LLMServeArgs{
-		Namespace:  names[config.NamespaceLLMServe],
-		Image:      llmImage.Ref,
-		PullPolicy: llmImage.PullPolicy,
-		Replicas:   l.Replicas,
-		Resources:  resourcesOf(l.Resources),
-		RunAsUser:  l.Security.RunAsUser, RunAsGroup: l.Security.RunAsGroup,
+		Namespace:     names[config.NamespaceLLMServe],
+		NamespaceName: config.NamespaceLLMServe,
+		Downloads:     l.Downloads,
+		Image:         llmImage.Ref,
+		PullPolicy:    llmImage.PullPolicy,
+		Replicas:      l.Replicas,
+		Resources:     resourcesOf(l.Resources),
+		RunAsUser:     l.Security.RunAsUser, RunAsGroup: l.Security.RunAsGroup,
 		Env:        l.Env,
 		Catalogue:  catalogueOf(l),
 		Claim:      modelsVolume + "-data",
@@ -118,17 +121,20 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	co := cfg.Core
 	coreImage := a.Images[core.Name]
 	if a.Core, err = core.NewCore(ctx, "core", core.CoreArgs{
-		Namespace:  names[config.NamespaceLaminaSystem],
-		Image:      coreImage.Ref,
-		PullPolicy: coreImage.PullPolicy,
-		Mode:       co.Mode,
-		Agents:     co.Agents,
-		Replicas:   co.Replicas,
-		LLMURL:     a.LLMServe.Workload.URL,
-		ChromaHost: a.ChromaDB.Workload.Host,
-		ChromaPort: chromadb.Port,
-		Resources:  resourcesOf(co.Resources),
-		RunAsUser:  co.Security.RunAsUser, RunAsGroup: co.Security.RunAsGroup,
+		Namespace:     names[config.NamespaceLaminaSystem],
+		NamespaceName: config.NamespaceLaminaSystem,
+		Image:         coreImage.Ref,
+		PullPolicy:    coreImage.PullPolicy,
+		Mode:          co.Mode,
+		Agents:        co.Agents,
+		Replicas:      co.Replicas,
+		LLMURL:        a.LLMServe.Workload.URL,
+		ChromaHost:    a.ChromaDB.Workload.Host,
+		ChromaPort:    chromadb.Port,
+		LLM:           llmserve.Endpoint(config.NamespaceLLMServe),
+		Chroma:        chromadb.Endpoint(config.NamespaceLaminaSystem),
+		Resources:     resourcesOf(co.Resources),
+		RunAsUser:     co.Security.RunAsUser, RunAsGroup: co.Security.RunAsGroup,
 		Env:       co.Env,
 		DependsOn: append([]pulumi.Resource{a.ChromaDB.Secret}, mesh.Istio.Sidecars...),
 	}, k8s); err != nil {
@@ -143,6 +149,8 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Image:         dashImage.Ref,
 		PullPolicy:    dashImage.PullPolicy,
 		PrometheusURL: monitoring.ServiceURL(config.NamespaceMonitoring),
+		Prometheus:    monitoring.Endpoint(config.NamespaceMonitoring),
+		APIServer:     cl.APIServer,
 		Resources:     resourcesOf(d.Resources),
 		RunAsUser:     d.Security.RunAsUser, RunAsGroup: d.Security.RunAsGroup,
 		Env:       d.Env,
@@ -151,6 +159,12 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		return nil, err
 	}
 	return a, nil
+}
+
+// needers are the agent stack's components that declare flows and routes (ChromaDB
+// opens none and serves no hostname: only the agent server reaches it).
+func (a *AgentPlatform) needers() []network.Needer {
+	return []network.Needer{a.LLMServe, a.Core, a.Dashboard}
 }
 
 // catalogueOf turns the configured catalogue into llm-serve's models.yaml: the enabled

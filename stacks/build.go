@@ -4,11 +4,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
+	"slices"
 
 	"github.com/lamina-os/lamina-infra/components/chromadb"
 	"github.com/lamina-os/lamina-infra/components/dashboard"
 	"github.com/lamina-os/lamina-infra/components/llmserve"
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/outputs"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -75,6 +76,7 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		ReadyTimeout:  cfg.Cluster.ReadyTimeout.Duration,
 		APIServerPort: cfg.Cluster.APIServerPort,
 		StorageClass:  cfg.Cluster.StorageClass,
+		NodeCIDR:      cfg.Cluster.NodeCIDR,
 	}
 	// daemon stands for the Docker daemon the images are built on (colima only).
 	var daemon string
@@ -129,13 +131,16 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		return nil, err
 	}
 	p.Cluster = cl
-	if p.Mesh, err = buildMesh(ctx, cfg, cl); err != nil {
+	if p.Mesh, err = buildMesh(ctx, cfg, cl, spansTarget(cfg)); err != nil {
 		return nil, err
 	}
 	if p.Monitoring, err = buildMonitoring(ctx, cfg, cl, p.Mesh); err != nil {
 		return nil, err
 	}
 	if p.Agents, err = buildAgents(ctx, cfg, cl, p.Mesh, daemon); err != nil {
+		return nil, err
+	}
+	if err = connectMesh(ctx, cfg, cl, p.Mesh, slices.Concat([]network.Needer{p.Mesh.Istio}, p.Monitoring.needers(), p.Agents.needers())...); err != nil {
 		return nil, err
 	}
 
@@ -169,8 +174,8 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 	}
 	ctx.Export("images", refs)
 	// As in urls: the gateway's URL of the route, without a path.
-	ctx.Export("llmURL", pulumi.String(strings.TrimSuffix(routeURL(cfg, p.Mesh, config.NamespaceLLMServe, llmserve.Name), "/")))
-	ctx.Export("dashboardURL", pulumi.String(strings.TrimSuffix(routeURL(cfg, p.Mesh, config.NamespaceDashboard, dashboard.Name), "/")))
+	ctx.Export("llmURL", pulumi.String(p.Mesh.Edge.URLs[llmserve.Host]))
+	ctx.Export("dashboardURL", pulumi.String(p.Mesh.Edge.URLs[dashboard.Host]))
 	ctx.Export("modelsDir", pulumi.String(path.Join(cfg.Data.Dir, modelsVolume)))
 	if p.VM != nil {
 		ctx.Export("colimaProfile", p.VM.Profile)

@@ -350,13 +350,11 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			},
 		},
 		{
-			name:      "a hostname and a route that cannot be",
-			overrides: map[string]string{"lamina:edge": `{"domain": "Lamina", "routes": {"Grafana_UI": {"namespace": "kube-system", "service": "grafana", "port": 0}}}`},
+			name:      "a hostname that cannot be, and routes from before the components served their own",
+			overrides: map[string]string{"lamina:edge": `{"domain": "Lamina", "routes": {"grafana": {"namespace": "monitoring", "service": "grafana", "port": 80}}}`},
 			want: []string{
 				`lamina:edge.domain: "Lamina" is not a DNS name; allowed: lower-case labels separated by dots, such as dev.lamina.home.arpa`,
-				`lamina:edge.routes.Grafana_UI: "Grafana_UI" is not a DNS label; allowed: lower-case letters, digits and '-'`,
-				`lamina:edge.routes.Grafana_UI.namespace: "kube-system" is not a workload namespace; allowed: monitoring, observability, lamina-system, lamina-llm-serve, lamina-dashboard`,
-				"lamina:edge.routes.Grafana_UI.port: 0 is out of range; allowed: 1 to 65535",
+				"lamina:edge.routes: is no longer a setting: each component serves its own hostname now (grafana, prometheus, jaeger, kiali, llm, dashboard and core under lamina:edge.domain); remove the key",
 			},
 		},
 		{
@@ -430,7 +428,8 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			var got []string
 			for _, p := range cerr.Problems {
 				got = append(got, p.String())
-				assert.True(t, knownKey(p.Key) || strings.Contains(p.Message, "did you mean") || strings.Contains(p.Message, "known keys"),
+				assert.True(t, knownKey(p.Key) || strings.Contains(p.Message, "did you mean") || strings.Contains(p.Message, "known keys") ||
+					strings.Contains(p.Message, "no longer a setting"),
 					"problem names no known key: %s", p)
 			}
 			assert.Equal(t, tc.want, got)

@@ -302,8 +302,20 @@ func TestGatewayCertificateAndRoutes(t *testing.T) {
 		for _, h := range hosts {
 			assert.True(t, served[h], "no VirtualService serves %v", h)
 		}
-		assert.Len(t, hosts, len(cfg.Edge.Routes))
+		assert.Len(t, hosts, len(servedRoutes))
 	})
+}
+
+// servedRoutes are the hostnames the components serve, each with the namespace and
+// Service behind it: what /etc/hosts and the README list.
+var servedRoutes = map[string]struct{ Namespace, Service string }{
+	"core":       {config.NamespaceLaminaSystem, "lamina-core"},
+	"dashboard":  {config.NamespaceDashboard, "lamina-dashboard"},
+	"grafana":    {config.NamespaceMonitoring, "grafana"},
+	"jaeger":     {config.NamespaceObservability, "jaeger"},
+	"kiali":      {config.NamespaceObservability, "kiali"},
+	"llm":        {config.NamespaceLLMServe, "lamina-llm-serve"},
+	"prometheus": {config.NamespaceMonitoring, "prometheus"},
 }
 
 // Every provider a Telemetry resource names is defined in istiod's meshConfig.
@@ -375,7 +387,7 @@ func TestAuthorizationIsDefaultDenyWithNamedSources(t *testing.T) {
 		for _, ns := range config.WorkloadNamespaces {
 			assert.True(t, denyAll[ns], "default deny in %s", ns)
 		}
-		for host, r := range cfg.Edge.Routes {
+		for host, r := range servedRoutes {
 			assert.True(t, allowed[r.Namespace+"/"+r.Service], "the gateway may reach %s", host)
 		}
 	})
@@ -402,7 +414,7 @@ func TestNetworkPoliciesDenyByDefault(t *testing.T) {
 			require.Contains(t, byName, ns+"/dns-egress")
 			require.Contains(t, byName, ns+"/istiod-egress")
 		}
-		for host, r := range cfg.Edge.Routes {
+		for host, r := range servedRoutes {
 			out := byName[config.NamespaceGateway+"/gateway-to-"+host+"-egress"]
 			in := byName[r.Namespace+"/gateway-to-"+host+"-ingress"]
 			require.NotNil(t, out, host)
@@ -428,7 +440,7 @@ func TestGatewaySizingAndAddress(t *testing.T) {
 		assert.Equal(t, "STRICT", g.Outputs["mtlsMode"])
 		urls := g.Outputs["urls"].(map[string]any)
 		assert.Equal(t, "https://grafana."+cfg.Edge.Domain, urls["grafana."+cfg.Edge.Domain])
-		assert.Len(t, urls, len(cfg.Edge.Routes))
+		assert.Len(t, urls, len(servedRoutes))
 		pool := kind(g, "IPAddressPool")
 		require.Len(t, pool, 1)
 		assert.Equal(t, []any{cfg.MetalLB.Addresses[0]}, field(pool[0].Inputs, "spec", "addresses"))

@@ -1,17 +1,18 @@
 package stacks
 
 import (
-	"maps"
 	"path"
-	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/cluster"
+	"github.com/lamina-os/lamina-infra/components/edge"
 	"github.com/lamina-os/lamina-infra/components/grafana"
+	"github.com/lamina-os/lamina-infra/components/istio"
 	"github.com/lamina-os/lamina-infra/components/kiali"
 	"github.com/lamina-os/lamina-infra/components/logs"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/components/tracing"
 	"github.com/lamina-os/lamina-infra/internal/kube"
@@ -68,6 +69,10 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	if m.Monitoring, err = monitoring.NewMonitoring(ctx, "monitoring", monitoring.MonitoringArgs{
 		Chart:                     chart(p.Chart, "prometheus"),
 		Namespace:                 ns,
+		NamespaceName:             config.NamespaceMonitoring,
+		MeshNamespaces:            meshNamespaces(),
+		Istiod:                    istio.IstiodMonitoring(config.NamespaceIstio),
+		APIServer:                 cl.APIServer,
 		Retention:                 p.Retention,
 		ScrapeInterval:            p.ScrapeInterval.Duration,
 		Claim:                     prometheusVolume + "-data",
@@ -94,6 +99,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		LokiResources:   resourcesOf(l.Loki.Resources),
 		VectorResources: resourcesOf(l.Vector.Resources),
 		IstioReady:      mesh.Istio.Sidecars,
+		APIServer:       cl.APIServer,
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -104,13 +110,14 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		collector = &tracing.Collector{Chart: chart(col.Chart, "opentelemetry-collector"), Replicas: col.Replicas, Resources: resourcesOf(col.Resources)}
 	}
 	if m.Tracing, err = tracing.NewTracing(ctx, "tracing", tracing.TracingArgs{
-		Chart:         chart(j.Chart, "jaeger"),
-		Namespace:     mesh.Namespaces.Names[config.NamespaceObservability],
-		NamespaceName: config.NamespaceObservability,
-		MaxTraces:     j.MaxTraces,
-		Resources:     resourcesOf(j.Resources),
-		Collector:     collector,
-		IstioReady:    mesh.Istio.Sidecars,
+		Chart:          chart(j.Chart, "jaeger"),
+		Namespace:      mesh.Namespaces.Names[config.NamespaceObservability],
+		NamespaceName:  config.NamespaceObservability,
+		MaxTraces:      j.MaxTraces,
+		Resources:      resourcesOf(j.Resources),
+		Collector:      collector,
+		IstioReady:     mesh.Istio.Sidecars,
+		MeshNamespaces: meshNamespaces(),
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -126,18 +133,20 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	if m.Grafana, err = grafana.NewGrafana(ctx, "grafana", grafana.GrafanaArgs{
 		Chart:         chart(g.Chart, "grafana"),
 		Namespace:     ns,
+		NamespaceName: config.NamespaceMonitoring,
 		AdminUser:     g.AdminUser,
 		AdminPassword: password,
 		Claim:         grafanaVolume + "-data",
 		Volume:        m.GrafanaVolume.Claim,
 		Resources:     resourcesOf(g.Resources),
-		RootURL:       routeURL(cfg, mesh, config.NamespaceMonitoring, grafana.Service),
+		RootURL:       edge.URL(cfg.Edge.Domain, grafana.Host) + "/",
 		Datasources: []grafana.Datasource{
 			{Name: "Prometheus", Type: "prometheus", UID: "prometheus", Access: "proxy", IsDefault: true,
-				URL: monitoring.ServiceURL(config.NamespaceMonitoring)},
-			{Name: "Loki", Type: "loki", UID: "loki", Access: "proxy", URL: logs.LokiURL(config.NamespaceMonitoring)},
+				URL: monitoring.ServiceURL(config.NamespaceMonitoring), Endpoint: monitoring.Endpoint(config.NamespaceMonitoring)},
+			{Name: "Loki", Type: "loki", UID: "loki", Access: "proxy", URL: logs.LokiURL(config.NamespaceMonitoring),
+				Endpoint: logs.Loki(config.NamespaceMonitoring)},
 			{Name: "Jaeger", Type: "jaeger", UID: "jaeger", Access: "proxy",
-				URL: kube.ServiceURL(tracing.Service, config.NamespaceObservability, tracing.QueryPort)},
+				URL: kube.ServiceURL(tracing.Service, config.NamespaceObservability, tracing.QueryPort), Endpoint: tracing.Query(config.NamespaceObservability)},
 		},
 		IstioReady: mesh.Istio.Sidecars,
 	}, k8s); err != nil {
@@ -152,6 +161,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	if m.Kiali, err = kiali.NewKiali(ctx, "kiali", kiali.KialiArgs{
 		Chart:              chart(k.Chart, "kiali-server"),
 		Namespace:          mesh.Namespaces.Names[config.NamespaceObservability],
+		NamespaceName:      config.NamespaceObservability,
 		IstioNamespace:     config.NamespaceIstio,
 		AuthStrategy:       k.AuthStrategy,
 		OpenIDIssuer:       k.OpenID.IssuerURI,
@@ -159,9 +169,14 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		OpenIDClientSecret: clientSecret,
 		PrometheusURL:      monitoring.ServiceURL(config.NamespaceMonitoring),
 		TracingGRPCURL:     kube.ServiceURL(tracing.Service, config.NamespaceObservability, tracing.QueryGRPCPort),
-		TracingUIURL:       routeURL(cfg, mesh, config.NamespaceObservability, tracing.Service),
+		TracingUIURL:       edge.URL(cfg.Edge.Domain, tracing.UIHost) + "/",
 		GrafanaInternalURL: grafana.ServiceURL(config.NamespaceMonitoring),
-		GrafanaURL:         routeURL(cfg, mesh, config.NamespaceMonitoring, grafana.Service),
+		GrafanaURL:         edge.URL(cfg.Edge.Domain, grafana.Host) + "/",
+		Prometheus:         monitoring.Endpoint(config.NamespaceMonitoring),
+		Tracing:            tracing.QueryGRPC(config.NamespaceObservability),
+		Grafana:            grafana.Endpoint(config.NamespaceMonitoring),
+		Istiod:             istio.IstiodMonitoring(config.NamespaceIstio),
+		APIServer:          cl.APIServer,
 		Resources:          resourcesOf(k.Resources),
 		IstioReady:         mesh.Istio.Sidecars,
 	}, k8s); err != nil {
@@ -170,13 +185,13 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	return m, nil
 }
 
-// routeURL is the gateway URL of the route to service in namespace, "" without one.
-func routeURL(cfg *config.Config, mesh *MeshPlatform, namespace, service string) string {
-	// The first hostname in order, when several route to the Service.
-	for _, host := range slices.Sorted(maps.Keys(cfg.Edge.Routes)) {
-		if r := cfg.Edge.Routes[host]; r.Namespace == namespace && r.Service == service {
-			return mesh.Edge.URLs[host] + "/"
-		}
-	}
-	return ""
+// needers are the observability components, which each declare their flows and routes.
+func (m *MonitoringPlatform) needers() []network.Needer {
+	return []network.Needer{m.Monitoring, m.Logs, m.Tracing, m.Grafana, m.Kiali}
+}
+
+// spansTarget is where the mesh sends its spans: the tracing component's receiver.
+func spansTarget(cfg *config.Config) istio.Tracing {
+	host, _ := tracing.SpansTarget(config.NamespaceObservability, cfg.Tracing.Collector.Enabled)
+	return istio.Tracing{CollectorHost: host, CollectorPort: tracing.OTLPPort, SamplingPercent: cfg.Mesh.TracingSamplingPercent}
 }

@@ -7,6 +7,7 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/workload"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/secret"
@@ -29,6 +30,12 @@ const (
 	// TokenHeader is how clients send the token: Authorization: Bearer <token>.
 	TokenHeader = "Authorization"
 )
+
+// Endpoint is ChromaDB in namespace, as the agent server calls it: no other workload
+// opens a flow to it.
+func Endpoint(namespace string) network.Endpoint {
+	return network.Endpoint{Peer: network.App(namespace, Name), Ports: network.TCP(Port)}
+}
 
 // ChromaDBArgs configure ChromaDB.
 type ChromaDBArgs struct {

@@ -16,6 +16,7 @@ import (
 	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/internal/shell"
 )
@@ -54,6 +55,9 @@ type ClusterArgs struct {
 	// the readiness wait fails when the cluster's kubernetes Service endpoints say
 	// otherwise.
 	APIServerPort int
+	// NodeCIDR holds the nodes' addresses: where the API server listens and the
+	// kubelet's probes come from.
+	NodeCIDR string
 	// Refresh changes whenever the cluster may have changed underneath (the VM was
 	// created, restarted or resized); the readiness wait and the kubeconfig are then
 	// read again.
@@ -67,6 +71,12 @@ type ClusterArgs struct {
 	// node's disk. A Colima VM mounts them from the Mac, which creates them.
 	DataDir     string
 	DataSubdirs []string
+}
+
+// DNS is the cluster's DNS server (k3s's CoreDNS), which every pod resolves names with.
+var DNS = network.Endpoint{
+	Peer:  network.Pods("kube-system", map[string]string{"k8s-app": "kube-dns"}),
+	Ports: []network.Port{{Number: 53, Protocol: "UDP"}, {Number: 53, Protocol: "TCP"}},
 }
 
 // Cluster is a reachable, Ready Kubernetes cluster and the providers to use it.
@@ -89,6 +99,11 @@ type Cluster struct {
 	// HostDirs is what creates the host data directories in the cluster, if anything
 	// does; volumes on them wait for it.
 	HostDirs []pulumi.Resource
+	// APIServer is the API server as pods reach it: after the kubernetes Service's
+	// address is translated, the nodes' addresses on the API server's port.
+	APIServer network.Endpoint
+	// Kubelet is where the kubelet's probes come from.
+	Kubelet network.Peer
 
 	// env is what every kubectl script gets: the context, the kubeconfig file, and what
 	// changes when the cluster may have changed underneath.
@@ -97,7 +112,10 @@ type Cluster struct {
 
 // NewCluster waits for the cluster, reads its kubeconfig and creates the providers.
 func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
-	c := &Cluster{}
+	c := &Cluster{
+		APIServer: network.Endpoint{Peer: network.Peer{CIDR: args.NodeCIDR}, Ports: network.TCP(args.APIServerPort)},
+		Kubelet:   network.Peer{CIDR: args.NodeCIDR},
+	}
 	if err := ctx.RegisterComponentResource("lamina:cluster:Cluster", name, c, opts...); err != nil {
 		return nil, err
 	}

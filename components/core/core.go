@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/chromadb"
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/workload"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
@@ -27,11 +28,16 @@ const (
 	MultiAgent  = "multi-agent"
 )
 
+// Host is the hostname's first label the API is served under.
+const Host = "core"
+
 // CoreArgs configure the agent server.
 type CoreArgs struct {
-	Namespace  pulumi.StringInput
-	Image      pulumi.StringInput
-	PullPolicy string
+	// Namespace is the server's namespace, NamespaceName the same as a string.
+	Namespace     pulumi.StringInput
+	NamespaceName string
+	Image         pulumi.StringInput
+	PullPolicy    string
 	// Mode is single-agent (Agents[0] alone) or multi-agent.
 	Mode     string
 	Agents   []string
@@ -42,7 +48,10 @@ type CoreArgs struct {
 	// comes from ChromaDB's Secret.
 	ChromaHost pulumi.StringInput
 	ChromaPort int
-	Resources  kube.Resources
+	// LLM and Chroma are the same two servers' pods and ports: the server opens a flow
+	// to each.
+	LLM, Chroma network.Endpoint
+	Resources   kube.Resources
 	// RunAsUser and RunAsGroup are the server's user and group.
 	RunAsUser, RunAsGroup int
 	// Env is extra environment.
@@ -56,6 +65,9 @@ type Core struct {
 	pulumi.ResourceState
 
 	Workload *workload.Workload
+
+	// The calls to lamina-llm-serve and ChromaDB, and the API's hostname.
+	network.Declaration
 }
 
 // Args is the server's command line: every agent in multi-agent mode, one in
@@ -99,6 +111,9 @@ func NewCore(ctx *pulumi.Context, name string, args CoreArgs, opts ...pulumi.Res
 	}, pulumi.Parent(c)); err != nil {
 		return nil, err
 	}
+	self := network.App(args.NamespaceName, Name).As(Name)
+	c.Open(args.LLM.From("core-to-llm-serve", self), args.Chroma.From("core-to-chromadb", self))
+	c.Serve(network.Route{Host: Host, Namespace: args.NamespaceName, Service: Name, Port: Port})
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"image": c.Workload.Image}); err != nil {
 		return nil, err
 	}

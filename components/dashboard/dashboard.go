@@ -7,6 +7,7 @@ import (
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/workload"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
@@ -35,6 +36,9 @@ var Reads = []Rule{
 	{Group: "networking.istio.io", Resources: []string{"virtualservices", "gateways"}},
 }
 
+// Host is the hostname's first label the dashboard is served under.
+const Host = "dashboard"
+
 // DashboardArgs configure the dashboard.
 type DashboardArgs struct {
 	Namespace pulumi.StringInput
@@ -42,9 +46,11 @@ type DashboardArgs struct {
 	NamespaceName string
 	Image         pulumi.StringInput
 	PullPolicy    string
-	// PrometheusURL is the Prometheus the dashboard queries.
-	PrometheusURL string
-	Resources     kube.Resources
+	// PrometheusURL is the Prometheus the dashboard queries, and Prometheus its pods
+	// and port; APIServer is where the dashboard reads the cluster.
+	PrometheusURL         string
+	Prometheus, APIServer network.Endpoint
+	Resources             kube.Resources
 	// RunAsUser and RunAsGroup are the dashboard's user and group.
 	RunAsUser, RunAsGroup int
 	// Env is extra environment.
@@ -58,6 +64,9 @@ type Dashboard struct {
 
 	Workload *workload.Workload
 	Role     *rbacv1.ClusterRole
+
+	// The queries to Prometheus, the reads of the API server and the hostname.
+	network.Declaration
 }
 
 // NewDashboard declares the dashboard.
@@ -109,6 +118,10 @@ func NewDashboard(ctx *pulumi.Context, name string, args DashboardArgs, opts ...
 	}, parent); err != nil {
 		return nil, err
 	}
+	self := network.App(args.NamespaceName, Name).As(Name)
+	d.Open(args.Prometheus.From("dashboard-to-prometheus", self),
+		args.APIServer.From("apiserver", network.Namespace(args.NamespaceName)))
+	d.Serve(network.Route{Host: Host, Namespace: args.NamespaceName, Service: Name, Port: Port})
 	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{"image": d.Workload.Image}); err != nil {
 		return nil, err
 	}

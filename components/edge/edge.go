@@ -3,9 +3,14 @@
 package edge
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/certmanager"
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
 
@@ -17,19 +22,6 @@ const (
 	TLSSecret = "lamina-gateway-tls"
 )
 
-// Route is one hostname and the Service behind it.
-type Route struct {
-	// Host is the hostname's first label (grafana for grafana.<domain>).
-	Host string
-	// Namespace and NamespaceName are the Service's namespace, as a name and as the
-	// namespaces component's output.
-	Namespace     string
-	NamespaceName pulumi.StringInput
-	// Service and Port are the Service behind the hostname.
-	Service string
-	Port    int
-}
-
 // EdgeArgs configure the edge.
 type EdgeArgs struct {
 	// Namespace is the gateway's namespace (name output), GatewayNamespace its name.
@@ -37,10 +29,15 @@ type EdgeArgs struct {
 	GatewayNamespace string
 	// Selector selects the gateway's pods.
 	Selector map[string]string
+	// Gateway is the gateway's pods and identity: each route opens a flow from it to the
+	// Service's pods.
+	Gateway network.Peer
 	// Domain is appended to every route's host.
 	Domain string
-	// Routes are the hostnames, in order.
-	Routes []Route
+	// Routes are the hostnames the components serve (network.Collect), in any order.
+	Routes []network.Route
+	// NamespaceNames are the namespaces' names as outputs of the namespaces component.
+	NamespaceNames map[string]pulumi.StringOutput
 	// Issuer is the ClusterIssuer signing the certificate, IssuerReady what the
 	// certificate waits for (the issuer and cert-manager's release).
 	Issuer      string
@@ -55,7 +52,13 @@ type Edge struct {
 
 	// URLs maps each route's host label to its https:// URL.
 	URLs map[string]string
+
+	// The flows from the gateway to every Service behind a hostname.
+	network.Declaration
 }
+
+// URL is the https:// URL of host under domain, as the edge serves it.
+func URL(domain, host string) string { return "https://" + host + "." + domain }
 
 type server struct {
 	Port  port     `json:"port"`
@@ -106,11 +109,16 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 	if err := ctx.RegisterComponentResource("lamina:edge:Edge", name, c, opts...); err != nil {
 		return nil, err
 	}
+	if len(args.Routes) == 0 {
+		return nil, fmt.Errorf("edge %s: no component serves a hostname; the gateway needs at least one", name)
+	}
+	routes := slices.SortedFunc(slices.Values(args.Routes), func(a, b network.Route) int { return strings.Compare(a.Host, b.Host) })
 	var hosts []string
-	for _, r := range args.Routes {
+	for _, r := range routes {
 		host := r.Host + "." + args.Domain
 		hosts = append(hosts, host)
-		c.URLs[r.Host] = "https://" + host
+		c.URLs[r.Host] = URL(args.Domain, r.Host)
+		c.Open(network.Flow{Name: "gateway-to-" + r.Host, From: args.Gateway, To: network.App(r.Namespace, r.Service)})
 	}
 	cert, err := kube.CustomResource(ctx, name+"-certificate", "cert-manager.io/v1", "Certificate",
 		kube.Meta(GatewayName, args.Namespace, nil),
@@ -133,7 +141,7 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 	if err != nil {
 		return nil, err
 	}
-	for i, r := range args.Routes {
+	for i, r := range routes {
 		var route httpRoute
 		route.Route = make([]struct {
 			Destination destination `json:"destination"`
@@ -146,7 +154,7 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 			HTTP:     []httpRoute{route},
 		}
 		if _, err := kube.CustomResource(ctx, name+"-"+r.Host, "networking.istio.io/v1", "VirtualService",
-			kube.Meta(r.Host, r.NamespaceName, nil), vs,
+			kube.Meta(r.Host, args.NamespaceNames[r.Namespace], nil), vs,
 			pulumi.Parent(c), pulumi.DependsOn(append([]pulumi.Resource{gateway}, args.IstioReady...))); err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/secret"
 )
@@ -36,6 +37,14 @@ const (
 	// DashboardFolder is the folder the provisioned dashboards appear in.
 	DashboardFolder = "Lamina"
 )
+
+// Host is the hostname's first label Grafana is served under.
+const Host = "grafana"
+
+// Endpoint is Grafana in namespace, as Kiali reaches it.
+func Endpoint(namespace string) network.Endpoint {
+	return network.Endpoint{Peer: network.App(namespace, AppName), Ports: network.TCP(ContainerPort)}
+}
 
 // ServiceURL is Grafana's in-cluster address in namespace.
 func ServiceURL(namespace string) string {
@@ -70,14 +79,18 @@ type Datasource struct {
 	Access    string `json:"access"`
 	IsDefault bool   `json:"isDefault"`
 	Editable  bool   `json:"editable"`
+	// Endpoint is the server's pods and ports: Grafana opens a flow to it, named after
+	// the UID.
+	Endpoint network.Endpoint `json:"-"`
 }
 
 // GrafanaArgs configure Grafana.
 type GrafanaArgs struct {
 	// Chart pins grafana-community's grafana chart.
 	Chart kube.Chart
-	// Namespace is the monitoring namespace's name.
-	Namespace pulumi.StringInput
+	// Namespace is the monitoring namespace's name, NamespaceName the same as a string.
+	Namespace     pulumi.StringInput
+	NamespaceName string
 	// AdminUser is the administrator's name; AdminPassword its password, a secret.
 	// Without a password, one is generated once on the Mac (openssl rand) and kept,
 	// secret, in the state.
@@ -105,6 +118,9 @@ type Grafana struct {
 	// AdminUser and AdminPassword (a secret) are the administrator's credentials.
 	AdminUser     pulumi.StringOutput
 	AdminPassword pulumi.StringOutput
+
+	// The queries to every datasource and Grafana's hostname.
+	network.Declaration
 }
 
 // values are the chart values the program sets (charts/grafana/values.yaml). No
@@ -215,6 +231,11 @@ func NewGrafana(ctx *pulumi.Context, name string, args GrafanaArgs, opts ...pulu
 	if err != nil {
 		return nil, err
 	}
+	self := network.App(args.NamespaceName, AppName).As(ServiceAccount)
+	for _, ds := range args.Datasources {
+		g.Open(ds.Endpoint.From("grafana-to-"+ds.UID, self))
+	}
+	g.Serve(network.Route{Host: Host, Namespace: args.NamespaceName, Service: Service, Port: ServicePort})
 	g.AdminUser = pulumi.String(args.AdminUser).ToStringOutput()
 	g.AdminPassword = password
 	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{"adminUser": g.AdminUser}); err != nil {

@@ -11,6 +11,7 @@ import (
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
 
@@ -39,6 +40,33 @@ const (
 // without "istio-">, and the program sets it explicitly.
 var GatewaySelector = map[string]string{"istio": "ingressgateway"}
 
+// Ports of istiod and of every injected pod.
+const (
+	// IstiodXDSPort serves configuration and certificates to sidecars and gateways;
+	// IstiodMonitoringPort its metrics and debug state.
+	IstiodXDSPort        = 15012
+	IstiodMonitoringPort = 15014
+	// AgentPort is the sidecar agent's: merged metrics and the kubelet's rewritten
+	// probes; StatusPort the gateway's readiness; EnvoyMetricsPort Envoy's own metrics.
+	AgentPort        = 15020
+	StatusPort       = 15021
+	EnvoyMetricsPort = 15090
+)
+
+// GatewayPeer is the ingress gateway's pods in namespace ns, with their mesh identity.
+func GatewayPeer(ns string) network.Peer {
+	return network.Pods(ns, GatewaySelector).As(GatewayServiceAccount)
+}
+
+// istiod is istiod's pods in the mesh's root namespace.
+func istiod(root string) network.Peer { return network.Pods(root, map[string]string{"app": "istiod"}) }
+
+// IstiodMonitoring is istiod's metrics and debug state, which Prometheus scrapes and
+// Kiali reads, in the mesh's root namespace.
+func IstiodMonitoring(root string) network.Endpoint {
+	return network.Endpoint{Peer: istiod(root), Ports: network.TCP(IstiodMonitoringPort)}
+}
+
 // IstioArgs configure Istio.
 type IstioArgs struct {
 	// Repo, Version and Timeout pin the four charts, which share a version.
@@ -47,10 +75,14 @@ type IstioArgs struct {
 	// Namespace is istio-system's name (the mesh's root namespace); GatewayNamespace the
 	// ingress gateway's.
 	Namespace, GatewayNamespace pulumi.StringInput
+	// RootNamespace and GatewayNamespaceName name the same two namespaces as strings.
+	RootNamespace, GatewayNamespaceName string
 	// Workloads are the workload namespaces, in order, and WorkloadNames their names as
 	// outputs of the namespaces component.
 	Workloads     []string
 	WorkloadNames map[string]pulumi.StringOutput
+	// Kubelet is where the kubelet's probes come from (the nodes' addresses).
+	Kubelet network.Peer
 	// CNI installs the CNI node agent (k3s paths) and makes sidecars use it.
 	CNI bool
 	// WaitForRollout declares a step that waits until every pod of workload (kind/name,
@@ -116,6 +148,10 @@ type Istio struct {
 	// sidecar, and the CNI node agent Ready, which sets up the injected pod's traffic
 	// redirection (without it the pod's istio-validation init container fails).
 	Sidecars []pulumi.Resource
+
+	// The flows every injected pod and the gateway need: istiod, the kubelet's probes,
+	// and clients outside the cluster to the gateway.
+	network.Declaration
 }
 
 // NewIstio installs the charts in order (base and cni at once, istiod after base, then
@@ -176,6 +212,14 @@ func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.R
 	if err := c.meshPolicy(ctx, name, args); err != nil {
 		return nil, err
 	}
+	for _, ns := range append([]string{args.GatewayNamespaceName}, args.Workloads...) {
+		c.Open(
+			network.Flow{Name: "istiod", From: network.Namespace(ns), To: istiod(args.RootNamespace), Ports: network.TCP(IstiodXDSPort)},
+			network.Flow{Name: "kubelet-probes", From: args.Kubelet, To: network.Namespace(ns), Ports: network.TCP(AgentPort, StatusPort)},
+		)
+	}
+	// Clients on macOS reach the gateway's listeners through MetalLB's address.
+	c.Open(network.Flow{Name: "clients", From: network.Peer{CIDR: "0.0.0.0/0"}, To: GatewayPeer(args.GatewayNamespaceName), Ports: network.TCP(80, 443)})
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"gatewayServiceAccount": pulumi.String(GatewayServiceAccount),
 	}); err != nil {

@@ -8,6 +8,7 @@ import (
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/secret"
 )
@@ -27,12 +28,16 @@ const (
 	oidcKey    = "oidc-secret"
 )
 
+// Host is the hostname's first label Kiali is served under.
+const Host = "kiali"
+
 // KialiArgs configure Kiali.
 type KialiArgs struct {
 	// Chart pins the kiali-server chart.
 	Chart kube.Chart
-	// Namespace is the observability namespace's name.
-	Namespace pulumi.StringInput
+	// Namespace is the observability namespace's name, NamespaceName the same as a string.
+	Namespace     pulumi.StringInput
+	NamespaceName string
 	// IstioNamespace is the mesh's root namespace. (Kiali 2.x finds the control plane
 	// itself: its istio_namespace setting is gone since v2.14.)
 	IstioNamespace string
@@ -44,6 +49,10 @@ type KialiArgs struct {
 	PrometheusURL                  string
 	TracingGRPCURL, TracingUIURL   string
 	GrafanaInternalURL, GrafanaURL string
+	// Prometheus, Tracing (the gRPC query API), Grafana and Istiod (its debug state)
+	// are the backends at those addresses; APIServer is where Kiali reads the mesh's
+	// configuration. Kiali opens a flow to each.
+	Prometheus, Tracing, Grafana, Istiod, APIServer network.Endpoint
 	// Resources size Kiali.
 	Resources kube.Resources
 	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars): the release waits for it.
@@ -56,6 +65,9 @@ type Kiali struct {
 
 	Release    *helmv3.Release
 	SigningKey *corev1.Secret
+
+	// The reads of every backend and Kiali's hostname.
+	network.Declaration
 }
 
 // values are the chart values the program sets (kiali-server's values.yaml, which the
@@ -162,6 +174,15 @@ func NewKiali(ctx *pulumi.Context, name string, args KialiArgs, opts ...pulumi.R
 	if err != nil {
 		return nil, err
 	}
+	self := network.App(args.NamespaceName, InstanceName).As(InstanceName)
+	k.Open(
+		args.Prometheus.From("kiali-to-prometheus", self),
+		args.Tracing.From("kiali-to-jaeger", self),
+		args.Grafana.From("kiali-to-grafana", self),
+		args.Istiod.From("kiali-to-istiod", self),
+		args.APIServer.From("apiserver", network.Namespace(args.NamespaceName)),
+	)
+	k.Serve(network.Route{Host: Host, Namespace: args.NamespaceName, Service: InstanceName, Port: ServicePort})
 	if err := ctx.RegisterResourceOutputs(k, pulumi.Map{"authStrategy": pulumi.String(args.AuthStrategy)}); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
 
@@ -26,6 +27,11 @@ const (
 	VectorAppName        = "vector"
 	VectorServiceAccount = "vector"
 )
+
+// Loki is Loki in namespace, as Vector pushes to it and Grafana queries it.
+func Loki(namespace string) network.Endpoint {
+	return network.Endpoint{Peer: network.App(namespace, LokiAppName), Ports: network.TCP(LokiPort)}
+}
 
 // LokiURL is the in-cluster address of Loki in namespace.
 func LokiURL(namespace string) string {
@@ -49,6 +55,8 @@ type LogsArgs struct {
 	LokiResources, VectorResources kube.Resources
 	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars): the releases wait for it.
 	IstioReady []pulumi.Resource
+	// APIServer is where the agents read the metadata of the pods whose logs they ship.
+	APIServer network.Endpoint
 }
 
 // Logs is the two releases.
@@ -56,6 +64,9 @@ type Logs struct {
 	pulumi.ResourceState
 
 	Loki, Vector *helmv3.Release
+
+	// Vector's pushes to Loki and its reads of the API server.
+	network.Declaration
 }
 
 // lokiValues are the loki chart's values the program sets (charts/loki/values.yaml).
@@ -201,6 +212,8 @@ func NewLogs(ctx *pulumi.Context, name string, args LogsArgs, opts ...pulumi.Res
 	if err != nil {
 		return nil, err
 	}
+	l.Open(Loki(args.NamespaceName).From("vector-to-loki", network.App(args.NamespaceName, VectorAppName).As(VectorServiceAccount)),
+		args.APIServer.From("apiserver", network.Namespace(args.NamespaceName)))
 	if err := ctx.RegisterResourceOutputs(l, pulumi.Map{"lokiURL": pulumi.String(LokiURL(args.NamespaceName))}); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/istio"
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
 
@@ -32,6 +34,15 @@ const (
 	KubeStateMetricsAppName = "kube-state-metrics"
 )
 
+// Host is the hostname's first label the server's UI is served under.
+const Host = "prometheus"
+
+// Endpoint is the Prometheus server in namespace, as its clients (Grafana, Kiali, the
+// dashboard) reach it.
+func Endpoint(namespace string) network.Endpoint {
+	return network.Endpoint{Peer: network.App(namespace, AppName), Ports: network.TCP(ServicePort)}
+}
+
 // ServiceURL is the in-cluster address of the Prometheus server in namespace.
 func ServiceURL(namespace string) string {
 	return kube.ServiceURL(Service, namespace, ServicePort)
@@ -41,8 +52,14 @@ func ServiceURL(namespace string) string {
 type MonitoringArgs struct {
 	// Chart pins prometheus-community's prometheus chart.
 	Chart kube.Chart
-	// Namespace is the monitoring namespace's name.
-	Namespace pulumi.StringInput
+	// Namespace is the monitoring namespace's name, NamespaceName the same as a string.
+	Namespace     pulumi.StringInput
+	NamespaceName string
+	// MeshNamespaces are scraped: every injected pod's merged metrics and Envoy's own.
+	MeshNamespaces []string
+	// Istiod is istiod's metrics, also scraped; APIServer is where service discovery
+	// reads the pods and endpoints.
+	Istiod, APIServer network.Endpoint
 	// Retention is a Prometheus duration such as 7d.
 	Retention string
 	// ScrapeInterval is how often targets are scraped.
@@ -65,6 +82,9 @@ type Monitoring struct {
 	Release *helmv3.Release
 	// URL is the in-cluster address Grafana and Kiali query.
 	URL pulumi.StringOutput
+
+	// The scrapes, service discovery and the UI's hostname.
+	network.Declaration
 }
 
 // values are the chart values the program sets (charts/prometheus/values.yaml).
@@ -151,6 +171,14 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 		return nil, err
 	}
 	m.URL = args.Namespace.ToStringOutput().ApplyT(ServiceURL).(pulumi.StringOutput)
+	server := network.App(args.NamespaceName, AppName)
+	for _, ns := range args.MeshNamespaces {
+		m.Open(network.Flow{Name: "prometheus-scrape-" + ns, From: server, To: network.Namespace(ns),
+			Ports: network.TCP(istio.AgentPort, istio.EnvoyMetricsPort)})
+	}
+	m.Open(args.Istiod.From("prometheus-scrape-istiod", server),
+		args.APIServer.From("apiserver", network.Namespace(args.NamespaceName)))
+	m.Serve(network.Route{Host: Host, Namespace: args.NamespaceName, Service: Service, Port: ServicePort})
 	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{"url": m.URL}); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,7 @@
 // Package security provides NetworkSecurity: default-deny authorization (Istio) and
 // default-deny network policy (Kubernetes) per namespace, then exactly the flows the
-// platform declares, each as the NetworkPolicies on both ends and, where the caller has
-// a mesh identity, an Istio ALLOW policy naming it.
+// components declare (package network), each as the NetworkPolicies on both ends and,
+// where the caller has a mesh identity, an Istio ALLOW policy naming it.
 package security
 
 import (
@@ -13,38 +13,9 @@ import (
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
-
-// Peer is one end of a flow: pods of a namespace, or addresses outside the cluster.
-type Peer struct {
-	// Namespace holds the pods; empty with CIDR.
-	Namespace string
-	// Pods selects pods by label; empty selects every pod of the namespace.
-	Pods map[string]string
-	// ServiceAccount is the pods' service account, their mesh identity; empty when the
-	// traffic does not come through a sidecar; AnyServiceAccount for every identity of
-	// the namespace (what every sidecar of it sends, such as its spans).
-	ServiceAccount string
-	// CIDR is an address range outside the cluster (clients of the gateway, the nodes).
-	CIDR string
-}
-
-// Port is a port of the receiving pods.
-type Port struct {
-	Number   int
-	Protocol string
-}
-
-// Flow is traffic the platform needs.
-type Flow struct {
-	// Name is unique among the flows of a namespace: NetworkPolicy and
-	// AuthorizationPolicy names derive from it.
-	Name     string
-	From, To Peer
-	// Ports of the receiving pods; empty allows every port.
-	Ports []Port
-}
 
 // NetworkSecurityArgs say which namespaces are closed and what may flow.
 type NetworkSecurityArgs struct {
@@ -56,8 +27,10 @@ type NetworkSecurityArgs struct {
 	NamespaceNames map[string]pulumi.StringOutput
 	// TrustDomain is the mesh's SPIFFE trust domain (cluster.local).
 	TrustDomain string
-	// Flows are every allowed flow.
-	Flows []Flow
+	// Flows are every allowed flow, as the components declare them (network.Collect).
+	Flows []network.Flow
+	// DNS is the cluster's DNS server, which every policed namespace keeps reaching.
+	DNS network.Endpoint
 	// IstioReady is what AuthorizationPolicies wait for (CRDs and istiod).
 	IstioReady []pulumi.Resource
 }
@@ -107,6 +80,34 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 		}, pulumi.Parent(c))
 		return err
 	}
+	flows := args.Flows
+	for _, ns := range args.Policed {
+		flows = append(flows, args.DNS.From("dns", network.Namespace(ns)))
+	}
+	// Two flows whose policies would share a name in one namespace would overwrite each
+	// other in the cluster; refuse them before anything is declared.
+	seen := map[string]bool{}
+	for _, f := range flows {
+		for _, end := range []network.Peer{f.From, f.To} {
+			if (end.Namespace == "") == (end.CIDR == "") {
+				return nil, fmt.Errorf("network security: flow %q has an end with neither a namespace nor an address range, or both", f.Name)
+			}
+		}
+		ends := []string{f.From.Namespace}
+		if f.To.Namespace != f.From.Namespace {
+			ends = append(ends, f.To.Namespace)
+		}
+		for _, ns := range ends {
+			if ns == "" || (!contains(args.Policed, ns) && !contains(args.Authorized, ns)) {
+				continue
+			}
+			key := ns + "/" + f.Name
+			if seen[key] {
+				return nil, fmt.Errorf("network security: flow %q appears twice in namespace %s; flow names must be unique per namespace", f.Name, ns)
+			}
+			seen[key] = true
+		}
+	}
 	for _, ns := range args.Authorized {
 		// An ALLOW policy without rules matches nothing: every request is denied unless
 		// another ALLOW policy of the namespace matches it.
@@ -124,26 +125,7 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 			return nil, err
 		}
 	}
-	// Two flows whose policies would share a name in one namespace would overwrite each
-	// other in the cluster; refuse them before anything is declared.
-	seen := map[string]bool{}
-	for _, f := range args.Flows {
-		ends := []string{f.From.Namespace}
-		if f.To.Namespace != f.From.Namespace {
-			ends = append(ends, f.To.Namespace)
-		}
-		for _, ns := range ends {
-			if ns == "" || (!contains(args.Policed, ns) && !contains(args.Authorized, ns)) {
-				continue
-			}
-			key := ns + "/" + f.Name
-			if seen[key] {
-				return nil, fmt.Errorf("network security: flow %q appears twice in namespace %s; flow names must be unique per namespace", f.Name, ns)
-			}
-			seen[key] = true
-		}
-	}
-	for _, f := range args.Flows {
+	for _, f := range flows {
 		ports := networkingv1.NetworkPolicyPortArray{}
 		var portNames []string
 		for _, p := range f.Ports {
@@ -185,7 +167,7 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 			r.From = make([]struct {
 				Source source `json:"source"`
 			}, 1)
-			if f.From.ServiceAccount == AnyServiceAccount {
+			if f.From.ServiceAccount == network.AnyServiceAccount {
 				r.From[0].Source.Namespaces = []string{f.From.Namespace}
 			} else {
 				r.From[0].Source.Principals = []string{Principal(args.TrustDomain, f.From.Namespace, f.From.ServiceAccount)}
@@ -206,7 +188,7 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 			}
 		}
 	}
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"flows": pulumi.Int(len(args.Flows))}); err != nil {
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"flows": pulumi.Int(len(flows))}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -221,7 +203,7 @@ func selector(labels map[string]string) *metav1.LabelSelectorArgs {
 
 // peer selects the other end: its namespace by the name label Kubernetes sets on every
 // namespace, and its pods; or an address range.
-func peer(p Peer) *networkingv1.NetworkPolicyPeerArgs {
+func peer(p network.Peer) *networkingv1.NetworkPolicyPeerArgs {
 	if p.CIDR != "" {
 		return &networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(p.CIDR)}}
 	}
@@ -233,9 +215,6 @@ func peer(p Peer) *networkingv1.NetworkPolicyPeerArgs {
 	}
 	return out
 }
-
-// AnyServiceAccount admits every mesh identity of a Peer's namespace.
-const AnyServiceAccount = "*"
 
 // Principal is the SPIFFE identity Istio gives a service account.
 func Principal(trustDomain, namespace, serviceAccount string) string {

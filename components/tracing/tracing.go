@@ -9,6 +9,7 @@ import (
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
 
@@ -53,6 +54,20 @@ func SpansTarget(namespace string, collector bool) (host, app string) {
 	return Host(namespace), AppName
 }
 
+// UIHost is the hostname's first label Jaeger's UI is served under.
+const UIHost = "jaeger"
+
+// Query is Jaeger's UI and HTTP API in namespace, which Grafana queries; QueryGRPC its
+// gRPC query API, which Kiali uses.
+func Query(namespace string) network.Endpoint {
+	return network.Endpoint{Peer: network.App(namespace, AppName), Ports: network.TCP(QueryPort)}
+}
+
+// QueryGRPC is Jaeger's gRPC query API in namespace.
+func QueryGRPC(namespace string) network.Endpoint {
+	return network.Endpoint{Peer: network.App(namespace, AppName), Ports: network.TCP(QueryGRPCPort)}
+}
+
 // CollectorHost is the collector's in-cluster host name in namespace.
 func CollectorHost(namespace string) string {
 	return kube.ServiceHost(CollectorService, namespace)
@@ -79,6 +94,8 @@ type TracingArgs struct {
 	Collector *Collector
 	// IstioReady is what a mesh workload waits for (istio.Istio.Sidecars): the releases wait for it.
 	IstioReady []pulumi.Resource
+	// MeshNamespaces send spans: every sidecar of them, and the gateway.
+	MeshNamespaces []string
 }
 
 // Collector is the OpenTelemetry collector's chart and size.
@@ -98,6 +115,9 @@ type Tracing struct {
 	// SpansHost is where the proxies send spans: the collector when there is one,
 	// Jaeger otherwise; SpansAppName labels the pods that receive them.
 	SpansHost, SpansAppName string
+
+	// The spans every mesh namespace sends, the collector's export and the UI's hostname.
+	network.Declaration
 }
 
 // collectorValues are the opentelemetry-collector chart's values the program sets. The
@@ -221,6 +241,15 @@ func NewTracing(ctx *pulumi.Context, name string, args TracingArgs, opts ...pulu
 			return nil, err
 		}
 	}
+	spans := network.Endpoint{Peer: network.App(args.NamespaceName, t.SpansAppName), Ports: network.TCP(OTLPPort)}
+	for _, ns := range args.MeshNamespaces {
+		t.Open(spans.From("spans-from-"+ns, network.Namespace(ns).As(network.AnyServiceAccount)))
+	}
+	if args.Collector != nil {
+		jaeger := network.Endpoint{Peer: network.App(args.NamespaceName, AppName), Ports: network.TCP(OTLPPort)}
+		t.Open(jaeger.From("collector-to-jaeger", network.App(args.NamespaceName, CollectorAppName).As(CollectorServiceAccount)))
+	}
+	t.Serve(network.Route{Host: UIHost, Namespace: args.NamespaceName, Service: Service, Port: QueryPort})
 	if err := ctx.RegisterResourceOutputs(t, pulumi.Map{"maxTraces": pulumi.Int(args.MaxTraces), "spansHost": pulumi.String(t.SpansHost)}); err != nil {
 		return nil, err
 	}

@@ -17,12 +17,13 @@ import (
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
 
 // AppLabel is the label every pod carries with its workload's name; Services,
 // NetworkPolicies and AuthorizationPolicies select on it.
-const AppLabel = "app.kubernetes.io/name"
+const AppLabel = network.AppLabel
 
 // Kinds of pod controller.
 const (

@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -64,6 +62,9 @@ type Stack struct {
 	// when it does not load (then only the Mac itself is checked).
 	Config  *config.Config
 	LoadErr error
+	// Hostnames are the stack's hostnames (the urls output of its offline render): the
+	// components declare them, so only the program knows them.
+	Hostnames []string
 	// Encrypted holds when the stack's secrets are passphrase-encrypted (its file names
 	// the passphrase provider or has a salt): Pulumi then needs the passphrase.
 	Encrypted bool
@@ -92,7 +93,7 @@ func Run(p Probe, s Stack) []Check {
 		add(disk(p, s))
 	}
 	add(passphrase(p, s))
-	if cfg != nil {
+	if cfg != nil && len(s.Hostnames) > 0 {
 		add(hosts(p, s))
 	}
 	return out
@@ -314,8 +315,7 @@ func hosts(p Probe, s Stack) Check {
 	}
 	e := s.Config.Edge
 	var missing []string
-	for _, host := range slices.Sorted(maps.Keys(e.Routes)) {
-		name := host + "." + e.Domain
+	for _, name := range s.Hostnames {
 		if have[name] != e.Address {
 			missing = append(missing, name)
 		}

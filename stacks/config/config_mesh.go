@@ -135,19 +135,6 @@ type Edge struct {
 	// Address is the gateway's LoadBalancer address. Allowed: an address inside
 	// metallb.addresses.
 	Address string `json:"address"`
-	// Routes maps each hostname's first label (grafana for grafana.<domain>) to the
-	// Service behind it. Allowed: DNS labels, each to a namespace, Service name and port.
-	Routes map[string]Route `json:"routes"`
-}
-
-// Route is the Service behind a hostname.
-type Route struct {
-	// Namespace of the Service. Allowed: a workload namespace.
-	Namespace string `json:"namespace"`
-	// Service is the Service's name. Allowed: a Kubernetes name.
-	Service string `json:"service"`
-	// Port is the Service's port. Allowed: 1 to 65535.
-	Port int `json:"port"`
 }
 
 // The platform's namespaces, each declared once (components/namespaces).

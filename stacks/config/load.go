@@ -154,6 +154,12 @@ func (d decoder) section(key, text string, kind reflect.Kind) (any, bool) {
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
+// retired are keys earlier versions read, each with what replaced it, so that a stack
+// file written for them is refused with the way forward rather than a guess.
+var retired = map[string]string{
+	"lamina:edge.routes": "each component serves its own hostname now (grafana, prometheus, jaeger, kiali, llm, dashboard and core under lamina:edge.domain); remove the key",
+}
+
 // decode overlays raw onto dst, reporting every mismatch under its full key.
 func (d decoder) decode(key string, raw any, dst reflect.Value) {
 	ps := d.ps
@@ -183,7 +189,11 @@ func (d decoder) decode(key string, raw any, dst reflect.Value) {
 		for _, name := range names {
 			field, ok := fieldByTag(dst, name)
 			if !ok {
-				ps.add(key+"."+name, "unknown key; %s", suggest(name, tagsOf(dst.Type()), key+"."))
+				if why, gone := retired[key+"."+name]; gone {
+					ps.add(key+"."+name, "is no longer a setting: %s", why)
+				} else {
+					ps.add(key+"."+name, "unknown key; %s", suggest(name, tagsOf(dst.Type()), key+"."))
+				}
 				continue
 			}
 			d.decode(key+"."+name, obj[name], field)

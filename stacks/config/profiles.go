@@ -312,21 +312,10 @@ func resources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) Resource
 	}
 }
 
-// edgeDefaults routes one hostname per UI or API to the Service the later components declare.
+// edgeDefaults serves the platform under domain at address; each component names its
+// own hostname (grafana.<domain> and so on).
 func edgeDefaults(domain, address string) Edge {
-	return Edge{
-		Domain:  domain,
-		Address: address,
-		Routes: map[string]Route{
-			"grafana":    {Namespace: NamespaceMonitoring, Service: "grafana", Port: 80},
-			"prometheus": {Namespace: NamespaceMonitoring, Service: "prometheus", Port: 9090},
-			"jaeger":     {Namespace: NamespaceObservability, Service: "jaeger", Port: 16686},
-			"kiali":      {Namespace: NamespaceObservability, Service: "kiali", Port: 20001},
-			"llm":        {Namespace: NamespaceLLMServe, Service: "lamina-llm-serve", Port: 8000},
-			"dashboard":  {Namespace: NamespaceDashboard, Service: "lamina-dashboard", Port: 5001},
-			"core":       {Namespace: NamespaceLaminaSystem, Service: "lamina-core", Port: 8080},
-		},
-	}
+	return Edge{Domain: domain, Address: address}
 }
 
 // colimaVM is an Apple-silicon VM on the pinned k3s release with no extra k3s

@@ -256,21 +256,4 @@ func validateEdge(c *Config, ps *problems, pool []addressRange) {
 	} else if !slices.ContainsFunc(pool, func(r addressRange) bool { return r.contains(a) }) {
 		ps.add("lamina:edge.address", "%s is not among lamina:metallb.addresses, so MetalLB would not hand it out", e.Address)
 	}
-	if len(e.Routes) == 0 {
-		ps.add("lamina:edge.routes", "is empty; the gateway needs at least one hostname")
-	}
-	for _, name := range slices.Sorted(maps.Keys(e.Routes)) {
-		key := "lamina:edge.routes." + name
-		r := e.Routes[name]
-		if !dnsLabel.MatchString(name) {
-			ps.add(key, "%s is not a DNS label; allowed: lower-case letters, digits and '-'", quote(name))
-		}
-		if !slices.Contains(WorkloadNamespaces, r.Namespace) {
-			ps.add(key+".namespace", "%s is not a workload namespace; allowed: %s", quote(r.Namespace), strings.Join(WorkloadNamespaces, ", "))
-		}
-		if !dnsLabel.MatchString(r.Service) {
-			ps.add(key+".service", "%s is not a Service name", quote(r.Service))
-		}
-		inRange(ps, key+".port", r.Port, 1, 65535)
-	}
 }

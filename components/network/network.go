@@ -1,0 +1,143 @@
+// Package network holds what a component says it needs from the network and the mesh:
+// the flows it opens, whom they admit, and the hostnames it serves. Each component
+// declares its own next to the resources they concern; a stack only collects them and
+// hands them to the security and edge components, which turn them into NetworkPolicies,
+// AuthorizationPolicies and VirtualServices.
+package network
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+)
+
+// Peer is one end of a flow: pods of a namespace, or addresses outside the cluster.
+type Peer struct {
+	// Namespace holds the pods; empty with CIDR.
+	Namespace string
+	// Pods selects pods by label; empty selects every pod of the namespace.
+	Pods map[string]string
+	// ServiceAccount is the pods' service account, their mesh identity: the principal
+	// the receiving end admits. Empty when the traffic does not come through a sidecar;
+	// AnyServiceAccount for every identity of the namespace (what every sidecar of it
+	// sends, such as its spans).
+	ServiceAccount string
+	// CIDR is an address range outside the cluster (clients of the gateway, the nodes).
+	CIDR string
+}
+
+// AnyServiceAccount admits every mesh identity of a Peer's namespace.
+const AnyServiceAccount = "*"
+
+// AppLabel is the label every pod of the platform carries with its application's name
+// (the charts set it as well); Services and policies select on it.
+const AppLabel = "app.kubernetes.io/name"
+
+// App is the pods of application app in namespace ns.
+func App(ns, app string) Peer { return Pods(ns, map[string]string{AppLabel: app}) }
+
+// Namespace is every pod of namespace ns.
+func Namespace(ns string) Peer { return Peer{Namespace: ns} }
+
+// Pods are the pods of namespace ns that carry labels.
+func Pods(ns string, labels map[string]string) Peer { return Peer{Namespace: ns, Pods: labels} }
+
+// As is p with the mesh identity of service account sa.
+func (p Peer) As(sa string) Peer {
+	p.ServiceAccount = sa
+	return p
+}
+
+// Port is a port of the receiving pods.
+type Port struct {
+	Number   int
+	Protocol string
+}
+
+// TCP lists TCP ports.
+func TCP(ports ...int) []Port {
+	out := make([]Port, 0, len(ports))
+	for _, p := range ports {
+		out = append(out, Port{Number: p, Protocol: "TCP"})
+	}
+	return out
+}
+
+// Flow is traffic a component needs.
+type Flow struct {
+	// Name is unique among the flows of a namespace: NetworkPolicy and
+	// AuthorizationPolicy names derive from it.
+	Name     string
+	From, To Peer
+	// Ports of the receiving pods; empty allows every port.
+	Ports []Port
+}
+
+// Endpoint is what a server offers its clients: its pods and the ports they listen on.
+// The server's package says what it is; a client's component opens a flow to it.
+type Endpoint struct {
+	Peer  Peer
+	Ports []Port
+}
+
+// From is the flow name from client to e.
+func (e Endpoint) From(name string, client Peer) Flow {
+	return Flow{Name: name, From: client, To: e.Peer, Ports: e.Ports}
+}
+
+// Route is a hostname the edge serves and the Service behind it.
+type Route struct {
+	// Host is the hostname's first label (grafana for grafana.<domain>).
+	Host string
+	// Namespace, Service and Port are the Service behind the hostname.
+	Namespace, Service string
+	Port               int
+}
+
+// Needs is what a component needs from the network and the mesh.
+type Needs struct {
+	Flows  []Flow
+	Routes []Route
+}
+
+// Needer is a component that declares its needs.
+type Needer interface {
+	Needs() Needs
+}
+
+// Declaration is embedded in a component to hold what it declares, which makes the
+// component a Needer.
+type Declaration struct{ needs Needs }
+
+// Open declares flows the component needs.
+func (d *Declaration) Open(flows ...Flow) { d.needs.Flows = append(d.needs.Flows, flows...) }
+
+// Serve declares hostnames the component serves.
+func (d *Declaration) Serve(routes ...Route) { d.needs.Routes = append(d.needs.Routes, routes...) }
+
+// Needs returns what was declared.
+func (d *Declaration) Needs() Needs { return d.needs }
+
+// Collect gathers the needs of components, in order. A flow that two components both
+// declare identically (the pods of one namespace calling the API server) is kept once;
+// flows that differ under one name are left for the security component to refuse. A
+// hostname served twice is an error naming both Services.
+func Collect(components ...Needer) (Needs, error) {
+	var all Needs
+	for _, c := range components {
+		n := c.Needs()
+		for _, f := range n.Flows {
+			if !slices.ContainsFunc(all.Flows, func(g Flow) bool { return reflect.DeepEqual(f, g) }) {
+				all.Flows = append(all.Flows, f)
+			}
+		}
+		for _, r := range n.Routes {
+			if i := slices.IndexFunc(all.Routes, func(s Route) bool { return s.Host == r.Host }); i >= 0 {
+				return Needs{}, fmt.Errorf("network: hostname %q is served twice: by %s/%s and by %s/%s",
+					r.Host, all.Routes[i].Namespace, all.Routes[i].Service, r.Namespace, r.Service)
+			}
+			all.Routes = append(all.Routes, r)
+		}
+	}
+	return all, nil
+}

@@ -1,0 +1,43 @@
+package network_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/components/network"
+)
+
+type component struct{ network.Declaration }
+
+func declaring(flows []network.Flow, routes ...network.Route) *component {
+	c := &component{}
+	c.Open(flows...)
+	c.Serve(routes...)
+	return c
+}
+
+// Two components whose pods share a namespace both need the API server: the stack
+// opens it once. A hostname two components both claim is refused, naming both.
+func TestCollectKeepsAFlowDeclaredTwiceOnceAndRefusesAHostnameServedTwice(t *testing.T) {
+	api := network.Endpoint{Peer: network.Peer{CIDR: "192.168.64.0/24"}, Ports: network.TCP(6443)}
+	prometheus := declaring([]network.Flow{api.From("apiserver", network.Namespace("monitoring"))},
+		network.Route{Host: "prometheus", Namespace: "monitoring", Service: "prometheus", Port: 9090})
+	vector := declaring([]network.Flow{
+		api.From("apiserver", network.Namespace("monitoring")),
+		{Name: "vector-to-loki", From: network.App("monitoring", "vector").As("vector"), To: network.App("monitoring", "loki"), Ports: network.TCP(3100)},
+	})
+	needs, err := network.Collect(prometheus, vector)
+	require.NoError(t, err)
+	var names []string
+	for _, f := range needs.Flows {
+		names = append(names, f.Name)
+	}
+	assert.Equal(t, []string{"apiserver", "vector-to-loki"}, names)
+	assert.Equal(t, []network.Route{{Host: "prometheus", Namespace: "monitoring", Service: "prometheus", Port: 9090}}, needs.Routes)
+
+	impostor := declaring(nil, network.Route{Host: "prometheus", Namespace: "lamina-dashboard", Service: "lamina-dashboard", Port: 5001})
+	_, err = network.Collect(prometheus, impostor)
+	assert.EqualError(t, err, `network: hostname "prometheus" is served twice: by monitoring/prometheus and by lamina-dashboard/lamina-dashboard`)
+}
