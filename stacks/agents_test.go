@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
-	"github.com/lamina-os/lamina-infra/internal/offline"
+	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lamina-os/lamina-infra/internal/offline"
+	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )

@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	installgraph "github.com/lamina-os/lamina-infra/internal/graph"
-	"github.com/lamina-os/lamina-infra/internal/offline"
 	"github.com/lamina-os/lamina-infra/internal/readme"
 )
 

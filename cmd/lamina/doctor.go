@@ -10,8 +10,8 @@ import (
 	"os/exec"
 	"slices"
 
-	"github.com/lamina-os/lamina-infra/internal/doctor"
-	"github.com/lamina-os/lamina-infra/internal/offline"
+	"github.com/lamina-os/lamina-infra/cmd/lamina/doctor"
+	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )

@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lamina-os/lamina-infra/internal/offline"
+	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 )
 
 // The doctor checks /etc/hosts for the hostnames the components serve, which only the

@@ -25,8 +25,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	installgraph "github.com/lamina-os/lamina-infra/internal/graph"
-	"github.com/lamina-os/lamina-infra/internal/offline"
 	"github.com/lamina-os/lamina-infra/policy"
 )
 

@@ -1,0 +1,74 @@
+package stacks_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/lamina-os/lamina-infra/"
+
+// imports lists, for every Go file under dir (tests included, generated e2e projects
+// and tool binaries not), the module's packages it imports.
+func imports(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	err := filepath.WalkDir(filepath.Join(projectDir, dir), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".e2e" || d.Name() == "bin" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(projectDir, path)
+		for _, spec := range f.Imports {
+			if p, _ := strconv.Unquote(spec.Path.Value); strings.HasPrefix(p, module) {
+				out[rel] = append(out[rel], strings.TrimPrefix(p, module))
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+// The layers run one way: the program (stacks) wires components and shared code, and
+// nothing below it reaches back up. The offline runner and the doctor, which run the
+// program or read its configuration, sit beside the command that uses them.
+func TestNothingBelowTheProgramImportsIt(t *testing.T) {
+	for _, dir := range []string{"internal", "components"} {
+		for file, pkgs := range imports(t, dir) {
+			for _, p := range pkgs {
+				assert.False(t, p == "stacks" || strings.HasPrefix(p, "stacks/"), "%s imports %s", file, p)
+			}
+		}
+	}
+}
+
+// The mesh part of a stack names no workload: each component declares its own flows
+// and hostnames (package network), and mesh.go only hands them on.
+func TestTheMeshNamesNoWorkload(t *testing.T) {
+	platform := map[string]bool{
+		"components/certmanager": true, "components/cluster": true, "components/edge": true, "components/istio": true,
+		"components/metallb": true, "components/namespaces": true, "components/network": true, "components/security": true,
+	}
+	for _, p := range imports(t, "stacks")["stacks/mesh.go"] {
+		if strings.HasPrefix(p, "components/") {
+			assert.True(t, platform[p], "stacks/mesh.go imports the workload component %s", p)
+		}
+	}
+}
