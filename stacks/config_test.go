@@ -330,15 +330,40 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			},
 		},
 		{
-			name:      "charts, resources and sizing of the mesh",
-			overrides: map[string]string{"lamina:mesh": `{"istiodResources": {"requests": {"cpu": "4", "memory": "lots"}}, "gateway": {"minReplicas": 3, "maxReplicas": 2}, "tracingSamplingPercent": 150, "charts": {"version": "1.x", "repo": "http://charts"}}`},
+			name: "charts, resources and sizing of the mesh, and a pin of the old shape",
+			overrides: map[string]string{
+				"lamina:mesh": `{"istiodResources": {"requests": {"cpu": "4", "memory": "lots"}}, "gateway": {"minReplicas": 3, "maxReplicas": 2}, "tracingSamplingPercent": 150,
+					"charts": {"base": {"repository": "http://charts"}, "cni": {"name": "Istio CNI"}, "gateway": {"version": "1.x", "timeout": "2h"}}}`,
+				"lamina:metallb": `{"chart": {"repo": "https://metallb.github.io/metallb"}}`,
+			},
 			want: []string{
-				`lamina:mesh.charts.repo: "http://charts" is not an https:// URL`,
-				`lamina:mesh.charts.version: "1.x" is not an exact chart version; allowed: the form 1.31.1 or v1.21.2`,
+				`lamina:mesh.charts.base.repository: "http://charts" is not an https:// URL`,
+				`lamina:mesh.charts.cni.name: "Istio CNI" is not a chart name; allowed: lower-case letters, digits and '-'`,
+				`lamina:mesh.charts.gateway.timeout: 2h0m0s is out of range; allowed: 1m0s to 1h0m0s`,
+				`lamina:mesh.charts.gateway.version: "1.x" is not an exact chart version; allowed: the form 1.31.1 or v1.21.2`,
+				`lamina:mesh.charts.gateway.version: "1.x" differs from lamina:mesh.charts.base.version "1.31.1"; Istio's charts must share one version`,
 				"lamina:mesh.gateway.maxReplicas: 2 is out of range; allowed: 3 to 10",
 				"lamina:mesh.istiodResources.requests.cpu: 4 is more than the limit 2",
 				`lamina:mesh.istiodResources.requests.memory: "lots" is not a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi`,
 				"lamina:mesh.tracingSamplingPercent: 150 is out of range; allowed: 0 to 100",
+				"lamina:metallb.chart.repo: is no longer a setting: renamed repository; every chart pin is repository, name, version and timeout",
+			},
+		},
+		{
+			name: "extra chart values that touch what the program owns",
+			overrides: map[string]string{"lamina:grafana": `{"chart": {"values": {
+				"replicas": 1, "podLabels": {"team": "agents", "sidecar.istio.io/inject": "false"},
+				"podSecurityContext": {"runAsUser": 0}, "adminPassword": "hunter2", "serviceAccount": {"name": "root"},
+				"persistence": {"enabled": false}, "fullnameOverride": "graf",
+				"sidecar": {"containers": [{"name": "x", "securityContext": {"privileged": true}}]}}}}`},
+			want: []string{
+				"lamina:grafana.chart.values.adminPassword: is owned by the program (a secret: Helm keeps values in plaintext in its release record, and the program keeps secrets as Pulumi secrets); set it through the typed settings or not at all",
+				"lamina:grafana.chart.values.fullnameOverride: is owned by the program (a name the routes and the network policies refer to); set it through the typed settings or not at all",
+				"lamina:grafana.chart.values.persistence: is owned by the program (persistence: the data lives on the host data directory's volumes); set it through the typed settings or not at all",
+				"lamina:grafana.chart.values.podLabels[\"sidecar.istio.io/inject\"]: is owned by the program (a mesh label or annotation: the program decides what is in the mesh and which pods the gateway is); set it through the typed settings or not at all",
+				"lamina:grafana.chart.values.podSecurityContext: is owned by the program (a security context: the namespaces enforce Pod Security restricted); set it through the typed settings or not at all",
+				"lamina:grafana.chart.values.serviceAccount: is owned by the program (a service account: the authorization policies name each workload's identity); set it through the typed settings or not at all",
+				"lamina:grafana.chart.values.sidecar.containers[0].securityContext: is owned by the program (a security context: the namespaces enforce Pod Security restricted); set it through the typed settings or not at all",
 			},
 		},
 		{
@@ -490,6 +515,9 @@ func knownKey(key string) bool {
 		found := false
 		for t.Kind() == reflect.Slice {
 			t = t.Elem()
+		}
+		if t.Kind() == reflect.Interface {
+			return true // free-form values (a chart's extra values): any path is one
 		}
 		if t.Kind() == reflect.Map {
 			t = t.Elem() // this part is the map's key

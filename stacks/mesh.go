@@ -45,7 +45,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	names := m.Namespaces.Names
 
 	if m.MetalLB, err = metallb.NewMetalLB(ctx, "metallb", metallb.MetalLBArgs{
-		Chart:     chart(cfg.MetalLB.Chart, "metallb"),
+		Chart:     chart(cfg.MetalLB.Chart),
 		Namespace: names[config.NamespaceMetalLB],
 		Addresses: cfg.MetalLB.Addresses,
 	}, k8s); err != nil {
@@ -53,7 +53,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	}
 
 	if m.CertManager, err = certmanager.NewCertManager(ctx, "cert-manager", certmanager.CertManagerArgs{
-		Chart:          chart(cfg.CertManager.Chart, "cert-manager"),
+		Chart:          chart(cfg.CertManager.Chart),
 		Namespace:      names[config.NamespaceCertManager],
 		Issuer:         cfg.CertManager.Issuer,
 		RootCommonName: "Lamina " + cfg.Stack() + " root CA",
@@ -67,7 +67,9 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	mc := cfg.Mesh
 	cb := mc.CircuitBreaker
 	if m.Istio, err = istio.NewIstio(ctx, "istio", istio.IstioArgs{
-		Repo: mc.Charts.Repo, Version: mc.Charts.Version, Timeout: mc.Charts.Timeout.Duration,
+		Charts: istio.Charts{
+			Base: chart(mc.Charts.Base), CNI: chart(mc.Charts.CNI), Istiod: chart(mc.Charts.Istiod), Gateway: chart(mc.Charts.Gateway),
+		},
 		Namespace:            names[config.NamespaceIstio],
 		GatewayNamespace:     names[config.NamespaceGateway],
 		RootNamespace:        config.NamespaceIstio,
@@ -77,7 +79,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 		Kubelet:              cl.Kubelet,
 		CNI:                  mc.CNI,
 		WaitForRollout: func(name, workload string, revision pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.Resource, error) {
-			return cl.WaitForRollout(ctx, name, config.NamespaceIstio, workload, mc.Charts.Timeout.Duration, revision, opts...)
+			return cl.WaitForRollout(ctx, name, config.NamespaceIstio, workload, mc.Charts.CNI.Timeout.Duration, revision, opts...)
 		},
 		IstiodReplicas:  mc.IstiodReplicas,
 		IstiodResources: resourcesOf(mc.IstiodResources),
@@ -145,8 +147,9 @@ func meshNamespaces() []string {
 	return append([]string{config.NamespaceGateway}, config.WorkloadNamespaces...)
 }
 
-func chart(c config.HelmChart, name string) kube.Chart {
-	return kube.Chart{Repo: c.Repo, Name: name, Version: c.Version, Timeout: c.Timeout.Duration}
+// chart is a release's pin and extra values, as configured.
+func chart(c config.HelmChart) kube.Chart {
+	return kube.Chart{Repository: c.Repository, Name: c.Name, Version: c.Version, Timeout: c.Timeout.Duration, Values: c.Values}
 }
 
 func resourcesOf(r config.Resources) kube.Resources {

@@ -171,3 +171,30 @@ func TestGeneratedSecretsChangeOnlyWhenAsked(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"grafana-admin-password", "chromadb-token", "kiali-signing-key"}, generated)
 }
+
+// A release's extra values from the stack file (the escape hatch, as Pulumi's own chart
+// components offer) are merged over the program's typed values: objects key by key,
+// anything else replaced. Nothing but that release changes.
+func TestExtraChartValuesMergeOverTheTypedValuesOfTheirReleaseOnly(t *testing.T) {
+	plain := preview(t, stackSource(t, "development", nil))
+	src := stackSource(t, "development", nil)
+	src.Values["lamina:grafana"] = section(t, src, "lamina:grafana", map[string]any{"chart": map[string]any{
+		"values": map[string]any{"podLabels": map[string]any{"team": "agents"}, "resources": map[string]any{"limits": map[string]any{"cpu": "3"}}},
+	}})
+	g := preview(t, src)
+
+	values := release(t, g, "grafana").Inputs["values"]
+	assert.Equal(t, map[string]any{"team": "agents"}, field(values, "podLabels"))
+	typed := field(release(t, plain, "grafana").Inputs["values"], "resources")
+	assert.Equal(t, "3", field(values, "resources", "limits", "cpu"))
+	assert.Equal(t, field(typed, "limits", "memory"), field(values, "resources", "limits", "memory"), "the typed limit beside it stays")
+	assert.Equal(t, field(typed, "requests"), field(values, "resources", "requests"))
+	assert.Equal(t, "admin-password", field(values, "admin", "passwordKey"), "what the program owns stays")
+
+	require.Len(t, g.Resources, len(plain.Resources))
+	for i, r := range g.Resources {
+		if r.Name != "grafana" {
+			assert.Equal(t, plain.Resources[i], r, r.URN)
+		}
+	}
+}

@@ -69,9 +69,8 @@ func IstiodMonitoring(root string) network.Endpoint {
 
 // IstioArgs configure Istio.
 type IstioArgs struct {
-	// Repo, Version and Timeout pin the four charts, which share a version.
-	Repo, Version string
-	Timeout       time.Duration
+	// Charts pin the four releases.
+	Charts Charts
 	// Namespace is istio-system's name (the mesh's root namespace); GatewayNamespace the
 	// ingress gateway's.
 	Namespace, GatewayNamespace pulumi.StringInput
@@ -105,6 +104,11 @@ type IstioArgs struct {
 	AccessLogs bool
 	// CircuitBreaker is the traffic policy of every in-mesh destination.
 	CircuitBreaker CircuitBreaker
+}
+
+// Charts are the four releases' charts, which share a version.
+type Charts struct {
+	Base, CNI, Istiod, Gateway kube.Chart
 }
 
 // Gateway sizes the ingress gateway.
@@ -162,16 +166,13 @@ func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.R
 	if err := ctx.RegisterComponentResource("lamina:istio:Istio", name, c, opts...); err != nil {
 		return nil, err
 	}
-	chart := func(n string) kube.Chart {
-		return kube.Chart{Repo: args.Repo, Name: n, Version: args.Version, Timeout: args.Timeout}
-	}
 	var err error
-	c.Base, err = kube.Release(ctx, BaseRelease, chart("base"), args.Namespace,
+	c.Base, err = kube.Release(ctx, BaseRelease, args.Charts.Base, args.Namespace,
 		baseValues{DefaultRevision: "default"}, pulumi.Parent(c))
 	if err != nil {
 		return nil, err
 	}
-	c.Istiod, err = kube.Release(ctx, IstiodRelease, chart("istiod"), args.Namespace,
+	c.Istiod, err = kube.Release(ctx, IstiodRelease, args.Charts.Istiod, args.Namespace,
 		istiodValuesFor(args), pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.Base}))
 	if err != nil {
 		return nil, err
@@ -179,7 +180,7 @@ func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.R
 	c.Ready = []pulumi.Resource{c.Base, c.Istiod}
 	c.Sidecars = c.Ready
 	if args.CNI {
-		c.CNI, err = kube.Release(ctx, CNIRelease, chart("cni"), args.Namespace,
+		c.CNI, err = kube.Release(ctx, CNIRelease, args.Charts.CNI, args.Namespace,
 			cniValues{Global: platform{Platform: "k3s"}}, pulumi.Parent(c))
 		if err != nil {
 			return nil, err
@@ -202,7 +203,7 @@ func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.R
 	}
 
 	// The gateway's pods are injected (gateway template) by istiod's webhook.
-	c.Gateway, err = kube.Release(ctx, GatewayRelease, chart("gateway"), args.GatewayNamespace,
+	c.Gateway, err = kube.Release(ctx, GatewayRelease, args.Charts.Gateway, args.GatewayNamespace,
 		gatewayValuesFor(args.Gateway), pulumi.Parent(c),
 		pulumi.DependsOn(append(append([]pulumi.Resource{}, c.Sidecars...), args.GatewayDependsOn...)))
 	if err != nil {

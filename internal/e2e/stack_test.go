@@ -142,7 +142,7 @@ func (p *project) dataDir() string {
 	return filepath.Join(p.w.dir, "data", p.stack)
 }
 
-var repoRow = regexp.MustCompile("^\\| `(lamina:[A-Za-z.]+\\.repo)` \\| string \\| `([^`]+)` \\|")
+var repoRow = regexp.MustCompile("^\\| `(lamina:[A-Za-z.]+\\.repository)` \\| string \\| `([^`]+)` \\|")
 
 // chartRepositories reads every chart repository key, with its development default,
 // from the configuration reference (which a test keeps in step with the config tree).

@@ -88,12 +88,17 @@ func toInput(raw any) pulumi.Input {
 	panic(fmt.Sprintf("kube.Input: unexpected %T", raw))
 }
 
-// Chart is a pinned upstream chart.
+// Chart is a pinned upstream chart and the extra values the stack gives its release.
 type Chart struct {
-	// Repo is the chart repository's URL, Name the chart's name in it, Version exact.
-	Repo, Name, Version string
+	// Repository is the chart repository's URL, Name the chart's name in it, Version
+	// exact.
+	Repository, Name, Version string
 	// Timeout bounds the install or upgrade.
 	Timeout time.Duration
+	// Values are merged over the program's typed values: objects key by key, anything
+	// else replaces. The configuration refuses keys the program owns before anything is
+	// declared.
+	Values map[string]any
 }
 
 // Release installs a chart as a Helm release named exactly name in namespace, waiting
@@ -101,11 +106,14 @@ type Chart struct {
 // back (or removing a first install) when it is not: a failed install fails `pulumi up`
 // with the release's name instead of hanging or leaving half a release.
 func Release(ctx *pulumi.Context, name string, chart Chart, namespace pulumi.StringInput, values any, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
+	if len(chart.Values) > 0 {
+		values = Merge(plain(values), chart.Values)
+	}
 	return helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:           pulumi.String(name),
 		Chart:          pulumi.String(chart.Name),
 		Version:        pulumi.String(chart.Version),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(chart.Repo)},
+		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(chart.Repository)},
 		Namespace:      namespace,
 		// Namespaces are declared once, by the namespaces component.
 		CreateNamespace: pulumi.Bool(false),
@@ -116,6 +124,38 @@ func Release(ctx *pulumi.Context, name string, chart Chart, namespace pulumi.Str
 		WaitForJobs:     pulumi.Bool(true),
 		MaxHistory:      pulumi.Int(10),
 	}, opts...)
+}
+
+// Merge returns base with over laid on it: objects merge key by key, anything else in
+// over replaces what base has. Neither is changed.
+func Merge(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		b, bok := out[k].(map[string]any)
+		o, ook := v.(map[string]any)
+		if bok && ook {
+			out[k] = Merge(b, o)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// plain is a typed value as the JSON object Helm receives.
+func plain(v any) map[string]any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("kube: %v", err)) // a programming error: the types are ours
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic(fmt.Sprintf("kube: %T is not an object: %v", v, err))
+	}
+	return m
 }
 
 // CustomResource declares an object of a kind that a CRD defines, with a typed spec.

@@ -1,16 +1,5 @@
 package config
 
-// HelmChart pins an upstream chart.
-type HelmChart struct {
-	// Repo is the chart repository's URL. Allowed: an https:// URL.
-	Repo string `json:"repo"`
-	// Version is the exact chart version. Allowed: a version without ranges or wildcards.
-	Version string `json:"version"`
-	// Timeout bounds an install or upgrade, which waits until every resource of the
-	// release is ready and rolls back when it is not. Allowed: 1m to 1h.
-	Timeout Duration `json:"timeout"`
-}
-
 // Resources are a container's requests and limits, as Kubernetes quantities.
 type Resources struct {
 	// Requests are the CPU and memory the scheduler reserves.
@@ -76,8 +65,8 @@ type CertManager struct {
 
 // Mesh is Istio: charts, control plane, gateway, mTLS traffic policy and telemetry.
 type Mesh struct {
-	// Charts pins Istio's charts (base, istiod, gateway and cni share the version).
-	Charts HelmChart `json:"charts"`
+	// Charts pin Istio's four charts, which share a version.
+	Charts IstioCharts `json:"charts"`
 	// CNI installs Istio's CNI node agent, so that sidecars need no NET_ADMIN init
 	// container and workload namespaces can enforce Pod Security restricted.
 	CNI bool `json:"cni"`

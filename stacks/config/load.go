@@ -154,10 +154,19 @@ func (d decoder) section(key, text string, kind reflect.Kind) (any, bool) {
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
-// retired are keys earlier versions read, each with what replaced it, so that a stack
-// file written for them is refused with the way forward rather than a guess.
-var retired = map[string]string{
-	"lamina:edge.routes": "each component serves its own hostname now (grafana, prometheus, jaeger, kiali, llm, dashboard and core under lamina:edge.domain); remove the key",
+// retired are keys earlier versions read, by the type that read them, each with what
+// replaced it, so that a stack file written for them is refused with the way forward
+// rather than a guess.
+var retired = map[reflect.Type]map[string]string{
+	reflect.TypeFor[Edge](): {
+		"routes": "each component serves its own hostname now (grafana, prometheus, jaeger, kiali, llm, dashboard and core under lamina:edge.domain); remove the key",
+	},
+	reflect.TypeFor[HelmChart](): {"repo": "renamed repository; every chart pin is repository, name, version and timeout"},
+	reflect.TypeFor[IstioCharts](): {
+		"repo":    "each of Istio's charts has its own pin now: base, cni, istiod and gateway, each with repository, name, version and timeout",
+		"version": "each of Istio's charts has its own pin now: set base.version, cni.version, istiod.version and gateway.version alike",
+		"timeout": "each of Istio's charts has its own pin now: base, cni, istiod and gateway, each with its timeout",
+	},
 }
 
 // decode overlays raw onto dst, reporting every mismatch under its full key.
@@ -189,7 +198,7 @@ func (d decoder) decode(key string, raw any, dst reflect.Value) {
 		for _, name := range names {
 			field, ok := fieldByTag(dst, name)
 			if !ok {
-				if why, gone := retired[key+"."+name]; gone {
+				if why, gone := retired[dst.Type()][name]; gone {
 					ps.add(key+"."+name, "is no longer a setting: %s", why)
 				} else {
 					ps.add(key+"."+name, "unknown key; %s", suggest(name, tagsOf(dst.Type()), key+"."))
@@ -278,6 +287,11 @@ func (d decoder) decode(key string, raw any, dst reflect.Value) {
 			}
 			d.decode(entryKey(key, name), v, elem)
 			dst.SetMapIndex(reflect.ValueOf(name), elem)
+		}
+	case reflect.Interface:
+		// Free-form values (a chart's extra values) are taken as the JSON says.
+		if raw != nil {
+			dst.Set(reflect.ValueOf(raw))
 		}
 	default:
 		ps.add(key, "cannot be set from configuration")

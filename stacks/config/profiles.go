@@ -134,15 +134,26 @@ func namespacesDefaults() Namespaces {
 
 func metalLB(pool []string) MetalLB {
 	return MetalLB{
-		Chart:     HelmChart{Repo: "https://metallb.github.io/metallb", Version: "0.15.2", Timeout: Duration{10 * time.Minute}},
+		Chart:     pin("https://metallb.github.io/metallb", "metallb", "0.15.2"),
 		Addresses: pool,
 	}
 }
 
 func certManager() CertManager {
 	return CertManager{
-		Chart:  HelmChart{Repo: "https://charts.jetstack.io", Version: "v1.21.2", Timeout: Duration{10 * time.Minute}},
+		Chart:  pin("https://charts.jetstack.io", "cert-manager", "v1.21.2"),
 		Issuer: IssuerSelfSignedCA,
+	}
+}
+
+// istioCharts pins Istio's four charts at version.
+func istioCharts(version string) IstioCharts {
+	const repository = "https://istio-release.storage.googleapis.com/charts"
+	return IstioCharts{
+		Base:    pin(repository, "base", version),
+		CNI:     pin(repository, "cni", version),
+		Istiod:  pin(repository, "istiod", version),
+		Gateway: pin(repository, "gateway", version),
 	}
 }
 
@@ -154,7 +165,7 @@ type meshSize struct {
 
 func mesh(size meshSize) Mesh {
 	return Mesh{
-		Charts:                 HelmChart{Repo: "https://istio-release.storage.googleapis.com/charts", Version: "1.31.1", Timeout: Duration{10 * time.Minute}},
+		Charts:                 istioCharts("1.31.1"),
 		CNI:                    true,
 		IstiodReplicas:         size.istiodReplicas,
 		IstiodResources:        size.istiod,
@@ -178,7 +189,7 @@ func mesh(size meshSize) Mesh {
 // subchart) and sizes it.
 func monitoring(retention string, interval time.Duration, storage string, server, kubeStateMetrics Resources) Monitoring {
 	return Monitoring{Prometheus: Prometheus{
-		Chart:                     HelmChart{Repo: "https://prometheus-community.github.io/helm-charts", Version: "29.27.0", Timeout: Duration{10 * time.Minute}},
+		Chart:                     pin("https://prometheus-community.github.io/helm-charts", "prometheus", "29.27.0"),
 		Retention:                 retention,
 		ScrapeInterval:            Duration{interval},
 		StorageSize:               storage,
@@ -191,7 +202,7 @@ func monitoring(retention string, interval time.Duration, storage string, server
 // own repository in 2026) and sizes it. The password comes from the stack's secrets.
 func grafana(storage string, r Resources) Grafana {
 	return Grafana{
-		Chart:       HelmChart{Repo: "https://grafana-community.github.io/helm-charts", Version: "12.11.1", Timeout: Duration{10 * time.Minute}},
+		Chart:       pin("https://grafana-community.github.io/helm-charts", "grafana", "12.11.1"),
 		AdminUser:   "admin",
 		StorageSize: storage,
 		Resources:   r,
@@ -203,13 +214,13 @@ func grafana(storage string, r Resources) Grafana {
 func logs(retention, storage string, loki, vector Resources) Logs {
 	return Logs{
 		Loki: Loki{
-			Chart:       HelmChart{Repo: "https://grafana-community.github.io/helm-charts", Version: "18.11.0", Timeout: Duration{10 * time.Minute}},
+			Chart:       pin("https://grafana-community.github.io/helm-charts", "loki", "18.11.0"),
 			Retention:   retention,
 			StorageSize: storage,
 			Resources:   loki,
 		},
 		Vector: Vector{
-			Chart:     HelmChart{Repo: "https://helm.vector.dev", Version: "0.57.0", Timeout: Duration{10 * time.Minute}},
+			Chart:     pin("https://helm.vector.dev", "vector", "0.57.0"),
 			Resources: vector,
 		},
 	}
@@ -220,13 +231,13 @@ func logs(retention, storage string, loki, vector Resources) Logs {
 func tracing(maxTraces int, r Resources, collector bool, collectors int) Tracing {
 	return Tracing{
 		Jaeger: Jaeger{
-			Chart:     HelmChart{Repo: "https://jaegertracing.github.io/helm-charts", Version: "4.11.1", Timeout: Duration{10 * time.Minute}},
+			Chart:     pin("https://jaegertracing.github.io/helm-charts", "jaeger", "4.11.1"),
 			MaxTraces: maxTraces,
 			Resources: r,
 		},
 		Collector: Collector{
 			Enabled:   collector,
-			Chart:     HelmChart{Repo: "https://open-telemetry.github.io/opentelemetry-helm-charts", Version: "0.170.0", Timeout: Duration{10 * time.Minute}},
+			Chart:     pin("https://open-telemetry.github.io/opentelemetry-helm-charts", "opentelemetry-collector", "0.170.0"),
 			Replicas:  collectors,
 			Resources: resources("100m", "256Mi", "1", "1Gi"),
 		},
@@ -236,7 +247,7 @@ func tracing(maxTraces int, r Resources, collector bool, collectors int) Tracing
 // kiali pins kiali's kiali-server chart with an authentication strategy.
 func kiali(strategy string, r Resources) Kiali {
 	return Kiali{
-		Chart:        HelmChart{Repo: "https://kiali.org/helm-charts", Version: "2.29.0", Timeout: Duration{10 * time.Minute}},
+		Chart:        pin("https://kiali.org/helm-charts", "kiali-server", "2.29.0"),
 		AuthStrategy: strategy,
 		Resources:    r,
 	}

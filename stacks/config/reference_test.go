@@ -81,6 +81,8 @@ func typeName(t reflect.Type) string {
 		return "integer"
 	case t.Kind() == reflect.Bool:
 		return "boolean"
+	case t.Kind() == reflect.Interface:
+		return "value"
 	}
 	return t.Kind().String()
 }

@@ -35,6 +35,7 @@ var k3sManagedArgs = []string{"--disable=traefik", "--disable=servicelb", "--clu
 func validate(c *Config) []Problem {
 	var ps problems
 	validateHost(c, &ps)
+	validateCharts(c, &ps)
 	validatePath(&ps, "lamina:data.dir", c.Data.Dir)
 	validateCluster(c, &ps)
 	if c.Cluster.Target == TargetColima {

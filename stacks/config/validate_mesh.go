@@ -13,7 +13,6 @@ import (
 )
 
 var (
-	chartVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
 	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	emailAddress = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	quantity     = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$`)
@@ -22,9 +21,6 @@ var (
 // validateMesh checks the sections of the mesh, edge and network security.
 func validateMesh(c *Config, ps *problems) {
 	validateNamespaces(c, ps)
-	validateChart(ps, "lamina:metallb.chart", c.MetalLB.Chart)
-	validateChart(ps, "lamina:certManager.chart", c.CertManager.Chart)
-	validateChart(ps, "lamina:mesh.charts", c.Mesh.Charts)
 	pool := validatePool(c, ps)
 	validateCertManager(c, ps)
 	validateIstio(c, ps)
@@ -68,18 +64,6 @@ func validateNamespaces(c *Config, ps *problems) {
 		if _, ok := n.PodSecurity[name]; !ok {
 			ps.add("lamina:namespaces.podSecurity", "lacks %s; every namespace states its level", name)
 		}
-	}
-}
-
-func validateChart(ps *problems, key string, ch HelmChart) {
-	if u, err := url.Parse(ch.Repo); err != nil || u.Scheme != "https" || u.Host == "" {
-		ps.add(key+".repo", "%s is not an https:// URL", quote(ch.Repo))
-	}
-	if !chartVersion.MatchString(ch.Version) {
-		ps.add(key+".version", "%s is not an exact chart version; allowed: the form 1.31.1 or v1.21.2", quote(ch.Version))
-	}
-	if ch.Timeout.Duration < time.Minute || ch.Timeout.Duration > time.Hour {
-		ps.add(key+".timeout", "%s is out of range; allowed: 1m0s to 1h0m0s", ch.Timeout)
 	}
 }
 

@@ -15,7 +15,6 @@ var prometheusDuration = regexp.MustCompile(`^([1-9][0-9]*)(h|d|w)$`)
 func validateMonitoring(c *Config, ps *problems) {
 	p := c.Monitoring.Prometheus
 	key := "lamina:monitoring.prometheus"
-	validateChart(ps, key+".chart", p.Chart)
 	validateRetention(ps, key+".retention", p.Retention)
 	durationInRange(ps, key+".scrapeInterval", p.ScrapeInterval, 5*time.Second, 5*time.Minute)
 	validateSize(ps, key+".storageSize", p.StorageSize, 10<<40, "10Ti")
@@ -43,7 +42,6 @@ var grafanaUser = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 func validateGrafana(c *Config, ps *problems) {
 	g := c.Grafana
 	key := "lamina:grafana"
-	validateChart(ps, key+".chart", g.Chart)
 	if !grafanaUser.MatchString(g.AdminUser) {
 		ps.add(key+".adminUser", "%s is not a user name; allowed: 1 to 64 letters, digits, '-', '_', '.' or '@'", quote(g.AdminUser))
 	}
@@ -93,22 +91,18 @@ func validateSize(ps *problems, key, size string, max float64, maxName string) {
 // validateLogs checks Loki's and Vector's charts, retention, storage and sizing.
 func validateLogs(c *Config, ps *problems) {
 	l := c.Logs
-	validateChart(ps, "lamina:logs.loki.chart", l.Loki.Chart)
 	validateRetention(ps, "lamina:logs.loki.retention", l.Loki.Retention)
 	validateSize(ps, "lamina:logs.loki.storageSize", l.Loki.StorageSize, 10<<40, "10Ti")
 	validateResources(ps, "lamina:logs.loki.resources", l.Loki.Resources)
-	validateChart(ps, "lamina:logs.vector.chart", l.Vector.Chart)
 	validateResources(ps, "lamina:logs.vector.resources", l.Vector.Resources)
 }
 
 // validateTracing checks Jaeger's chart, store bound and sizing.
 func validateTracing(c *Config, ps *problems) {
 	j := c.Tracing.Jaeger
-	validateChart(ps, "lamina:tracing.jaeger.chart", j.Chart)
 	inRange(ps, "lamina:tracing.jaeger.maxTraces", j.MaxTraces, 1000, 10000000)
 	validateResources(ps, "lamina:tracing.jaeger.resources", j.Resources)
 	col := c.Tracing.Collector
-	validateChart(ps, "lamina:tracing.collector.chart", col.Chart)
 	inRange(ps, "lamina:tracing.collector.replicas", col.Replicas, 1, 10)
 	validateResources(ps, "lamina:tracing.collector.resources", col.Resources)
 }
@@ -117,7 +111,6 @@ func validateTracing(c *Config, ps *problems) {
 func validateKiali(c *Config, ps *problems) {
 	k := c.Kiali
 	key := "lamina:kiali"
-	validateChart(ps, key+".chart", k.Chart)
 	strategies := []string{KialiAnonymous, KialiToken, KialiOpenID}
 	switch {
 	case !slices.Contains(strategies, k.AuthStrategy):

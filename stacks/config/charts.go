@@ -1,0 +1,170 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// HelmChart pins the upstream chart of one Helm release, and carries the extra values
+// the stack gives it. Every release has one, in the section of the component that
+// installs it, and they all have this shape.
+type HelmChart struct {
+	// Repository is the chart repository's URL. Allowed: an https:// URL.
+	Repository string `json:"repository"`
+	// Name is the chart's name in the repository. Allowed: lower-case letters, digits
+	// and '-'.
+	Name string `json:"name"`
+	// Version is the exact chart version. Allowed: a version without ranges or wildcards.
+	Version string `json:"version"`
+	// Timeout bounds an install or upgrade, which waits until every resource of the
+	// release is ready and rolls back when it is not. Allowed: 1m to 1h.
+	Timeout Duration `json:"timeout"`
+	// Values are extra Helm values merged over the values the program sets: objects
+	// merge key by key, anything else replaces. Allowed: any key the program does not
+	// own; security contexts, secrets, passwords, tokens, authentication, service
+	// accounts, name overrides, the mesh's and the policies' labels and persistence are
+	// refused, each naming its key.
+	Values map[string]any `json:"values"`
+}
+
+// IstioCharts pin Istio's four releases. Istio supports a control plane and its data
+// plane only at one version, so the four versions must be equal.
+type IstioCharts struct {
+	// Base pins the CRDs and the default validating webhook (istio-base).
+	Base HelmChart `json:"base"`
+	// CNI pins the CNI node agent (istio-cni).
+	CNI HelmChart `json:"cni"`
+	// Istiod pins the control plane (istiod).
+	Istiod HelmChart `json:"istiod"`
+	// Gateway pins the ingress gateway (istio-ingressgateway).
+	Gateway HelmChart `json:"gateway"`
+}
+
+var (
+	chartVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
+	chartName    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+)
+
+// pin is a chart pin with the profiles' timeout.
+func pin(repository, name, version string) HelmChart {
+	return HelmChart{Repository: repository, Name: name, Version: version, Timeout: Duration{10 * time.Minute}}
+}
+
+// ChartPin is a release's chart pin and the config key it sits under.
+type ChartPin struct {
+	Key   string
+	Chart HelmChart
+}
+
+// Charts lists every chart pin of the configuration with its key, in the order of the
+// configuration reference.
+func (c *Config) Charts() []ChartPin {
+	m := c.Mesh.Charts
+	return []ChartPin{
+		{"lamina:metallb.chart", c.MetalLB.Chart},
+		{"lamina:certManager.chart", c.CertManager.Chart},
+		{"lamina:mesh.charts.base", m.Base},
+		{"lamina:mesh.charts.cni", m.CNI},
+		{"lamina:mesh.charts.istiod", m.Istiod},
+		{"lamina:mesh.charts.gateway", m.Gateway},
+		{"lamina:monitoring.prometheus.chart", c.Monitoring.Prometheus.Chart},
+		{"lamina:grafana.chart", c.Grafana.Chart},
+		{"lamina:logs.loki.chart", c.Logs.Loki.Chart},
+		{"lamina:logs.vector.chart", c.Logs.Vector.Chart},
+		{"lamina:tracing.jaeger.chart", c.Tracing.Jaeger.Chart},
+		{"lamina:tracing.collector.chart", c.Tracing.Collector.Chart},
+		{"lamina:kiali.chart", c.Kiali.Chart},
+	}
+}
+
+// validateCharts checks every pin and its extra values, and that Istio's four charts
+// share a version.
+func validateCharts(c *Config, ps *problems) {
+	for _, p := range c.Charts() {
+		ch := p.Chart
+		if u, err := url.Parse(ch.Repository); err != nil || u.Scheme != "https" || u.Host == "" {
+			ps.add(p.Key+".repository", "%s is not an https:// URL", quote(ch.Repository))
+		}
+		if !chartName.MatchString(ch.Name) {
+			ps.add(p.Key+".name", "%s is not a chart name; allowed: lower-case letters, digits and '-'", quote(ch.Name))
+		}
+		if !chartVersion.MatchString(ch.Version) {
+			ps.add(p.Key+".version", "%s is not an exact chart version; allowed: the form 1.31.1 or v1.21.2", quote(ch.Version))
+		}
+		if ch.Timeout.Duration < time.Minute || ch.Timeout.Duration > time.Hour {
+			ps.add(p.Key+".timeout", "%s is out of range; allowed: 1m0s to 1h0m0s", ch.Timeout)
+		}
+		validateValues(ps, p.Key+".values", "", ch.Values)
+	}
+	m := c.Mesh.Charts
+	for _, other := range []struct {
+		key string
+		ch  HelmChart
+	}{{"cni", m.CNI}, {"istiod", m.Istiod}, {"gateway", m.Gateway}} {
+		if other.ch.Version != m.Base.Version {
+			ps.add("lamina:mesh.charts."+other.key+".version", "%s differs from lamina:mesh.charts.base.version %s; Istio's charts must share one version",
+				quote(other.ch.Version), quote(m.Base.Version))
+		}
+	}
+}
+
+// owned says which Helm values keys belong to the program, by what a key's name says
+// it holds, in any chart, at any depth: the extra values of a release may not touch
+// them. Each rule tests a key's name and its parent's, lower-cased.
+var owned = []ownedKeys{
+	{"a security context: the namespaces enforce Pod Security restricted", func(_, n string) bool {
+		return containsAny(n, "securitycontext", "seccomp", "capabilities", "privileged", "runasuser", "runasgroup", "runasnonroot", "fsgroup", "allowprivilegeescalation")
+	}},
+	{"a secret: Helm keeps values in plaintext in its release record, and the program keeps secrets as Pulumi secrets", func(_, n string) bool {
+		return containsAny(n, "password", "secret", "token", "credential", "privatekey") || strings.HasPrefix(n, "auth")
+	}},
+	{"a service account: the authorization policies name each workload's identity", func(_, n string) bool {
+		return strings.Contains(n, "serviceaccount")
+	}},
+	{"a name the routes and the network policies refer to", func(_, n string) bool {
+		return n == "nameoverride" || n == "fullnameoverride" || n == "instance_name" || n == "app.kubernetes.io/name"
+	}},
+	{"a mesh label or annotation: the program decides what is in the mesh and which pods the gateway is", func(parent, n string) bool {
+		return containsAny(n, "istio.io/") || (n == "istio" && strings.HasSuffix(parent, "labels"))
+	}},
+	{"persistence: the data lives on the host data directory's volumes", func(_, n string) bool {
+		return containsAny(n, "persistence", "persistentvolume", "existingclaim", "datavolume")
+	}},
+}
+
+type ownedKeys struct {
+	what string
+	is   func(parent, name string) bool
+}
+
+func containsAny(s string, subs ...string) bool {
+	return slices.ContainsFunc(subs, func(sub string) bool { return strings.Contains(s, sub) })
+}
+
+// validateValues refuses every key of values, at any depth, that the program owns;
+// parent is the name of the key values sits under.
+func validateValues(ps *problems, key, parent string, values map[string]any) {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		k := entryKey(key, name)
+		lower := strings.ToLower(name)
+		if i := slices.IndexFunc(owned, func(o ownedKeys) bool { return o.is(parent, lower) }); i >= 0 {
+			ps.add(k, "is owned by the program (%s); set it through the typed settings or not at all", owned[i].what)
+			continue
+		}
+		switch v := values[name].(type) {
+		case map[string]any:
+			validateValues(ps, k, lower, v)
+		case []any:
+			for j, e := range v {
+				if m, ok := e.(map[string]any); ok {
+					validateValues(ps, fmt.Sprintf("%s[%d]", k, j), lower, m)
+				}
+			}
+		}
+	}
+}
