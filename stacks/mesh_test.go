@@ -9,7 +9,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/components/namespaces"
+	"github.com/lamina-os/lamina-infra/components/network"
+	"github.com/lamina-os/lamina-infra/components/security"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
@@ -459,4 +464,44 @@ func TestGatewaySizingAndAddress(t *testing.T) {
 		assert.Equal(t, "RuntimeDefault", field(istiod, "global", "proxy", "seccompProfile", "type"))
 		assert.Equal(t, "k3s", field(release(t, g, "istio-cni").Inputs, "values", "global", "platform"))
 	})
+}
+
+// The doctor checks /etc/hosts for the hostnames the components serve, which only the
+// program knows: it takes them from the stack's render.
+func TestDoctorChecksTheHostnamesTheComponentsServe(t *testing.T) {
+	names, err := offline.Hostnames(stackSource(t, "development", nil))
+	require.NoError(t, err)
+	var want []string
+	for _, host := range []string{"core", "dashboard", "grafana", "jaeger", "kiali", "llm", "prometheus"} {
+		want = append(want, host+".dev.lamina.home.arpa")
+	}
+	assert.Equal(t, want, names)
+}
+
+// A flow whose end names no namespace and no address range would select every
+// namespace's pods (an empty name label) or nothing: it is refused, naming the flow,
+// before anything is declared. An API server endpoint built without the nodes' range
+// was one.
+func TestAFlowToNowhereIsRefused(t *testing.T) {
+	for name, api := range map[string]network.Endpoint{
+		"neither": {Ports: network.TCP(6443)},
+		"both":    {Peer: network.Peer{Namespace: "kube-system", CIDR: "192.168.64.0/24"}, Ports: network.TCP(6443)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g, err := recorder.Run(recorder.Options{Project: "lamina-infra", Stack: "test", Preview: true}, func(ctx *pulumi.Context) error {
+				_, err := security.NewNetworkSecurity(ctx, "network-security", security.NetworkSecurityArgs{
+					Policed:        []string{"monitoring"},
+					NamespaceNames: map[string]pulumi.StringOutput{"monitoring": pulumi.String("monitoring").ToStringOutput()},
+					TrustDomain:    "cluster.local",
+					Flows:          []network.Flow{api.From("apiserver", network.Namespace("monitoring"))},
+					DNS:            network.Endpoint{Peer: network.Pods("kube-system", map[string]string{"k8s-app": "kube-dns"}), Ports: network.TCP(53)},
+				})
+				return err
+			})
+			assert.ErrorContains(t, err, `network security: flow "apiserver" has an end with neither a namespace nor an address range, or both`)
+			for _, r := range g.Resources {
+				assert.NotEqual(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", r.Type, "nothing is declared: %s", r.URN)
+			}
+		})
+	}
 }

@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"os/exec"
-	"slices"
 
 	"github.com/lamina-os/lamina-infra/cmd/lamina/doctor"
 	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
-	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -32,7 +29,7 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 	src.Stat = os.Stat
 	if s.Config, s.LoadErr = config.Load(src); s.LoadErr != nil {
 		s.Config = nil
-	} else if s.Hostnames, err = hostnames(src); err != nil {
+	} else if s.Hostnames, err = offline.Hostnames(src); err != nil {
 		fmt.Fprintf(stderr, "lamina: %v\n", err)
 		return 1
 	}
@@ -49,16 +46,6 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// hostnames are the stack's hostnames, as its offline render's urls output lists them.
-func hostnames(src *config.Source) ([]string, error) {
-	g, err := offline.Run(src, recorder.Options{Preview: true})
-	if err != nil {
-		return nil, err
-	}
-	urls, _ := g.Outputs["urls"].(map[string]any)
-	return slices.Sorted(maps.Keys(urls)), nil
 }
 
 // thisMac is the machine lamina runs on.

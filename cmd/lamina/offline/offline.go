@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -58,6 +60,17 @@ func Run(src *config.Source, opts recorder.Options) (*recorder.Graph, error) {
 	}
 	sort.Strings(opts.SecretKeys)
 	return recorder.Run(opts, stacks.Program(src))
+}
+
+// Hostnames are the stack's hostnames, as its render's urls output lists them: the
+// components declare them, so only the program knows them.
+func Hostnames(src *config.Source) ([]string, error) {
+	g, err := Run(src, recorder.Options{Preview: true})
+	if err != nil {
+		return nil, err
+	}
+	urls, _ := g.Outputs["urls"].(map[string]any)
+	return slices.Sorted(maps.Keys(urls)), nil
 }
 
 // ProjectName reads the project's name from Pulumi.yaml in dir.
