@@ -106,10 +106,12 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		token = pulumi.ToSecret(pulumi.String(ch.AuthToken)).(pulumi.StringOutput)
 	}
 	if a.ChromaDB, err = chromadb.NewChromaDB(ctx, "chromadb", chromadb.ChromaDBArgs{
-		Namespace: names[config.NamespaceLaminaSystem],
-		Image:     ch.Image,
-		Resources: resourcesOf(ch.Resources),
-		RunAsUser: ch.Security.RunAsUser, RunAsGroup: ch.Security.RunAsGroup,
+		Namespace:     names[config.NamespaceLaminaSystem],
+		NamespaceName: config.NamespaceLaminaSystem,
+		Clients:       []network.Peer{core.Identity(config.NamespaceLaminaSystem)},
+		Image:         ch.Image,
+		Resources:     resourcesOf(ch.Resources),
+		RunAsUser:     ch.Security.RunAsUser, RunAsGroup: ch.Security.RunAsGroup,
 		Token:      token,
 		Claim:      chromaVolume + "-data",
 		ClaimReady: a.ChromaVolume.Claim,
@@ -132,7 +134,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		ChromaHost:    a.ChromaDB.Workload.Host,
 		ChromaPort:    chromadb.Port,
 		LLM:           llmserve.Endpoint(config.NamespaceLLMServe),
-		Chroma:        chromadb.Endpoint(config.NamespaceLaminaSystem),
+		Chroma:        a.ChromaDB.Endpoint,
 		Resources:     resourcesOf(co.Resources),
 		RunAsUser:     co.Security.RunAsUser, RunAsGroup: co.Security.RunAsGroup,
 		Env:       co.Env,

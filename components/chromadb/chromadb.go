@@ -31,15 +31,13 @@ const (
 	TokenHeader = "Authorization"
 )
 
-// Endpoint is ChromaDB in namespace, as the agent server calls it: no other workload
-// opens a flow to it.
-func Endpoint(namespace string) network.Endpoint {
-	return network.Endpoint{Peer: network.App(namespace, Name), Ports: network.TCP(Port)}
-}
-
 // ChromaDBArgs configure ChromaDB.
 type ChromaDBArgs struct {
-	Namespace pulumi.StringInput
+	// Namespace is ChromaDB's namespace, NamespaceName the same as a string.
+	Namespace     pulumi.StringInput
+	NamespaceName string
+	// Clients are the only mesh identities ChromaDB admits (the agent server's).
+	Clients []network.Peer
 	// Image is ChromaDB's image, pulled once.
 	Image     string
 	Resources kube.Resources
@@ -61,11 +59,14 @@ type ChromaDB struct {
 	Workload *workload.Workload
 	// Secret holds the token.
 	Secret *corev1.Secret
+	// Endpoint is ChromaDB's pods and port, admitting only its clients: a flow to it
+	// from anyone else is refused.
+	Endpoint network.Endpoint
 }
 
 // NewChromaDB declares the token's Secret and ChromaDB.
 func NewChromaDB(ctx *pulumi.Context, name string, args ChromaDBArgs, opts ...pulumi.ResourceOption) (*ChromaDB, error) {
-	c := &ChromaDB{}
+	c := &ChromaDB{Endpoint: network.Endpoint{Peer: network.App(args.NamespaceName, Name), Ports: network.TCP(Port), Admits: args.Clients}}
 	if err := ctx.RegisterComponentResource("lamina:chromadb:ChromaDB", name, c, opts...); err != nil {
 		return nil, err
 	}

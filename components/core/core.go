@@ -31,6 +31,10 @@ const (
 // Host is the hostname's first label the API is served under.
 const Host = "core"
 
+// Identity is the agent server's pods in namespace, with their mesh identity: what
+// ChromaDB admits.
+func Identity(namespace string) network.Peer { return network.App(namespace, Name).As(Name) }
+
 // CoreArgs configure the agent server.
 type CoreArgs struct {
 	// Namespace is the server's namespace, NamespaceName the same as a string.
@@ -111,7 +115,7 @@ func NewCore(ctx *pulumi.Context, name string, args CoreArgs, opts ...pulumi.Res
 	}, pulumi.Parent(c)); err != nil {
 		return nil, err
 	}
-	self := network.App(args.NamespaceName, Name).As(Name)
+	self := Identity(args.NamespaceName)
 	c.Open(args.LLM.From("core-to-llm-serve", self), args.Chroma.From("core-to-chromadb", self))
 	c.Serve(network.Route{Host: Host, Namespace: args.NamespaceName, Service: Name, Port: Port})
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"image": c.Workload.Image}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 )
 
 // Peer is one end of a flow: pods of a namespace, or addresses outside the cluster.
@@ -71,6 +72,9 @@ type Flow struct {
 	From, To Peer
 	// Ports of the receiving pods; empty allows every port.
 	Ports []Port
+
+	// admits are the identities the receiving endpoint admits (Endpoint.Admits).
+	admits []Peer
 }
 
 // Endpoint is what a server offers its clients: its pods and the ports they listen on.
@@ -78,11 +82,21 @@ type Flow struct {
 type Endpoint struct {
 	Peer  Peer
 	Ports []Port
+	// Admits, when set, are the only mesh identities (namespace and service account)
+	// the server takes calls from: Collect refuses a flow to it from anyone else.
+	Admits []Peer
 }
 
 // From is the flow name from client to e.
 func (e Endpoint) From(name string, client Peer) Flow {
-	return Flow{Name: name, From: client, To: e.Peer, Ports: e.Ports}
+	return Flow{Name: name, From: client, To: e.Peer, Ports: e.Ports, admits: e.Admits}
+}
+
+// admitted reports whether the flow's source is an identity its endpoint admits.
+func (f Flow) admitted() bool {
+	return len(f.admits) == 0 || slices.ContainsFunc(f.admits, func(p Peer) bool {
+		return f.From.ServiceAccount != "" && p.Namespace == f.From.Namespace && p.ServiceAccount == f.From.ServiceAccount
+	})
 }
 
 // Route is a hostname the edge serves and the Service behind it.
@@ -121,12 +135,21 @@ func (d *Declaration) Needs() Needs { return d.needs }
 // Collect gathers the needs of components, in order. A flow that two components both
 // declare identically (the pods of one namespace calling the API server) is kept once;
 // flows that differ under one name are left for the security component to refuse. A
-// hostname served twice is an error naming both Services.
+// flow its endpoint does not admit, and a hostname served twice, are errors naming
+// both ends.
 func Collect(components ...Needer) (Needs, error) {
 	var all Needs
 	for _, c := range components {
 		n := c.Needs()
 		for _, f := range n.Flows {
+			if !f.admitted() {
+				var admits []string
+				for _, p := range f.admits {
+					admits = append(admits, p.Namespace+"/"+p.ServiceAccount)
+				}
+				return Needs{}, fmt.Errorf("network: flow %q from %s/%s is refused: its endpoint admits only %s",
+					f.Name, f.From.Namespace, f.From.ServiceAccount, strings.Join(admits, ", "))
+			}
 			if !slices.ContainsFunc(all.Flows, func(g Flow) bool { return reflect.DeepEqual(f, g) }) {
 				all.Flows = append(all.Flows, f)
 			}

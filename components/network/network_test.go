@@ -41,3 +41,20 @@ func TestCollectKeepsAFlowDeclaredTwiceOnceAndRefusesAHostnameServedTwice(t *tes
 	_, err = network.Collect(prometheus, impostor)
 	assert.EqualError(t, err, `network: hostname "prometheus" is served twice: by monitoring/prometheus and by lamina-dashboard/lamina-dashboard`)
 }
+
+// A server can say whom it admits (ChromaDB: the agent server alone). A flow to it from
+// any other identity, or from pods without one, is refused, naming both ends.
+func TestAnEndpointRefusesAFlowFromAnIdentityItDoesNotAdmit(t *testing.T) {
+	core := network.App("lamina-system", "lamina-core").As("lamina-core")
+	chroma := network.Endpoint{Peer: network.App("lamina-system", "chromadb"), Ports: network.TCP(8000), Admits: []network.Peer{core}}
+
+	needs, err := network.Collect(declaring([]network.Flow{chroma.From("core-to-chromadb", core)}))
+	require.NoError(t, err)
+	assert.Len(t, needs.Flows, 1)
+
+	dashboard := network.App("lamina-dashboard", "lamina-dashboard").As("lamina-dashboard")
+	_, err = network.Collect(declaring([]network.Flow{chroma.From("dashboard-to-chromadb", dashboard)}))
+	assert.EqualError(t, err, `network: flow "dashboard-to-chromadb" from lamina-dashboard/lamina-dashboard is refused: its endpoint admits only lamina-system/lamina-core`)
+	_, err = network.Collect(declaring([]network.Flow{chroma.From("anyone", network.Namespace("lamina-system"))}))
+	assert.ErrorContains(t, err, `flow "anyone" from lamina-system/ is refused`)
+}
