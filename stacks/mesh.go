@@ -45,7 +45,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	names := m.Namespaces.Names
 
 	if m.MetalLB, err = metallb.NewMetalLB(ctx, "metallb", metallb.MetalLBArgs{
-		Chart:     chart(cfg.MetalLB.Chart),
+		Chart:     chart("lamina:metallb.chart", cfg.MetalLB.Chart),
 		Namespace: names[config.NamespaceMetalLB],
 		Addresses: cfg.MetalLB.Addresses,
 	}, k8s); err != nil {
@@ -53,7 +53,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	}
 
 	if m.CertManager, err = certmanager.NewCertManager(ctx, "cert-manager", certmanager.CertManagerArgs{
-		Chart:          chart(cfg.CertManager.Chart),
+		Chart:          chart("lamina:certManager.chart", cfg.CertManager.Chart),
 		Namespace:      names[config.NamespaceCertManager],
 		Issuer:         cfg.CertManager.Issuer,
 		RootCommonName: "Lamina " + cfg.Stack() + " root CA",
@@ -68,7 +68,8 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	cb := mc.CircuitBreaker
 	if m.Istio, err = istio.NewIstio(ctx, "istio", istio.IstioArgs{
 		Charts: istio.Charts{
-			Base: chart(mc.Charts.Base), CNI: chart(mc.Charts.CNI), Istiod: chart(mc.Charts.Istiod), Gateway: chart(mc.Charts.Gateway),
+			Base: chart("lamina:mesh.charts.base", mc.Charts.Base), CNI: chart("lamina:mesh.charts.cni", mc.Charts.CNI),
+			Istiod: chart("lamina:mesh.charts.istiod", mc.Charts.Istiod), Gateway: chart("lamina:mesh.charts.gateway", mc.Charts.Gateway),
 		},
 		Namespace:            names[config.NamespaceIstio],
 		GatewayNamespace:     names[config.NamespaceGateway],
@@ -147,9 +148,10 @@ func meshNamespaces() []string {
 	return append([]string{config.NamespaceGateway}, config.WorkloadNamespaces...)
 }
 
-// chart is a release's pin and extra values, as configured.
-func chart(c config.HelmChart) kube.Chart {
-	return kube.Chart{Repository: c.Repository, Name: c.Name, Version: c.Version, Timeout: c.Timeout.Duration, Values: c.Values}
+// chart is a release's pin and extra values, as configured under key.
+func chart(key string, c config.HelmChart) kube.Chart {
+	return kube.Chart{Repository: c.Repository, Name: c.Name, Version: c.Version, Timeout: c.Timeout.Duration,
+		Values: c.Values, ValuesKey: key + ".values"}
 }
 
 func resourcesOf(r config.Resources) kube.Resources {

@@ -198,3 +198,15 @@ func TestExtraChartValuesMergeOverTheTypedValuesOfTheirReleaseOnly(t *testing.T)
 		}
 	}
 }
+
+// Extra values cannot drop what the program sets by replacing the object that holds
+// it (Prometheus's server, which names its Service and its volume): the program stops
+// with the key, before `pulumi up` gets past its preview.
+func TestExtraChartValuesCannotReplaceAnObjectTheProgramSets(t *testing.T) {
+	src := stackSource(t, "development", nil)
+	src.Values["lamina:monitoring"] = section(t, src, "lamina:monitoring", map[string]any{"prometheus": map[string]any{
+		"chart": map[string]any{"values": map[string]any{"server": nil}},
+	}})
+	_, err := offline.Run(src, recorder.Options{Preview: true})
+	assert.ErrorContains(t, err, "release prometheus: lamina:monitoring.prometheus.chart.values.server: replaces an object the program sets with null; set the keys inside it instead")
+}

@@ -6,6 +6,8 @@ package kube
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -97,8 +99,9 @@ type Chart struct {
 	Timeout time.Duration
 	// Values are merged over the program's typed values: objects key by key, anything
 	// else replaces. The configuration refuses keys the program owns before anything is
-	// declared.
-	Values map[string]any
+	// declared; ValuesKey is where they are configured, for messages.
+	Values    map[string]any
+	ValuesKey string
 }
 
 // Release installs a chart as a Helm release named exactly name in namespace, waiting
@@ -107,7 +110,11 @@ type Chart struct {
 // with the release's name instead of hanging or leaving half a release.
 func Release(ctx *pulumi.Context, name string, chart Chart, namespace pulumi.StringInput, values any, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
 	if len(chart.Values) > 0 {
-		values = Merge(plain(values), chart.Values)
+		merged, err := Merge(plain(values), chart.Values, chart.ValuesKey)
+		if err != nil {
+			return nil, fmt.Errorf("release %s: %w", name, err)
+		}
+		values = merged
 	}
 	return helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:           pulumi.String(name),
@@ -127,22 +134,41 @@ func Release(ctx *pulumi.Context, name string, chart Chart, namespace pulumi.Str
 }
 
 // Merge returns base with over laid on it: objects merge key by key, anything else in
-// over replaces what base has. Neither is changed.
-func Merge(base, over map[string]any) map[string]any {
+// over replaces what base has. An object of base is never replaced by something else
+// (null included): that would drop every key the program sets inside it, owned ones
+// too, so it is an error naming key (where over is configured) and the path. Neither
+// map is changed.
+func Merge(base, over map[string]any, key string) (map[string]any, error) {
 	out := make(map[string]any, len(base)+len(over))
 	for k, v := range base {
 		out[k] = v
 	}
-	for k, v := range over {
+	for _, k := range slices.Sorted(maps.Keys(over)) {
+		v := over[k]
 		b, bok := out[k].(map[string]any)
 		o, ook := v.(map[string]any)
-		if bok && ook {
-			out[k] = Merge(b, o)
-		} else {
+		switch {
+		case bok && ook:
+			m, err := Merge(b, o, key+"."+k)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = m
+		case bok:
+			return nil, fmt.Errorf("%s.%s: replaces an object the program sets with %s; set the keys inside it instead", key, k, describe(v))
+		default:
 			out[k] = v
 		}
 	}
-	return out
+	return out, nil
+}
+
+func describe(v any) string {
+	if v == nil {
+		return "null"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // plain is a typed value as the JSON object Helm receives.

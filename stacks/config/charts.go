@@ -59,6 +59,9 @@ func pin(repository, name, version string) HelmChart {
 type ChartPin struct {
 	Key   string
 	Chart HelmChart
+	// Owned are paths of this chart's values (dotted, from the top) that the program
+	// owns beyond what every chart's keys say by their names, each with the reason.
+	Owned map[string]string
 }
 
 // Charts lists every chart pin of the configuration with its key, in the order of the
@@ -66,19 +69,24 @@ type ChartPin struct {
 func (c *Config) Charts() []ChartPin {
 	m := c.Mesh.Charts
 	return []ChartPin{
-		{"lamina:metallb.chart", c.MetalLB.Chart},
-		{"lamina:certManager.chart", c.CertManager.Chart},
-		{"lamina:mesh.charts.base", m.Base},
-		{"lamina:mesh.charts.cni", m.CNI},
-		{"lamina:mesh.charts.istiod", m.Istiod},
-		{"lamina:mesh.charts.gateway", m.Gateway},
-		{"lamina:monitoring.prometheus.chart", c.Monitoring.Prometheus.Chart},
-		{"lamina:grafana.chart", c.Grafana.Chart},
-		{"lamina:logs.loki.chart", c.Logs.Loki.Chart},
-		{"lamina:logs.vector.chart", c.Logs.Vector.Chart},
-		{"lamina:tracing.jaeger.chart", c.Tracing.Jaeger.Chart},
-		{"lamina:tracing.collector.chart", c.Tracing.Collector.Chart},
-		{"lamina:kiali.chart", c.Kiali.Chart},
+		{"lamina:metallb.chart", c.MetalLB.Chart, nil},
+		{"lamina:certManager.chart", c.CertManager.Chart, nil},
+		{"lamina:mesh.charts.base", m.Base, nil},
+		{"lamina:mesh.charts.cni", m.CNI, nil},
+		{"lamina:mesh.charts.istiod", m.Istiod, nil},
+		{"lamina:mesh.charts.gateway", m.Gateway, map[string]string{
+			"name":   "the gateway's name, from which the chart names its service account, the identity the authorization policies admit",
+			"labels": "the labels the Gateway resource selects the gateway's pods by",
+		}},
+		{"lamina:monitoring.prometheus.chart", c.Monitoring.Prometheus.Chart, nil},
+		{"lamina:grafana.chart", c.Grafana.Chart, map[string]string{
+			"admin": "the administrator's credentials, which come from the Secret the program writes",
+		}},
+		{"lamina:logs.loki.chart", c.Logs.Loki.Chart, nil},
+		{"lamina:logs.vector.chart", c.Logs.Vector.Chart, nil},
+		{"lamina:tracing.jaeger.chart", c.Tracing.Jaeger.Chart, nil},
+		{"lamina:tracing.collector.chart", c.Tracing.Collector.Chart, nil},
+		{"lamina:kiali.chart", c.Kiali.Chart, nil},
 	}
 }
 
@@ -99,7 +107,7 @@ func validateCharts(c *Config, ps *problems) {
 		if ch.Timeout.Duration < time.Minute || ch.Timeout.Duration > time.Hour {
 			ps.add(p.Key+".timeout", "%s is out of range; allowed: 1m0s to 1h0m0s", ch.Timeout)
 		}
-		validateValues(ps, p.Key+".values", "", ch.Values)
+		validateValues(ps, p.Key+".values", "", "", ch.Values, p.Owned)
 	}
 	m := c.Mesh.Charts
 	for _, other := range []struct {
@@ -120,8 +128,11 @@ var owned = []ownedKeys{
 	{"a security context: the namespaces enforce Pod Security restricted", func(_, n string) bool {
 		return containsAny(n, "securitycontext", "seccomp", "capabilities", "privileged", "runasuser", "runasgroup", "runasnonroot", "fsgroup", "allowprivilegeescalation")
 	}},
-	{"a secret: Helm keeps values in plaintext in its release record, and the program keeps secrets as Pulumi secrets", func(_, n string) bool {
-		return containsAny(n, "password", "secret", "token", "credential", "privatekey") || strings.HasPrefix(n, "auth")
+	{"a secret or authentication: Helm keeps values in plaintext in its release record, and the program keeps secrets as Pulumi secrets and decides who signs in", func(_, n string) bool {
+		return containsAny(n, "password", "secret", "token", "credential", "privatekey", "auth", "securejson")
+	}},
+	{"objects the chart would apply unseen by the policy pack: declare them in the program", func(_, n string) bool {
+		return containsAny(n, "extraobjects", "extramanifests", "extradeploy")
 	}},
 	{"a service account: the authorization policies name each workload's identity", func(_, n string) bool {
 		return strings.Contains(n, "serviceaccount")
@@ -146,25 +157,33 @@ func containsAny(s string, subs ...string) bool {
 	return slices.ContainsFunc(subs, func(sub string) bool { return strings.Contains(s, sub) })
 }
 
-// validateValues refuses every key of values, at any depth, that the program owns;
-// parent is the name of the key values sits under.
-func validateValues(ps *problems, key, parent string, values map[string]any) {
+// validateValues refuses every key of values, at any depth and through lists, that the
+// program owns: by its name (owned) or by its path in this chart (paths). parent is the
+// name of the key values sits under, path its dotted path from the top.
+func validateValues(ps *problems, key, parent, path string, values map[string]any, paths map[string]string) {
 	for _, name := range slices.Sorted(maps.Keys(values)) {
-		k := entryKey(key, name)
+		k, p := entryKey(key, name), strings.TrimPrefix(path+"."+name, ".")
 		lower := strings.ToLower(name)
+		if why, ok := paths[p]; ok {
+			ps.add(k, "is owned by the program (%s); set it through the typed settings or not at all", why)
+			continue
+		}
 		if i := slices.IndexFunc(owned, func(o ownedKeys) bool { return o.is(parent, lower) }); i >= 0 {
 			ps.add(k, "is owned by the program (%s); set it through the typed settings or not at all", owned[i].what)
 			continue
 		}
-		switch v := values[name].(type) {
-		case map[string]any:
-			validateValues(ps, k, lower, v)
-		case []any:
-			for j, e := range v {
-				if m, ok := e.(map[string]any); ok {
-					validateValues(ps, fmt.Sprintf("%s[%d]", k, j), lower, m)
-				}
-			}
+		validateValue(ps, k, lower, p, values[name], paths)
+	}
+}
+
+// validateValue looks into v for owned keys: into objects, and into lists at any depth.
+func validateValue(ps *problems, key, parent, path string, v any, paths map[string]string) {
+	switch v := v.(type) {
+	case map[string]any:
+		validateValues(ps, key, parent, path, v, paths)
+	case []any:
+		for j, e := range v {
+			validateValue(ps, fmt.Sprintf("%s[%d]", key, j), parent, path+"[]", e, paths)
 		}
 	}
 }

@@ -161,9 +161,9 @@ var retired = map[reflect.Type]map[string]string{
 	reflect.TypeFor[Edge](): {
 		"routes": "each component serves its own hostname now (grafana, prometheus, jaeger, kiali, llm, dashboard and core under lamina:edge.domain); remove the key",
 	},
-	reflect.TypeFor[HelmChart](): {"repo": "renamed repository; every chart pin is repository, name, version and timeout"},
+	reflect.TypeFor[HelmChart](): {"repo": "renamed repository; every chart pin is repository, name, version, timeout and values"},
 	reflect.TypeFor[IstioCharts](): {
-		"repo":    "each of Istio's charts has its own pin now: base, cni, istiod and gateway, each with repository, name, version and timeout",
+		"repo":    "each of Istio's charts has its own pin now: base, cni, istiod and gateway, each with repository, name, version, timeout and values",
 		"version": "each of Istio's charts has its own pin now: set base.version, cni.version, istiod.version and gateway.version alike",
 		"timeout": "each of Istio's charts has its own pin now: base, cni, istiod and gateway, each with its timeout",
 	},
