@@ -163,10 +163,10 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	return a, nil
 }
 
-// needers are the agent stack's components that declare flows and routes (ChromaDB
-// opens none and serves no hostname: only the agent server reaches it).
+// needers are the agent stack's components, which declare their flows, routes and
+// offers (ChromaDB opens no flow and serves no hostname; it admits the agent server).
 func (a *AgentPlatform) needers() []network.Needer {
-	return []network.Needer{a.LLMServe, a.Core, a.Dashboard}
+	return []network.Needer{a.LLMServe, a.ChromaDB, a.Core, a.Dashboard}
 }
 
 // catalogueOf turns the configured catalogue into llm-serve's models.yaml: the enabled

@@ -128,7 +128,11 @@ func connectMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	}, k8s); err != nil {
 		return err
 	}
-	needs.Flows = append(needs.Flows, m.Edge.Needs().Flows...)
+	// Again with the edge's flows, so that what the gateway reaches is held to what
+	// each server admits as well.
+	if needs, err = network.Collect(append(components, m.Edge)...); err != nil {
+		return err
+	}
 	if m.Security, err = security.NewNetworkSecurity(ctx, "network-security", security.NetworkSecurityArgs{
 		Authorized:     config.WorkloadNamespaces,
 		Policed:        meshNamespaces(),

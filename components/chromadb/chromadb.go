@@ -62,6 +62,9 @@ type ChromaDB struct {
 	// Endpoint is ChromaDB's pods and port, admitting only its clients: a flow to it
 	// from anyone else is refused.
 	Endpoint network.Endpoint
+
+	// The offer of Endpoint to its clients alone.
+	network.Declaration
 }
 
 // NewChromaDB declares the token's Secret and ChromaDB.
@@ -106,6 +109,7 @@ func NewChromaDB(ctx *pulumi.Context, name string, args ChromaDBArgs, opts ...pu
 	}, pulumi.Parent(c)); err != nil {
 		return nil, err
 	}
+	c.Offer(c.Endpoint)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"service": c.Workload.Service.Metadata.Name().Elem()}); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ package edge
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -56,6 +57,8 @@ type Edge struct {
 	// The flows from the gateway to every Service behind a hostname.
 	network.Declaration
 }
+
+var hostLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // URL is the https:// URL of host under domain, as the edge serves it.
 func URL(domain, host string) string { return "https://" + host + "." + domain }
@@ -115,6 +118,12 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 	routes := slices.SortedFunc(slices.Values(args.Routes), func(a, b network.Route) int { return strings.Compare(a.Host, b.Host) })
 	var hosts []string
 	for _, r := range routes {
+		if !hostLabel.MatchString(r.Host) {
+			return nil, fmt.Errorf("edge %s: route %q: the host is not a DNS label", name, r.Host)
+		}
+		if _, ok := args.NamespaceNames[r.Namespace]; !ok {
+			return nil, fmt.Errorf("edge %s: route %q: namespace %q is not one the platform declares", name, r.Host, r.Namespace)
+		}
 		host := r.Host + "." + args.Domain
 		hosts = append(hosts, host)
 		c.URLs[r.Host] = URL(args.Domain, r.Host)

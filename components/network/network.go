@@ -7,6 +7,7 @@ package network
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -72,9 +73,6 @@ type Flow struct {
 	From, To Peer
 	// Ports of the receiving pods; empty allows every port.
 	Ports []Port
-
-	// admits are the identities the receiving endpoint admits (Endpoint.Admits).
-	admits []Peer
 }
 
 // Endpoint is what a server offers its clients: its pods and the ports they listen on.
@@ -82,20 +80,37 @@ type Flow struct {
 type Endpoint struct {
 	Peer  Peer
 	Ports []Port
-	// Admits, when set, are the only mesh identities (namespace and service account)
-	// the server takes calls from: Collect refuses a flow to it from anyone else.
+	// Admits, when set and the server offers the endpoint (Declaration.Offer), are the
+	// only mesh identities (namespace and service account) it takes calls from: Collect
+	// refuses any flow that reaches its pods from anyone else, however it was written.
 	Admits []Peer
 }
 
 // From is the flow name from client to e.
 func (e Endpoint) From(name string, client Peer) Flow {
-	return Flow{Name: name, From: client, To: e.Peer, Ports: e.Ports, admits: e.Admits}
+	return Flow{Name: name, From: client, To: e.Peer, Ports: e.Ports}
 }
 
-// admitted reports whether the flow's source is an identity its endpoint admits.
-func (f Flow) admitted() bool {
-	return len(f.admits) == 0 || slices.ContainsFunc(f.admits, func(p Peer) bool {
-		return f.From.ServiceAccount != "" && p.Namespace == f.From.Namespace && p.ServiceAccount == f.From.ServiceAccount
+// reaches reports whether f reaches the server behind e: the same namespace, labels
+// that e's pods all carry (none: every pod of the namespace), and one of e's ports
+// (none: every port). The sidecar's and the kubelet's ports are not the server's.
+func (e Endpoint) reaches(f Flow) bool {
+	if f.To.CIDR != "" || f.To.Namespace != e.Peer.Namespace {
+		return false
+	}
+	for k, v := range f.To.Pods {
+		if e.Peer.Pods[k] != v {
+			return false
+		}
+	}
+	return len(f.Ports) == 0 || slices.ContainsFunc(f.Ports, func(p Port) bool { return slices.Contains(e.Ports, p) })
+}
+
+// admits reports whether e takes calls from source.
+func (e Endpoint) admits(source Peer) bool {
+	return len(e.Admits) == 0 || slices.ContainsFunc(e.Admits, func(p Peer) bool {
+		return source.ServiceAccount != "" && source.ServiceAccount != AnyServiceAccount &&
+			p.Namespace == source.Namespace && p.ServiceAccount == source.ServiceAccount
 	})
 }
 
@@ -108,10 +123,13 @@ type Route struct {
 	Port               int
 }
 
-// Needs is what a component needs from the network and the mesh.
+// Needs is what a component needs from the network and the mesh, and what it offers
+// under conditions.
 type Needs struct {
 	Flows  []Flow
 	Routes []Route
+	// Offers are endpoints that admit only some identities.
+	Offers []Endpoint
 }
 
 // Needer is a component that declares its needs.
@@ -129,27 +147,24 @@ func (d *Declaration) Open(flows ...Flow) { d.needs.Flows = append(d.needs.Flows
 // Serve declares hostnames the component serves.
 func (d *Declaration) Serve(routes ...Route) { d.needs.Routes = append(d.needs.Routes, routes...) }
 
+// Offer declares endpoints of the component that admit only their Admits.
+func (d *Declaration) Offer(endpoints ...Endpoint) {
+	d.needs.Offers = append(d.needs.Offers, endpoints...)
+}
+
 // Needs returns what was declared.
 func (d *Declaration) Needs() Needs { return d.needs }
 
 // Collect gathers the needs of components, in order. A flow that two components both
 // declare identically (the pods of one namespace calling the API server) is kept once;
 // flows that differ under one name are left for the security component to refuse. A
-// flow its endpoint does not admit, and a hostname served twice, are errors naming
-// both ends.
+// flow to an offered endpoint from an identity it does not admit, and a hostname served
+// twice, are errors naming both ends.
 func Collect(components ...Needer) (Needs, error) {
 	var all Needs
 	for _, c := range components {
 		n := c.Needs()
 		for _, f := range n.Flows {
-			if !f.admitted() {
-				var admits []string
-				for _, p := range f.admits {
-					admits = append(admits, p.Namespace+"/"+p.ServiceAccount)
-				}
-				return Needs{}, fmt.Errorf("network: flow %q from %s/%s is refused: its endpoint admits only %s",
-					f.Name, f.From.Namespace, f.From.ServiceAccount, strings.Join(admits, ", "))
-			}
 			if !slices.ContainsFunc(all.Flows, func(g Flow) bool { return reflect.DeepEqual(f, g) }) {
 				all.Flows = append(all.Flows, f)
 			}
@@ -161,6 +176,44 @@ func Collect(components ...Needer) (Needs, error) {
 			}
 			all.Routes = append(all.Routes, r)
 		}
+		all.Offers = append(all.Offers, n.Offers...)
+	}
+	for _, e := range all.Offers {
+		for _, f := range all.Flows {
+			if e.reaches(f) && !e.admits(f.From) {
+				var admits []string
+				for _, p := range e.Admits {
+					admits = append(admits, p.Namespace+"/"+p.ServiceAccount)
+				}
+				return Needs{}, fmt.Errorf("network: flow %q from %s to %s is refused: those pods admit only %s",
+					f.Name, describe(f.From), pods(e.Peer), strings.Join(admits, ", "))
+			}
+		}
 	}
 	return all, nil
+}
+
+// describe names a peer in a message: an address range, an identity, or pods without one.
+func describe(p Peer) string {
+	switch {
+	case p.CIDR != "":
+		return p.CIDR
+	case p.ServiceAccount == AnyServiceAccount:
+		return "every identity of " + p.Namespace
+	case p.ServiceAccount != "":
+		return p.Namespace + "/" + p.ServiceAccount
+	}
+	return pods(p) + " (no mesh identity)"
+}
+
+// pods names the pods a peer selects.
+func pods(p Peer) string {
+	var labels []string
+	for _, k := range slices.Sorted(maps.Keys(p.Pods)) {
+		labels = append(labels, k+"="+p.Pods[k])
+	}
+	if len(labels) == 0 {
+		return "pods of " + p.Namespace
+	}
+	return "pods " + strings.Join(labels, ",") + " of " + p.Namespace
 }

@@ -42,19 +42,27 @@ func TestCollectKeepsAFlowDeclaredTwiceOnceAndRefusesAHostnameServedTwice(t *tes
 	assert.EqualError(t, err, `network: hostname "prometheus" is served twice: by monitoring/prometheus and by lamina-dashboard/lamina-dashboard`)
 }
 
-// A server can say whom it admits (ChromaDB: the agent server alone). A flow to it from
-// any other identity, or from pods without one, is refused, naming both ends.
-func TestAnEndpointRefusesAFlowFromAnIdentityItDoesNotAdmit(t *testing.T) {
+// A server can say whom it admits (ChromaDB: the agent server alone). Any flow that
+// reaches its port from another identity, or from pods without one, is refused, naming
+// both ends, however the flow was written; flows to the sidecar's ports pass.
+func TestAnOfferedEndpointRefusesEveryFlowFromAnIdentityItDoesNotAdmit(t *testing.T) {
 	core := network.App("lamina-system", "lamina-core").As("lamina-core")
 	chroma := network.Endpoint{Peer: network.App("lamina-system", "chromadb"), Ports: network.TCP(8000), Admits: []network.Peer{core}}
+	server := &component{}
+	server.Offer(chroma)
+	probes := network.Flow{Name: "kubelet-probes", From: network.Peer{CIDR: "192.168.64.0/24"}, To: network.Namespace("lamina-system"), Ports: network.TCP(15020, 15021)}
 
-	needs, err := network.Collect(declaring([]network.Flow{chroma.From("core-to-chromadb", core)}))
+	needs, err := network.Collect(server, declaring([]network.Flow{chroma.From("core-to-chromadb", core), probes}))
 	require.NoError(t, err)
-	assert.Len(t, needs.Flows, 1)
+	assert.Len(t, needs.Flows, 2)
 
 	dashboard := network.App("lamina-dashboard", "lamina-dashboard").As("lamina-dashboard")
-	_, err = network.Collect(declaring([]network.Flow{chroma.From("dashboard-to-chromadb", dashboard)}))
-	assert.EqualError(t, err, `network: flow "dashboard-to-chromadb" from lamina-dashboard/lamina-dashboard is refused: its endpoint admits only lamina-system/lamina-core`)
-	_, err = network.Collect(declaring([]network.Flow{chroma.From("anyone", network.Namespace("lamina-system"))}))
-	assert.ErrorContains(t, err, `flow "anyone" from lamina-system/ is refused`)
+	for flow, want := range map[string]network.Flow{
+		`network: flow "dashboard-to-chromadb" from lamina-dashboard/lamina-dashboard to pods app.kubernetes.io/name=chromadb of lamina-system is refused: those pods admit only lamina-system/lamina-core`: chroma.From("dashboard-to-chromadb", dashboard),
+		`network: flow "by-hand" from lamina-dashboard/lamina-dashboard to pods app.kubernetes.io/name=chromadb of lamina-system is refused: those pods admit only lamina-system/lamina-core`:               {Name: "by-hand", From: dashboard, To: network.App("lamina-system", "chromadb")},
+		`network: flow "gateway-to-chroma" from istio-gateway/istio-ingressgateway to pods app.kubernetes.io/name=chromadb of lamina-system is refused: those pods admit only lamina-system/lamina-core`:    {Name: "gateway-to-chroma", From: network.App("istio-gateway", "gw").As("istio-ingressgateway"), To: network.Namespace("lamina-system")},
+	} {
+		_, err = network.Collect(server, declaring([]network.Flow{want}))
+		assert.EqualError(t, err, flow)
+	}
 }
