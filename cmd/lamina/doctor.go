@@ -29,9 +29,8 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 	src.Stat = os.Stat
 	if s.Config, s.LoadErr = config.Load(src); s.LoadErr != nil {
 		s.Config = nil
-	} else if s.Hostnames, err = offline.Hostnames(src); err != nil {
-		fmt.Fprintf(stderr, "lamina: %v\n", err)
-		return 1
+	} else {
+		s.Hostnames, s.RenderErr = offline.Hostnames(src)
 	}
 	file, err := os.ReadFile(config.StackFile(f.dir, f.stack))
 	if err != nil {

@@ -63,8 +63,10 @@ type Stack struct {
 	Config  *config.Config
 	LoadErr error
 	// Hostnames are the stack's hostnames (the urls output of its offline render): the
-	// components declare them, so only the program knows them.
+	// components declare them, so only the program knows them. RenderErr is why the
+	// program refused the stack, when it did.
 	Hostnames []string
+	RenderErr error
 	// Encrypted holds when the stack's secrets are passphrase-encrypted (its file names
 	// the passphrase provider or has a salt): Pulumi then needs the passphrase.
 	Encrypted bool
@@ -93,7 +95,7 @@ func Run(p Probe, s Stack) []Check {
 		add(disk(p, s))
 	}
 	add(passphrase(p, s))
-	if cfg != nil && len(s.Hostnames) > 0 {
+	if cfg != nil {
 		add(hosts(p, s))
 	}
 	return out
@@ -301,6 +303,10 @@ func passphrase(p Probe, s Stack) Check {
 
 // hosts checks that /etc/hosts sends every hostname of the stack to its gateway.
 func hosts(p Probe, s Stack) Check {
+	if s.RenderErr != nil {
+		return Check{"hosts", Fail, "the program refuses the stack, so its hostnames are unknown: " + s.RenderErr.Error(),
+			"fix what the message names; lamina render -s " + s.Name + " shows the same"}
+	}
 	data, err := p.ReadFile("/etc/hosts")
 	if err != nil {
 		return Check{"hosts", Warn, "cannot read /etc/hosts: " + err.Error(), ""}

@@ -161,6 +161,10 @@ func TestEachProblemNamesItsFix(t *testing.T) {
 		"no hosts entries yet": {func(m *mac, s *Stack) { m.files["/etc/hosts"] = "127.0.0.1 localhost\n" }, "hosts",
 			Check{"hosts", Warn, "/etc/hosts does not send core.dev.lamina.home.arpa, grafana.dev.lamina.home.arpa to 192.168.64.200",
 				"after pulumi up: make hosts STACK=development"}},
+		"a stack the program refuses": {func(m *mac, s *Stack) {
+			s.Hostnames, s.RenderErr = nil, errors.New(`network: hostname "grafana" is served twice: by monitoring/grafana and by monitoring/grafana-2`)
+		}, "hosts", Check{"hosts", Fail, `the program refuses the stack, so its hostnames are unknown: network: hostname "grafana" is served twice: by monitoring/grafana and by monitoring/grafana-2`,
+			"fix what the message names; lamina render -s development shows the same"}},
 		"a configuration that does not load": {func(m *mac, s *Stack) {
 			s.Config, s.LoadErr = nil, errors.New("lamina:images.checkout: /Users/ada/src/lamina-os does not exist")
 		}, "configuration", Check{"configuration", Fail, "lamina:images.checkout: /Users/ada/src/lamina-os does not exist",
