@@ -1,6 +1,9 @@
 package stacks
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/certmanager"
@@ -45,7 +48,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	names := m.Namespaces.Names
 
 	if m.MetalLB, err = metallb.NewMetalLB(ctx, "metallb", metallb.MetalLBArgs{
-		Chart:     chart("lamina:metallb.chart", cfg.MetalLB.Chart),
+		Chart:     chart(cfg, &cfg.MetalLB.Chart),
 		Namespace: names[config.NamespaceMetalLB],
 		Addresses: cfg.MetalLB.Addresses,
 	}, k8s); err != nil {
@@ -53,7 +56,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	}
 
 	if m.CertManager, err = certmanager.NewCertManager(ctx, "cert-manager", certmanager.CertManagerArgs{
-		Chart:          chart("lamina:certManager.chart", cfg.CertManager.Chart),
+		Chart:          chart(cfg, &cfg.CertManager.Chart),
 		Namespace:      names[config.NamespaceCertManager],
 		Issuer:         cfg.CertManager.Issuer,
 		RootCommonName: "Lamina " + cfg.Stack() + " root CA",
@@ -68,8 +71,8 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	cb := mc.CircuitBreaker
 	if m.Istio, err = istio.NewIstio(ctx, "istio", istio.IstioArgs{
 		Charts: istio.Charts{
-			Base: chart("lamina:mesh.charts.base", mc.Charts.Base), CNI: chart("lamina:mesh.charts.cni", mc.Charts.CNI),
-			Istiod: chart("lamina:mesh.charts.istiod", mc.Charts.Istiod), Gateway: chart("lamina:mesh.charts.gateway", mc.Charts.Gateway),
+			Base: chart(cfg, &cfg.Mesh.Charts.Base), CNI: chart(cfg, &cfg.Mesh.Charts.CNI),
+			Istiod: chart(cfg, &cfg.Mesh.Charts.Istiod), Gateway: chart(cfg, &cfg.Mesh.Charts.Gateway),
 		},
 		Namespace:            names[config.NamespaceIstio],
 		GatewayNamespace:     names[config.NamespaceGateway],
@@ -152,10 +155,16 @@ func meshNamespaces() []string {
 	return append([]string{config.NamespaceGateway}, config.WorkloadNamespaces...)
 }
 
-// chart is a release's pin and extra values, as configured under key.
-func chart(key string, c config.HelmChart) kube.Chart {
+// chart is the release's pin c of cfg, with its extra values and where they are
+// configured (the key Config.Charts lists for it).
+func chart(cfg *config.Config, c *config.HelmChart) kube.Chart {
+	pins := cfg.Charts()
+	i := slices.IndexFunc(pins, func(p config.ChartPin) bool { return p.Chart == c })
+	if i < 0 {
+		panic(fmt.Sprintf("stacks: chart %s is not a pin of the configuration (config.Config.Charts)", c.Name)) // a programming error
+	}
 	return kube.Chart{Repository: c.Repository, Name: c.Name, Version: c.Version, Timeout: c.Timeout.Duration,
-		Values: c.Values, ValuesKey: key + ".values"}
+		Values: c.Values, ValuesKey: pins[i].Key + ".values"}
 }
 
 func resourcesOf(r config.Resources) kube.Resources {

@@ -67,7 +67,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		return nil, err
 	}
 	if m.Monitoring, err = monitoring.NewMonitoring(ctx, "monitoring", monitoring.MonitoringArgs{
-		Chart:                     chart("lamina:monitoring.prometheus.chart", p.Chart),
+		Chart:                     chart(cfg, &cfg.Monitoring.Prometheus.Chart),
 		Namespace:                 ns,
 		NamespaceName:             config.NamespaceMonitoring,
 		MeshNamespaces:            meshNamespaces(),
@@ -89,8 +89,8 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		return nil, err
 	}
 	if m.Logs, err = logs.NewLogs(ctx, "logs", logs.LogsArgs{
-		LokiChart:       chart("lamina:logs.loki.chart", l.Loki.Chart),
-		VectorChart:     chart("lamina:logs.vector.chart", l.Vector.Chart),
+		LokiChart:       chart(cfg, &cfg.Logs.Loki.Chart),
+		VectorChart:     chart(cfg, &cfg.Logs.Vector.Chart),
 		Namespace:       ns,
 		NamespaceName:   config.NamespaceMonitoring,
 		Retention:       l.Loki.Retention,
@@ -107,10 +107,10 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	j, col := cfg.Tracing.Jaeger, cfg.Tracing.Collector
 	var collector *tracing.Collector
 	if col.Enabled {
-		collector = &tracing.Collector{Chart: chart("lamina:tracing.collector.chart", col.Chart), Replicas: col.Replicas, Resources: resourcesOf(col.Resources)}
+		collector = &tracing.Collector{Chart: chart(cfg, &cfg.Tracing.Collector.Chart), Replicas: col.Replicas, Resources: resourcesOf(col.Resources)}
 	}
 	if m.Tracing, err = tracing.NewTracing(ctx, "tracing", tracing.TracingArgs{
-		Chart:          chart("lamina:tracing.jaeger.chart", j.Chart),
+		Chart:          chart(cfg, &cfg.Tracing.Jaeger.Chart),
 		Namespace:      mesh.Namespaces.Names[config.NamespaceObservability],
 		NamespaceName:  config.NamespaceObservability,
 		MaxTraces:      j.MaxTraces,
@@ -131,7 +131,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		password = pulumi.ToSecret(pulumi.String(g.AdminPassword)).(pulumi.StringOutput)
 	}
 	if m.Grafana, err = grafana.NewGrafana(ctx, "grafana", grafana.GrafanaArgs{
-		Chart:         chart("lamina:grafana.chart", g.Chart),
+		Chart:         chart(cfg, &cfg.Grafana.Chart),
 		Namespace:     ns,
 		NamespaceName: config.NamespaceMonitoring,
 		AdminUser:     g.AdminUser,
@@ -159,7 +159,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		clientSecret = pulumi.ToSecret(pulumi.String(k.OpenID.ClientSecret)).(pulumi.StringOutput)
 	}
 	if m.Kiali, err = kiali.NewKiali(ctx, "kiali", kiali.KialiArgs{
-		Chart:              chart("lamina:kiali.chart", k.Chart),
+		Chart:              chart(cfg, &cfg.Kiali.Chart),
 		Namespace:          mesh.Namespaces.Names[config.NamespaceObservability],
 		NamespaceName:      config.NamespaceObservability,
 		IstioNamespace:     config.NamespaceIstio,

@@ -57,8 +57,9 @@ func pin(repository, name, version string) HelmChart {
 
 // ChartPin is a release's chart pin and the config key it sits under.
 type ChartPin struct {
-	Key   string
-	Chart HelmChart
+	Key string
+	// Chart is the pin itself, in the configuration: the program finds a pin's key by it.
+	Chart *HelmChart
 	// Owned are paths of this chart's values (dotted, from the top) that the program
 	// owns beyond what every chart's keys say by their names, each with the reason.
 	Owned map[string]string
@@ -67,26 +68,26 @@ type ChartPin struct {
 // Charts lists every chart pin of the configuration with its key, in the order of the
 // configuration reference.
 func (c *Config) Charts() []ChartPin {
-	m := c.Mesh.Charts
+	m := &c.Mesh.Charts
 	return []ChartPin{
-		{"lamina:metallb.chart", c.MetalLB.Chart, nil},
-		{"lamina:certManager.chart", c.CertManager.Chart, nil},
-		{"lamina:mesh.charts.base", m.Base, nil},
-		{"lamina:mesh.charts.cni", m.CNI, nil},
-		{"lamina:mesh.charts.istiod", m.Istiod, nil},
-		{"lamina:mesh.charts.gateway", m.Gateway, map[string]string{
+		{"lamina:metallb.chart", &c.MetalLB.Chart, nil},
+		{"lamina:certManager.chart", &c.CertManager.Chart, nil},
+		{"lamina:mesh.charts.base", &m.Base, nil},
+		{"lamina:mesh.charts.cni", &m.CNI, nil},
+		{"lamina:mesh.charts.istiod", &m.Istiod, nil},
+		{"lamina:mesh.charts.gateway", &m.Gateway, map[string]string{
 			"name":   "the gateway's name, from which the chart names its service account, the identity the authorization policies admit",
 			"labels": "the labels the Gateway resource selects the gateway's pods by",
 		}},
-		{"lamina:monitoring.prometheus.chart", c.Monitoring.Prometheus.Chart, nil},
-		{"lamina:grafana.chart", c.Grafana.Chart, map[string]string{
+		{"lamina:monitoring.prometheus.chart", &c.Monitoring.Prometheus.Chart, nil},
+		{"lamina:grafana.chart", &c.Grafana.Chart, map[string]string{
 			"admin": "the administrator's credentials, which come from the Secret the program writes",
 		}},
-		{"lamina:logs.loki.chart", c.Logs.Loki.Chart, nil},
-		{"lamina:logs.vector.chart", c.Logs.Vector.Chart, nil},
-		{"lamina:tracing.jaeger.chart", c.Tracing.Jaeger.Chart, nil},
-		{"lamina:tracing.collector.chart", c.Tracing.Collector.Chart, nil},
-		{"lamina:kiali.chart", c.Kiali.Chart, nil},
+		{"lamina:logs.loki.chart", &c.Logs.Loki.Chart, nil},
+		{"lamina:logs.vector.chart", &c.Logs.Vector.Chart, nil},
+		{"lamina:tracing.jaeger.chart", &c.Tracing.Jaeger.Chart, nil},
+		{"lamina:tracing.collector.chart", &c.Tracing.Collector.Chart, nil},
+		{"lamina:kiali.chart", &c.Kiali.Chart, nil},
 	}
 }
 
@@ -94,7 +95,7 @@ func (c *Config) Charts() []ChartPin {
 // share a version.
 func validateCharts(c *Config, ps *problems) {
 	for _, p := range c.Charts() {
-		ch := p.Chart
+		ch := *p.Chart
 		if u, err := url.Parse(ch.Repository); err != nil || u.Scheme != "https" || u.Host == "" {
 			ps.add(p.Key+".repository", "%s is not an https:// URL", quote(ch.Repository))
 		}
