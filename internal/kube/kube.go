@@ -41,15 +41,20 @@ func Meta(name string, namespace pulumi.StringInput, labels map[string]string) *
 // Pulumi input Kubernetes and Helm take, so that values are written as Go types with
 // doc comments rather than as map literals.
 func Input(v any) pulumi.Input {
+	return toInput(jsonValue(v))
+}
+
+// jsonValue is a typed value as JSON sees it: objects, lists and scalars.
+func jsonValue(v any) any {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("kube.Input: %v", err)) // a programming error: the types are ours
+		panic(fmt.Sprintf("kube: %v", err)) // a programming error: the types are ours
 	}
 	var raw any
 	if err := json.Unmarshal(b, &raw); err != nil {
-		panic(fmt.Sprintf("kube.Input: %v", err))
+		panic(fmt.Sprintf("kube: %v", err))
 	}
-	return toInput(raw)
+	return raw
 }
 
 // Values is Input for an object.
@@ -173,13 +178,9 @@ func describe(v any) string {
 
 // plain is a typed value as the JSON object Helm receives.
 func plain(v any) map[string]any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("kube: %v", err)) // a programming error: the types are ours
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		panic(fmt.Sprintf("kube: %T is not an object: %v", v, err))
+	m, ok := jsonValue(v).(map[string]any)
+	if !ok {
+		panic(fmt.Sprintf("kube: %T is not an object", v)) // a programming error: the types are ours
 	}
 	return m
 }
