@@ -65,6 +65,8 @@ type Config struct {
 	Core Core `json:"core"`
 	// Dashboard is the Lamina dashboard.
 	Dashboard Dashboard `json:"dashboard"`
+	// Build is the build tier: the build environment's image and the checks of a commit.
+	Build Build `json:"build"`
 
 	// stack is the Pulumi stack this configuration belongs to.
 	stack string
@@ -134,13 +136,23 @@ const (
 	TargetColima = "colima"
 	// TargetExisting uses a cluster reachable through a kubeconfig and creates no VM.
 	TargetExisting = "existing"
+	// TargetShared joins the cluster and platform of another stack (cluster.platform):
+	// only the agent stack is declared, in namespaces of this stack's own.
+	TargetShared = "shared"
 )
 
 // Cluster is where the platform runs.
 type Cluster struct {
-	// Target is colima (a Colima VM with k3s on this Mac) or existing (a cluster reached
-	// through cluster.kubeconfig and cluster.context; no VM is created).
+	// Target is colima (a Colima VM with k3s on this Mac), existing (a cluster reached
+	// through cluster.kubeconfig and cluster.context; no VM is created) or shared (the
+	// cluster and platform of the stack cluster.platform: its mesh, gateway, certificate
+	// issuer and observability; this stack declares only the agent stack, in namespaces
+	// named after it, and that stack's lamina:colima.tenants must list it).
 	Target string `json:"target"`
+	// Platform is the stack whose cluster and platform a shared stack joins (target
+	// shared only), read through a Pulumi StackReference of its outputs. Allowed: a
+	// stack name other than this one.
+	Platform string `json:"platform"`
 	// Kubeconfig is the kubeconfig file of an existing cluster (target existing only).
 	// Allowed: an absolute path or one starting with ~/.
 	Kubeconfig string `json:"kubeconfig"`
@@ -203,9 +215,27 @@ type Colima struct {
 	// DNS lists the VM's DNS resolvers; empty keeps Colima's default. Allowed: IP
 	// addresses.
 	DNS []string `json:"dns"`
+	// Tenants are the stacks that join this stack's cluster and platform (their
+	// lamina:cluster.target shared), each with what its pods may request in all. The
+	// capacity check counts them inside this VM; a tenant whose own requests exceed its
+	// share stops at its preview.
+	Tenants []Tenant `json:"tenants"`
 	// Protect makes `pulumi destroy` refuse to delete the VM. To delete a protected VM
 	// on purpose, set it to false, run `pulumi up`, then `pulumi destroy`.
 	Protect bool `json:"protect"`
+}
+
+// Tenant is a stack that runs its agent stack on this stack's platform.
+type Tenant struct {
+	// Stack is the tenant stack's name. Allowed: lower-case letters, digits and '-', 1
+	// to 30 characters (its namespaces are named after it), not this stack.
+	Stack string `json:"stack"`
+	// CPU is what the tenant's pods may request in all, sidecars included. Allowed: a
+	// CPU quantity.
+	CPU string `json:"cpu"`
+	// Memory is what the tenant's pods may request in all, sidecars included. Allowed:
+	// a memory quantity.
+	Memory string `json:"memory"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("5m", "90s").

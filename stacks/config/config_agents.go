@@ -13,6 +13,14 @@ type Images struct {
 	Core Image `json:"core"`
 	// Dashboard is the Lamina dashboard's image.
 	Dashboard Image `json:"dashboard"`
+	// PromoteFrom names a stack on the same cluster and Docker daemon (staging) whose
+	// Lamina images this stack runs as they are, read from that stack's images output
+	// through a Pulumi StackReference: nothing is built and nothing is pulled. Only
+	// content-addressed references are taken (repository:<64-hex image ID> as built,
+	// or name@sha256:<digest>); any other reference stops the preview. Empty: the
+	// images are built or taken as llmServe, core and dashboard say. Allowed: empty or
+	// a stack name other than this one.
+	PromoteFrom string `json:"promoteFrom"`
 }
 
 // Image is one Lamina image.

@@ -1,5 +1,10 @@
 package config
 
+import (
+	"slices"
+	"strings"
+)
+
 // Resources are a container's requests and limits, as Kubernetes quantities.
 type Resources struct {
 	// Requests are the CPU and memory the scheduler reserves.
@@ -150,6 +155,57 @@ var SystemNamespaces = []string{NamespaceIstio, NamespaceMetalLB, NamespaceCertM
 // AllNamespaces lists every namespace the platform declares.
 func AllNamespaces() []string {
 	return append(append([]string{NamespaceGateway}, SystemNamespaces...), WorkloadNamespaces...)
+}
+
+// AgentNamespaces hold the agent stack: the only namespaces a shared stack declares.
+var AgentNamespaces = []string{NamespaceLaminaSystem, NamespaceLLMServe, NamespaceDashboard}
+
+// Shared reports whether the stack joins another stack's platform (cluster.target
+// shared).
+func (c *Config) Shared() bool { return c.Cluster.Target == TargetShared }
+
+// DeclaredNamespaces are the namespaces this stack declares, by the names the program
+// and the configuration (lamina:namespaces) know them by: every one (with the build
+// tier, lamina-build too), or with target shared the agent stack's.
+func (c *Config) DeclaredNamespaces() []string {
+	if c.Shared() {
+		return slices.Clone(AgentNamespaces)
+	}
+	return append([]string{NamespaceGateway}, append(slices.Clone(SystemNamespaces), c.Workloads()...)...)
+}
+
+// Workloads are the workload namespaces this stack declares beside the gateway's and
+// the system ones: WorkloadNamespaces and, with the build tier, lamina-build.
+func (c *Config) Workloads() []string {
+	ws := slices.Clone(WorkloadNamespaces)
+	if c.Build.Enabled && !c.Shared() {
+		ws = append(ws, NamespaceBuild)
+	}
+	return ws
+}
+
+// ClusterName is the name of a cluster-wide object (or one in a namespace of the
+// platform's) called name: lamina-<name>, and for a shared stack lamina-<stack>-<name>,
+// so that the stacks on one cluster never declare the same object.
+func (c *Config) ClusterName(name string) string {
+	if c.Shared() {
+		return Namespace + "-" + c.stack + "-" + name
+	}
+	return Namespace + "-" + name
+}
+
+// NamespaceOf is the name namespace ns (one of AllNamespaces) has in the cluster. A
+// shared stack's agent namespaces carry the stack's name, so that two stacks never share
+// one: lamina-<stack>, lamina-<stack>-llm-serve, lamina-<stack>-dashboard. Every other
+// namespace is the platform's, under its own name.
+func (c *Config) NamespaceOf(ns string) string {
+	if !c.Shared() || !slices.Contains(AgentNamespaces, ns) {
+		return ns
+	}
+	if ns == NamespaceLaminaSystem {
+		return "lamina-" + c.stack
+	}
+	return strings.Replace(ns, "lamina-", "lamina-"+c.stack+"-", 1)
 }
 
 // Pod Security Standards levels.

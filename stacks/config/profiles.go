@@ -9,6 +9,8 @@ import (
 const (
 	Development = "development"
 	Production  = "production"
+	// Staging is the agent stack alone, small, on production's cluster and platform.
+	Staging = "staging"
 )
 
 // profiles give every field of Config its default per environment. The figures are the
@@ -43,6 +45,8 @@ var profiles = map[string]func() Config{
 			Chroma:    chroma("20Gi", resources("250m", "1Gi", "2", "4Gi")),
 			Core:      core(ModeMultiAgent, 1, resources("250m", "1Gi", "2", "4Gi"), map[string]string{"LAMINA_ENV": Development, "LOG_LEVEL": "DEBUG"}),
 			Dashboard: dashboard(resources("100m", "256Mi", "500m", "1Gi"), map[string]string{"LAMINA_ENV": Development}),
+			// Production's cluster runs the checks; development runs them on the Mac.
+			Build: build(false),
 		}
 	},
 	Production: func() Config {
@@ -72,9 +76,40 @@ var profiles = map[string]func() Config{
 			Chroma:    chroma("100Gi", resources("500m", "2Gi", "2", "8Gi")),
 			Core:      core(ModeMultiAgent, 2, resources("500m", "2Gi", "2", "4Gi"), map[string]string{"LAMINA_ENV": Production, "LOG_LEVEL": "INFO"}),
 			Dashboard: dashboard(resources("100m", "256Mi", "500m", "1Gi"), map[string]string{"LAMINA_ENV": Production}),
+			Build:     build(true),
 		}
 	},
 }
+
+// staging is production's configuration but for what a shared stack declares: the agent
+// stack, sized to try a release on the small models, in production's VM, behind
+// production's gateway under a domain of its own.
+func staging() Config {
+	c := profiles[Production]()
+	c.Profile = Staging
+	c.Cluster.Target, c.Cluster.Platform = TargetShared, Production
+	// Inside production's data directory, which production's VM mounts.
+	c.Data.Dir = "/Users/Shared/lamina/production/tenants/staging"
+	c.Colima.Tenants = nil
+	c.Namespaces = Namespaces{OutOfMesh: map[string]string{}, PodSecurity: map[string]string{}}
+	for _, ns := range AgentNamespaces {
+		c.Namespaces.PodSecurity[ns] = "restricted"
+	}
+	c.Edge.Domain = "staging.lamina.home.arpa"
+	env := map[string]string{"LAMINA_ENV": Staging, "LOG_LEVEL": "INFO"}
+	// One server holding the small models; the 70B ones stay on disk. Requests are
+	// small (production's own leave 1.7 of the VM's cores); the limits let it burst.
+	c.LLM = llm(1, resources("400m", "8Gi", "4", "16Gi"), "500Gi", env, false, developmentModels())
+	c.Chroma = chroma("10Gi", resources("100m", "1Gi", "1", "2Gi"))
+	c.Core = core(ModeMultiAgent, 1, resources("100m", "1Gi", "1", "2Gi"), env)
+	c.Dashboard = dashboard(resources("50m", "256Mi", "500m", "1Gi"), map[string]string{"LAMINA_ENV": Staging})
+	c.Build = build(false) // production's
+	return c
+}
+
+// stagingShare is what production reserves in its VM for staging's pods: staging's
+// requests (sidecars and a rollout's second pod included) with room to spare.
+var stagingShare = Tenant{Stack: Staging, CPU: "1500m", Memory: "24Gi"}
 
 // k3sVersion is the k3s release both profiles pin (Colima's default at the time of writing).
 const k3sVersion = "v1.35.0+k3s1"
@@ -93,8 +128,12 @@ func macStudio(other PlannedVM) Host {
 
 func developmentVM() Colima { return colimaVM("lamina-development", 12, 128, 200, false) }
 
-// productionVM is protected: `pulumi destroy` refuses to delete it.
-func productionVM() Colima { return colimaVM("lamina-production", 16, 256, 500, true) }
+// productionVM is protected: `pulumi destroy` refuses to delete it. Staging runs in it.
+func productionVM() Colima {
+	vm := colimaVM("lamina-production", 16, 256, 500, true)
+	vm.Tenants = []Tenant{stagingShare}
+	return vm
+}
 
 // planned is the other stack's VM as this stack's host budget plans for it.
 func planned(stack string, vm Colima, pool []string) PlannedVM {
@@ -128,6 +167,7 @@ func namespacesDefaults() Namespaces {
 			NamespaceLaminaSystem:  "restricted",
 			NamespaceLLMServe:      "restricted",
 			NamespaceDashboard:     "restricted",
+			NamespaceBuild:         "restricted", // with lamina:build.enabled
 		},
 	}
 }
@@ -262,6 +302,20 @@ func images() Images {
 	return Images{Checkout: "~/src/lamina-os", LLMServe: pkg("lamina-llm-serve"), Core: pkg("lamina-core"), Dashboard: pkg("lamina-dashboard")}
 }
 
+// build is the build tier, enabled or not: the checkout's build-env image and make check.
+// A check requests little (production's VM has 0.1 of its cores left beside staging)
+// and may burst to half the VM.
+func build(enabled bool) Build {
+	return Build{
+		Enabled:   enabled,
+		Image:     Image{Build: true, Context: "build-env", Dockerfile: "build-env/Dockerfile"},
+		Command:   []string{"make", "check"},
+		Resources: resources("100m", "1Gi", "8", "16Gi"),
+		Security:  lamina,
+		Timeout:   Duration{30 * time.Minute},
+	}
+}
+
 // lamina is the user and group the Lamina images create (uid and gid 1000).
 var lamina = Security{RunAsUser: 1000, RunAsGroup: 1000}
 
@@ -341,6 +395,7 @@ func colimaVM(profile string, cpus, memoryGiB, diskGiB int, protect bool) Colima
 		K3sVersion: k3sVersion,
 		K3sArgs:    []string{},
 		DNS:        []string{},
+		Tenants:    []Tenant{},
 		Protect:    protect,
 	}
 }
@@ -359,6 +414,8 @@ func colimaCluster(readyTimeout time.Duration) Cluster {
 		StorageClass: "lamina-host",
 	}
 }
+
+func init() { profiles[Staging] = staging }
 
 // Profiles returns the names of the environment profiles, sorted.
 func Profiles() []string {

@@ -26,21 +26,25 @@ const (
 )
 
 // The configuration reference (docs/configuration.md) is generated from the config tree:
-// every key, its type, both profiles' defaults and the field's doc comment. It fails
+// every key, its type, every profile's default and the field's doc comment. It fails
 // when the two drift apart; -update rewrites the document.
 func TestConfigurationReferenceIsCurrent(t *testing.T) {
 	docs := fieldDocs(t)
-	dev, _ := config.Defaults(config.Development)
-	prod, _ := config.Defaults(config.Production)
+	var defaults []reflect.Value
+	for _, p := range config.Profiles() {
+		c, _ := config.Defaults(p)
+		defaults = append(defaults, reflect.ValueOf(c))
+	}
 	var b strings.Builder
-	b.WriteString("| Key | Type | development | production | Description |\n|---|---|---|---|---|\n")
-	writeRows(&b, docs, config.Namespace+":", reflect.ValueOf(dev), reflect.ValueOf(prod))
+	b.WriteString("| Key | Type | " + strings.Join(config.Profiles(), " | ") + " | Description |\n|---|---|" + strings.Repeat("---|", len(defaults)) + "---|\n")
+	writeRows(&b, docs, config.Namespace+":", defaults)
 	readme.Check(t, filepath.Join(projectDir, "docs", "configuration.md"), referenceBegin, referenceEnd, "\n"+b.String(), *update,
 		"go test ./stacks/config -run TestConfigurationReferenceIsCurrent -update")
 }
 
-func writeRows(b *strings.Builder, docs map[string]string, prefix string, dev, prod reflect.Value) {
-	t := dev.Type()
+// writeRows writes one row per key of the struct type of values, with each value's.
+func writeRows(b *strings.Builder, docs map[string]string, prefix string, values []reflect.Value) {
+	t := values[0].Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -49,20 +53,34 @@ func writeRows(b *strings.Builder, docs map[string]string, prefix string, dev, p
 		}
 		key := prefix + tag
 		doc := docs[t.Name()+"."+f.Name]
-		dv, pv := dev.Field(i), prod.Field(i)
+		var fields []reflect.Value
+		var cells []string
+		for _, v := range values {
+			fields = append(fields, v.Field(i))
+			cells = append(cells, cell(v.Field(i)))
+		}
+		row := func(typ string) {
+			fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", key, typ, strings.Join(cells, " | "), doc)
+		}
+		// A list's or map's objects: their fields' rows show no default.
+		items := func() []reflect.Value {
+			out := make([]reflect.Value, len(values))
+			for j := range out {
+				out[j] = reflect.New(f.Type.Elem()).Elem()
+			}
+			return out
+		}
 		switch {
 		case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[config.Duration]():
-			writeRows(b, docs, key+".", dv, pv)
+			writeRows(b, docs, key+".", fields)
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
-			fmt.Fprintf(b, "| `%s` | list of objects | %s | %s | %s |\n", key, cell(dv), cell(pv), doc)
-			elem := reflect.New(f.Type.Elem()).Elem()
-			writeRows(b, docs, key+"[].", elem, elem)
+			row("list of objects")
+			writeRows(b, docs, key+"[].", items())
 		case f.Type.Kind() == reflect.Map && f.Type.Elem().Kind() == reflect.Struct:
-			fmt.Fprintf(b, "| `%s` | map of objects | %s | %s | %s |\n", key, cell(dv), cell(pv), doc)
-			elem := reflect.New(f.Type.Elem()).Elem()
-			writeRows(b, docs, key+".<name>.", elem, elem)
+			row("map of objects")
+			writeRows(b, docs, key+".<name>.", items())
 		default:
-			fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s |\n", key, typeName(f.Type), cell(dv), cell(pv), doc)
+			row(typeName(f.Type))
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 var (
 	profileName  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	tenantName   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?$`)
 	stackName    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
 	k3sRelease   = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$`)
 	dns1123      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
@@ -48,6 +49,7 @@ func validate(c *Config) []Problem {
 	validateTracing(c, &ps)
 	validateKiali(c, &ps)
 	validateAgents(c, &ps)
+	validateBuild(c, &ps)
 	return ps
 }
 
@@ -67,15 +69,8 @@ func validateHost(c *Config, ps *problems) {
 	seen := map[string]bool{}
 	for i, vm := range h.SideBySide {
 		key := "lamina:host.sideBySide[" + strconv.Itoa(i) + "]"
-		switch {
-		case !stackName.MatchString(vm.Stack):
-			ps.add(key+".stack", "%s is not a stack name; allowed: letters, digits, '-', '_' and '.'", quote(vm.Stack))
-		case vm.Stack == c.stack:
-			ps.add(key+".stack", "names this stack (%s); list only the other stacks that share the host", vm.Stack)
-		case seen[vm.Stack]:
-			ps.add(key+".stack", "%s is listed twice", vm.Stack)
-		}
-		seen[vm.Stack] = true
+		otherStack(c, ps, key+".stack", vm.Stack, seen, stackName,
+			"is not a stack name; allowed: letters, digits, '-', '_' and '.'", "list only the other stacks that share the host")
 		inRange(ps, key+".cpus", vm.CPUs, 1, 1024)
 		inRange(ps, key+".memoryGiB", vm.MemoryGiB, 1, 65536)
 		for j, a := range vm.Addresses {
@@ -130,6 +125,7 @@ func validateColima(c *Config, ps *problems) {
 				v.MemoryGiB, list, otherMem, v.MemoryGiB+otherMem, memBudget, minVMMemoryGiB, max(memBudget-otherMem, 0))
 		}
 	}
+	validateTenants(c, ps)
 	inRange(ps, "lamina:colima.diskGiB", v.DiskGiB, minDiskGiB, maxDiskGiB)
 	oneOf(ps, "lamina:colima.arch", v.Arch, "aarch64", "x86_64")
 	if !k3sRelease.MatchString(v.K3sVersion) {
@@ -153,6 +149,36 @@ func validateColima(c *Config, ps *problems) {
 	}
 }
 
+// otherStack checks an item of a list of other stacks, at key: a name pattern allows
+// (invalid says why not), not this stack (self says what to list instead), listed once.
+func otherStack(c *Config, ps *problems, key, name string, seen map[string]bool, pattern *regexp.Regexp, invalid, self string) {
+	switch {
+	case !pattern.MatchString(name):
+		ps.add(key, "%s %s", quote(name), invalid)
+	case name == c.stack:
+		ps.add(key, "names this stack (%s); %s", name, self)
+	case seen[name]:
+		ps.add(key, "%s is listed twice", name)
+	}
+	seen[name] = true
+}
+
+// validateTenants checks the stacks that join this stack's platform.
+func validateTenants(c *Config, ps *problems) {
+	seen := map[string]bool{}
+	for i, t := range c.Colima.Tenants {
+		key := "lamina:colima.tenants[" + strconv.Itoa(i) + "]"
+		otherStack(c, ps, key+".stack", t.Stack, seen, tenantName,
+			"cannot name a tenant's namespaces (lamina-<stack>); allowed: lower-case letters, digits and '-', 1 to 30 characters", "list only the stacks that join it")
+		if v, ok := ParseQuantity(t.CPU); !ok || v <= 0 {
+			ps.add(key+".cpu", "%s is not a CPU quantity above zero; allowed: the form 4 or 3500m", quote(t.CPU))
+		}
+		if v, ok := ParseQuantity(t.Memory); !ok || v <= 0 {
+			ps.add(key+".memory", "%s is not a memory quantity above zero; allowed: the form 24Gi", quote(t.Memory))
+		}
+	}
+}
+
 func managedK3sArg(arg string) bool {
 	for _, m := range k3sManagedArgs {
 		if arg == m || strings.HasPrefix(arg, m+"=") {
@@ -164,7 +190,25 @@ func managedK3sArg(arg string) bool {
 
 func validateCluster(c *Config, ps *problems) {
 	cl := c.Cluster
-	oneOf(ps, "lamina:cluster.target", cl.Target, TargetColima, TargetExisting)
+	oneOf(ps, "lamina:cluster.target", cl.Target, TargetColima, TargetExisting, TargetShared)
+	if cl.Target == TargetShared {
+		switch {
+		case !stackName.MatchString(cl.Platform):
+			ps.add("lamina:cluster.platform", "%s is not a stack name; required with lamina:cluster.target shared: the stack whose cluster and platform this stack joins (production)", quote(cl.Platform))
+		case cl.Platform == c.stack:
+			ps.add("lamina:cluster.platform", "names this stack (%s); a shared stack joins another stack's platform", c.stack)
+		}
+		if !tenantName.MatchString(c.stack) {
+			ps.add("lamina:cluster.target", "is shared, but the stack's name %s cannot name its namespaces (lamina-<stack>); allowed for a shared stack: lower-case letters, digits and '-', 1 to 30 characters", quote(c.stack))
+		}
+		for key, v := range map[string]string{"lamina:cluster.kubeconfig": cl.Kubeconfig, "lamina:cluster.context": cl.Context, "lamina:cluster.dockerHost": cl.DockerHost} {
+			if v != "" {
+				ps.add(key, "is only for lamina:cluster.target existing; a shared stack uses its platform's (lamina:cluster.platform); remove it")
+			}
+		}
+	} else if cl.Platform != "" {
+		ps.add("lamina:cluster.platform", "is only for lamina:cluster.target shared; remove it")
+	}
 	if cl.Target == TargetExisting {
 		if (!filepath.IsAbs(cl.Kubeconfig) && !strings.HasPrefix(cl.Kubeconfig, "~/")) || hasControl(cl.Kubeconfig) {
 			ps.add("lamina:cluster.kubeconfig", "%s is not a kubeconfig path; required with lamina:cluster.target existing: an absolute path or one starting with ~/", quote(cl.Kubeconfig))

@@ -68,10 +68,10 @@ type keyedImage struct {
 	im  Image
 }
 
-// Builds holds when any Lamina image is built from the checkout (and a Docker daemon is
-// needed).
-func (im Images) Builds() bool {
-	for _, i := range im.keyed() {
+// Builds holds when any image of the stack (a Lamina image, or the build tier's) is
+// built from the checkout, and so a Docker daemon is needed.
+func (c *Config) Builds() bool {
+	for _, i := range c.images() {
 		if i.im.Build {
 			return true
 		}
@@ -79,15 +79,34 @@ func (im Images) Builds() bool {
 	return false
 }
 
-// keyed lists the images with their config keys.
-func (im Images) keyed() []keyedImage {
-	return []keyedImage{{"lamina:images.llmServe", im.LLMServe}, {"lamina:images.core", im.Core}, {"lamina:images.dashboard", im.Dashboard}}
+// images lists the images this stack builds or takes itself, with their config keys:
+// the Lamina images unless it promotes another stack's, and the build environment
+// with the build tier.
+func (c *Config) images() []keyedImage {
+	var out []keyedImage
+	if c.Images.PromoteFrom == "" {
+		im := c.Images
+		out = append(out, keyedImage{"lamina:images.llmServe", im.LLMServe}, keyedImage{"lamina:images.core", im.Core}, keyedImage{"lamina:images.dashboard", im.Dashboard})
+	}
+	if c.Build.Enabled && !c.Shared() {
+		out = append(out, keyedImage{"lamina:build.image", c.Build.Image})
+	}
+	return out
 }
 
 func validateImages(c *Config, ps *problems) {
 	im := c.Images
+	if from := im.PromoteFrom; from != "" {
+		switch {
+		case !stackName.MatchString(from):
+			ps.add("lamina:images.promoteFrom", "%s is not a stack name; allowed: empty, or the stack whose images this stack runs (staging)", quote(from))
+		case from == c.stack:
+			ps.add("lamina:images.promoteFrom", "names this stack (%s); allowed: another stack on the same cluster and Docker daemon", from)
+		}
+		// The Lamina images' own settings are not used.
+	}
 	building := false
-	for _, i := range im.keyed() {
+	for _, i := range c.images() {
 		if !i.im.Build {
 			validateImageRef(c, ps, i.key+".reference", i.im.Reference)
 			continue
@@ -102,7 +121,7 @@ func validateImages(c *Config, ps *problems) {
 			ps.add(i.key+".build", "is true, but lamina:cluster.target existing has no lamina:cluster.dockerHost to build on; set the nodes' Docker daemon there, or set build false with a reference")
 		}
 	}
-	if !building {
+	if !building && !c.buildsCommits() {
 		return
 	}
 	ch := im.Checkout
@@ -119,7 +138,7 @@ func validateImages(c *Config, ps *problems) {
 		ps.add("lamina:images.checkout", "%s is not a directory here; clone Lamina OS there (git clone <lamina-os repository> %s) or set the images' build false with a reference", dir, dir)
 		return
 	}
-	for _, i := range im.keyed() {
+	for _, i := range c.images() {
 		if !i.im.Build {
 			continue
 		}
@@ -206,7 +225,7 @@ func validateLLM(c *Config, ps *problems) {
 		if !quantLabel.MatchString(m.Quantization) {
 			ps.add(mk+".quantization", "%s is not a quantization label; allowed: letters, digits and '_' such as Q4_K_M", quote(m.Quantization))
 		}
-		size, ok := parseQuantity(m.Size)
+		size, ok := ParseQuantity(m.Size)
 		if !ok || size < 1<<20 || size > 4<<40 {
 			ps.add(mk+".size", "%s is not a size from 1Mi to 4Ti", quote(m.Size))
 		} else {
@@ -256,13 +275,13 @@ func validateLLM(c *Config, ps *problems) {
 			ps.add(key+".defaults."+use, "%s does not list the use case %s; its use cases: %s", name, use, strings.Join(m.UseCases, ", "))
 		}
 	}
-	if store, ok := parseQuantity(l.ModelStoreSize); ok && total > store {
-		ps.add(key+".modelStoreSize", "%s cannot hold the catalogue's %s of models; allowed: at least %s", l.ModelStoreSize, gib(total), gib(total))
+	if store, ok := ParseQuantity(l.ModelStoreSize); ok && total > store {
+		ps.add(key+".modelStoreSize", "%s cannot hold the catalogue's %s of models; allowed: at least %s", l.ModelStoreSize, FormatGiB(total), FormatGiB(total))
 	}
 	// Every server loads the models set to load into its own memory.
-	if limit, ok := parseQuantity(l.Resources.Limits.Memory); ok && loaded > limit {
+	if limit, ok := ParseQuantity(l.Resources.Limits.Memory); ok && loaded > limit {
 		ps.add(key+".models", "the models set to load (%s) need %s, %s more than lamina:llm.resources.limits.memory (%s); set load false on one or raise the limit",
-			strings.Join(loads, ", "), gib(loaded), gib(loaded-limit), l.Resources.Limits.Memory)
+			strings.Join(loads, ", "), FormatGiB(loaded), FormatGiB(loaded-limit), l.Resources.Limits.Memory)
 	}
 }
 
@@ -319,30 +338,23 @@ type Demand struct {
 // Demands lists every workload the program sizes with what its pods request: replicas
 // times the container's requests, plus each injected pod's sidecar.
 func (c *Config) Demands() []Demand {
-	proxyCPU, _ := parseQuantity(c.Mesh.ProxyResources.Requests.CPU)
-	proxyMem, _ := parseQuantity(c.Mesh.ProxyResources.Requests.Memory)
+	proxyCPU, _ := ParseQuantity(c.Mesh.ProxyResources.Requests.CPU)
+	proxyMem, _ := ParseQuantity(c.Mesh.ProxyResources.Requests.Memory)
 	var out []Demand
 	add := func(name, key string, pods int, r Resources, sidecar bool) *Demand {
-		cpu, _ := parseQuantity(r.Requests.CPU)
-		mem, _ := parseQuantity(r.Requests.Memory)
+		cpu, _ := ParseQuantity(r.Requests.CPU)
+		mem, _ := ParseQuantity(r.Requests.Memory)
 		if sidecar {
 			cpu, mem = cpu+proxyCPU, mem+proxyMem
 		}
 		out = append(out, Demand{Name: name, Key: key, Pods: pods, CPU: cpu, Memory: mem})
 		return &out[len(out)-1]
 	}
-	add("istiod", "lamina:mesh.istiodResources", c.Mesh.IstiodReplicas, c.Mesh.IstiodResources, false)
-	add("istio-gateway", "lamina:mesh.gateway.resources", c.Mesh.Gateway.MinReplicas, c.Mesh.Gateway.Resources, false)
-	add("prometheus", "lamina:monitoring.prometheus.resources", 1, c.Monitoring.Prometheus.Resources, true)
-	add("kube-state-metrics", "lamina:monitoring.prometheus.kubeStateMetricsResources", 1, c.Monitoring.Prometheus.KubeStateMetricsResources, true)
-	add("grafana", "lamina:grafana.resources", 1, c.Grafana.Resources, true)
-	add("loki", "lamina:logs.loki.resources", 1, c.Logs.Loki.Resources, true)
-	add("vector", "lamina:logs.vector.resources", 1, c.Logs.Vector.Resources, true) // one node
-	add("jaeger", "lamina:tracing.jaeger.resources", 1, c.Tracing.Jaeger.Resources, true)
-	if c.Tracing.Collector.Enabled {
-		add("otel-collector", "lamina:tracing.collector.resources", c.Tracing.Collector.Replicas, c.Tracing.Collector.Resources, true)
+	platform := !c.Shared() // a shared stack's platform is its platform stack's
+	if platform {
+		add("istiod", "lamina:mesh.istiodResources", c.Mesh.IstiodReplicas, c.Mesh.IstiodResources, false)
+		c.platformDemands(add)
 	}
-	add("kiali", "lamina:kiali.resources", 1, c.Kiali.Resources, true)
 	add("chromadb", "lamina:chroma.resources", 1, c.Chroma.Resources, true)
 	// The program's own Deployments.
 	for _, d := range []struct {
@@ -356,7 +368,56 @@ func (c *Config) Demands() []Demand {
 	} {
 		add(d.name, d.key, d.replicas, d.r, true).Surge = d.replicas == 1
 	}
+	if c.Build.Enabled && platform {
+		// A check may run at any time, so its pod is counted whether a commit is set or not.
+		add("build check", "lamina:build.resources", 1, c.Build.Resources, true)
+	}
+	if platform {
+		// What the tenants may request, as they are sized, sidecars included.
+		for i, t := range c.Colima.Tenants {
+			cpu, _ := ParseQuantity(t.CPU)
+			mem, _ := ParseQuantity(t.Memory)
+			out = append(out, Demand{Name: "tenant " + t.Stack, Key: "lamina:colima.tenants[" + strconv.Itoa(i) + "]", Pods: 1, CPU: cpu, Memory: mem})
+		}
+	}
 	return out
+}
+
+// platformDemands adds the platform's workloads but istiod to a list of demands.
+func (c *Config) platformDemands(add func(name, key string, pods int, r Resources, sidecar bool) *Demand) {
+	add("istio-gateway", "lamina:mesh.gateway.resources", c.Mesh.Gateway.MinReplicas, c.Mesh.Gateway.Resources, false)
+	add("prometheus", "lamina:monitoring.prometheus.resources", 1, c.Monitoring.Prometheus.Resources, true)
+	add("kube-state-metrics", "lamina:monitoring.prometheus.kubeStateMetricsResources", 1, c.Monitoring.Prometheus.KubeStateMetricsResources, true)
+	add("grafana", "lamina:grafana.resources", 1, c.Grafana.Resources, true)
+	add("loki", "lamina:logs.loki.resources", 1, c.Logs.Loki.Resources, true)
+	add("vector", "lamina:logs.vector.resources", 1, c.Logs.Vector.Resources, true) // one node
+	add("jaeger", "lamina:tracing.jaeger.resources", 1, c.Tracing.Jaeger.Resources, true)
+	if c.Tracing.Collector.Enabled {
+		add("otel-collector", "lamina:tracing.collector.resources", c.Tracing.Collector.Replicas, c.Tracing.Collector.Resources, true)
+	}
+	add("kiali", "lamina:kiali.resources", 1, c.Kiali.Resources, true)
+}
+
+// Totals are what demands request in all, with the largest single-replica Deployment's
+// second pod during a rollout (surgeCPU and surgeMemory, nil when there is none).
+func Totals(demands []Demand) (cpu, memory float64, surgeCPU, surgeMemory *Demand) {
+	for i, d := range demands {
+		cpu += float64(d.Pods) * d.CPU
+		memory += float64(d.Pods) * d.Memory
+		if d.Surge && (surgeMemory == nil || d.Memory > surgeMemory.Memory) {
+			surgeMemory = &demands[i]
+		}
+		if d.Surge && (surgeCPU == nil || d.CPU > surgeCPU.CPU) {
+			surgeCPU = &demands[i]
+		}
+	}
+	if surgeMemory != nil {
+		memory += surgeMemory.Memory
+	}
+	if surgeCPU != nil {
+		cpu += surgeCPU.CPU
+	}
+	return cpu, memory, surgeCPU, surgeMemory
 }
 
 // about reports whether a problem was reported on one of keys or a field below it.
@@ -374,34 +435,17 @@ func (ps problems) about(keys ...string) bool {
 // validateCapacity checks that every workload's requests fit in the VM beside k3s and
 // the system pods, naming the workloads that take the most.
 func validateCapacity(c *Config, ps *problems, demands []Demand) {
-	reserveCPU, _ := parseQuantity(SystemReserve.CPU)
-	reserveMem, _ := parseQuantity(SystemReserve.Memory)
+	reserveCPU, _ := ParseQuantity(SystemReserve.CPU)
+	reserveMem, _ := ParseQuantity(SystemReserve.Memory)
 	availCPU := float64(c.Colima.CPUs) - reserveCPU
 	availMem := float64(c.Colima.MemoryGiB)*(1<<30) - reserveMem
-	var cpu, mem float64
-	var surgeCPU, surgeMem *Demand // the largest pod started first in a rollout
-	for i, d := range demands {
-		cpu += float64(d.Pods) * d.CPU
-		mem += float64(d.Pods) * d.Memory
-		if d.Surge && (surgeMem == nil || d.Memory > surgeMem.Memory) {
-			surgeMem = &demands[i]
-		}
-		if d.Surge && (surgeCPU == nil || d.CPU > surgeCPU.CPU) {
-			surgeCPU = &demands[i]
-		}
-	}
+	cpu, mem, surgeCPU, surgeMem := Totals(demands)
 	// rolling says what a rollout adds to the total.
 	rolling := func(d *Demand, amount func(Demand) string) string {
 		if d == nil {
 			return ""
 		}
 		return fmt.Sprintf(" (%s of it to start the new pod of %s before the old one stops)", amount(*d), d.Name)
-	}
-	if surgeMem != nil {
-		mem += surgeMem.Memory
-	}
-	if surgeCPU != nil {
-		cpu += surgeCPU.CPU
 	}
 	largest := func(of func(Demand) float64, unit func(float64) string) string {
 		sorted := slices.Clone(demands)
@@ -423,20 +467,20 @@ func validateCapacity(c *Config, ps *problems, demands []Demand) {
 	}
 	if mem > availMem {
 		ps.add("lamina:colima.memoryGiB", "%d GiB cannot hold the workloads: their requests, sidecars included, come to %s%s, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's memory or lower those requests",
-			c.Colima.MemoryGiB, gib(mem), rolling(surgeMem, func(d Demand) string { return gib(d.Memory) }), gib(mem-availMem), gib(availMem), SystemReserve.Memory, largest(func(d Demand) float64 { return d.Memory }, gib))
+			c.Colima.MemoryGiB, FormatGiB(mem), rolling(surgeMem, func(d Demand) string { return FormatGiB(d.Memory) }), FormatGiB(mem-availMem), FormatGiB(availMem), SystemReserve.Memory, largest(func(d Demand) float64 { return d.Memory }, FormatGiB))
 	}
 	if cpu > availCPU {
 		ps.add("lamina:colima.cpus", "%d cores cannot hold the workloads: their requests, sidecars included, come to %s cores%s, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's cores or lower those requests",
-			c.Colima.CPUs, cores(cpu), rolling(surgeCPU, func(d Demand) string { return cores(d.CPU) }), cores(cpu-availCPU), cores(availCPU), SystemReserve.CPU, largest(func(d Demand) float64 { return d.CPU }, func(v float64) string { return cores(v) + " cores" }))
+			c.Colima.CPUs, FormatCores(cpu), rolling(surgeCPU, func(d Demand) string { return FormatCores(d.CPU) }), FormatCores(cpu-availCPU), FormatCores(availCPU), SystemReserve.CPU, largest(func(d Demand) float64 { return d.CPU }, func(v float64) string { return FormatCores(v) + " cores" }))
 	}
 }
 
-// gib prints bytes as GiB with at most one decimal.
-func gib(b float64) string {
+// FormatGiB prints bytes as GiB with at most one decimal.
+func FormatGiB(b float64) string {
 	return strconv.FormatFloat(float64(int64(b/(1<<30)*10+0.5))/10, 'f', -1, 64) + "Gi"
 }
 
-// cores prints a CPU amount with at most two decimals.
-func cores(v float64) string {
+// FormatCores prints a CPU amount with at most two decimals.
+func FormatCores(v float64) string {
 	return strconv.FormatFloat(float64(int64(v*100+0.5))/100, 'f', -1, 64)
 }

@@ -39,15 +39,22 @@ func validateNamespaces(c *Config, ps *problems) {
 		}
 	}
 	for _, name := range SystemNamespaces {
-		if _, ok := n.OutOfMesh[name]; !ok {
+		if _, ok := n.OutOfMesh[name]; !ok && !c.Shared() {
 			ps.add("lamina:namespaces.outOfMesh", "lacks %s: the API server, which has no mesh identity, calls its webhooks, so it must stay out of the mesh", name)
 		}
+		if _, ok := n.OutOfMesh[name]; ok && c.Shared() {
+			ps.add("lamina:namespaces.outOfMesh."+name, "is its platform's namespace: a shared stack declares only %s; remove it", strings.Join(AgentNamespaces, ", "))
+		}
 	}
-	declared := AllNamespaces()
+	declared := c.DeclaredNamespaces()
+	known := declared
+	if !c.Shared() && !slices.Contains(declared, NamespaceBuild) {
+		known = append(slices.Clone(declared), NamespaceBuild) // stated, for when the build tier is enabled
+	}
 	for _, name := range slices.Sorted(maps.Keys(n.PodSecurity)) {
 		key := "lamina:namespaces.podSecurity." + name
-		if !slices.Contains(declared, name) {
-			ps.add(key, "is not a namespace of the platform; allowed: %s", strings.Join(declared, ", "))
+		if !slices.Contains(known, name) {
+			ps.add(key, "is not a namespace of the platform; allowed: %s", strings.Join(known, ", "))
 			continue
 		}
 		level := n.PodSecurity[name]
@@ -56,7 +63,7 @@ func validateNamespaces(c *Config, ps *problems) {
 			continue
 		}
 		_, outside := n.OutOfMesh[name]
-		if !c.Mesh.CNI && !outside && level != "privileged" {
+		if !c.Mesh.CNI && !outside && level != "privileged" && slices.Contains(declared, name) {
 			ps.add(key, "is %s, but without lamina:mesh.cni every sidecar's init container needs NET_ADMIN and NET_RAW, which only privileged allows; set lamina:mesh.cni to true or this to privileged", level)
 		}
 	}
@@ -198,8 +205,8 @@ func validateResources(ps *problems, key string, r Resources) {
 		name, request, limit string
 	}{{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory}}
 	for _, p := range pairs {
-		req, okReq := parseQuantity(p.request)
-		lim, okLim := parseQuantity(p.limit)
+		req, okReq := ParseQuantity(p.request)
+		lim, okLim := ParseQuantity(p.limit)
 		if !okReq {
 			ps.add(key+".requests."+p.name, "%s is not a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi", quote(p.request))
 		}
@@ -212,8 +219,8 @@ func validateResources(ps *problems, key string, r Resources) {
 	}
 }
 
-// parseQuantity reads the Kubernetes quantities the config uses into a number of units.
-func parseQuantity(s string) (float64, bool) {
+// ParseQuantity reads the Kubernetes quantities the config uses into a number of units.
+func ParseQuantity(s string) (float64, bool) {
 	m := quantity.FindStringSubmatch(s)
 	if m == nil {
 		return 0, false
@@ -237,6 +244,8 @@ func validateEdge(c *Config, ps *problems, pool []addressRange) {
 	}
 	if a, err := netip.ParseAddr(e.Address); err != nil || !a.Is4() {
 		ps.add("lamina:edge.address", "%s is not an IPv4 address", quote(e.Address))
+	} else if c.Shared() {
+		// Not its own pool's: the join checks it against the platform's gateway address.
 	} else if !slices.ContainsFunc(pool, func(r addressRange) bool { return r.contains(a) }) {
 		ps.add("lamina:edge.address", "%s is not among lamina:metallb.addresses, so MetalLB would not hand it out", e.Address)
 	}

@@ -83,7 +83,7 @@ func validateRetention(ps *problems, key, retention string) {
 
 // validateSize checks a volume size from 1Gi to max (named maxName).
 func validateSize(ps *problems, key, size string, max float64, maxName string) {
-	if v, ok := parseQuantity(size); !ok || v < 1<<30 || v > max {
+	if v, ok := ParseQuantity(size); !ok || v < 1<<30 || v > max {
 		ps.add(key, "%s is not a size from 1Gi to %s", quote(size), maxName)
 	}
 }
