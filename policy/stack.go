@@ -116,8 +116,11 @@ type Report struct {
 	Violations []Violation
 }
 
-// Check evaluates the pack on every resource and runs the stack-wide checks.
-func (p *Pack) Check(ctx context.Context, stack, stackURN string, resources []Resource) (*Report, error) {
+// Check evaluates the pack on every resource and runs the stack-wide checks. cluster
+// are what other stacks declare on the same cluster (the platform a shared stack
+// joins): the stack-wide checks see them too, as the cluster holds them all, and no
+// violation is reported on them.
+func (p *Pack) Check(ctx context.Context, stack, stackURN string, resources, cluster []Resource) (*Report, error) {
 	rep := &Report{Pack: p, Stack: stack, Resources: len(resources)}
 	for _, r := range resources {
 		v, err := p.Evaluate(ctx, r)
@@ -126,7 +129,7 @@ func (p *Pack) Check(ctx context.Context, stack, stackURN string, resources []Re
 		}
 		rep.Violations = append(rep.Violations, v...)
 	}
-	v, err := p.CheckStack(ctx, stackURN, resources)
+	v, err := p.CheckStack(ctx, stackURN, slices.Concat(resources, cluster))
 	if err != nil {
 		return nil, err
 	}

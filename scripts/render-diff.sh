@@ -11,7 +11,7 @@ if [ "$#" -ne 2 ]; then
   exit 2
 fi
 base=$1 head=$2
-stacks=(development production)
+stacks=(development production staging)
 # Production's Grafana password lives only in the Mac's stack file.
 secret=(--assume-secret lamina:grafana.adminPassword)
 # GitHub refuses comments over 65536 characters.

@@ -125,6 +125,19 @@ type acmeSolver struct {
 	} `json:"http01"`
 }
 
+// IssuerName is the ClusterIssuer that certificates reference for an issuer kind
+// (selfsigned-ca, acme or existing, with existing's name): also what a stack sharing
+// the platform's issuer signs its gateway certificate with.
+func IssuerName(kind, existing string) string {
+	switch kind {
+	case SelfSignedCA:
+		return CAIssuer
+	case ACME:
+		return ACMEIssuer
+	}
+	return existing
+}
+
 // NewCertManager installs cert-manager and declares the issuer. Every custom resource
 // waits for the release, which waits until the webhook that validates them is ready.
 func NewCertManager(ctx *pulumi.Context, name string, args CertManagerArgs, opts ...pulumi.ResourceOption) (*CertManager, error) {
@@ -174,7 +187,6 @@ func NewCertManager(ctx *pulumi.Context, name string, args CertManagerArgs, opts
 		if err := clusterIssuer("ca", CAIssuer, ca, root); err != nil {
 			return nil, err
 		}
-		c.IssuerName = CAIssuer
 	case ACME:
 		spec := &acmeSpec{Server: args.ACMEServer, Email: args.ACMEEmail}
 		spec.PrivateKeySecretRef.Name = ACMEIssuer + "-account"
@@ -184,10 +196,8 @@ func NewCertManager(ctx *pulumi.Context, name string, args CertManagerArgs, opts
 		if err := clusterIssuer("acme", ACMEIssuer, clusterIssuerSpec{ACME: spec}); err != nil {
 			return nil, err
 		}
-		c.IssuerName = ACMEIssuer
-	case Existing:
-		c.IssuerName = args.ExistingIssuer
 	}
+	c.IssuerName = IssuerName(args.Issuer, args.ExistingIssuer)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"issuer": pulumi.String(c.IssuerName)}); err != nil {
 		return nil, err
 	}

@@ -66,11 +66,18 @@ type ClusterArgs struct {
 	DockerHost pulumi.StringInput
 	// StorageClass names the StorageClass for volumes on the host data directory.
 	StorageClass string
+	// StorageClassExists says another stack (the platform a shared stack joins) declares
+	// the StorageClass; this one only uses it.
+	StorageClassExists bool
 	// DataDir and DataSubdirs, when DataDir is set, are created on the first node by a
 	// Job (storage.NewHostDirs): on an existing cluster nothing on this Mac can reach the
 	// node's disk. A Colima VM mounts them from the Mac, which creates them.
 	DataDir     string
 	DataSubdirs []string
+	// DataDirOnMac says DataDir is on this Mac, inside a directory the cluster's VM mounts
+	// (a shared stack's, inside its platform's): this Mac creates it, as it does a Colima
+	// VM's, and no Job runs as root on the node.
+	DataDirOnMac bool
 }
 
 // DNS is the cluster's DNS server (k3s's CoreDNS), which every pod resolves names with.
@@ -196,29 +203,25 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		}
 	}
 
-	sc, err := storagev1.NewStorageClass(ctx, name+"-host-storage", &storagev1.StorageClassArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(args.StorageClass),
-			Labels: pulumi.StringMap{
-				"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
-				"app.kubernetes.io/part-of":    pulumi.String("lamina"),
-			},
-		},
-		// Volumes are PersistentVolumes the program declares on the host data directory,
-		// never provisioned on demand, and never deleted with their claims.
-		Provisioner:   pulumi.String("kubernetes.io/no-provisioner"),
-		ReclaimPolicy: pulumi.String("Retain"),
-		// Each claim names its volume, so there is no choice to delay until a pod is
-		// scheduled. With WaitForFirstConsumer the provider waits to see such a claim
-		// Pending, and when the binding won the race it never did: the claim failed
-		// after 5 minutes, and so did every release behind it.
-		VolumeBindingMode: pulumi.String("Immediate"),
-	}, pulumi.Parent(c), pulumi.Provider(c.Provider))
-	if err != nil {
+	if args.StorageClassExists {
+		c.StorageClass = pulumi.String(args.StorageClass).ToStringOutput()
+	} else if c.StorageClass, err = storageClass(ctx, name, args.StorageClass, pulumi.Parent(c), pulumi.Provider(c.Provider)); err != nil {
 		return nil, err
 	}
-	c.StorageClass = sc.Metadata.Name().Elem()
-	if args.DataDir != "" {
+	if args.DataDir != "" && args.DataDirOnMac {
+		dirs, err := local.NewCommand(ctx, name+"-host-dirs", &local.CommandArgs{
+			Interpreter: pulumi.ToStringArray(shell.Interpreter),
+			Create:      pulumi.String(storage.DataDirsScript),
+			Environment: pulumi.StringMap{
+				"LAMINA_DATA_DIR":     pulumi.String(args.DataDir),
+				"LAMINA_DATA_SUBDIRS": pulumi.String(shell.Lines(args.DataSubdirs)),
+			},
+		}, pulumi.Parent(c))
+		if err != nil {
+			return nil, err
+		}
+		c.HostDirs = []pulumi.Resource{dirs}
+	} else if args.DataDir != "" {
 		job, err := storage.NewHostDirs(ctx, name+"-host-dirs", storage.HostDirsArgs{
 			Dir: args.DataDir, Subdirs: args.DataSubdirs, Node: c.Nodes.Index(pulumi.Int(0)),
 		}, pulumi.Parent(c), pulumi.Provider(c.Provider))
@@ -237,6 +240,32 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		return nil, err
 	}
 	return c, nil
+}
+
+// storageClass declares the one StorageClass of volumes on the host data directory.
+func storageClass(ctx *pulumi.Context, name, class string, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	sc, err := storagev1.NewStorageClass(ctx, name+"-host-storage", &storagev1.StorageClassArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(class),
+			Labels: pulumi.StringMap{
+				"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
+				"app.kubernetes.io/part-of":    pulumi.String("lamina"),
+			},
+		},
+		// Volumes are PersistentVolumes the program declares on the host data directory,
+		// never provisioned on demand, and never deleted with their claims.
+		Provisioner:   pulumi.String("kubernetes.io/no-provisioner"),
+		ReclaimPolicy: pulumi.String("Retain"),
+		// Each claim names its volume, so there is no choice to delay until a pod is
+		// scheduled. With WaitForFirstConsumer the provider waits to see such a claim
+		// Pending, and when the binding won the race it never did: the claim failed
+		// after 5 minutes, and so did every release behind it.
+		VolumeBindingMode: pulumi.String("Immediate"),
+	}, opts...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return sc.Metadata.Name().Elem(), nil
 }
 
 // WaitForRollout declares a step that waits, bounded by timeout, until every pod of

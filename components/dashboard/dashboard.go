@@ -14,7 +14,7 @@ import (
 
 // Names and ports of the dashboard.
 const (
-	// Name is the Service, Deployment, service account and ClusterRole(Binding).
+	// Name is the Service, Deployment and service account.
 	Name       = "lamina-dashboard"
 	Port       = 5001
 	HealthPath = "/"
@@ -85,8 +85,11 @@ func NewDashboard(ctx *pulumi.Context, name string, args DashboardArgs, opts ...
 		})
 	}
 	var err error
+	// Cluster-wide, so named after the namespace: two stacks' dashboards on one cluster
+	// (production and staging) each have their own.
+	clusterRole := args.NamespaceName + "-read"
 	if d.Role, err = rbacv1.NewClusterRole(ctx, name+"-read", &rbacv1.ClusterRoleArgs{
-		Metadata: kube.Meta(Name+"-read", nil, map[string]string{workload.AppLabel: Name}),
+		Metadata: kube.Meta(clusterRole, nil, map[string]string{workload.AppLabel: Name}),
 		Rules:    rules,
 	}, parent); err != nil {
 		return nil, err
@@ -106,7 +109,7 @@ func NewDashboard(ctx *pulumi.Context, name string, args DashboardArgs, opts ...
 		return nil, err
 	}
 	if _, err := rbacv1.NewClusterRoleBinding(ctx, name+"-read", &rbacv1.ClusterRoleBindingArgs{
-		Metadata: kube.Meta(Name+"-read", nil, map[string]string{workload.AppLabel: Name}),
+		Metadata: kube.Meta(clusterRole, nil, map[string]string{workload.AppLabel: Name}),
 		RoleRef: &rbacv1.RoleRefArgs{
 			ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"),
 			Name: d.Role.Metadata.Name().Elem(),

@@ -15,7 +15,7 @@ import (
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
 
-// Names of what the component declares.
+// Names of what the component declares, unless EdgeArgs.Name says otherwise.
 const (
 	GatewayName = "lamina-gateway"
 	// TLSSecret holds the gateway's certificate, in the gateway's own namespace: Istio
@@ -25,6 +25,10 @@ const (
 
 // EdgeArgs configure the edge.
 type EdgeArgs struct {
+	// Name names the Gateway and its Certificate (GatewayName when empty), and the
+	// certificate's Secret is Name-tls: unique in the gateway's namespace, which the
+	// edges of stacks sharing one gateway all use.
+	Name string
 	// Namespace is the gateway's namespace (name output), GatewayNamespace its name.
 	Namespace        pulumi.StringInput
 	GatewayNamespace string
@@ -115,6 +119,10 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 	if len(args.Routes) == 0 {
 		return nil, fmt.Errorf("edge %s: no component serves a hostname; the gateway needs at least one", name)
 	}
+	gatewayName, tlsSecret := GatewayName, TLSSecret
+	if args.Name != "" {
+		gatewayName, tlsSecret = args.Name, args.Name+"-tls"
+	}
 	routes := slices.SortedFunc(slices.Values(args.Routes), func(a, b network.Route) int { return strings.Compare(a.Host, b.Host) })
 	var hosts []string
 	for _, r := range routes {
@@ -130,9 +138,9 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 		c.Open(network.Flow{Name: "gateway-to-" + r.Host, From: args.Gateway, To: network.App(r.Namespace, r.Service)})
 	}
 	cert, err := kube.CustomResource(ctx, name+"-certificate", "cert-manager.io/v1", "Certificate",
-		kube.Meta(GatewayName, args.Namespace, nil),
+		kube.Meta(gatewayName, args.Namespace, nil),
 		certmanager.CertificateSpec{
-			SecretName: TLSSecret, CommonName: hosts[0], DNSNames: hosts,
+			SecretName: tlsSecret, CommonName: hosts[0], DNSNames: hosts,
 			Duration: "2160h", RenewBefore: "360h", // 90 days, renewed 15 days ahead
 			PrivateKey: certmanager.ECDSAKey, IssuerRef: certmanager.ClusterIssuerRef(args.Issuer),
 		},
@@ -141,11 +149,11 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 		return nil, err
 	}
 	gw := gatewaySpec{Selector: args.Selector, Servers: []server{
-		{Port: port{443, "https", "HTTPS"}, Hosts: hosts, TLS: tls{Mode: "SIMPLE", CredentialName: TLSSecret, MinProtocol: "TLSV1_2"}},
+		{Port: port{443, "https", "HTTPS"}, Hosts: hosts, TLS: tls{Mode: "SIMPLE", CredentialName: tlsSecret, MinProtocol: "TLSV1_2"}},
 		{Port: port{80, "http", "HTTP"}, Hosts: hosts, TLS: tls{HTTPSRedirect: true}},
 	}}
 	gateway, err := kube.CustomResource(ctx, name+"-gateway", "networking.istio.io/v1", "Gateway",
-		kube.Meta(GatewayName, args.Namespace, nil), gw,
+		kube.Meta(gatewayName, args.Namespace, nil), gw,
 		pulumi.Parent(c), pulumi.DependsOn(append([]pulumi.Resource{cert}, args.IstioReady...)))
 	if err != nil {
 		return nil, err
@@ -159,7 +167,7 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 		route.Route[0].Destination.Port.Number = r.Port
 		vs := virtualServiceSpec{
 			Hosts:    []string{hosts[i]},
-			Gateways: []string{args.GatewayNamespace + "/" + GatewayName},
+			Gateways: []string{args.GatewayNamespace + "/" + gatewayName},
 			HTTP:     []httpRoute{route},
 		}
 		if _, err := kube.CustomResource(ctx, name+"-"+r.Host, "networking.istio.io/v1", "VirtualService",

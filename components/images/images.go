@@ -27,6 +27,10 @@ type ImageArgs struct {
 	Context, Dockerfile string
 	// Reference is the prebuilt image.
 	Reference string
+	// Promoted, when set, is the content-addressed reference of an image another stack
+	// runs on the same nodes (staging's, promoted): used as it is, never built and never
+	// pulled.
+	Promoted pulumi.StringInput
 	// Daemon stands for the Docker daemon a build lands on. When it changes (a VM made
 	// anew has an empty daemon, whatever the state says was built), the image is built
 	// and tagged again; pulumi-docker does not look for its images on the daemon.
@@ -58,10 +62,14 @@ func NewImage(ctx *pulumi.Context, name string, args ImageArgs, opts ...pulumi.R
 	if err := ctx.RegisterComponentResource("lamina:images:Image", name, im, opts...); err != nil {
 		return nil, err
 	}
-	if !args.Build {
+	switch {
+	case args.Promoted != nil:
+		im.Ref = args.Promoted.ToStringOutput()
+		im.PullPolicy = workload.PullNever
+	case !args.Build:
 		im.Ref = pulumi.String(args.Reference).ToStringOutput()
 		im.PullPolicy = workload.PullIfNotPresent
-	} else {
+	default:
 		again := pulumi.ReplacementTrigger(pulumi.String(args.Daemon))
 		built, err := docker.NewImage(ctx, name+"-build", &docker.ImageArgs{
 			ImageName: pulumi.String(args.Repository + ":" + BuildTag),

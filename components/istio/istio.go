@@ -214,10 +214,7 @@ func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.R
 		return nil, err
 	}
 	for _, ns := range append([]string{args.GatewayNamespaceName}, args.Workloads...) {
-		c.Open(
-			network.Flow{Name: "istiod", From: network.Namespace(ns), To: istiod(args.RootNamespace), Ports: network.TCP(IstiodXDSPort)},
-			network.Flow{Name: "kubelet-probes", From: args.Kubelet, To: network.Namespace(ns), Ports: network.TCP(AgentPort, StatusPort)},
-		)
+		c.Open(memberFlows(args.RootNamespace, args.Kubelet, ns)...)
 	}
 	// Clients on macOS reach the gateway's listeners through MetalLB's address.
 	c.Open(network.Flow{Name: "clients", From: network.Peer{CIDR: "0.0.0.0/0"}, To: GatewayPeer(args.GatewayNamespaceName), Ports: network.TCP(80, 443)})
@@ -239,33 +236,11 @@ func (c *Istio) meshPolicy(ctx *pulumi.Context, name string, args IstioArgs) err
 			kube.Meta(object, ns, nil), spec, pulumi.Parent(c), after)
 		return err
 	}
-	strict := peerAuthenticationSpec{MTLS: mtls{Mode: "STRICT"}}
 	if err := cr("mesh-mtls", "security.istio.io/v1", "PeerAuthentication", "default", args.Namespace, strict); err != nil {
 		return err
 	}
-	cb := args.CircuitBreaker
-	policy := trafficPolicy{
-		TLS: &tlsSettings{Mode: "ISTIO_MUTUAL"},
-		ConnectionPool: &connectionPool{
-			TCP:  tcpPool{MaxConnections: cb.MaxConnections},
-			HTTP: httpPool{HTTP1MaxPendingRequests: cb.HTTP1MaxPendingRequests, HTTP2MaxRequests: cb.HTTP2MaxRequests},
-		},
-		OutlierDetection: &outlierDetection{
-			Consecutive5xxErrors: cb.Consecutive5xxErrors,
-			Interval:             duration(cb.Interval),
-			BaseEjectionTime:     duration(cb.BaseEjectionTime),
-			MaxEjectionPercent:   cb.MaxEjectionPercent,
-		},
-	}
 	for _, ns := range args.Workloads {
-		nsName := args.WorkloadNames[ns]
-		if err := cr(ns+"-mtls", "security.istio.io/v1", "PeerAuthentication", "default", nsName, strict); err != nil {
-			return err
-		}
-		// In the services' own namespace and exported everywhere, so it applies to every
-		// client of these services.
-		rule := destinationRuleSpec{Host: "*." + ns + ".svc.cluster.local", TrafficPolicy: policy}
-		if err := cr(ns+"-traffic", "networking.istio.io/v1", "DestinationRule", "mutual-tls", nsName, rule); err != nil {
+		if err := memberPolicies(ctx, name, ns, args.WorkloadNames[ns], args.CircuitBreaker, pulumi.Parent(c), after); err != nil {
 			return err
 		}
 	}
@@ -283,6 +258,87 @@ func (c *Istio) meshPolicy(ctx *pulumi.Context, name string, args IstioArgs) err
 		telemetry.AccessLogging = []providers{{Providers: []provider{{Name: AccessLogProvider}}}}
 	}
 	return cr("mesh-telemetry", "telemetry.istio.io/v1", "Telemetry", "mesh-default", args.Namespace, telemetry)
+}
+
+// strict is mutual TLS required: the mesh's and every workload namespace's.
+var strict = peerAuthenticationSpec{MTLS: mtls{Mode: "STRICT"}}
+
+// memberPolicies declares what a workload namespace of the mesh has: STRICT mTLS, and an
+// ISTIO_MUTUAL traffic policy with the circuit breaker for its services.
+func memberPolicies(ctx *pulumi.Context, name, ns string, nsName pulumi.StringInput, cb CircuitBreaker, opts ...pulumi.ResourceOption) error {
+	cr := func(resource, apiVersion, kind, object string, spec any) error {
+		_, err := kube.CustomResource(ctx, name+"-"+resource, apiVersion, kind, kube.Meta(object, nsName, nil), spec, opts...)
+		return err
+	}
+	policy := trafficPolicy{
+		TLS: &tlsSettings{Mode: "ISTIO_MUTUAL"},
+		ConnectionPool: &connectionPool{
+			TCP:  tcpPool{MaxConnections: cb.MaxConnections},
+			HTTP: httpPool{HTTP1MaxPendingRequests: cb.HTTP1MaxPendingRequests, HTTP2MaxRequests: cb.HTTP2MaxRequests},
+		},
+		OutlierDetection: &outlierDetection{
+			Consecutive5xxErrors: cb.Consecutive5xxErrors,
+			Interval:             duration(cb.Interval),
+			BaseEjectionTime:     duration(cb.BaseEjectionTime),
+			MaxEjectionPercent:   cb.MaxEjectionPercent,
+		},
+	}
+	if err := cr(ns+"-mtls", "security.istio.io/v1", "PeerAuthentication", "default", strict); err != nil {
+		return err
+	}
+	// In the services' own namespace and exported everywhere, so it applies to every
+	// client of these services.
+	rule := destinationRuleSpec{Host: "*." + ns + ".svc.cluster.local", TrafficPolicy: policy}
+	return cr(ns+"-traffic", "networking.istio.io/v1", "DestinationRule", "mutual-tls", rule)
+}
+
+// memberFlows are what every namespace of injected pods needs: its sidecars reach
+// istiod, and the kubelet probes them.
+func memberFlows(root string, kubelet network.Peer, ns string) []network.Flow {
+	return []network.Flow{
+		{Name: "istiod", From: network.Namespace(ns), To: istiod(root), Ports: network.TCP(IstiodXDSPort)},
+		{Name: "kubelet-probes", From: kubelet, To: network.Namespace(ns), Ports: network.TCP(AgentPort, StatusPort)},
+	}
+}
+
+// MembersArgs are the namespaces that join a mesh another stack installed.
+type MembersArgs struct {
+	// RootNamespace is the mesh's (istio-system), where istiod runs.
+	RootNamespace string
+	// Kubelet is where the kubelet's probes come from.
+	Kubelet network.Peer
+	// Namespaces are the joining namespaces, NamespaceNames their names as outputs of the
+	// namespaces component (whose injection label puts their pods in the mesh).
+	Namespaces     []string
+	NamespaceNames map[string]pulumi.StringOutput
+	// CircuitBreaker is the traffic policy's, as the platform's own namespaces have it.
+	CircuitBreaker CircuitBreaker
+}
+
+// Members are namespaces of a shared stack in the platform's mesh: each gets what a
+// workload namespace of the platform gets (STRICT mTLS, the mutual-TLS traffic policy,
+// the flows to istiod and from the kubelet). The mesh-wide policies stay the platform's.
+type Members struct {
+	pulumi.ResourceState
+	network.Declaration
+}
+
+// NewMembers declares the namespaces' mesh policies.
+func NewMembers(ctx *pulumi.Context, name string, args MembersArgs, opts ...pulumi.ResourceOption) (*Members, error) {
+	c := &Members{}
+	if err := ctx.RegisterComponentResource("lamina:istio:Members", name, c, opts...); err != nil {
+		return nil, err
+	}
+	for _, ns := range args.Namespaces {
+		if err := memberPolicies(ctx, name, ns, args.NamespaceNames[ns], args.CircuitBreaker, pulumi.Parent(c)); err != nil {
+			return nil, err
+		}
+		c.Open(memberFlows(args.RootNamespace, args.Kubelet, ns)...)
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"namespaces": pulumi.ToStringArray(args.Namespaces)}); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func duration(d time.Duration) string { return fmt.Sprintf("%ds", int(d/time.Second)) }

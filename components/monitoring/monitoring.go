@@ -43,6 +43,13 @@ func Endpoint(namespace string) network.Endpoint {
 	return network.Endpoint{Peer: network.App(namespace, AppName), Ports: network.TCP(ServicePort)}
 }
 
+// Scrape is the flow of the Prometheus of namespace scraping every injected pod of
+// namespace ns: its merged metrics and Envoy's own.
+func Scrape(namespace, ns string) network.Flow {
+	return network.Flow{Name: "prometheus-scrape-" + ns, From: network.App(namespace, AppName), To: network.Namespace(ns),
+		Ports: network.TCP(istio.AgentPort, istio.EnvoyMetricsPort)}
+}
+
 // ServiceURL is the in-cluster address of the Prometheus server in namespace.
 func ServiceURL(namespace string) string {
 	return kube.ServiceURL(Service, namespace, ServicePort)
@@ -173,8 +180,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 	m.URL = args.Namespace.ToStringOutput().ApplyT(ServiceURL).(pulumi.StringOutput)
 	server := network.App(args.NamespaceName, AppName)
 	for _, ns := range args.MeshNamespaces {
-		m.Open(network.Flow{Name: "prometheus-scrape-" + ns, From: server, To: network.Namespace(ns),
-			Ports: network.TCP(istio.AgentPort, istio.EnvoyMetricsPort)})
+		m.Open(Scrape(args.NamespaceName, ns))
 	}
 	m.Open(args.Istiod.From("prometheus-scrape-istiod", server),
 		args.APIServer.From("apiserver", network.Namespace(args.NamespaceName)))

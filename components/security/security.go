@@ -23,6 +23,11 @@ type NetworkSecurityArgs struct {
 	Authorized []string
 	// Policed namespaces get a default-deny NetworkPolicy for ingress and egress.
 	Policed []string
+	// Joined namespaces are another stack's, closed by that stack (the platform a
+	// shared stack joins): they get this stack's flows only, both kinds of policy, each
+	// named JoinedPrefix-<flow> so as not to replace the other stack's.
+	Joined       []string
+	JoinedPrefix string
 	// NamespaceNames are the namespaces' names as outputs of the namespaces component.
 	NamespaceNames map[string]pulumi.StringOutput
 	// TrustDomain is the mesh's SPIFFE trust domain (cluster.local).
@@ -72,14 +77,36 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 		return nil, err
 	}
 	contains := slices.Contains[[]string]
+	joined := func(ns string) bool { return contains(args.Joined, ns) }
+	if len(args.Joined) > 0 && args.JoinedPrefix == "" {
+		return nil, fmt.Errorf("network security: joined namespaces %v need a prefix for the policies declared in them", args.Joined)
+	}
+	// object names what a flow's policy is called in namespace ns.
+	object := func(ns, policy string) string {
+		if joined(ns) {
+			return args.JoinedPrefix + "-" + policy
+		}
+		return policy
+	}
+	// namespace is ns's name as an input: the namespaces component's output, or for a
+	// joined namespace, which another stack declares, its name.
+	namespace := func(ns string) pulumi.StringInput {
+		if joined(ns) {
+			return pulumi.String(ns)
+		}
+		return args.NamespaceNames[ns]
+	}
 	// netpol declares the NetworkPolicy named policy in namespace ns.
 	netpol := func(ns, policy string, spec *networkingv1.NetworkPolicySpecArgs) error {
 		_, err := networkingv1.NewNetworkPolicy(ctx, fmt.Sprintf("%s-%s-%s", name, ns, policy), &networkingv1.NetworkPolicyArgs{
-			Metadata: kube.Meta(policy, args.NamespaceNames[ns], nil),
+			Metadata: kube.Meta(object(ns, policy), namespace(ns), nil),
 			Spec:     spec,
 		}, pulumi.Parent(c))
 		return err
 	}
+	// policed and authorized say whether this stack declares a flow's policies in ns.
+	policed := func(ns string) bool { return ns != "" && (contains(args.Policed, ns) || joined(ns)) }
+	authorized := func(ns string) bool { return ns != "" && (contains(args.Authorized, ns) || joined(ns)) }
 	flows := args.Flows
 	for _, ns := range args.Policed {
 		flows = append(flows, args.DNS.From("dns", network.Namespace(ns)))
@@ -98,7 +125,7 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 			ends = append(ends, f.To.Namespace)
 		}
 		for _, ns := range ends {
-			if ns == "" || (!contains(args.Policed, ns) && !contains(args.Authorized, ns)) {
+			if !policed(ns) && !authorized(ns) {
 				continue
 			}
 			key := ns + "/" + f.Name
@@ -134,7 +161,7 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 				portNames = append(portNames, fmt.Sprint(p.Number))
 			}
 		}
-		if f.From.Namespace != "" && contains(args.Policed, f.From.Namespace) {
+		if policed(f.From.Namespace) {
 			if err := netpol(f.From.Namespace, f.Name+"-egress", &networkingv1.NetworkPolicySpecArgs{
 				PodSelector: selector(f.From.Pods),
 				PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
@@ -145,7 +172,7 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 				return nil, err
 			}
 		}
-		if f.To.Namespace != "" && contains(args.Policed, f.To.Namespace) {
+		if policed(f.To.Namespace) {
 			if err := netpol(f.To.Namespace, f.Name+"-ingress", &networkingv1.NetworkPolicySpecArgs{
 				PodSelector: selector(f.To.Pods),
 				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
@@ -156,7 +183,7 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 				return nil, err
 			}
 		}
-		if f.From.ServiceAccount != "" && f.To.Namespace != "" && contains(args.Authorized, f.To.Namespace) {
+		if f.From.ServiceAccount != "" && authorized(f.To.Namespace) {
 			spec := authorizationPolicySpec{Action: "ALLOW"}
 			if len(f.To.Pods) > 0 {
 				spec.Selector = &struct {
@@ -182,7 +209,7 @@ func NewNetworkSecurity(ctx *pulumi.Context, name string, args NetworkSecurityAr
 			}
 			spec.Rules = []rule{r}
 			if _, err := kube.CustomResource(ctx, fmt.Sprintf("%s-%s-%s-allow", name, f.To.Namespace, f.Name), "security.istio.io/v1", "AuthorizationPolicy",
-				kube.Meta(f.Name, args.NamespaceNames[f.To.Namespace], nil), spec,
+				kube.Meta(object(f.To.Namespace, f.Name), namespace(f.To.Namespace), nil), spec,
 				pulumi.Parent(c), pulumi.DependsOn(args.IstioReady)); err != nil {
 				return nil, err
 			}

@@ -54,6 +54,14 @@ func SpansTarget(namespace string, collector bool) (host, app string) {
 	return Host(namespace), AppName
 }
 
+// SpansFrom is the flow of the spans every sidecar of namespace ns sends to the tracing
+// of namespace (to its collector, when there is one).
+func SpansFrom(namespace string, collector bool, ns string) network.Flow {
+	_, app := SpansTarget(namespace, collector)
+	spans := network.Endpoint{Peer: network.App(namespace, app), Ports: network.TCP(OTLPPort)}
+	return spans.From("spans-from-"+ns, network.Namespace(ns).As(network.AnyServiceAccount))
+}
+
 // UIHost is the hostname's first label Jaeger's UI is served under.
 const UIHost = "jaeger"
 
@@ -241,9 +249,8 @@ func NewTracing(ctx *pulumi.Context, name string, args TracingArgs, opts ...pulu
 			return nil, err
 		}
 	}
-	spans := network.Endpoint{Peer: network.App(args.NamespaceName, t.SpansAppName), Ports: network.TCP(OTLPPort)}
 	for _, ns := range args.MeshNamespaces {
-		t.Open(spans.From("spans-from-"+ns, network.Namespace(ns).As(network.AnyServiceAccount)))
+		t.Open(SpansFrom(args.NamespaceName, args.Collector != nil, ns))
 	}
 	if args.Collector != nil {
 		jaeger := network.Endpoint{Peer: network.App(args.NamespaceName, AppName), Ports: network.TCP(OTLPPort)}

@@ -190,15 +190,8 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 			Requests: pulumi.StringMap{"cpu": pulumi.String(args.Resources.Requests.CPU), "memory": pulumi.String(args.Resources.Requests.Memory)},
 			Limits:   pulumi.StringMap{"cpu": pulumi.String(args.Resources.Limits.CPU), "memory": pulumi.String(args.Resources.Limits.Memory)},
 		},
-		SecurityContext: &corev1.SecurityContextArgs{
-			RunAsNonRoot:             pulumi.Bool(true),
-			RunAsUser:                pulumi.Int(args.RunAsUser),
-			RunAsGroup:               pulumi.Int(args.RunAsGroup),
-			AllowPrivilegeEscalation: pulumi.Bool(false),
-			Privileged:               pulumi.Bool(false),
-			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-		},
-		VolumeMounts: mounts,
+		SecurityContext: ContainerSecurity(args.RunAsUser, args.RunAsGroup),
+		VolumeMounts:    mounts,
 	}
 	annotations := pulumi.StringMap{}
 	for _, k := range slices.Sorted(maps.Keys(args.PodAnnotations)) {
@@ -209,15 +202,9 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 		Spec: &corev1.PodSpecArgs{
 			ServiceAccountName:           w.ServiceAccount.Metadata.Name().Elem(),
 			AutomountServiceAccountToken: pulumi.Bool(args.APIAccess),
-			SecurityContext: &corev1.PodSecurityContextArgs{
-				RunAsNonRoot:   pulumi.Bool(true),
-				RunAsUser:      pulumi.Int(args.RunAsUser),
-				RunAsGroup:     pulumi.Int(args.RunAsGroup),
-				FsGroup:        pulumi.Int(args.RunAsGroup),
-				SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-			},
-			Containers: corev1.ContainerArray{container},
-			Volumes:    volumes,
+			SecurityContext:              PodSecurity(args.RunAsUser, args.RunAsGroup),
+			Containers:                   corev1.ContainerArray{container},
+			Volumes:                      volumes,
 		},
 	}
 	meta := kube.Meta(args.Name, args.Namespace, selector)
@@ -274,6 +261,31 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 		return nil, err
 	}
 	return w, nil
+}
+
+// PodSecurity is the pod's part of Pod Security restricted: a non-root user and group
+// (group also the fsGroup) and the runtime's seccomp profile.
+func PodSecurity(user, group int) *corev1.PodSecurityContextArgs {
+	return &corev1.PodSecurityContextArgs{
+		RunAsNonRoot:   pulumi.Bool(true),
+		RunAsUser:      pulumi.Int(user),
+		RunAsGroup:     pulumi.Int(group),
+		FsGroup:        pulumi.Int(group),
+		SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+	}
+}
+
+// ContainerSecurity is the container's part of Pod Security restricted: non-root, no
+// privilege or privilege escalation, every capability dropped.
+func ContainerSecurity(user, group int) *corev1.SecurityContextArgs {
+	return &corev1.SecurityContextArgs{
+		RunAsNonRoot:             pulumi.Bool(true),
+		RunAsUser:                pulumi.Int(user),
+		RunAsGroup:               pulumi.Int(group),
+		AllowPrivilegeEscalation: pulumi.Bool(false),
+		Privileged:               pulumi.Bool(false),
+		Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+	}
 }
 
 // EnvVar is a plain environment variable.

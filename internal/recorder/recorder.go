@@ -44,6 +44,11 @@ type Options struct {
 	// have after creation beyond its inputs (for example a command's stdout). Outputs
 	// named in the resource's additionalSecretOutputs are made secret, as the engine does.
 	Outputs func(r *Resource) resource.PropertyMap
+	// References are the outputs of the stacks the program reads through a
+	// StackReference, by the stack's name (its last part: staging for
+	// organization/lamina/staging). In a preview, a stack or an output not given is
+	// unknown, as it is before that stack's first up; otherwise it is an error.
+	References map[string]resource.PropertyMap
 	// Before, when set, runs before the program on the same context. Tests register
 	// stack transformations here to stand for an edit of the program.
 	Before func(ctx *pulumi.Context) error
@@ -102,6 +107,22 @@ type Value struct {
 	Value  any
 	Known  bool
 	Secret bool
+
+	// property is the output as another stack's StackReference reads it: computed
+	// when any part of it is unknown.
+	property resource.PropertyValue
+}
+
+// StackOutputs are the graph's outputs as a StackReference of its stack reads them,
+// secrets kept secret, without those that are not known in whole.
+func (g *Graph) StackOutputs() resource.PropertyMap {
+	out := resource.PropertyMap{}
+	for name, v := range g.raw {
+		if !v.property.ContainsUnknowns() {
+			out[resource.PropertyKey(name)] = v.property
+		}
+	}
+	return out
 }
 
 // RawOutput returns a stack output as resolved, behind the masks. The entries of a
@@ -162,25 +183,40 @@ func Run(opts Options, program pulumi.RunFunc) (*Graph, error) {
 func await(ctx *pulumi.Context, input pulumi.Input) (Value, error) {
 	if m, ok := input.(pulumi.Map); ok {
 		out := map[string]any{}
+		props := resource.PropertyMap{}
 		for k, e := range m {
 			v, err := await(ctx, e)
 			if err != nil {
 				return Value{}, err
 			}
 			out[k] = maskValue(v)
+			props[resource.PropertyKey(k)] = v.property
 		}
-		return Value{Value: out, Known: true}, nil
+		return Value{Value: out, Known: true, property: resource.NewProperty(props)}, nil
 	}
 	res, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(input))
 	if err != nil {
 		return Value{}, err
 	}
-	return Value{Value: res.Value, Known: res.Known, Secret: res.Secret}, nil
+	v := Value{Value: res.Value, Known: res.Known, Secret: res.Secret}
+	switch {
+	case !res.Known:
+		v.property = resource.MakeComputed(resource.NewProperty(""))
+	default:
+		v.property = resource.NewPropertyValue(res.Value)
+	}
+	if res.Secret {
+		v.property = resource.MakeSecret(v.property)
+	}
+	return v, nil
 }
 
 // NewResource records one registration and answers with the resource's state.
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	rpc := args.RegisterRPC
+	if rpc == nil && args.TypeToken == stackReferenceType {
+		return m.stackReference(args)
+	}
 	if rpc == nil {
 		return "", nil, fmt.Errorf("%s %q: reading existing resources is not supported offline", args.TypeToken, args.Name)
 	}
@@ -262,6 +298,49 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 	}
 	return args.Name + "-id", state, nil
+}
+
+// stackReferenceType is the type of a pulumi.StackReference, which reads another
+// stack's outputs.
+const stackReferenceType = "pulumi:pulumi:StackReference"
+
+// stackReference records a StackReference and answers with the referenced stack's
+// outputs from Options.References.
+func (m *mocks) stackReference(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	name := args.Inputs["name"].StringValue()
+	short := name[strings.LastIndex(name, "/")+1:]
+	outputs, ok := m.opts.References[short]
+	if !ok && !m.opts.Preview {
+		return "", nil, fmt.Errorf("stack reference %q: no outputs of stack %s given (recorder.Options.References)", args.Name, short)
+	}
+	parent := args.ReadRPC.GetParent()
+	r := &Resource{
+		URN:          m.urn(parent, args.TypeToken, args.Name),
+		Type:         args.TypeToken,
+		Name:         args.Name,
+		Parent:       parent,
+		Dependencies: []string{},
+		Custom:       true,
+		raw:          args.Inputs,
+		Inputs:       maskObject(args.Inputs),
+	}
+	m.mu.Lock()
+	m.resources = append(m.resources, r)
+	m.mu.Unlock()
+	var secrets []resource.PropertyValue
+	for k, v := range outputs {
+		if v.ContainsSecrets() {
+			secrets = append(secrets, resource.NewProperty(string(k)))
+		}
+	}
+	if outputs == nil {
+		outputs = resource.PropertyMap{}
+	}
+	return name, resource.PropertyMap{
+		"name":              resource.NewProperty(name),
+		"outputs":           resource.NewProperty(outputs),
+		"secretOutputNames": resource.NewProperty(secrets),
+	}, nil
 }
 
 // Call answers invokes. The program makes none; one appearing is a change worth noticing.

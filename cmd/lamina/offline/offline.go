@@ -28,16 +28,58 @@ import (
 // what only exists after creation is unknown. assumeSecrets name fields
 // (lamina:section.field) to take as set to a secret this checkout does not hold.
 func Render(dir, stack string, assumeSecrets ...string) (*recorder.Graph, error) {
+	g, _, err := RenderWith(dir, stack, assumeSecrets...)
+	return g, err
+}
+
+// RenderWith is Render, and returns too the renders of the stacks the stack reads
+// through a StackReference (its platform, the stack it promotes from), whose outputs
+// its own render read: what they know before their first up, the rest unknown.
+func RenderWith(dir, stack string, assumeSecrets ...string) (*recorder.Graph, map[string]*recorder.Graph, error) {
+	return render(dir, stack, assumeSecrets, map[string]bool{})
+}
+
+func render(dir, stack string, assumeSecrets []string, seen map[string]bool) (*recorder.Graph, map[string]*recorder.Graph, error) {
+	if seen[stack] {
+		return nil, nil, fmt.Errorf("stack %s reads its own outputs through its references (lamina:cluster.platform, lamina:images.promoteFrom)", stack)
+	}
+	seen[stack] = true
+	defer delete(seen, stack)
 	src, err := Source(dir, stack)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, path := range assumeSecrets {
 		if err := src.AssumeSecret(path); err != nil {
-			return nil, fmt.Errorf("--assume-secret: %w", err)
+			return nil, nil, fmt.Errorf("--assume-secret: %w", err)
 		}
 	}
-	return Run(src, recorder.Options{Preview: true})
+	opts := recorder.Options{Preview: true, References: map[string]resource.PropertyMap{}}
+	refs := map[string]*recorder.Graph{}
+	// A configuration the program refuses renders nothing: the program says why.
+	if cfg, err := config.Load(src); err == nil {
+		for _, other := range References(cfg) {
+			g, _, err := render(dir, other, assumeSecrets, seen)
+			if err != nil {
+				return nil, nil, fmt.Errorf("stack %s reads stack %s: %w", stack, other, err)
+			}
+			refs[other], opts.References[other] = g, g.StackOutputs()
+		}
+	}
+	g, err := Run(src, opts)
+	return g, refs, err
+}
+
+// References are the stacks whose outputs a stack reads.
+func References(cfg *config.Config) []string {
+	var out []string
+	if cfg.Shared() {
+		out = append(out, cfg.Cluster.Platform)
+	}
+	if from := cfg.Images.PromoteFrom; from != "" && !slices.Contains(out, from) {
+		out = append(out, from)
+	}
+	return out
 }
 
 // Source reads a stack's settings file from the project in dir.
@@ -94,8 +136,19 @@ func ProjectName(dir string) (string, error) {
 
 // Check evaluates the policy pack on every resource of g, as Pulumi's OPA analyzer does
 // in `pulumi preview --policy-pack policy`, and runs the pack's stack-wide checks. The
-// analyzer sees what the graph shows: secrets and unknowns masked.
-func Check(ctx context.Context, pack *policy.Pack, g *recorder.Graph) (*policy.Report, error) {
+// analyzer sees what the graph shows: secrets and unknowns masked. cluster are the
+// renders of the other stacks on the same cluster, for the stack-wide checks.
+func Check(ctx context.Context, pack *policy.Pack, g *recorder.Graph, cluster ...*recorder.Graph) (*policy.Report, error) {
+	var others []policy.Resource
+	for _, c := range cluster {
+		others = append(others, resources(c)...)
+	}
+	stackURN := resource.DefaultRootStackURN(tokens.QName(g.Stack), tokens.PackageName(g.Project))
+	return pack.Check(ctx, g.Stack, string(stackURN), resources(g), others)
+}
+
+// resources are what g declares as the policy pack sees them.
+func resources(g *recorder.Graph) []policy.Resource {
 	resources := make([]policy.Resource, 0, len(g.Resources))
 	for _, r := range g.Resources {
 		resources = append(resources, policy.Resource{
@@ -109,6 +162,5 @@ func Check(ctx context.Context, pack *policy.Pack, g *recorder.Graph) (*policy.R
 			Parent:              r.Parent,
 		})
 	}
-	stackURN := resource.DefaultRootStackURN(tokens.QName(g.Stack), tokens.PackageName(g.Project))
-	return pack.Check(ctx, g.Stack, string(stackURN), resources)
+	return resources
 }
