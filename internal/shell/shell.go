@@ -31,3 +31,17 @@ func Script(name string, parts ...string) string {
 func Lines(values []string) string {
 	return strings.Join(values, "\n")
 }
+
+// Quote joins args into one command line a POSIX shell reads back as args: each
+// argument that is not plain is single-quoted.
+func Quote(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+%") == "" {
+			out[i] = a
+		} else {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
+}
