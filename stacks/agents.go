@@ -44,44 +44,63 @@ const (
 // imageRepository is the repository of a built Lamina image.
 func imageRepository(workload string) string { return "lamina/" + workload }
 
+// newImage declares the image of workload (lamina/<workload> when built from the
+// checkout on the cluster's daemon), or takes promoted, another stack's.
+func newImage(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, workload string, im config.Image, promoted pulumi.StringInput, daemon string) (*images.Image, error) {
+	var opts []pulumi.ResourceOption
+	if cl.Docker != nil {
+		opts = append(opts, pulumi.Providers(cl.Docker))
+	}
+	checkout := config.ExpandHome(cfg.Images.Checkout)
+	return images.NewImage(ctx, workload+"-image", images.ImageArgs{
+		Promoted:   promoted,
+		Repository: imageRepository(workload),
+		Build:      im.Build,
+		Context:    path.Join(checkout, im.Context),
+		Dockerfile: path.Join(checkout, im.Dockerfile),
+		Reference:  im.Reference,
+		Daemon:     daemon,
+	}, opts...)
+}
+
 // buildAgents declares the agent stack after istiod: the model store and lamina-llm-serve,
 // ChromaDB, the unified agent server and the dashboard, with their images.
 // daemon changes when the Docker daemon the images are built on is new.
 func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, mesh *MeshPlatform, daemon string) (*AgentPlatform, error) {
 	k8s := pulumi.Providers(cl.Provider)
 	names := mesh.Namespaces.Names
+	// The agent stack's namespaces, named after the stack when it shares a platform.
+	systemNS, llmNS, dashboardNS := cfg.NamespaceOf(config.NamespaceLaminaSystem), cfg.NamespaceOf(config.NamespaceLLMServe), cfg.NamespaceOf(config.NamespaceDashboard)
 	a := &AgentPlatform{Images: map[string]*images.Image{}}
 	var err error
 
-	checkout := config.ExpandHome(cfg.Images.Checkout)
+	var promoted map[string]pulumi.StringOutput
+	if from := cfg.Images.PromoteFrom; from != "" {
+		if promoted, err = promotedImages(ctx, from); err != nil {
+			return nil, err
+		}
+	}
 	for _, im := range []struct {
 		workload string
 		image    config.Image
 	}{{llmserve.Name, cfg.Images.LLMServe}, {core.Name, cfg.Images.Core}, {dashboard.Name, cfg.Images.Dashboard}} {
-		var opts []pulumi.ResourceOption
-		if cl.Docker != nil {
-			opts = append(opts, pulumi.Providers(cl.Docker))
+		var from pulumi.StringInput
+		if ref, ok := promoted[im.workload]; ok {
+			from = ref
 		}
-		if a.Images[im.workload], err = images.NewImage(ctx, im.workload+"-image", images.ImageArgs{
-			Repository: imageRepository(im.workload),
-			Build:      im.image.Build,
-			Context:    path.Join(checkout, im.image.Context),
-			Dockerfile: path.Join(checkout, im.image.Dockerfile),
-			Reference:  im.image.Reference,
-			Daemon:     daemon,
-		}, opts...); err != nil {
+		if a.Images[im.workload], err = newImage(ctx, cfg, cl, im.workload, im.image, from, daemon); err != nil {
 			return nil, err
 		}
 	}
 
 	l := cfg.LLM
-	if a.ModelStore, err = hostVolume(ctx, cfg, cl, names[config.NamespaceLLMServe], modelsVolume, l.ModelStoreSize); err != nil {
+	if a.ModelStore, err = hostVolume(ctx, cfg, cl, names[llmNS], modelsVolume, l.ModelStoreSize); err != nil {
 		return nil, err
 	}
 	llmImage := a.Images[llmserve.Name]
 	if a.LLMServe, err = llmserve.NewLLMServe(ctx, "llm-serve", llmserve.LLMServeArgs{
-		Namespace:     names[config.NamespaceLLMServe],
-		NamespaceName: config.NamespaceLLMServe,
+		Namespace:     names[llmNS],
+		NamespaceName: llmNS,
 		Downloads:     l.Downloads,
 		Image:         llmImage.Ref,
 		PullPolicy:    llmImage.PullPolicy,
@@ -92,13 +111,13 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Catalogue:  catalogueOf(l),
 		Claim:      modelsVolume + "-data",
 		ClaimReady: a.ModelStore.Claim,
-		IstioReady: mesh.Istio.Sidecars,
+		IstioReady: mesh.sidecars(),
 	}, k8s); err != nil {
 		return nil, err
 	}
 
 	ch := cfg.Chroma
-	if a.ChromaVolume, err = hostVolume(ctx, cfg, cl, names[config.NamespaceLaminaSystem], chromaVolume, ch.StorageSize); err != nil {
+	if a.ChromaVolume, err = hostVolume(ctx, cfg, cl, names[systemNS], chromaVolume, ch.StorageSize); err != nil {
 		return nil, err
 	}
 	var token pulumi.StringInput
@@ -106,16 +125,16 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		token = pulumi.ToSecret(pulumi.String(ch.AuthToken)).(pulumi.StringOutput)
 	}
 	if a.ChromaDB, err = chromadb.NewChromaDB(ctx, "chromadb", chromadb.ChromaDBArgs{
-		Namespace:     names[config.NamespaceLaminaSystem],
-		NamespaceName: config.NamespaceLaminaSystem,
-		Clients:       []network.Peer{core.Identity(config.NamespaceLaminaSystem)},
+		Namespace:     names[systemNS],
+		NamespaceName: systemNS,
+		Clients:       []network.Peer{core.Identity(systemNS)},
 		Image:         ch.Image,
 		Resources:     resourcesOf(ch.Resources),
 		RunAsUser:     ch.Security.RunAsUser, RunAsGroup: ch.Security.RunAsGroup,
 		Token:      token,
 		Claim:      chromaVolume + "-data",
 		ClaimReady: a.ChromaVolume.Claim,
-		IstioReady: mesh.Istio.Sidecars,
+		IstioReady: mesh.sidecars(),
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -123,8 +142,8 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	co := cfg.Core
 	coreImage := a.Images[core.Name]
 	if a.Core, err = core.NewCore(ctx, "core", core.CoreArgs{
-		Namespace:     names[config.NamespaceLaminaSystem],
-		NamespaceName: config.NamespaceLaminaSystem,
+		Namespace:     names[systemNS],
+		NamespaceName: systemNS,
 		Image:         coreImage.Ref,
 		PullPolicy:    coreImage.PullPolicy,
 		Mode:          co.Mode,
@@ -133,12 +152,12 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		LLMURL:        a.LLMServe.Workload.URL,
 		ChromaHost:    a.ChromaDB.Workload.Host,
 		ChromaPort:    chromadb.Port,
-		LLM:           llmserve.Endpoint(config.NamespaceLLMServe),
+		LLM:           llmserve.Endpoint(llmNS),
 		Chroma:        a.ChromaDB.Endpoint,
 		Resources:     resourcesOf(co.Resources),
 		RunAsUser:     co.Security.RunAsUser, RunAsGroup: co.Security.RunAsGroup,
 		Env:       co.Env,
-		DependsOn: append([]pulumi.Resource{a.ChromaDB.Secret}, mesh.Istio.Sidecars...),
+		DependsOn: append([]pulumi.Resource{a.ChromaDB.Secret}, mesh.sidecars()...),
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -146,8 +165,8 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	d := cfg.Dashboard
 	dashImage := a.Images[dashboard.Name]
 	if a.Dashboard, err = dashboard.NewDashboard(ctx, "dashboard", dashboard.DashboardArgs{
-		Namespace:     names[config.NamespaceDashboard],
-		NamespaceName: config.NamespaceDashboard,
+		Namespace:     names[dashboardNS],
+		NamespaceName: dashboardNS,
 		Image:         dashImage.Ref,
 		PullPolicy:    dashImage.PullPolicy,
 		PrometheusURL: monitoring.ServiceURL(config.NamespaceMonitoring),
@@ -156,7 +175,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Resources:     resourcesOf(d.Resources),
 		RunAsUser:     d.Security.RunAsUser, RunAsGroup: d.Security.RunAsGroup,
 		Env:       d.Env,
-		DependsOn: mesh.Istio.Sidecars,
+		DependsOn: mesh.sidecars(),
 	}, k8s); err != nil {
 		return nil, err
 	}

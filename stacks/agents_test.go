@@ -266,6 +266,7 @@ func TestPrebuiltImagesAndProductionTags(t *testing.T) {
 	// With nothing to build, no Docker provider is declared: a stack needs no Docker
 	// daemon, nor the Docker plugin, to run prebuilt images.
 	src.Values["lamina:images"] = `{"dashboard": {"build": false, "reference": "` + ref + `"}, "core": {"build": false, "reference": "` + ref + `"}, "llmServe": {"build": false, "reference": "` + ref + `"}}`
+	src.Values["lamina:build"] = `{"image": {"build": false, "reference": "ghcr.io/lamina-os/lamina-build:1.0.0"}}`
 	assert.Empty(t, preview(t, src).ByType("pulumi:providers:docker"))
 
 	for _, bad := range []string{"lamina/dashboard:latest", "lamina/dashboard"} {

@@ -30,6 +30,8 @@ type Platform struct {
 	Monitoring *MonitoringPlatform
 	// Agents are lamina-llm-serve, ChromaDB, the agent server and the dashboard.
 	Agents *AgentPlatform
+	// Build is the build tier, nil without lamina:build.enabled.
+	Build *BuildPlatform
 }
 
 // Capture is a pulumi.RunOption that fills src with the configuration the engine passes
@@ -114,7 +116,7 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		args.KubeContext = vm.KubeContext
 		args.ClusterIdentifier = "colima:" + cfg.Colima.Profile
 		args.Refresh = vm.State
-		if cfg.Images.Builds() {
+		if cfg.Builds() {
 			args.DockerHost = vm.DockerHost
 		}
 	case config.TargetExisting:
@@ -122,8 +124,21 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		args.KubeContext = pulumi.String(cfg.Cluster.Context)
 		args.KubeconfigPath = cfg.Cluster.Kubeconfig
 		args.ClusterIdentifier = "existing:" + cfg.Cluster.Context
-		if cfg.Cluster.DockerHost != "" && cfg.Images.Builds() {
+		if cfg.Cluster.DockerHost != "" && cfg.Builds() {
 			args.DockerHost = pulumi.String(cfg.Cluster.DockerHost)
+		}
+	case config.TargetShared:
+		ref, kubeContext, err := joinPlatform(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		args.KubeContext = kubeContext
+		args.ClusterIdentifier = "shared:" + cfg.Cluster.Platform
+		args.StorageClassExists = true
+		args.DataDir, args.DataSubdirs, args.DataDirOnMac = cfg.Data.Dir, sharedDataSubdirs, true
+		if cfg.Builds() {
+			// The platform's daemon, whose images its nodes run.
+			args.DockerHost = ref.GetStringOutput(pulumi.String("dockerHost"))
 		}
 	}
 	cl, err := cluster.NewCluster(ctx, "cluster", args)
@@ -131,16 +146,30 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		return nil, err
 	}
 	p.Cluster = cl
-	if p.Mesh, err = buildMesh(ctx, cfg, cl, spansTarget(cfg)); err != nil {
-		return nil, err
-	}
-	if p.Monitoring, err = buildMonitoring(ctx, cfg, cl, p.Mesh); err != nil {
-		return nil, err
+	var needers []network.Needer
+	if cfg.Shared() {
+		if p.Mesh, err = joinMesh(ctx, cfg, cl); err != nil {
+			return nil, err
+		}
+		needers = []network.Needer{p.Mesh.Members}
+	} else {
+		if p.Mesh, err = buildMesh(ctx, cfg, cl, spansTarget(cfg)); err != nil {
+			return nil, err
+		}
+		if p.Monitoring, err = buildMonitoring(ctx, cfg, cl, p.Mesh); err != nil {
+			return nil, err
+		}
+		needers = append([]network.Needer{p.Mesh.Istio}, p.Monitoring.needers()...)
 	}
 	if p.Agents, err = buildAgents(ctx, cfg, cl, p.Mesh, daemon); err != nil {
 		return nil, err
 	}
-	if err = connectMesh(ctx, cfg, cl, p.Mesh, slices.Concat([]network.Needer{p.Mesh.Istio}, p.Monitoring.needers(), p.Agents.needers())...); err != nil {
+	if cfg.Build.Enabled && !cfg.Shared() {
+		if p.Build, err = buildBuildTier(ctx, cfg, cl, p.Mesh, daemon); err != nil {
+			return nil, err
+		}
+	}
+	if err = connectMesh(ctx, cfg, cl, p.Mesh, slices.Concat(needers, p.Agents.needers())...); err != nil {
 		return nil, err
 	}
 
@@ -154,11 +183,19 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 	ctx.Export("storageClass", cl.StorageClass)
 	ctx.Export("dataDir", pulumi.String(cfg.Data.Dir))
 	dataDirs := pulumi.StringMap{}
-	for _, sub := range config.DataSubdirs {
+	subdirs := config.DataSubdirs
+	if cfg.Shared() {
+		subdirs = sharedDataSubdirs
+	}
+	for _, sub := range subdirs {
 		dataDirs[sub] = pulumi.String(path.Join(cfg.Data.Dir, sub))
 	}
 	ctx.Export("dataDirs", dataDirs)
-	ctx.Export("namespaces", pulumi.ToStringArray(config.AllNamespaces()))
+	var declared []string
+	for _, ns := range cfg.DeclaredNamespaces() {
+		declared = append(declared, cfg.NamespaceOf(ns))
+	}
+	ctx.Export("namespaces", pulumi.ToStringArray(declared))
 	urls := pulumi.StringMap{}
 	for host, url := range p.Mesh.Edge.URLs {
 		urls[host+"."+cfg.Edge.Domain] = pulumi.String(url)
@@ -166,13 +203,36 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 	ctx.Export("gatewayAddress", pulumi.String(cfg.Edge.Address))
 	ctx.Export("urls", urls)
 	ctx.Export("mtlsMode", pulumi.String("STRICT"))
-	ctx.Export("grafanaAdminUser", p.Monitoring.Grafana.AdminUser)
-	ctx.Export("grafanaAdminPassword", p.Monitoring.Grafana.AdminPassword)
+	if p.Monitoring != nil {
+		ctx.Export("grafanaAdminUser", p.Monitoring.Grafana.AdminUser)
+		ctx.Export("grafanaAdminPassword", p.Monitoring.Grafana.AdminPassword)
+	}
+	if cfg.Cluster.Target == config.TargetColima {
+		// What each tenant (a shared stack) may request in this VM; it checks its own
+		// requests against it.
+		ctx.Export("tenants", tenantShares(cfg))
+	}
+	if cfg.Shared() {
+		ctx.Export("platform", pulumi.String(cfg.Cluster.Platform))
+	}
+	// What the agent stack runs: the images a promotion takes.
 	refs := pulumi.Map{chromadb.Name: pulumi.String(cfg.Chroma.Image)}
 	for workload, im := range p.Agents.Images {
 		refs[workload] = im.Ref
 	}
 	ctx.Export("images", refs)
+	if p.Build != nil {
+		build := pulumi.Map{
+			"namespace": pulumi.String(cfg.NamespaceOf(config.NamespaceBuild)),
+			"image":     p.Build.Image.Ref,
+			"commit":    pulumi.String(cfg.Build.Commit),
+			"cacheDir":  pulumi.String(path.Join(cfg.Data.Dir, config.BuildDir, "cache")),
+		}
+		if p.Build.Tier.Job != nil {
+			build["job"] = p.Build.Tier.Job.Metadata.Name().Elem()
+		}
+		ctx.Export("build", build)
+	}
 	// As in urls: the gateway's URL of the route, without a path.
 	ctx.Export("llmURL", pulumi.String(p.Mesh.Edge.URLs[llmserve.Host]))
 	ctx.Export("dashboardURL", pulumi.String(p.Mesh.Edge.URLs[dashboard.Host]))

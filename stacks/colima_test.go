@@ -426,6 +426,7 @@ func imageTriggers(g *recorder.Graph) map[string]any {
 func TestExistingClusterTarget(t *testing.T) {
 	src := stackSource(t, "production", map[string]string{
 		"lamina:cluster": `{"target":"existing","kubeconfig":"~/kube configs/lab.yaml","context":"lab-admin","dockerHost":"ssh://builder@lab"}`,
+		"lamina:build":   `{"enabled":false}`, // production's cluster on a Mac runs the checks
 	})
 	g := preview(t, src)
 	for _, r := range g.Resources {

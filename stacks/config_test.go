@@ -236,7 +236,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			overrides: map[string]string{"lamina:cluster": `{"target":"k3d","readyTimeout":"5 minutes"}`},
 			want: []string{
 				`lamina:cluster.readyTimeout: "5 minutes" is not a duration such as 90s or 5m`,
-				`lamina:cluster.target: "k3d" is not allowed; allowed: colima, existing`,
+				`lamina:cluster.target: "k3d" is not allowed; allowed: colima, existing, shared`,
 			},
 		},
 		{
@@ -288,7 +288,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "an unknown key far from every known one",
 			overrides: map[string]string{"lamina:zipkin": `{}`},
-			want:      []string{"lamina:zipkin: unknown key; known keys: certManager, chroma, cluster, colima, core, dashboard, data, edge, grafana, host, images, kiali, llm, logs, mesh, metallb, monitoring, namespaces, profile, tracing"},
+			want:      []string{"lamina:zipkin: unknown key; known keys: build, certManager, chroma, cluster, colima, core, dashboard, data, edge, grafana, host, images, kiali, llm, logs, mesh, metallb, monitoring, namespaces, profile, tracing"},
 		},
 		{
 			name:      "a secret value of the wrong type is not shown",
@@ -325,7 +325,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			want: []string{
 				"lamina:namespaces.outOfMesh.cert-manager: gives no reason; say why the namespace stays out of the mesh",
 				"lamina:namespaces.outOfMesh.monitoring: only system namespaces stay out of the mesh; allowed: istio-system, metallb-system, cert-manager",
-				"lamina:namespaces.podSecurity.kube-system: is not a namespace of the platform; allowed: istio-gateway, istio-system, metallb-system, cert-manager, monitoring, observability, lamina-system, lamina-llm-serve, lamina-dashboard",
+				"lamina:namespaces.podSecurity.kube-system: is not a namespace of the platform; allowed: istio-gateway, istio-system, metallb-system, cert-manager, monitoring, observability, lamina-system, lamina-llm-serve, lamina-dashboard, lamina-build",
 				`lamina:namespaces.podSecurity.lamina-system: "strict" is not a Pod Security level; allowed: restricted, baseline, privileged`,
 			},
 		},
@@ -435,12 +435,12 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "a profile that does not exist",
 			overrides: map[string]string{"lamina:profile": "prod"},
-			want:      []string{`lamina:profile: "prod" is not a profile; allowed: development, production`},
+			want:      []string{`lamina:profile: "prod" is not a profile; allowed: development, production, staging`},
 		},
 		{
 			name:  "a stack whose name is not a profile",
-			stack: "staging",
-			want:  []string{`lamina:profile: not set, and the stack name "staging" is not a profile; set it to one of: development, production`},
+			stack: "qa",
+			want:  []string{`lamina:profile: not set, and the stack name "qa" is not a profile; set it to one of: development, production, staging`},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -94,7 +95,18 @@ func preview(t testing.TB, src *config.Source) *recorder.Graph {
 // becomes the command's output.
 func deploy(t testing.TB, src *config.Source, kit *fakeMac) *recorder.Graph {
 	t.Helper()
-	g, err := offline.Run(src, recorder.Options{Outputs: func(r *recorder.Resource) resource.PropertyMap {
+	g, err := deployWith(src, kit, nil)
+	if err != nil {
+		t.Fatalf("program failed: %v", err)
+	}
+	return g
+}
+
+// deployWith is deploy, with the outputs of the stacks the program reads (by stack
+// name), and returns the program's error.
+func deployWith(src *config.Source, kit *fakeMac, refs map[string]resource.PropertyMap) (*recorder.Graph, error) {
+	var failed []string
+	g, err := offline.Run(src, recorder.Options{References: refs, Outputs: func(r *recorder.Resource) resource.PropertyMap {
 		if r.Type == dockerImageType {
 			// A local build's repoDigest is its image ID.
 			return resource.PropertyMap{"repoDigest": resource.NewProperty(kit.imageID(r.Name))}
@@ -104,17 +116,56 @@ func deploy(t testing.TB, src *config.Source, kit *fakeMac) *recorder.Graph {
 		}
 		res := kit.exec(r, "create", nil)
 		if res.code != 0 {
-			t.Errorf("%s: create exited %d:\n%s", r.Name, res.code, res.stderr)
+			failed = append(failed, fmt.Sprintf("%s: create exited %d:\n%s", r.Name, res.code, res.stderr))
 		}
 		return resource.PropertyMap{
 			"stdout": resource.NewProperty(strings.TrimRight(res.stdout, "\n")),
 			"stderr": resource.NewProperty(res.stderr),
 		}
 	}})
+	if err == nil && len(failed) > 0 {
+		err = errors.New(strings.Join(failed, "\n"))
+	}
+	return g, err
+}
+
+// allStacks are the project's stacks: two platforms and staging, which shares
+// production's.
+var allStacks = []string{"development", "production", "staging"}
+
+// deployStack deploys stack on a fake Mac with its data directory outside /tmp; staging
+// joins a production deployed first, inside whose data directory its own lies.
+func deployStack(t *testing.T, stack string) *recorder.Graph {
+	t.Helper()
+	if stack != "staging" {
+		overrides, _ := withDataDir(t, stack, nil)
+		return deploy(t, stackSource(t, stack, overrides), newFakeMac(t, "colima", "kubectl"))
+	}
+	g, err := deployStaging(t, nil, nil)
 	if err != nil {
 		t.Fatalf("program failed: %v", err)
 	}
 	return g
+}
+
+// deployStaging deploys production, then staging with overrides reading production's
+// outputs, changed by edit when set; production's render comes back as the graph's
+// reference for tests that compare the two.
+func deployStaging(t *testing.T, overrides map[string]string, edit func(production resource.PropertyMap)) (*recorder.Graph, error) {
+	t.Helper()
+	production := deployStack(t, "production")
+	outs := production.StackOutputs()
+	if edit != nil {
+		edit(outs)
+	}
+	dir, _ := outs["dataDir"].V.(string)
+	if overrides == nil {
+		overrides = map[string]string{}
+	}
+	if _, ok := overrides["lamina:data"]; !ok {
+		overrides["lamina:data"] = `{"dir":"` + dir + `/tenants/staging"}`
+	}
+	return deployWith(stackSource(t, "staging", overrides), newFakeMac(t, "colima", "kubectl"), map[string]resource.PropertyMap{"production": outs})
 }
 
 // command returns the command resource whose name ends with suffix.
@@ -150,8 +201,9 @@ type fakeMac struct {
 }
 
 // scriptTools are the only programs besides colima and kubectl that the scripts and the
-// fakes may run. Everything else must be a bash builtin.
-var scriptTools = []string{"sed", "mkdir", "chmod", "sleep", "cksum", "rm"}
+// fakes may run, each one a Mac has (git with the Command Line Tools, which Colima's
+// install needs too). Everything else must be a bash builtin.
+var scriptTools = []string{"sed", "mkdir", "chmod", "sleep", "cksum", "rm", "mktemp", "mv", "tar", "git"}
 
 func newFakeMac(t testing.TB, fakes ...string) *fakeMac {
 	t.Helper()

@@ -22,13 +22,33 @@ import (
 const trustDomain = "cluster.local"
 
 // MeshPlatform is what the mesh, edge and network security parts of a stack declare.
+// A shared stack has no MetalLB, cert-manager or Istio of its own: its namespaces are
+// Members of its platform's mesh.
 type MeshPlatform struct {
 	Namespaces  *namespaces.Namespaces
 	MetalLB     *metallb.MetalLB
 	CertManager *certmanager.CertManager
 	Istio       *istio.Istio
+	Members     *istio.Members
 	Edge        *edge.Edge
 	Security    *security.NetworkSecurity
+}
+
+// sidecars is what injected pods wait for: the stack's own Istio, if it has one.
+func (m *MeshPlatform) sidecars() []pulumi.Resource {
+	if m.Istio == nil {
+		return nil
+	}
+	return m.Istio.Sidecars
+}
+
+// ready is what Istio's custom resources wait for (CRDs and istiod), and issuer what
+// certificates are signed by, in this stack.
+func (m *MeshPlatform) ready() []pulumi.Resource {
+	if m.Istio == nil {
+		return nil
+	}
+	return m.Istio.Ready
 }
 
 // buildMesh declares the namespaces, MetalLB, cert-manager and Istio on the cluster; the
@@ -39,7 +59,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	var err error
 
 	var decl []namespaces.Namespace
-	for _, ns := range config.AllNamespaces() {
+	for _, ns := range cfg.DeclaredNamespaces() {
 		decl = append(decl, namespaces.Namespace{Name: ns, OutOfMeshReason: cfg.Namespaces.OutOfMesh[ns], PodSecurity: cfg.Namespaces.PodSecurity[ns]})
 	}
 	if m.Namespaces, err = namespaces.NewNamespaces(ctx, "namespaces", namespaces.NamespacesArgs{Namespaces: decl}, k8s); err != nil {
@@ -68,7 +88,6 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	}
 
 	mc := cfg.Mesh
-	cb := mc.CircuitBreaker
 	if m.Istio, err = istio.NewIstio(ctx, "istio", istio.IstioArgs{
 		Charts: istio.Charts{
 			Base: chart(cfg, &cfg.Mesh.Charts.Base), CNI: chart(cfg, &cfg.Mesh.Charts.CNI),
@@ -78,7 +97,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 		GatewayNamespace:     names[config.NamespaceGateway],
 		RootNamespace:        config.NamespaceIstio,
 		GatewayNamespaceName: config.NamespaceGateway,
-		Workloads:            config.WorkloadNamespaces,
+		Workloads:            cfg.Workloads(),
 		WorkloadNames:        names,
 		Kubelet:              cl.Kubelet,
 		CNI:                  mc.CNI,
@@ -94,18 +113,23 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 		},
 		GatewayDependsOn: []pulumi.Resource{m.MetalLB.Pool, m.MetalLB.Advertisement},
 		// Spans go where the observability part of the stack receives them.
-		Tracing:    spans,
-		AccessLogs: mc.AccessLogs,
-		CircuitBreaker: istio.CircuitBreaker{
-			Consecutive5xxErrors: cb.Consecutive5xxErrors, Interval: cb.Interval.Duration, BaseEjectionTime: cb.BaseEjectionTime.Duration,
-			MaxEjectionPercent: cb.MaxEjectionPercent, MaxConnections: cb.MaxConnections,
-			HTTP1MaxPendingRequests: cb.HTTP1MaxPendingRequests, HTTP2MaxRequests: cb.HTTP2MaxRequests,
-		},
+		Tracing:        spans,
+		AccessLogs:     mc.AccessLogs,
+		CircuitBreaker: circuitBreaker(mc.CircuitBreaker),
 	}, k8s); err != nil {
 		return nil, err
 	}
 
 	return m, nil
+}
+
+// circuitBreaker is the mesh's traffic policy for every workload namespace's services.
+func circuitBreaker(cb config.CircuitBreaker) istio.CircuitBreaker {
+	return istio.CircuitBreaker{
+		Consecutive5xxErrors: cb.Consecutive5xxErrors, Interval: cb.Interval.Duration, BaseEjectionTime: cb.BaseEjectionTime.Duration,
+		MaxEjectionPercent: cb.MaxEjectionPercent, MaxConnections: cb.MaxConnections,
+		HTTP1MaxPendingRequests: cb.HTTP1MaxPendingRequests, HTTP2MaxRequests: cb.HTTP2MaxRequests,
+	}
 }
 
 // connectMesh declares the edge and the network security once every component has
@@ -117,17 +141,27 @@ func connectMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	if err != nil {
 		return err
 	}
+	// A shared stack's certificate is signed by its platform's issuer.
+	issuer, issuerReady := certmanager.IssuerName(cfg.CertManager.Issuer, cfg.CertManager.ExistingIssuer), []pulumi.Resource(nil)
+	gateway := pulumi.String(config.NamespaceGateway).ToStringOutput()
+	if m.CertManager != nil {
+		issuer, issuerReady = m.CertManager.IssuerName, m.CertManager.Ready
+	}
+	if gw, ok := m.Namespaces.Names[config.NamespaceGateway]; ok {
+		gateway = gw
+	}
 	if m.Edge, err = edge.NewEdge(ctx, "edge", edge.EdgeArgs{
-		Namespace:        m.Namespaces.Names[config.NamespaceGateway],
+		Name:             cfg.ClusterName("gateway"),
+		Namespace:        gateway,
 		GatewayNamespace: config.NamespaceGateway,
 		Selector:         istio.GatewaySelector,
 		Gateway:          istio.GatewayPeer(config.NamespaceGateway),
 		Domain:           cfg.Edge.Domain,
 		Routes:           needs.Routes,
 		NamespaceNames:   m.Namespaces.Names,
-		Issuer:           m.CertManager.IssuerName,
-		IssuerReady:      m.CertManager.Ready,
-		IstioReady:       m.Istio.Ready,
+		Issuer:           issuer,
+		IssuerReady:      issuerReady,
+		IstioReady:       m.ready(),
 	}, k8s); err != nil {
 		return err
 	}
@@ -136,23 +170,34 @@ func connectMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	if needs, err = network.Collect(append(components, m.Edge)...); err != nil {
 		return err
 	}
-	if m.Security, err = security.NewNetworkSecurity(ctx, "network-security", security.NetworkSecurityArgs{
-		Authorized:     config.WorkloadNamespaces,
-		Policed:        meshNamespaces(),
+	args := security.NetworkSecurityArgs{
+		Authorized:     cfg.Workloads(),
+		Policed:        meshNamespaces(cfg),
 		NamespaceNames: m.Namespaces.Names,
 		TrustDomain:    trustDomain,
 		Flows:          needs.Flows,
 		DNS:            cluster.DNS,
-		IstioReady:     m.Istio.Ready,
-	}, k8s); err != nil {
+		IstioReady:     m.ready(),
+	}
+	if cfg.Shared() {
+		// Its own namespaces closed as the platform's are; in the platform's, only the
+		// policies of its own flows, under its name.
+		var own []string
+		for _, ns := range cfg.DeclaredNamespaces() {
+			own = append(own, cfg.NamespaceOf(ns))
+		}
+		args.Authorized, args.Policed = own, own
+		args.Joined, args.JoinedPrefix = joinedNamespaces, cfg.Stack()
+	}
+	if m.Security, err = security.NewNetworkSecurity(ctx, "network-security", args, k8s); err != nil {
 		return err
 	}
 	return nil
 }
 
 // meshNamespaces are the namespaces of injected pods: the gateway's and the workloads'.
-func meshNamespaces() []string {
-	return append([]string{config.NamespaceGateway}, config.WorkloadNamespaces...)
+func meshNamespaces(cfg *config.Config) []string {
+	return append([]string{config.NamespaceGateway}, cfg.Workloads()...)
 }
 
 // chart is the release's pin c of cfg, with its extra values and where they are

@@ -99,7 +99,7 @@ func TestNamespacesAreDeclaredOnceWithTheirMeshLabels(t *testing.T) {
 			assert.Equal(t, want, field(labels, "istio-injection"), name)
 			assert.Equal(t, cfg.Namespaces.PodSecurity[name], field(labels, "pod-security.kubernetes.io/enforce"), name)
 		}
-		want := config.AllNamespaces()
+		want := cfg.DeclaredNamespaces()
 		sort.Strings(names)
 		sort.Strings(want)
 		assert.Equal(t, want, names, "each namespace once, and no other")
@@ -112,7 +112,7 @@ func TestNamespacesAreDeclaredOnceWithTheirMeshLabels(t *testing.T) {
 // Mutual TLS is STRICT in the root namespace and in every workload namespace, and
 // nothing anywhere weakens it.
 func TestMutualTLSIsStrictEverywhere(t *testing.T) {
-	forBothStacks(t, func(t *testing.T, g *recorder.Graph, _ *config.Config) {
+	forBothStacks(t, func(t *testing.T, g *recorder.Graph, cfg *config.Config) {
 		covered := map[string]bool{}
 		for _, pa := range kind(g, "PeerAuthentication") {
 			spec := pa.Inputs["spec"]
@@ -123,7 +123,7 @@ func TestMutualTLSIsStrictEverywhere(t *testing.T) {
 			}
 		}
 		assert.True(t, covered[config.NamespaceIstio], "mesh-wide STRICT in the root namespace")
-		for _, ns := range config.WorkloadNamespaces {
+		for _, ns := range cfg.Workloads() {
 			assert.True(t, covered[ns], "STRICT in %s", ns)
 		}
 	})
@@ -155,7 +155,7 @@ func TestDestinationRulesKeepIstioMutualTLS(t *testing.T) {
 			assert.Equal(t, "*."+namespaceOf(dr)+".svc.cluster.local", host)
 			perNamespace[namespaceOf(dr)] = true
 		}
-		for _, ns := range config.WorkloadNamespaces {
+		for _, ns := range cfg.Workloads() {
 			assert.True(t, perNamespace[ns], "a DestinationRule for the services of %s", ns)
 		}
 	})
@@ -389,7 +389,7 @@ func TestAuthorizationIsDefaultDenyWithNamedSources(t *testing.T) {
 				}
 			}
 		}
-		for _, ns := range config.WorkloadNamespaces {
+		for _, ns := range cfg.Workloads() {
 			assert.True(t, denyAll[ns], "default deny in %s", ns)
 		}
 		for host, r := range servedRoutes {
@@ -414,7 +414,7 @@ func TestNetworkPoliciesDenyByDefault(t *testing.T) {
 				defaultDeny[namespaceOf(np)] = true
 			}
 		}
-		for _, ns := range append([]string{config.NamespaceGateway}, config.WorkloadNamespaces...) {
+		for _, ns := range append([]string{config.NamespaceGateway}, cfg.Workloads()...) {
 			assert.True(t, defaultDeny[ns], "default deny in %s", ns)
 			require.Contains(t, byName, ns+"/dns-egress")
 			require.Contains(t, byName, ns+"/istiod-egress")

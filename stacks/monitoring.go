@@ -42,7 +42,7 @@ const (
 // hostVolume declares the volume name on this stack's node.
 func hostVolume(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, namespace pulumi.StringInput, name, size string) (*storage.HostVolume, error) {
 	return storage.NewHostVolume(ctx, name+"-data", storage.HostVolumeArgs{
-		VolumeName:   config.Namespace + "-" + name,
+		VolumeName:   cfg.ClusterName(name),
 		ClaimName:    name + "-data",
 		Namespace:    namespace,
 		Path:         path.Join(cfg.Data.Dir, name),
@@ -70,7 +70,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Chart:                     chart(cfg, &cfg.Monitoring.Prometheus.Chart),
 		Namespace:                 ns,
 		NamespaceName:             config.NamespaceMonitoring,
-		MeshNamespaces:            meshNamespaces(),
+		MeshNamespaces:            meshNamespaces(cfg),
 		Istiod:                    istio.IstiodMonitoring(config.NamespaceIstio),
 		APIServer:                 cl.APIServer,
 		Retention:                 p.Retention,
@@ -117,7 +117,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Resources:      resourcesOf(j.Resources),
 		Collector:      collector,
 		IstioReady:     mesh.Istio.Sidecars,
-		MeshNamespaces: meshNamespaces(),
+		MeshNamespaces: meshNamespaces(cfg),
 	}, k8s); err != nil {
 		return nil, err
 	}

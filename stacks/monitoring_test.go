@@ -81,7 +81,7 @@ func TestHostVolumesKeepTheirDataAndSitOnThisStacksNode(t *testing.T) {
 				assert.Equal(t, "lamina-host", field(spec, "storageClassName"), pv.Name)
 				path, _ := field(spec, "local", "path").(string)
 				assert.True(t, strings.HasPrefix(path, dataDir+string(filepath.Separator)), "%s: %s is outside %s", pv.Name, path, dataDir)
-				assert.DirExists(t, path, "the VM's data-dirs step creates it before the VM starts")
+				assert.DirExists(t, path, "a data-dirs step on the Mac (the VM's, or the build tier's) creates it before its volume is declared")
 				terms := field(spec, "nodeAffinity", "required", "nodeSelectorTerms").([]any)
 				require.Len(t, terms, 1)
 				assert.Equal(t, []any{map[string]any{"key": "kubernetes.io/hostname", "operator": "In", "values": []any{node}}},

@@ -46,6 +46,25 @@ type Stack struct {
 	GrafanaUser    string            `json:"grafanaAdminUser"`
 	GrafanaPass    string            `json:"grafanaAdminPassword"`
 	Images         map[string]string `json:"images"`
+	Tenants        map[string]Share  `json:"tenants"`
+	Platform       string            `json:"platform"`
+	Build          *Build            `json:"build"`
+}
+
+// Build is the build tier: its namespace, the build environment's image, the commit
+// checked and its Job (empty without a commit), and the dependency cache on the host.
+type Build struct {
+	Namespace string `json:"namespace"`
+	Image     string `json:"image"`
+	Commit    string `json:"commit"`
+	Job       string `json:"job"`
+	CacheDir  string `json:"cacheDir"`
+}
+
+// Share is what a tenant stack's pods may request in a VM: cores and bytes.
+type Share struct {
+	CPU    float64 `json:"cpu"`
+	Memory float64 `json:"memory"`
 }
 
 // VM is the Colima VM's size and address.
