@@ -7,7 +7,7 @@ OFFLINE_SECRETS := --assume-secret lamina:grafana.adminPassword
 LAMINA := go run ./cmd/lamina
 
 .DEFAULT_GOAL := help
-.PHONY: help doctor up preview destroy test e2e install-time check format render graph hosts endpoints kubeconfig smoke
+.PHONY: help doctor up preview destroy test e2e install-time check format render graph hosts endpoints kubeconfig smoke promote build-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,12 +35,13 @@ install-time: ## time pulumi up from nothing with realistic step durations on th
 	cd internal/e2e && ./build-tools.sh bin && go test -v -run '^$$' -bench UpFromNothing -benchtime 1x -timeout 90m \
 		-args -delays realistic $(if $(PROGRAM),-program $(abspath $(PROGRAM))) $(if $(IMAGE_PULL),-image-pull $(IMAGE_PULL))
 
-check: ## gofmt, go vet, the tests, and the policy pack on both stacks
+check: ## gofmt, go vet, the tests, and the policy pack on every stack
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: run make format"; exit 1; }
 	go vet ./...
 	go test ./...
 	$(LAMINA) check -s development $(OFFLINE_SECRETS)
 	$(LAMINA) check -s production $(OFFLINE_SECRETS)
+	$(LAMINA) check -s staging $(OFFLINE_SECRETS)
 
 format: ## gofmt -w every Go file
 	gofmt -w .
@@ -62,3 +63,12 @@ kubeconfig: ## write ~/.kube/lamina-$(STACK), mode 0600
 
 smoke: ## request every URL through the gateway; fails when a service does not answer
 	pulumi stack output --json -s $(STACK) | $(LAMINA) smoke $(SMOKE_FLAGS)
+
+promote: ## smoke-test staging, then pulumi up production on the images staging ran (lamina:images.promoteFrom staging)
+	pulumi stack output --json -s staging | $(LAMINA) smoke $(SMOKE_FLAGS)
+	@test "$$(pulumi config get --path lamina:images.promoteFrom -s production 2>/dev/null)" = staging || \
+		{ echo "production does not promote from staging; once: pulumi config set --path lamina:images.promoteFrom staging -s production"; exit 1; }
+	pulumi up -s production --policy-pack policy
+
+build-check: ## make check of a commit of the Lamina checkout (COMMIT=<id>, default HEAD) in the build tier's image on production's daemon, as CI and the Job run it
+	pulumi stack output --json -s production | $(LAMINA) build-check -s production $(if $(COMMIT),--commit $(COMMIT))

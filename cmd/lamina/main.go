@@ -23,7 +23,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	installgraph "github.com/lamina-os/lamina-infra/internal/graph"
@@ -34,6 +36,7 @@ const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <proj
        lamina check  -s <stack> [--dir <project dir>] [--policy-pack <dir>] [--assume-secret <key>]...
        lamina graph  -s <stack> [--format mermaid|dot] [--dir <project dir>] [--assume-secret <key>]...
        lamina doctor -s <stack> [--dir <project dir>]
+       lamina build-check -s <stack> [-f <outputs.json>] [--commit <id>] [--dry-run]
        lamina hosts      [-f <outputs.json>] [--apply [--hosts-file /etc/hosts] [--sudo]]
        lamina endpoints  [-f <outputs.json>]
        lamina kubeconfig [-f <outputs.json>] [-o <path>]
@@ -49,6 +52,10 @@ const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <proj
   doctor   check this Mac for the stack before pulumi up changes anything: macOS,
            the chip, colima, pulumi and kubectl, memory, disk, the passphrase,
            the hosts entries; exit 1 on any failure, each with its fix
+  build-check  run the build tier's check of a commit (lamina:build.command, by
+           default make check) on this Mac, in the image the stack built, on its
+           Docker daemon, as the Job in lamina-build does; reads the outputs too:
+      pulumi stack output --json -s production | lamina build-check -s production
 
   hosts, endpoints, kubeconfig and smoke read a stack's outputs, from -f or stdin:
       pulumi stack output --json --show-secrets -s <stack> | lamina hosts
@@ -94,6 +101,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return smoke(args[1:], stdin, stdout, stderr)
 	case "doctor":
 		return doctorCmd(args[1:], stdout, stderr)
+	case "build-check":
+		return buildCheck(args[1:], stdin, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "lamina: unknown command %q\n%s", args[0], usage)
 		return 2
@@ -179,12 +188,13 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lamina check: %v\n", err)
 		return 1
 	}
-	g, err := offline.Render(fs.dir, fs.stack, fs.secrets...)
+	g, refs, err := offline.RenderWith(fs.dir, fs.stack, fs.secrets...)
 	if err != nil {
 		fmt.Fprintf(stderr, "lamina check: %v\n", err)
 		return 1
 	}
-	report, err := offline.Check(context.Background(), pack, g)
+	// The stacks it reads share its cluster (its platform, the stack it promotes from).
+	report, err := offline.Check(context.Background(), pack, g, slices.Collect(maps.Values(refs))...)
 	if err != nil {
 		fmt.Fprintf(stderr, "lamina check: %v\n", err)
 		return 1

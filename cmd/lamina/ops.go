@@ -40,17 +40,7 @@ func (f *opsFlags) read(args []string, stdin io.Reader, stderr io.Writer) (*outp
 		fmt.Fprintf(stderr, "lamina %s: unexpected %q\n%s", f.Name(), f.Arg(0), usage)
 		return nil, 2
 	}
-	r, name := stdin, "stdin"
-	if f.file != "-" {
-		file, err := os.Open(f.file)
-		if err != nil {
-			fmt.Fprintf(stderr, "lamina %s: %v\n", f.Name(), err)
-			return nil, 1
-		}
-		defer file.Close()
-		r, name = file, f.file
-	}
-	s, err := outputs.Parse(r, name)
+	s, err := readOutputs(f.file, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "lamina %s: %v\n", f.Name(), err)
 		return nil, 1
