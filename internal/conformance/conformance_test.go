@@ -133,13 +133,15 @@ func (c *client) get(ctx context.Context, obj map[string]any) (map[string]any, e
 	return got.Object, nil
 }
 
-// Both stacks, installed as `pulumi up` installs them: every object of the program and
+// Every stack, installed as `pulumi up` installs it: every object of the program and
 // every object its releases' charts render, in install order, is accepted by a real
 // API server with strict field validation, the program's with no warning; read back,
-// every field the program set is there with its value (nothing pruned).
-func TestBothStacksInstallOnARealAPIServer(t *testing.T) {
+// every field the program set is there with its value (nothing pruned). Staging goes
+// onto production's API server after production, as on the Mac: none of its objects
+// may collide with production's.
+func TestEveryStackInstallsOnARealAPIServer(t *testing.T) {
 	ctx := context.Background()
-	for _, stack := range stacks {
+	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
 			in := installed(t, stack)
 			for _, r := range in.Rejections {
@@ -154,7 +156,12 @@ func TestBothStacksInstallOnARealAPIServer(t *testing.T) {
 			for _, s := range in.StandIns {
 				t.Logf("%s is only known after creation or secret; applied with a stand-in", s)
 			}
-			if n := len(releases(render(t, stack))); len(in.Program) < 90 || n < 12 {
+			// Staging: the agent stack and its policies, no release.
+			minObjects, minReleases := 90, 12
+			if stack == "staging" {
+				minObjects, minReleases = 60, 0
+			}
+			if n := len(releases(render(t, stack))); len(in.Program) < minObjects || n < minReleases {
 				t.Fatalf("only %d objects and %d releases in the render of %s", len(in.Program), n, stack)
 			}
 			c := newClient(t, in.cfg)

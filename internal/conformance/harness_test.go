@@ -1,8 +1,9 @@
-// Package conformance installs everything the program declares for both stacks on a
-// real kube-apiserver (with etcd, on loopback, through controller-runtime's envtest), in
-// install order, with strict field validation: the program's own objects, and every
-// Helm release templated by its upstream chart with the Helm SDK, from the chart mirror
-// (../shared/charts), as the provider would install it. Every pod template is then
+// Package conformance installs everything the program declares for every stack on a
+// real kube-apiserver (staging on production's, after it), with etcd, on loopback,
+// through controller-runtime's envtest, in install order, with strict field validation:
+// the program's own objects, and every Helm release templated by its upstream chart
+// with the Helm SDK, from the chart mirror (../shared/charts), as the provider would
+// install it. Every pod template is then
 // admitted, in a dry run, by the Pod Security level its namespace enforces.
 //
 // It is a module of its own: kube-apiserver, etcd and the Helm SDK stay out of the
@@ -18,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +55,14 @@ func render(t testing.TB, stack string) []resource {
 	if g, ok := renders.Load(stack); ok {
 		return g.([]resource)
 	}
-	cmd := exec.Command("go", "run", "./cmd/lamina", "render", "-s", stack, "--format", "json",
+	dir, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stack == "production" {
+		dir = withBuildCommit(t, dir)
+	}
+	cmd := exec.Command("go", "run", "./cmd/lamina", "render", "-s", stack, "--format", "json", "--dir", dir,
 		// Production requires a secret only the Mac's stack file holds.
 		"--assume-secret", "lamina:grafana.adminPassword")
 	cmd.Dir = root
@@ -73,6 +82,33 @@ func render(t testing.TB, stack string) []resource {
 	return g.Resources
 }
 
+// buildCommit is the commit production's build tier checks here, so that the check's
+// Job is installed and its pod admitted in lamina-build like every other pod.
+const buildCommit = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+// withBuildCommit copies the project's stack files into a directory of the test's, with
+// production's lamina:build.commit set, and returns it.
+func withBuildCommit(t testing.TB, project string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"Pulumi.yaml", "Pulumi.production.yaml"} {
+		data, err := os.ReadFile(filepath.Join(project, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "Pulumi.production.yaml" {
+			if bytes.Contains(data, []byte("lamina:build:")) {
+				t.Fatalf("%s sets lamina:build; set the commit inside it here", name)
+			}
+			data = append(data, "  lamina:build:\n    commit: "+buildCommit+"\n"...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // releases are the Helm releases the stack installs.
 func releases(resources []resource) []resource {
 	var out []resource
@@ -84,9 +120,23 @@ func releases(resources []resource) []resource {
 	return out
 }
 
-var stacks = []string{"development", "production"}
+// stacks are the platforms, which install the charts; allStacks adds staging, which
+// installs its agent stack on production's platform.
+var (
+	stacks    = []string{"development", "production"}
+	allStacks = append(slices.Clone(stacks), "staging")
+)
 
-// A control plane per stack: both stacks use the same names, and some fields (a claim's
+// platformOf is the stack whose cluster stack is installed on: its own, or for staging,
+// production's, after production.
+func platformOf(stack string) string {
+	if stack == "staging" {
+		return "production"
+	}
+	return stack
+}
+
+// A control plane per platform: both use the same names, and some fields (a claim's
 // size) are immutable, so each gets a cluster of its own, as on the Mac.
 type plane struct {
 	once sync.Once

@@ -60,7 +60,10 @@ func (in *installation) chartObjects() int {
 // first time it is asked for.
 func installed(t *testing.T, stack string) *installation {
 	t.Helper()
-	cfg := cluster(t, stack)
+	if platform := platformOf(stack); platform != stack {
+		installed(t, platform) // first, as pulumi up -s production is
+	}
+	cfg := cluster(t, platformOf(stack))
 	mirror(t)
 	p := planeFor(stack)
 	p.installOnce.Do(func() { p.installed = install(t, stack, cfg) })
@@ -87,7 +90,8 @@ func install(t *testing.T, stack string, cfg *rest.Config) *installation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kube, err := kubeVersion(resources)
+	// The cluster's: a shared stack's is its platform's.
+	kube, err := kubeVersion(render(t, platformOf(stack)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,7 @@ func TestDevelopmentStack(t *testing.T) {
 	scenario(t, "the policy pack passes", func(t *testing.T) { policyPasses(t, p) })
 	scenario(t, "a config change updates only what it should", func(t *testing.T) { configChange(t, w, p) })
 	scenario(t, "a VM stopped behind Pulumi's back comes back", func(t *testing.T) { stoppedVM(t, w, p) })
+	scenario(t, "a second stack joins the platform, which then promotes its images", func(t *testing.T) { sharedStack(t, w, p) })
 	scenario(t, "the documented teardown keeps the data", func(t *testing.T) { teardown(t, w, p) })
 }
 
@@ -285,6 +286,91 @@ func stoppedVM(t *testing.T, w *world, p *project) {
 		t.Fatal("the VM was not started")
 	}
 	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
+}
+
+// sharedStack runs the staging pipeline on development's platform: a stack joins it
+// through a real StackReference on the file backend, as staging joins production, and
+// development then promotes that stack's images, refusing tags and taking digests.
+func sharedStack(t *testing.T, w *world, p *project) {
+	ctx := context.Background()
+	set := func(q *project, key, value string) { q.must(t, "config", "set", "--path", key, value, "-s", q.stack) }
+	// Development takes the tenant in, with a share its VM has room for.
+	set(p, "lamina:colima.tenants[0].stack", "staging")
+	set(p, "lamina:colima.tenants[0].cpu", "340m")
+	set(p, "lamina:colima.tenants[0].memory", "8Gi")
+	for _, change := range changes(t, p.must(t, "preview", "--json", "-s", p.stack)) {
+		if change != "update lamina-infra-development" { // the stack's outputs
+			t.Errorf("a tenant's share changes %s; only the tenants output should change", change)
+		}
+	}
+	p.must(t, "up", "--yes", "-s", p.stack)
+
+	s := newProject(t, w, "staging")
+	s.must(t, "stack", "init", "staging")
+	s.configure(t)
+	set(s, "lamina:cluster.platform", "development")
+	set(s, "lamina:data.dir", filepath.Join(p.dataDir(), "tenants", "staging"))
+	set(s, "lamina:edge.address", "192.168.64.200")
+	// As its platform: development sends spans to Jaeger itself, without a collector.
+	set(s, "lamina:tracing.collector.enabled", "false")
+	for _, key := range []string{"llm", "chroma", "core", "dashboard"} {
+		set(s, "lamina:"+key+".resources.requests.cpu", "10m")
+		set(s, "lamina:"+key+".resources.requests.memory", "1Gi")
+	}
+	out, took := s.timed(t, "up", "--yes", "-s", "staging")
+	measured("up of a shared stack from nothing (with its program's first build)", took)
+	measured("up of a shared stack from nothing, the engine's part", engineDuration(t, out))
+	outputs := s.outputs(t)
+	for key, want := range map[string]any{"platform": "development", "clusterTarget": "shared", "kubeContext": "colima-" + profile,
+		"dashboardURL": "https://dashboard.staging.lamina.home.arpa"} {
+		if got := outputs[key]; got != want {
+			t.Errorf("staging's output %s = %v, want %v", key, got, want)
+		}
+	}
+	for _, ns := range []string{"lamina-staging", "lamina-staging-llm-serve", "lamina-staging-dashboard"} {
+		deployments, err := w.clientset.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(deployments.Items) == 0 {
+			t.Errorf("no Deployment in %s: %v", ns, err)
+			continue
+		}
+		for _, d := range deployments.Items {
+			if d.Status.ReadyReplicas != replicas(d.Spec.Replicas) {
+				t.Errorf("Deployment %s/%s: %d of %d ready", d.Namespace, d.Name, d.Status.ReadyReplicas, replicas(d.Spec.Replicas))
+			}
+		}
+	}
+
+	// Staging runs tags: development refuses to promote them, before changing anything.
+	set(p, "lamina:images.promoteFrom", "staging")
+	out, err := p.pulumi(t, "preview", "-s", p.stack)
+	if err == nil || !strings.Contains(out, "lamina:images.promoteFrom: stack staging runs lamina-core as") || !strings.Contains(out, "which is not content-addressed") {
+		t.Errorf("promoting tags should stop the preview (err %v):\n%s", err, lastLines(out, 30))
+	}
+	// Staging runs digests: development runs exactly those.
+	digest := map[string]string{}
+	for key, workload := range map[string]string{"llmServe": "lamina-llm-serve", "core": "lamina-core", "dashboard": "lamina-dashboard"} {
+		digest[workload] = "ghcr.io/lamina-os/" + workload + "@sha256:" + strings.Repeat(fmt.Sprintf("%x", len(workload)%16), 64)
+		set(s, "lamina:images."+key+".reference", digest[workload])
+	}
+	s.must(t, "up", "--yes", "-s", "staging")
+	_, took = p.timed(t, "up", "--yes", "-s", p.stack)
+	measured("up of a promotion", took)
+	for ns, workload := range map[string]string{"lamina-system": "lamina-core", "lamina-dashboard": "lamina-dashboard", "lamina-llm-serve": "lamina-llm-serve"} {
+		d, err := w.clientset.AppsV1().Deployments(ns).Get(ctx, workload, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s: %v", workload, err)
+			continue
+		}
+		c := d.Spec.Template.Spec.Containers[slices.IndexFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == workload })]
+		if c.Image != digest[workload] || c.ImagePullPolicy != corev1.PullNever {
+			t.Errorf("development runs %s as %s (%s), want staging's %s, never pulled", workload, c.Image, c.ImagePullPolicy, digest[workload])
+		}
+	}
+
+	// Staging goes; development stops promoting (its reference would find no images).
+	s.must(t, "destroy", "--yes", "-s", "staging")
+	s.must(t, "stack", "rm", "--yes", "staging")
+	p.must(t, "config", "rm", "--path", "lamina:images.promoteFrom", "-s", p.stack)
 }
 
 func teardown(t *testing.T, w *world, p *project) {

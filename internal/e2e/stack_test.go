@@ -134,6 +134,9 @@ func (p *project) configure(t testing.TB) {
 		set("lamina:images."+image.key+".build", "false")
 		set("lamina:images."+image.key+".reference", image.ref)
 	}
+	// The build tier's environment too, where the stack has one (production).
+	set("lamina:build.image.build", "false")
+	set("lamina:build.image.reference", "ghcr.io/lamina-os/lamina-build:1.0.0")
 	set("lamina:cluster.apiServerPort", fmt.Sprint(p.w.apiPort))
 }
 
