@@ -115,7 +115,7 @@ func TestBuildTierChecksOneCommitInARestrictedNamespace(t *testing.T) {
 	}
 	assert.Equal(t, map[string]any{
 		"/src":       []any{"sources/" + commit, true},
-		"/cache":     []any{"cache", false},
+		"/cache":     []any{"cache", nil},
 		"/workspace": []any{nil, nil},
 	}, mounts)
 

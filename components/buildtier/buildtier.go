@@ -221,7 +221,13 @@ func NewBuildTier(ctx *pulumi.Context, name string, args BuildTierArgs, opts ...
 	deadline := int(args.Timeout / time.Second)
 	wait := (args.Timeout + time.Minute).String()
 	volume := func(name, sub, mount string, readOnly bool) *corev1.VolumeMountArgs {
-		return &corev1.VolumeMountArgs{Name: pulumi.String(name), SubPath: pulumi.String(sub), MountPath: pulumi.String(mount), ReadOnly: pulumi.Bool(readOnly)}
+		m := &corev1.VolumeMountArgs{Name: pulumi.String(name), SubPath: pulumi.String(sub), MountPath: pulumi.String(mount)}
+		if readOnly {
+			// Only then: the API server drops a false readOnly, which the provider
+			// would then see as a change on every preview.
+			m.ReadOnly = pulumi.Bool(true)
+		}
+		return m
 	}
 	if b.Job, err = batchv1.NewJob(ctx, name+"-check", &batchv1.JobArgs{
 		Metadata: kube.Meta(job, args.Namespace, map[string]string{"lamina.io/commit": args.Commit}),
