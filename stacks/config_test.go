@@ -236,7 +236,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			overrides: map[string]string{"lamina:cluster": `{"target":"k3d","readyTimeout":"5 minutes"}`},
 			want: []string{
 				`lamina:cluster.readyTimeout: "5 minutes" is not a duration such as 90s or 5m`,
-				`lamina:cluster.target: "k3d" is not allowed; allowed: colima, existing, shared`,
+				`lamina:cluster.target: "k3d" is not allowed; allowed: colima, existing, shared, docker`,
 			},
 		},
 		{
@@ -288,7 +288,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "an unknown key far from every known one",
 			overrides: map[string]string{"lamina:zipkin": `{}`},
-			want:      []string{"lamina:zipkin: unknown key; known keys: build, certManager, chroma, cluster, colima, core, dashboard, data, edge, grafana, host, images, kiali, llm, logs, mesh, metallb, monitoring, namespaces, profile, tracing"},
+			want:      []string{"lamina:zipkin: unknown key; known keys: build, certManager, chroma, cluster, colima, core, dashboard, data, docker, edge, grafana, host, images, kiali, llm, logs, mesh, metallb, monitoring, namespaces, profile, tracing"},
 		},
 		{
 			name:      "a secret value of the wrong type is not shown",
@@ -435,12 +435,12 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "a profile that does not exist",
 			overrides: map[string]string{"lamina:profile": "prod"},
-			want:      []string{`lamina:profile: "prod" is not a profile; allowed: development, production, staging`},
+			want:      []string{`lamina:profile: "prod" is not a profile; allowed: development, docker, production, staging`},
 		},
 		{
 			name:  "a stack whose name is not a profile",
 			stack: "qa",
-			want:  []string{`lamina:profile: not set, and the stack name "qa" is not a profile; set it to one of: development, production, staging`},
+			want:  []string{`lamina:profile: not set, and the stack name "qa" is not a profile; set it to one of: development, docker, production, staging`},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -67,6 +67,8 @@ type Config struct {
 	Dashboard Dashboard `json:"dashboard"`
 	// Build is the build tier: the build environment's image and the checks of a commit.
 	Build Build `json:"build"`
+	// Docker is the Docker target: its daemon, networks, edge, proxies and certificates.
+	Docker Docker `json:"docker"`
 
 	// stack is the Pulumi stack this configuration belongs to.
 	stack string
@@ -139,6 +141,9 @@ const (
 	// TargetShared joins the cluster and platform of another stack (cluster.platform):
 	// only the agent stack is declared, in namespaces of this stack's own.
 	TargetShared = "shared"
+	// TargetDocker runs the agent stack as Docker containers, without Kubernetes, each
+	// behind an nginx proxy speaking mutual TLS (lamina:docker).
+	TargetDocker = "docker"
 )
 
 // Cluster is where the platform runs.
@@ -147,7 +152,10 @@ type Cluster struct {
 	// through cluster.kubeconfig and cluster.context; no VM is created) or shared (the
 	// cluster and platform of the stack cluster.platform: its mesh, gateway, certificate
 	// issuer and observability; this stack declares only the agent stack, in namespaces
-	// named after it, and that stack's lamina:colima.tenants must list it).
+	// named after it, and that stack's lamina:colima.tenants must list it) or docker (no
+	// Kubernetes: the agent stack, Grafana, Loki and Vector as Docker containers behind
+	// nginx proxies speaking mutual TLS, on lamina:docker.host or this stack's Colima
+	// profile started without Kubernetes; see lamina:docker).
 	Target string `json:"target"`
 	// Platform is the stack whose cluster and platform a shared stack joins (target
 	// shared only), read through a Pulumi StackReference of its outputs. Allowed: a

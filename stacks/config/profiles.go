@@ -46,7 +46,8 @@ var profiles = map[string]func() Config{
 			Core:      core(ModeMultiAgent, 1, resources("250m", "1Gi", "2", "4Gi"), map[string]string{"LAMINA_ENV": Development, "LOG_LEVEL": "DEBUG"}),
 			Dashboard: dashboard(resources("100m", "256Mi", "500m", "1Gi"), map[string]string{"LAMINA_ENV": Development}),
 			// Production's cluster runs the checks; development runs them on the Mac.
-			Build: build(false),
+			Build:  build(false),
+			Docker: dockerDefaults(),
 		}
 	},
 	Production: func() Config {
@@ -77,6 +78,7 @@ var profiles = map[string]func() Config{
 			Core:      core(ModeMultiAgent, 2, resources("500m", "2Gi", "2", "4Gi"), map[string]string{"LAMINA_ENV": Production, "LOG_LEVEL": "INFO"}),
 			Dashboard: dashboard(resources("100m", "256Mi", "500m", "1Gi"), map[string]string{"LAMINA_ENV": Production}),
 			Build:     build(true),
+			Docker:    dockerDefaults(),
 		}
 	},
 }
@@ -415,7 +417,55 @@ func colimaCluster(readyTimeout time.Duration) Cluster {
 	}
 }
 
-func init() { profiles[Staging] = staging }
+func init() {
+	profiles[Staging] = staging
+	profiles[DockerProfile] = docker
+}
+
+// docker is development's configuration for a 16 GB Mac (8 cores; macOS keeps 3 cores
+// and 6 GiB, 2 GiB stay in reserve): the Docker target in a 4-core, 8 GiB Colima VM
+// without Kubernetes, one llm-serve with the 3B model loaded and the 8B one on disk, and
+// minimal Grafana, Loki and Vector.
+func docker() Config {
+	c := profiles[Development]()
+	c.Profile = DockerProfile
+	c.Host = Host{CPUs: 8, MemoryGiB: 16, MacOSCPUs: 3, MacOSMemoryGiB: 6, ReserveMemoryGiB: 2, SideBySide: []PlannedVM{}}
+	c.Data.Dir = "/Users/Shared/lamina/docker"
+	c.Cluster.Target = TargetDocker
+	c.Colima = colimaVM("lamina-docker", 4, 8, 60, false)
+	env := map[string]string{"LAMINA_ENV": Development, "LOG_LEVEL": "INFO"}
+	// The small models only: the 3B one loaded, the 8B one loaded on demand and doing the
+	// reasoning the 70B ones do on a larger Mac.
+	all := developmentModels()
+	small, large := all["llama3.2-3b-q4_k_m"], all["llama3.1-8b-q4_k_m"]
+	large.Load = false
+	large.UseCases = append(large.UseCases, "reasoning")
+	models := map[string]Model{"llama3.2-3b-q4_k_m": small, "llama3.1-8b-q4_k_m": large}
+	c.LLM = llm(1, resources("500m", "2Gi", "3", "3Gi"), "40Gi", env, true, models)
+	c.LLM.Defaults = map[string]string{"conversational": "llama3.2-3b-q4_k_m", "analytical": "llama3.1-8b-q4_k_m", "reasoning": "llama3.1-8b-q4_k_m"}
+	c.Chroma = chroma("5Gi", resources("100m", "256Mi", "1", "768Mi"))
+	c.Core = core(ModeMultiAgent, 1, resources("100m", "512Mi", "1", "1Gi"), env)
+	c.Dashboard = dashboard(resources("50m", "128Mi", "500m", "256Mi"), map[string]string{"LAMINA_ENV": Development})
+	c.Build = build(false)
+	return c
+}
+
+// dockerDefaults are the Docker target's settings, in every profile: the mesh on
+// 10.213.0.0/20, the edge on this Mac's loopback, nginx 1.28 unprivileged, certificates
+// for two years, and Grafana, Loki and Vector at the images the charts pin.
+func dockerDefaults() Docker {
+	return Docker{
+		Subnet:        "10.213.0.0/20",
+		EdgeAddress:   "127.0.0.1",
+		EdgePort:      8443,
+		ProxyImage:    "nginxinc/nginx-unprivileged:1.28-alpine",
+		TLSDays:       730,
+		TLSGeneration: 1,
+		Grafana:       Container{Image: "grafana/grafana:13.2.0", Memory: "256Mi", CPUs: "500m"},
+		Loki:          Container{Image: "grafana/loki:3.7.6", Memory: "384Mi", CPUs: "500m"},
+		Vector:        Container{Image: "timberio/vector:0.56.0-distroless-libc", Memory: "128Mi", CPUs: "250m"},
+	}
+}
 
 // Profiles returns the names of the environment profiles, sorted.
 func Profiles() []string {

@@ -39,9 +39,10 @@ func validate(c *Config) []Problem {
 	validateCharts(c, &ps)
 	validatePath(&ps, "lamina:data.dir", c.Data.Dir)
 	validateCluster(c, &ps)
-	if c.Cluster.Target == TargetColima {
+	if c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker && c.Docker.Host == "" {
 		validateColima(c, &ps)
 	}
+	validateDocker(c, &ps)
 	validateMesh(c, &ps)
 	validateMonitoring(c, &ps)
 	validateGrafana(c, &ps)
@@ -190,7 +191,7 @@ func managedK3sArg(arg string) bool {
 
 func validateCluster(c *Config, ps *problems) {
 	cl := c.Cluster
-	oneOf(ps, "lamina:cluster.target", cl.Target, TargetColima, TargetExisting, TargetShared)
+	oneOf(ps, "lamina:cluster.target", cl.Target, TargetColima, TargetExisting, TargetShared, TargetDocker)
 	if cl.Target == TargetShared {
 		switch {
 		case !stackName.MatchString(cl.Platform):
@@ -220,10 +221,14 @@ func validateCluster(c *Config, ps *problems) {
 			ps.add("lamina:cluster.dockerHost", "%s is not a Docker host; allowed: empty, or unix://, tcp:// or ssh:// followed by an address", quote(cl.DockerHost))
 		}
 	}
-	if c.Cluster.Target == TargetColima {
+	if c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker {
 		for key, v := range map[string]string{"lamina:cluster.kubeconfig": cl.Kubeconfig, "lamina:cluster.context": cl.Context, "lamina:cluster.dockerHost": cl.DockerHost} {
 			if v != "" {
-				ps.add(key, "is only for lamina:cluster.target existing; with colima the program uses the profile's own; remove it")
+				if cl.Target == TargetDocker {
+					ps.add(key, "is only for lamina:cluster.target existing; with docker the daemon is lamina:docker.host or the Colima profile's; remove it")
+				} else {
+					ps.add(key, "is only for lamina:cluster.target existing; with colima the program uses the profile's own; remove it")
+				}
 			}
 		}
 	}
