@@ -64,6 +64,9 @@ type ColimaVMArgs struct {
 	// Generation changes when the VM was found not running (Observer.Generation), so
 	// that the VM's command runs again and brings it back.
 	Generation string
+	// NoKubernetes starts the docker runtime alone (the Docker target): no k3s, and the
+	// k3s settings above are not used.
+	NoKubernetes bool
 }
 
 // K3sArgs returns every k3s server argument the VM is started with: traefik and servicelb
@@ -114,28 +117,33 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 		return nil, err
 	}
 
+	env := pulumi.StringMap{
+		"LAMINA_PROFILE":       pulumi.String(args.Profile),
+		"LAMINA_CPUS":          pulumi.String(strconv.Itoa(args.CPUs)),
+		"LAMINA_MEMORY_GIB":    pulumi.String(strconv.Itoa(args.MemoryGiB)),
+		"LAMINA_DISK_GIB":      pulumi.String(strconv.Itoa(args.DiskGiB)),
+		"LAMINA_ARCH":          pulumi.String(args.Arch),
+		"LAMINA_K3S_VERSION":   pulumi.String(args.K3sVersion),
+		"LAMINA_K3S_PORT":      pulumi.String(strconv.Itoa(args.K3sPort)),
+		"LAMINA_K3S_ARGS":      pulumi.String(shell.Lines(args.K3sArgs())),
+		"LAMINA_DNS":           pulumi.String(shell.Lines(args.DNS)),
+		"LAMINA_DATA_DIR":      pulumi.String(args.DataDir),
+		"LAMINA_DATA_SUBDIRS":  pulumi.String(shell.Lines(args.DataSubdirs)),
+		"LAMINA_NODE_CIDR":     pulumi.String(args.NodeCIDR),
+		"LAMINA_VM_GENERATION": pulumi.String(args.Generation),
+	}
+	if args.NoKubernetes {
+		// Set only then: the Kubernetes stacks' commands keep the inputs they had.
+		env["LAMINA_KUBERNETES"] = pulumi.String("false")
+	}
 	vm, err := local.NewCommand(ctx, name+"-vm", &local.CommandArgs{
 		Interpreter: pulumi.ToStringArray(shell.Interpreter),
 		Create:      pulumi.String(EnsureScript),
 		// The same script on update: it compares the running VM with the request, and
 		// sees the last summary in PULUMI_COMMAND_STDOUT.
-		Update: pulumi.String(EnsureScript),
-		Delete: pulumi.String(DeleteScript),
-		Environment: pulumi.StringMap{
-			"LAMINA_PROFILE":       pulumi.String(args.Profile),
-			"LAMINA_CPUS":          pulumi.String(strconv.Itoa(args.CPUs)),
-			"LAMINA_MEMORY_GIB":    pulumi.String(strconv.Itoa(args.MemoryGiB)),
-			"LAMINA_DISK_GIB":      pulumi.String(strconv.Itoa(args.DiskGiB)),
-			"LAMINA_ARCH":          pulumi.String(args.Arch),
-			"LAMINA_K3S_VERSION":   pulumi.String(args.K3sVersion),
-			"LAMINA_K3S_PORT":      pulumi.String(strconv.Itoa(args.K3sPort)),
-			"LAMINA_K3S_ARGS":      pulumi.String(shell.Lines(args.K3sArgs())),
-			"LAMINA_DNS":           pulumi.String(shell.Lines(args.DNS)),
-			"LAMINA_DATA_DIR":      pulumi.String(args.DataDir),
-			"LAMINA_DATA_SUBDIRS":  pulumi.String(shell.Lines(args.DataSubdirs)),
-			"LAMINA_NODE_CIDR":     pulumi.String(args.NodeCIDR),
-			"LAMINA_VM_GENERATION": pulumi.String(args.Generation),
-		},
+		Update:      pulumi.String(EnsureScript),
+		Delete:      pulumi.String(DeleteScript),
+		Environment: env,
 		// Another profile is another VM: replace, deleting the old one first, because two
 		// VMs of this size would not fit the host side by side.
 		Triggers: pulumi.Array{pulumi.String(args.Profile)},

@@ -6,8 +6,8 @@
 # key=value summary.
 # Reads: LAMINA_PROFILE LAMINA_CPUS LAMINA_MEMORY_GIB LAMINA_DISK_GIB LAMINA_ARCH
 #        LAMINA_K3S_VERSION LAMINA_K3S_PORT LAMINA_K3S_ARGS LAMINA_DNS (one item per line)
-#        LAMINA_DATA_DIR LAMINA_NODE_CIDR LAMINA_VM_GENERATION, and PULUMI_COMMAND_STDOUT
-#        (the last summary).
+#        LAMINA_DATA_DIR LAMINA_NODE_CIDR LAMINA_VM_GENERATION, LAMINA_KUBERNETES (unset:
+#        true) and PULUMI_COMMAND_STDOUT (the last summary).
 profile=$LAMINA_PROFILE
 data_dir=$LAMINA_DATA_DIR
 
@@ -25,15 +25,21 @@ if [ $(( major * 1000000 + minor * 1000 + patch )) -lt 9001 ]; then
   lamina_die "colima $version is too old; 0.9.1 or later is needed (for --k3s-listen-port): brew upgrade colima"
 fi
 
+# LAMINA_KUBERNETES=false (the Docker target) starts the docker runtime without k3s.
+kubernetes=${LAMINA_KUBERNETES:-true}
 start_args=(start "--profile=$profile" --runtime=docker --vm-type=vz "--arch=$LAMINA_ARCH"
-  "--cpu=$LAMINA_CPUS" "--memory=$LAMINA_MEMORY_GIB" "--disk=$LAMINA_DISK_GIB"
-  --kubernetes "--kubernetes-version=$LAMINA_K3S_VERSION"
-  --network-address --mount-type=virtiofs "--mount=$data_dir:w")
-while IFS= read -r arg; do
-  if [ -n "$arg" ]; then start_args+=("--k3s-arg=$arg"); fi
-done <<LIST
+  "--cpu=$LAMINA_CPUS" "--memory=$LAMINA_MEMORY_GIB" "--disk=$LAMINA_DISK_GIB")
+if [ "$kubernetes" = true ]; then
+  start_args+=(--kubernetes "--kubernetes-version=$LAMINA_K3S_VERSION")
+fi
+start_args+=(--network-address --mount-type=virtiofs "--mount=$data_dir:w")
+if [ "$kubernetes" = true ]; then
+  while IFS= read -r arg; do
+    if [ -n "$arg" ]; then start_args+=("--k3s-arg=$arg"); fi
+  done <<LIST
 $LAMINA_K3S_ARGS
 LIST
+fi
 while IFS= read -r ip; do
   if [ -n "$ip" ]; then start_args+=("--dns=$ip"); fi
 done <<LIST
@@ -48,7 +54,8 @@ settings=${sum%% *}
 # it creates a VM and keeps it after (cluster-ready checks the port k3s really has), and
 # --activate=false leaves the user's current Docker and kubectl contexts alone (with two
 # stacks side by side, the last one started would win).
-start_args+=("--k3s-listen-port=$LAMINA_K3S_PORT" --activate=false)
+if [ "$kubernetes" = true ]; then start_args+=("--k3s-listen-port=$LAMINA_K3S_PORT"); fi
+start_args+=(--activate=false)
 previous=$(printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n 's/^settings=//p')
 
 line=$(profile_line "$profile")
@@ -79,7 +86,9 @@ check_existing() {
 
 case $status in
   "")
-    lamina_log "creating Colima profile $profile: $LAMINA_CPUS cores, $LAMINA_MEMORY_GIB GiB memory, $LAMINA_DISK_GIB GiB disk, k3s $LAMINA_K3S_VERSION"
+    what="k3s $LAMINA_K3S_VERSION"
+    if [ "$kubernetes" != true ]; then what="Docker without Kubernetes"; fi
+    lamina_log "creating Colima profile $profile: $LAMINA_CPUS cores, $LAMINA_MEMORY_GIB GiB memory, $LAMINA_DISK_GIB GiB disk, $what"
     colima "${start_args[@]}"
     ;;
   Stopped)
