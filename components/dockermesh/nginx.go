@@ -89,6 +89,10 @@ type Route struct {
 	// Target is the callee's proxy, host:port, and Service its identity: the name its
 	// certificate must carry.
 	Target, Service string
+	// Headers are set on every request of the route (a token the callee requires, kept
+	// out of the caller's environment). Values: letters, digits, spaces and ._~+/=:@,[]-
+	// (nothing that ends nginx's quoted string or names a variable).
+	Headers map[string]string
 }
 
 var (
@@ -96,6 +100,9 @@ var (
 	hostname = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$`)
 	appURL   = regexp.MustCompile(`^http://[a-z0-9.-]+:[0-9]{1,5}$`)
 	pathOK   = regexp.MustCompile(`^/[A-Za-z0-9._/ -]*$`)
+	// headerName and headerValue keep a header inside nginx's quoting.
+	headerName  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,63}$`)
+	headerValue = regexp.MustCompile(`^[A-Za-z0-9._~+/=:@,\[\] -]{0,1000}$`)
 )
 
 // validate refuses what would not make a safe configuration: names and addresses are
@@ -112,8 +119,8 @@ func (p Proxy) validate() error {
 	if p.Resolver != "" && net.ParseIP(p.Resolver) == nil {
 		return fmt.Errorf("proxy %s: resolver %q is not an IP address", p.Name, p.Resolver)
 	}
-	if (p.Inbound == nil) == (len(p.Public) == 0) {
-		return fmt.Errorf("proxy %s: a service's proxy has an inbound side, the edge's public routes; not both or neither", p.Name)
+	if p.Inbound != nil && len(p.Public) > 0 || p.Inbound == nil && len(p.Public) == 0 && len(p.Outbound) == 0 {
+		return fmt.Errorf("proxy %s: a service's proxy has an inbound side or outbound routes, the edge's public routes; not both or none", p.Name)
 	}
 	if in := p.Inbound; in != nil {
 		if err := hostPort(in.Listen); err != nil {
@@ -151,6 +158,11 @@ func (p Proxy) validate() error {
 		seen[key] = true
 	}
 	for _, r := range p.Outbound {
+		for k, v := range r.Headers {
+			if !headerName.MatchString(k) || !headerValue.MatchString(v) {
+				return fmt.Errorf("proxy %s: route %s: header %q: allowed: a token name, and a value of letters, digits, spaces and ._~+/=:@,[]-", p.Name, r.Name, k)
+			}
+		}
 		if err := hostPort(r.Listen); err != nil {
 			return fmt.Errorf("proxy %s: route %s: listen: %w", p.Name, r.Name, err)
 		}
@@ -294,6 +306,9 @@ http {
       proxy_ssl_name {{.Service}};
       proxy_ssl_server_name on;
       proxy_set_header Host $host;
+{{- range $k, $v := .Headers}}
+      proxy_set_header {{$k}} "{{$v}}";
+{{- end}}
       proxy_buffering off;
     }
   }

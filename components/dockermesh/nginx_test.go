@@ -283,7 +283,7 @@ func TestProxyConfigRefusesUnsafeInput(t *testing.T) {
 		{"an outbound route open to every network", dockermesh.Proxy{Name: "core", TLSDir: "/tls", RunDir: "/tmp", Inbound: in,
 			Outbound: []dockermesh.Route{{Name: "chromadb", Listen: ":8000", Allow: "all", Target: "chromadb.mesh.lamina:8443", Service: "chromadb"}}}, `allow "all" is not a network`},
 		{"both sides", dockermesh.Proxy{Name: "edge", TLSDir: "/tls", RunDir: "/tmp", Inbound: in, Listen: "127.0.0.1:8443",
-			Public: []dockermesh.Route{{Name: "chroma.lamina.test", Target: "chromadb.mesh.lamina:8443", Service: "chromadb"}}}, "not both or neither"},
+			Public: []dockermesh.Route{{Name: "chroma.lamina.test", Target: "chromadb.mesh.lamina:8443", Service: "chromadb"}}}, "not both or none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.p.Config()

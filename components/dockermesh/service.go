@@ -1,0 +1,328 @@
+package dockermesh
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Ports and names of the mesh.
+const (
+	// MeshPort is where every proxy accepts the mesh's mutual TLS.
+	MeshPort = 8443
+	// MeshDomain is the suffix of a proxy's name on the mesh network: a service's own
+	// name is its proxy's on its private network, where its container calls others.
+	MeshDomain = ".mesh.lamina"
+	// TLSDir holds a proxy's certificate, key and the CA's certificate; ConfPath its
+	// nginx.conf; RunDir its pid and temporary files (a tmpfs).
+	TLSDir   = "/etc/lamina/tls"
+	ConfPath = "/etc/nginx/nginx.conf"
+	RunDir   = "/tmp"
+	// dockerDNS is Docker's embedded DNS server on user-defined networks.
+	dockerDNS = "127.0.0.11"
+	// proxyUser is the nginx-unprivileged image's user; ProxyMemoryMiB each proxy's
+	// memory limit.
+	proxyUser      = "101:101"
+	ProxyMemoryMiB = 64
+)
+
+// Labels say what a container is to the policy pack and to `docker ps`.
+const (
+	RoleLabel    = "lamina.io/role"
+	ServiceLabel = "lamina.io/service"
+	RoleApp      = "app"
+	RoleProxy    = "proxy"
+	RoleEdge     = "edge"
+)
+
+// ContainerName is the name of service's container (and of its private network; its
+// proxy's adds -proxy): lamina-<service>, once.
+func ContainerName(service string) string { return "lamina-" + strings.TrimPrefix(service, "lamina-") }
+
+// MeshName is the name of service's proxy on the mesh network.
+func MeshName(service string) string { return service + MeshDomain }
+
+// Call is a service another one calls: by its name and port, as plain HTTP from the
+// caller's container.
+type Call struct {
+	Service string
+	Port    int
+	// Headers are added to each request by the caller's proxy (secret values allowed).
+	Headers map[string]pulumi.StringInput
+}
+
+// File is a file put into a container before it starts; Content may be secret, and is
+// how a secret reaches a container (never its environment).
+type File struct {
+	Path    string
+	Content pulumi.StringInput
+}
+
+// Mount is a host directory (on the Docker host, which mounts it from the Mac).
+type Mount struct {
+	Host, Container string
+	ReadOnly        bool
+}
+
+// ServiceArgs configure one service and its proxy.
+type ServiceArgs struct {
+	// Name is the service's name and identity.
+	Name string
+	// Image is the service's image; Port where it listens (0: it serves nothing);
+	// Command, Env, Files and Mounts what it runs with.
+	Image   pulumi.StringInput
+	Port    int
+	Command []string
+	Env     map[string]string
+	Files   []File
+	Mounts  []Mount
+	// User is user:group; MemoryBytes and CPUs its limits.
+	User        string
+	MemoryBytes int64
+	CPUs        float64
+	// Callers are the identities allowed to call the service; Calls what it calls.
+	Callers []string
+	Calls   []Call
+	// Streaming turns off the proxy's response buffering.
+	Streaming bool
+	// Internet lets the service's container reach the internet (model downloads): its
+	// private network is not internal. It still reaches the other services only through
+	// its proxy.
+	Internet bool
+	// Private is the service's private network's range; Mesh the proxies' network.
+	Private netip.Prefix
+	Mesh    *docker.Network
+	// ProxyImage is nginx, unprivileged; Certificate the service's, CACert the mesh's.
+	ProxyImage  string
+	Certificate *Certificate
+	CACert      pulumi.StringInput
+	// Labels mark every container and network (the stack's).
+	Labels map[string]string
+}
+
+// Service is a service's private network, its container and its proxy.
+type Service struct {
+	pulumi.ResourceState
+
+	Network    *docker.Network
+	App, Proxy *docker.Container
+}
+
+// NewService declares a service behind its proxy. The Docker provider comes with opts.
+func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulumi.ResourceOption) (*Service, error) {
+	s := &Service{}
+	if err := ctx.RegisterComponentResource("lamina:dockermesh:Service", name, s, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(s)
+	var err error
+	if s.Network, err = docker.NewNetwork(ctx, name+"-private", &docker.NetworkArgs{
+		Name:        pulumi.String(ContainerName(args.Name)),
+		Driver:      pulumi.String("bridge"),
+		Internal:    pulumi.Bool(!args.Internet),
+		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(args.Private.String())}},
+		Labels:      networkLabels(args.Labels, args.Name),
+	}, parent); err != nil {
+		return nil, err
+	}
+	appHost := args.Name + "-app"
+
+	// The proxy: the service's names on its private network are those of what it calls.
+	var aliases []string
+	var outbound []Route
+	headers := pulumi.Map{}
+	for _, c := range args.Calls {
+		aliases = append(aliases, c.Service)
+		outbound = append(outbound, Route{
+			Name: c.Service, Listen: "0.0.0.0:" + strconv.Itoa(c.Port), Allow: args.Private.String(),
+			Target: MeshName(c.Service) + ":" + strconv.Itoa(MeshPort), Service: c.Service,
+		})
+		for k, v := range c.Headers {
+			headers[c.Service+"\x00"+k] = v
+		}
+	}
+	proxy := Proxy{Name: args.Name, TLSDir: TLSDir, RunDir: RunDir, Resolver: dockerDNS, Outbound: outbound}
+	if args.Port > 0 {
+		proxy.Inbound = &Inbound{
+			Listen: "0.0.0.0:" + strconv.Itoa(MeshPort), App: "http://" + appHost + ":" + strconv.Itoa(args.Port),
+			Callers: args.Callers, Streaming: args.Streaming,
+		}
+	}
+	conf := headers.ToMapOutput().ApplyT(func(h map[string]any) (string, error) {
+		p := proxy
+		p.Outbound = slices.Clone(proxy.Outbound)
+		for i := range p.Outbound {
+			for k, v := range h {
+				if svc, header, ok := strings.Cut(k, "\x00"); ok && svc == p.Outbound[i].Name {
+					if p.Outbound[i].Headers == nil {
+						p.Outbound[i].Headers = map[string]string{}
+					}
+					p.Outbound[i].Headers[header] = v.(string)
+				}
+			}
+		}
+		return p.Config()
+	}).(pulumi.StringOutput)
+	if _, err := proxy.Config(); err != nil { // the shape, before any resource
+		return nil, fmt.Errorf("service %s: %w", args.Name, err)
+	}
+	proxyArgs := &docker.ContainerArgs{
+		Name:  pulumi.String(ContainerName(args.Name) + "-proxy"),
+		Image: pulumi.String(args.ProxyImage),
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
+			&docker.ContainerNetworksAdvancedArgs{Name: s.Network.Name, Aliases: pulumi.ToStringArray(aliases)},
+			&docker.ContainerNetworksAdvancedArgs{Name: args.Mesh.Name, Aliases: pulumi.ToStringArray([]string{MeshName(args.Name)})},
+		},
+		Uploads: proxyFiles(conf, args.Certificate, args.CACert),
+		Labels:  containerLabels(args.Labels, args.Name, RoleProxy),
+		Memory:  pulumi.Int(ProxyMemoryMiB),
+	}
+	hardenedArgs(proxyArgs, proxyUser)
+	if s.Proxy, err = docker.NewContainer(ctx, name+"-proxy", proxyArgs, parent); err != nil {
+		return nil, err
+	}
+
+	// The service's container, on its private network alone.
+	var env []string
+	for _, k := range sortedKeys(args.Env) {
+		env = append(env, k+"="+args.Env[k])
+	}
+	var uploads docker.ContainerUploadArray
+	for _, f := range args.Files {
+		uploads = append(uploads, &docker.ContainerUploadArgs{File: pulumi.String(f.Path), Content: f.Content})
+	}
+	var volumes docker.ContainerVolumeArray
+	for _, m := range args.Mounts {
+		volumes = append(volumes, &docker.ContainerVolumeArgs{HostPath: pulumi.String(m.Host), ContainerPath: pulumi.String(m.Container), ReadOnly: pulumi.Bool(m.ReadOnly)})
+	}
+	app := &docker.ContainerArgs{
+		Name:  pulumi.String(ContainerName(args.Name)),
+		Image: args.Image,
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
+			&docker.ContainerNetworksAdvancedArgs{Name: s.Network.Name, Aliases: pulumi.ToStringArray([]string{appHost})},
+		},
+		Envs:    pulumi.ToStringArray(env),
+		Uploads: uploads,
+		Volumes: volumes,
+		Labels:  containerLabels(args.Labels, args.Name, RoleApp),
+		Memory:  pulumi.Int(int(args.MemoryBytes >> 20)),
+		Cpus:    pulumi.String(strconv.FormatFloat(args.CPUs, 'f', -1, 64)),
+	}
+	if len(args.Command) > 0 {
+		app.Command = pulumi.ToStringArray(args.Command)
+	}
+	// The proxy first: the container's first calls find it.
+	hardenedArgs(app, args.User)
+	if s.App, err = docker.NewContainer(ctx, name, app, parent, pulumi.DependsOn([]pulumi.Resource{s.Proxy})); err != nil {
+		return nil, err
+	}
+	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{"network": s.Network.Name, "proxy": s.Proxy.Name, "app": s.App.Name})
+}
+
+// EdgeArgs configure the edge: the one published port.
+type EdgeArgs struct {
+	// Address and Port are where it is published on the Docker host.
+	Address string
+	Port    int
+	// Routes are the hostnames it serves, each to a service's proxy.
+	Routes []Route
+	// Network is the edge's own network (not internal: a port is published from it),
+	// Mesh the proxies'.
+	Network, Mesh *docker.Network
+	ProxyImage    string
+	Certificate   *Certificate
+	CACert        pulumi.StringInput
+	Labels        map[string]string
+}
+
+// NewEdge declares the edge proxy: TLS from the user's browser, mutual TLS to each
+// service's proxy as the identity edge.
+func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.ResourceOption) (*docker.Container, error) {
+	proxy := Proxy{Name: "edge", TLSDir: TLSDir, RunDir: RunDir, Resolver: dockerDNS, Listen: "0.0.0.0:" + strconv.Itoa(MeshPort), Public: args.Routes}
+	conf, err := proxy.Config()
+	if err != nil {
+		return nil, err
+	}
+	edge := &docker.ContainerArgs{
+		Name:  pulumi.String("lamina-edge"),
+		Image: pulumi.String(args.ProxyImage),
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
+			&docker.ContainerNetworksAdvancedArgs{Name: args.Network.Name},
+			&docker.ContainerNetworksAdvancedArgs{Name: args.Mesh.Name, Aliases: pulumi.ToStringArray([]string{MeshName("edge")})},
+		},
+		Ports: docker.ContainerPortArray{&docker.ContainerPortArgs{
+			Internal: pulumi.Int(MeshPort), External: pulumi.Int(args.Port), Ip: pulumi.String(args.Address), Protocol: pulumi.String("tcp"),
+		}},
+		Uploads: proxyFiles(pulumi.String(conf).ToStringOutput(), args.Certificate, args.CACert),
+		Labels:  containerLabels(args.Labels, "edge", RoleEdge),
+		Memory:  pulumi.Int(ProxyMemoryMiB),
+	}
+	hardenedArgs(edge, proxyUser)
+	return docker.NewContainer(ctx, name, edge, opts...)
+}
+
+// proxyFiles are a proxy's configuration and TLS files; the key stays secret.
+func proxyFiles(conf pulumi.StringOutput, cert *Certificate, ca pulumi.StringInput) docker.ContainerUploadArray {
+	file := func(path string, content pulumi.StringInput) *docker.ContainerUploadArgs {
+		return &docker.ContainerUploadArgs{File: pulumi.String(path), Content: content}
+	}
+	return docker.ContainerUploadArray{
+		file(ConfPath, conf),
+		file(TLSDir+"/"+CertFile, cert.Cert),
+		file(TLSDir+"/"+KeyFile, cert.Key),
+		file(TLSDir+"/"+CAFile, ca),
+	}
+}
+
+// hardenedArgs: a user of its own, no capability, no privilege escalation, a read-only
+// root file system with a tmpfs for /tmp, restarted unless stopped, waited for until
+// healthy or running.
+func hardenedArgs(c *docker.ContainerArgs, user string) {
+	c.User = pulumi.String(user)
+	c.Capabilities = &docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"})}
+	c.SecurityOpts = pulumi.ToStringArray([]string{"no-new-privileges:true"})
+	c.ReadOnly = pulumi.Bool(true)
+	c.Tmpfs = pulumi.StringMap{RunDir: pulumi.String("rw,noexec,nosuid,size=64m")}
+	c.Restart = pulumi.String("unless-stopped")
+	c.MustRun = pulumi.Bool(true)
+	c.LogDriver = pulumi.String("json-file")
+	c.LogOpts = pulumi.StringMap{"max-size": pulumi.String("10m"), "max-file": pulumi.String("3")}
+}
+
+func containerLabels(base map[string]string, service, role string) docker.ContainerLabelArray {
+	var out docker.ContainerLabelArray
+	m := map[string]string{ServiceLabel: service, RoleLabel: role}
+	for k, v := range base {
+		m[k] = v
+	}
+	for _, k := range sortedKeys(m) {
+		out = append(out, &docker.ContainerLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
+	}
+	return out
+}
+
+func networkLabels(base map[string]string, service string) docker.NetworkLabelArray {
+	var out docker.NetworkLabelArray
+	m := map[string]string{ServiceLabel: service}
+	for k, v := range base {
+		m[k] = v
+	}
+	for _, k := range sortedKeys(m) {
+		out = append(out, &docker.NetworkLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
