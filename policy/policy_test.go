@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -113,16 +114,25 @@ func analyzerView(t *testing.T, properties map[string]any, paths []string) map[s
 	t.Helper()
 	pm := resource.NewPropertyMapFromMap(properties)
 	for _, path := range paths {
-		keys := strings.Split(path, ".")
+		all := strings.Split(path, ".")
 		m := pm
-		for _, k := range keys[:len(keys)-1] {
-			v, ok := m[resource.PropertyKey(k)]
+		keys := all[:len(all)-1]
+		for i := 0; i < len(keys); i++ {
+			v, ok := m[resource.PropertyKey(keys[i])]
+			// A list's element, by its index: networksAdvanced.0.name.
+			if ok && v.IsArray() && i+1 < len(keys) {
+				n, err := strconv.Atoi(keys[i+1])
+				if err != nil || n >= len(v.ArrayValue()) {
+					t.Fatalf("unknown %s: no element %s of %s", path, keys[i+1], keys[i])
+				}
+				v, i = v.ArrayValue()[n], i+1
+			}
 			if !ok || !v.IsObject() {
-				t.Fatalf("unknown %s: no object at %s", path, k)
+				t.Fatalf("unknown %s: no object at %s", path, keys[i])
 			}
 			m = v.ObjectValue()
 		}
-		m[resource.PropertyKey(keys[len(keys)-1])] = resource.MakeComputed(resource.NewStringProperty(""))
+		m[resource.PropertyKey(all[len(all)-1])] = resource.MakeComputed(resource.NewStringProperty(""))
 	}
 	return pm.Mappable()
 }
@@ -188,7 +198,8 @@ func TestPackAsTheAnalyzerLoadsIt(t *testing.T) {
 		}
 	}
 	wantMandatory := []string{
-		"deny_authorization_policy_unnamed_source", "deny_destination_rule_tls", "deny_gateway_tls",
+		"deny_authorization_policy_unnamed_source", "deny_destination_rule_tls",
+		"deny_docker_env_credentials", "deny_docker_published_port", "deny_docker_service_unproxied", "deny_gateway_tls",
 		"deny_helm_inline_credentials", "deny_namespace_outside_mesh", "deny_peer_authentication_not_strict",
 		"deny_service_exposed", "deny_sidecar_injection_disabled",
 	}
@@ -280,6 +291,18 @@ func istio(kind, ns, name string, spec map[string]any) Resource {
 		"metadata": map[string]any{"name": name, "namespace": ns}, "spec": spec}}
 }
 
+// container is a Docker container of the Docker target on networks.
+func container(name, role, service string, networks ...string) Resource {
+	var nets []any
+	for _, n := range networks {
+		nets = append(nets, map[string]any{"name": n})
+	}
+	return Resource{URN: "container-" + name, Type: "docker:index/container:Container", Properties: map[string]any{
+		"name": name, "networksAdvanced": nets,
+		"labels": []any{map[string]any{"label": "lamina.io/role", "value": role}, map[string]any{"label": "lamina.io/service", "value": service}},
+	}}
+}
+
 func TestStackWideChecks(t *testing.T) {
 	p := load(t)
 	enabled := map[string]any{"istio-injection": "enabled"}
@@ -305,6 +328,17 @@ func TestStackWideChecks(t *testing.T) {
 		"STRICT outside the root namespace": {append(slices.Clone(base[:4]),
 			istio("PeerAuthentication", "lamina-system", "default", strict), base[5], base[6]),
 			[]string{StackMeshWideStrict + ": no mesh-wide PeerAuthentication: declare one in the root namespace istio-system with no selector and spec.mtls.mode STRICT"}},
+		// The Docker target: no Kubernetes, so no mesh to check; its private networks.
+		"a service and its proxy alone on its network": {[]Resource{
+			container("lamina-loki", "app", "loki", "lamina-loki"),
+			container("lamina-loki-proxy", "proxy", "loki", "lamina-loki", "lamina-mesh"),
+			container("lamina-grafana-proxy", "proxy", "grafana", "lamina-grafana", "lamina-mesh"),
+		}, nil},
+		"another proxy on a service's network": {[]Resource{
+			container("lamina-loki", "app", "loki", "lamina-loki"),
+			container("lamina-loki-proxy", "proxy", "loki", "lamina-loki", "lamina-mesh"),
+			container("lamina-grafana-proxy", "proxy", "grafana", "lamina-grafana", "lamina-mesh", "lamina-loki"),
+		}, []string{StackDockerPrivateNetworks + ": container lamina-grafana-proxy shares network lamina-loki with service container lamina-loki, which only loki's proxy may reach; give it a network of its own"}},
 		"a namespace without default deny": {append(slices.Clone(base[:5]), base[5],
 			istio("AuthorizationPolicy", "monitoring", "deny-all", map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "grafana"}}})),
 			[]string{StackDefaultDeny + ": namespace monitoring is in the mesh but has no default-deny AuthorizationPolicy: declare one with an empty spec (no selector, no rules), so that only the declared flows are allowed"}},

@@ -18,10 +18,65 @@ const (
 	// allow-nothing AuthorizationPolicy (no selector, no rules), so that only the
 	// declared flows are allowed.
 	StackDefaultDeny = "stack_default_deny_per_namespace"
+	// StackDockerPrivateNetworks: on the Docker target, a service's private network
+	// holds its container and its proxy and nothing else, so that only the proxy
+	// reaches the service.
+	StackDockerPrivateNetworks = "stack_docker_private_networks"
 )
 
 // StackChecks are the names of the stack-wide checks.
-var StackChecks = []string{StackMeshWideStrict, StackDefaultDeny}
+var StackChecks = []string{StackMeshWideStrict, StackDefaultDeny, StackDockerPrivateNetworks}
+
+// dockerContainer is what the stack-wide check reads of a Docker container.
+type dockerContainer struct {
+	name, role, service string
+	networks            []string
+}
+
+// checkDockerNetworks runs StackDockerPrivateNetworks.
+func checkDockerNetworks(stackURN string, resources []Resource) []Violation {
+	members := map[string][]dockerContainer{}
+	var apps []dockerContainer
+	for _, r := range resources {
+		if r.Type != "docker:index/container:Container" {
+			continue
+		}
+		c := dockerContainer{name: str(r.Properties, "name")}
+		for _, l := range asList(r.Properties["labels"]) {
+			switch str(asMap(l), "label") {
+			case "lamina.io/role":
+				c.role = str(asMap(l), "value")
+			case "lamina.io/service":
+				c.service = str(asMap(l), "value")
+			}
+		}
+		for _, n := range asList(r.Properties["networksAdvanced"]) {
+			name := str(asMap(n), "name")
+			c.networks = append(c.networks, name)
+			members[name] = append(members[name], c)
+		}
+		if c.role == "app" {
+			apps = append(apps, c)
+		}
+	}
+	var out []Violation
+	for _, app := range apps {
+		for _, network := range app.networks {
+			for _, other := range members[network] {
+				if other.name != app.name && (other.role != "proxy" || other.service != app.service) {
+					out = append(out, Violation{Policy: StackDockerPrivateNetworks, URN: stackURN, Level: Mandatory, Message: fmt.Sprintf(
+						"container %s shares network %s with service container %s, which only %s's proxy may reach; give it a network of its own", other.name, network, app.name, app.service)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
 
 // CheckStack runs the stack-wide checks on every resource of a stack; stackURN names
 // the stack in the violations.
@@ -35,10 +90,11 @@ func (p *Pack) CheckStack(ctx context.Context, stackURN string, resources []Reso
 		return nil, err
 	}
 
-	var meshWide bool
+	var meshWide, kubernetes bool
 	var meshNamespaces []string
 	defaultDeny := map[string]bool{}
 	for _, r := range resources {
+		kubernetes = kubernetes || strings.HasPrefix(r.Type, "kubernetes:")
 		props := r.Properties
 		apiVersion, _ := props["apiVersion"].(string)
 		kind, _ := props["kind"].(string)
@@ -67,8 +123,9 @@ func (p *Pack) CheckStack(ctx context.Context, stackURN string, resources []Reso
 		}
 	}
 
-	var out []Violation
-	if !meshWide {
+	out := checkDockerNetworks(stackURN, resources)
+	// The mesh's checks are for stacks on Kubernetes; the Docker target has its own.
+	if !meshWide && kubernetes {
 		out = append(out, Violation{Policy: StackMeshWideStrict, URN: stackURN, Level: Mandatory, Message: fmt.Sprintf(
 			"no mesh-wide PeerAuthentication: declare one in the root namespace %s with no selector and spec.mtls.mode STRICT", root)})
 	}

@@ -1,0 +1,116 @@
+package lamina
+
+import rego.v1
+
+# The Docker target's rules. Its services sit behind nginx proxies that speak mutual TLS
+# (components/dockermesh); each container says what it is with the label lamina.io/role:
+# app (a service), proxy (a service's proxy) or edge (the one published port).
+
+docker_role_label := "lamina.io/role"
+
+docker_service_label := "lamina.io/service"
+
+is_docker_container if input.__type == "docker:index/container:Container"
+
+docker_label(name) := value if {
+	some l in object.get(input, "labels", [])
+	l.label == name
+	value := l.value
+}
+
+default docker_role := ""
+
+docker_role := docker_label(docker_role_label)
+
+docker_name := object.get(input, "name", object.get(input, "__name", "?"))
+
+# METADATA
+# title: Only the edge publishes a port, on a given address
+# description: >-
+#   No container of the Docker target publishes a port but the edge proxy, and the edge
+#   names the address it publishes on (127.0.0.1 unless configured otherwise), never
+#   every address of the host.
+deny_docker_published_port contains msg if {
+	some msg in docker_published_ports
+}
+
+docker_published_ports contains msg if {
+	is_docker_container
+	some p in object.get(input, "ports", [])
+	not docker_role == "edge"
+	msg := sprintf("container %s publishes port %v; only the edge proxy (label %s=edge) publishes a port, and every service is reached through it", [docker_name, p.internal, docker_role_label])
+}
+
+docker_published_ports contains msg if {
+	is_docker_container
+	docker_role == "edge"
+	some p in object.get(input, "ports", [])
+	object.get(p, "ip", "") in {"", "0.0.0.0", "::"}
+	msg := sprintf("edge container %s publishes port %v on every address of the host; give the address (lamina:docker.edgeAddress, 127.0.0.1 by default)", [docker_name, p.internal])
+}
+
+# METADATA
+# title: Every service is reached only through its proxy
+# description: >-
+#   Every container of the Docker target says what it is (lamina.io/role app, proxy or
+#   edge), and a service's container (app) is on one network, its private network
+#   lamina-<service>, with no host or default networking, so that nothing but its proxy
+#   reaches it. `lamina check` also checks that the proxy is the network's only other
+#   member.
+deny_docker_service_unproxied contains msg if {
+	some msg in docker_unproxied
+}
+
+docker_unproxied contains msg if {
+	is_docker_container
+	not docker_role in {"app", "proxy", "edge"}
+	msg := sprintf("container %s has no %s label of app, proxy or edge; every container of the Docker target is a service behind its proxy, a proxy, or the edge", [docker_name, docker_role_label])
+}
+
+docker_unproxied contains msg if {
+	is_docker_container
+	docker_role == "app"
+	mode := object.get(input, "networkMode", "")
+	mode in {"host", "bridge", "default"}
+	msg := sprintf("service container %s uses network mode %s, which other containers or the host reach directly; put it on its private network alone", [docker_name, mode])
+}
+
+docker_unproxied contains msg if {
+	is_docker_container
+	docker_role == "app"
+	networks := [n.name | some n in object.get(input, "networksAdvanced", [])]
+	# A network's name unknown at preview is judged at up, when it is known.
+	not any_placeholder(networks)
+	service := docker_label(docker_service_label)
+	want := docker_private_network(service)
+	networks != [want]
+	msg := sprintf("service container %s is on networks %v; it must be on its private network %s alone, which only its proxy shares", [docker_name, networks, want])
+}
+
+docker_private_network(service) := service if startswith(service, "lamina-")
+
+docker_private_network(service) := concat("", ["lamina-", service]) if not startswith(service, "lamina-")
+
+# METADATA
+# title: No credential in a container's environment
+# description: >-
+#   No container's environment sets a password, token or key: `docker inspect` shows an
+#   environment to anyone who may use the daemon. Credentials reach a container as a
+#   file (an upload from a Pulumi secret), named by a variable ending in _FILE, or are
+#   added by the caller's proxy. The rule reads names, since it cannot tell a secret value
+#   from a plain one.
+deny_docker_env_credentials contains msg if {
+	is_docker_container
+	some entry in object.get(input, "envs", [])
+	is_string(entry)
+	parts := split(entry, "=")
+	name := parts[0]
+	not endswith(lower(name), "_file")
+	credential_key(name)
+	msg := sprintf("container %s sets %s in its environment; put the credential in a file (an upload from a Pulumi secret) and give the file's path in %s_FILE", [docker_name, name, name])
+}
+
+any_placeholder(values) if {
+	some v in values
+	placeholder(v)
+}
