@@ -32,6 +32,8 @@ type Platform struct {
 	Agents *AgentPlatform
 	// Build is the build tier, nil without lamina:build.enabled.
 	Build *BuildPlatform
+	// Docker is the Docker target, with which none of the above exists.
+	Docker *DockerPlatform
 }
 
 // Capture is a pulumi.RunOption that fills src with the configuration the engine passes
@@ -74,6 +76,11 @@ func Program(src *config.Source) pulumi.RunFunc {
 // when set, looks at the Colima VM (config.Source.ObserveVM).
 func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (*Platform, error) {
 	p := &Platform{}
+	if cfg.Cluster.Target == config.TargetDocker {
+		var err error
+		p.Docker, err = buildDocker(ctx, cfg, observeVM)
+		return p, err
+	}
 	args := cluster.ClusterArgs{
 		ReadyTimeout:  cfg.Cluster.ReadyTimeout.Duration,
 		APIServerPort: cfg.Cluster.APIServerPort,
@@ -84,34 +91,11 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 	var daemon string
 	switch cfg.Cluster.Target {
 	case config.TargetColima:
-		var generation string
-		if observeVM != nil {
-			var err error
-			if generation, daemon, err = observeVM(cfg.Colima.Profile, ctx.DryRun()); err != nil {
-				return nil, err
-			}
-		}
-		vm, err := colima.NewColimaVM(ctx, "colima", colima.ColimaVMArgs{
-			Generation:   generation,
-			Profile:      cfg.Colima.Profile,
-			CPUs:         cfg.Colima.CPUs,
-			MemoryGiB:    cfg.Colima.MemoryGiB,
-			DiskGiB:      cfg.Colima.DiskGiB,
-			Arch:         cfg.Colima.Arch,
-			K3sVersion:   cfg.Colima.K3sVersion,
-			K3sPort:      cfg.Cluster.APIServerPort,
-			PodCIDR:      cfg.Cluster.PodCIDR,
-			ServiceCIDR:  cfg.Cluster.ServiceCIDR,
-			ExtraK3sArgs: cfg.Colima.K3sArgs,
-			DNS:          cfg.Colima.DNS,
-			DataDir:      cfg.Data.Dir,
-			DataSubdirs:  config.DataSubdirs,
-			NodeCIDR:     cfg.Cluster.NodeCIDR,
-			Protect:      cfg.Colima.Protect,
-		})
+		vm, observed, err := newColimaVM(ctx, cfg, observeVM)
 		if err != nil {
 			return nil, err
 		}
+		daemon = observed
 		p.VM = vm
 		args.KubeContext = vm.KubeContext
 		args.ClusterIdentifier = "colima:" + cfg.Colima.Profile
@@ -238,14 +222,46 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 	ctx.Export("dashboardURL", pulumi.String(p.Mesh.Edge.URLs[dashboard.Host]))
 	ctx.Export("modelsDir", pulumi.String(path.Join(cfg.Data.Dir, modelsVolume)))
 	if p.VM != nil {
-		ctx.Export("colimaProfile", p.VM.Profile)
-		ctx.Export("vm", pulumi.Map{
-			"cpus":      p.VM.CPUs,
-			"memoryGiB": p.VM.MemoryGiB,
-			"diskGiB":   p.VM.DiskGiB,
-			"address":   p.VM.Address,
-		})
+		exportVM(ctx, p.VM)
 		ctx.Export("dockerHost", p.VM.DockerHost)
 	}
 	return p, nil
+}
+
+// newColimaVM declares the stack's Colima VM, after looking at it (observeVM, when set):
+// with k3s, or for the Docker target the docker runtime alone. daemon stands for the
+// VM's Docker daemon, which the images are built on.
+func newColimaVM(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (vm *colima.ColimaVM, daemon string, err error) {
+	var generation string
+	if observeVM != nil {
+		if generation, daemon, err = observeVM(cfg.Colima.Profile, ctx.DryRun()); err != nil {
+			return nil, "", err
+		}
+	}
+	vm, err = colima.NewColimaVM(ctx, "colima", colima.ColimaVMArgs{
+		Generation:   generation,
+		Profile:      cfg.Colima.Profile,
+		CPUs:         cfg.Colima.CPUs,
+		MemoryGiB:    cfg.Colima.MemoryGiB,
+		DiskGiB:      cfg.Colima.DiskGiB,
+		Arch:         cfg.Colima.Arch,
+		K3sVersion:   cfg.Colima.K3sVersion,
+		K3sPort:      cfg.Cluster.APIServerPort,
+		PodCIDR:      cfg.Cluster.PodCIDR,
+		ServiceCIDR:  cfg.Cluster.ServiceCIDR,
+		ExtraK3sArgs: cfg.Colima.K3sArgs,
+		DNS:          cfg.Colima.DNS,
+		DataDir:      cfg.Data.Dir,
+		DataSubdirs:  config.DataSubdirs,
+		NodeCIDR:     cfg.Cluster.NodeCIDR,
+		Protect:      cfg.Colima.Protect,
+		NoKubernetes: cfg.Cluster.Target == config.TargetDocker,
+	})
+	return vm, daemon, err
+}
+
+// exportVM exports the VM's profile and size.
+func exportVM(ctx *pulumi.Context, vm *colima.ColimaVM) {
+	ctx.Export("colimaProfile", vm.Profile)
+	ctx.Export("vm", pulumi.Map{"cpus": vm.CPUs, "memoryGiB": vm.MemoryGiB, "diskGiB": vm.DiskGiB, "address": vm.Address})
 }

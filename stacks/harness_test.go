@@ -129,9 +129,9 @@ func deployWith(src *config.Source, kit *fakeMac, refs map[string]resource.Prope
 	return g, err
 }
 
-// allStacks are the project's stacks: two platforms and staging, which shares
-// production's.
-var allStacks = []string{"development", "production", "staging"}
+// allStacks are the project's stacks: two platforms, staging, which shares
+// production's, and compact, the Docker target.
+var allStacks = []string{"development", "production", "staging", "compact"}
 
 // deployStack deploys stack on a fake Mac with its data directory outside /tmp; staging
 // joins a production deployed first, inside whose data directory its own lies.
@@ -203,7 +203,7 @@ type fakeMac struct {
 // scriptTools are the only programs besides colima and kubectl that the scripts and the
 // fakes may run, each one a Mac has (git with the Command Line Tools, which Colima's
 // install needs too). Everything else must be a bash builtin.
-var scriptTools = []string{"sed", "mkdir", "chmod", "sleep", "cksum", "rm", "mktemp", "mv", "tar", "git"}
+var scriptTools = []string{"sed", "mkdir", "chmod", "sleep", "cksum", "rm", "mktemp", "mv", "tar", "git", "cat"}
 
 func newFakeMac(t testing.TB, fakes ...string) *fakeMac {
 	t.Helper()
@@ -249,6 +249,9 @@ func newFakeMac(t testing.TB, fakes ...string) *fakeMac {
 		"FAKE_COLIMA_HOME":          m.colima,
 		"FAKE_HOME_DIR":             m.home,
 		"LAMINA_READY_POLL_SECONDS": "0",
+	}
+	if real, err := exec.LookPath("openssl"); err == nil {
+		m.env["FAKE_REAL_OPENSSL"] = real
 	}
 	return m
 }

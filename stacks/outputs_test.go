@@ -29,6 +29,14 @@ func (d documentedOutput) exported(cfg *config.Config) bool {
 		return cfg.Build.Enabled
 	case "(colima only)":
 		return target == "colima"
+	case "(with a Colima VM)":
+		return target == "colima" || target == "docker" && cfg.Docker.Host == ""
+	case "(colima or docker)":
+		return target == "colima" || target == "docker"
+	case "(kubernetes only)":
+		return target != "docker"
+	case "(docker only)":
+		return target == "docker"
 	case "(not shared)":
 		return target != "shared"
 	case "(shared only)":

@@ -49,6 +49,7 @@ type Stack struct {
 	Tenants        map[string]Share  `json:"tenants"`
 	Platform       string            `json:"platform"`
 	Build          *Build            `json:"build"`
+	CACertificate  string            `json:"caCertificate"`
 }
 
 // Build is the build tier: its namespace, the build environment's image, the commit

@@ -1,0 +1,394 @@
+package stacks
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lamina-os/lamina-infra/components/chromadb"
+	"github.com/lamina-os/lamina-infra/components/colima"
+	"github.com/lamina-os/lamina-infra/components/core"
+	"github.com/lamina-os/lamina-infra/components/dashboard"
+	"github.com/lamina-os/lamina-infra/components/dockermesh"
+	"github.com/lamina-os/lamina-infra/components/grafana"
+	"github.com/lamina-os/lamina-infra/components/images"
+	"github.com/lamina-os/lamina-infra/components/llmserve"
+	"github.com/lamina-os/lamina-infra/components/storage"
+	"github.com/lamina-os/lamina-infra/internal/outputs"
+	"github.com/lamina-os/lamina-infra/internal/secret"
+	"github.com/lamina-os/lamina-infra/internal/shell"
+	"github.com/lamina-os/lamina-infra/stacks/config"
+)
+
+// DockerPlatform is what the Docker target builds: a daemon, the mesh's CA, networks,
+// services behind their proxies, and the edge.
+type DockerPlatform struct {
+	VM       *colima.ColimaVM
+	Provider *docker.Provider
+	PKI      *dockermesh.PKI
+	Mesh     *docker.Network
+	// EdgeNetwork is the one network that is not internal: the edge publishes from it.
+	EdgeNetwork *docker.Network
+	Services    map[string]*dockermesh.Service
+	Edge        *docker.Container
+	Images      map[string]pulumi.StringOutput
+}
+
+// Where the observability containers keep their files, and their users (the images').
+const (
+	lokiConfig    = "/etc/lamina/loki.yaml"
+	vectorConfig  = "/etc/lamina/vector.yaml"
+	grafanaSecret = "/run/lamina/grafana-admin-password"
+	dockerSocket  = "/var/run/docker.sock"
+	grafanaUser   = "472:472"
+	lokiUser      = "10001:10001"
+	// Vector reads the containers' logs through the Docker socket, as root in its
+	// container; it serves nothing, and reaches only Loki, through its proxy.
+	vectorUser = "0:0"
+)
+
+// buildDocker declares the Docker target: no Kubernetes, the agent stack and Grafana,
+// Loki and Vector as containers, each behind its nginx proxy.
+func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (*DockerPlatform, error) {
+	d := &DockerPlatform{Services: map[string]*dockermesh.Service{}, Images: map[string]pulumi.StringOutput{}}
+	dc := cfg.Docker
+	var host pulumi.StringOutput
+	var daemon string
+	var dirsReady []pulumi.Resource
+	if dc.Host == "" {
+		vm, observed, err := newColimaVM(ctx, cfg, observeVM)
+		if err != nil {
+			return nil, err
+		}
+		daemon = observed
+		d.VM, host, dirsReady = vm, vm.DockerHost, []pulumi.Resource{vm}
+	} else {
+		// Another daemon: the data directories are made here, on this Mac, whose paths
+		// that daemon's host must share (Docker Desktop shares /Users).
+		dirs, err := local.NewCommand(ctx, "data-dirs", &local.CommandArgs{
+			Interpreter: pulumi.ToStringArray(shell.Interpreter),
+			Create:      pulumi.String(storage.DataDirsScript),
+			Environment: pulumi.StringMap{
+				"LAMINA_DATA_DIR":     pulumi.String(cfg.Data.Dir),
+				"LAMINA_DATA_SUBDIRS": pulumi.String(shell.Lines(config.DataSubdirs)),
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		host, dirsReady = pulumi.String(dc.Host).ToStringOutput(), []pulumi.Resource{dirs}
+	}
+	var err error
+	if d.Provider, err = docker.NewProvider(ctx, "docker", &docker.ProviderArgs{Host: host}); err != nil {
+		return nil, err
+	}
+	withDocker := pulumi.Provider(d.Provider)
+	labels := map[string]string{"lamina.io/stack": ctx.Stack()}
+
+	meshNet, private, err := config.DockerNetworks(dc.Subnet)
+	if err != nil {
+		return nil, err // validated already
+	}
+	if d.Mesh, err = docker.NewNetwork(ctx, "mesh", &docker.NetworkArgs{
+		Name: pulumi.String("lamina-mesh"), Driver: pulumi.String("bridge"), Internal: pulumi.Bool(true),
+		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(meshNet.String())}},
+		Labels:      docker.NetworkLabelArray{&docker.NetworkLabelArgs{Label: pulumi.String("lamina.io/stack"), Value: pulumi.String(ctx.Stack())}},
+	}, withDocker); err != nil {
+		return nil, err
+	}
+	if d.EdgeNetwork, err = docker.NewNetwork(ctx, "edge-network", &docker.NetworkArgs{
+		Name: pulumi.String("lamina-edge"), Driver: pulumi.String("bridge"),
+		Labels: docker.NetworkLabelArray{&docker.NetworkLabelArgs{Label: pulumi.String("lamina.io/stack"), Value: pulumi.String(ctx.Stack())}},
+	}, withDocker); err != nil {
+		return nil, err
+	}
+	if d.PKI, err = dockermesh.NewPKI(ctx, "mesh-tls", dockermesh.PKIArgs{
+		Name: "Lamina mesh CA (" + ctx.Stack() + ")", Days: dc.TLSDays, Generation: dc.TLSGeneration,
+	}); err != nil {
+		return nil, err
+	}
+
+	// Images: the Lamina images built on this daemon (or taken prebuilt), the others
+	// pulled once and kept.
+	for _, im := range []struct {
+		name  string
+		image config.Image
+	}{{llmserve.Name, cfg.Images.LLMServe}, {core.Name, cfg.Images.Core}, {dashboard.Name, cfg.Images.Dashboard}} {
+		checkout := config.ExpandHome(cfg.Images.Checkout)
+		built, err := images.NewImage(ctx, im.name+"-image", images.ImageArgs{
+			Repository: imageRepository(im.name), Build: im.image.Build,
+			Context: path.Join(checkout, im.image.Context), Dockerfile: path.Join(checkout, im.image.Dockerfile),
+			Reference: im.image.Reference, Daemon: daemon,
+		}, withDocker)
+		if err != nil {
+			return nil, err
+		}
+		if !im.image.Build {
+			d.Images[im.name] = pull(ctx, im.name, im.image.Reference, withDocker)
+		} else {
+			d.Images[im.name] = built.Ref
+		}
+	}
+	for name, ref := range map[string]string{
+		chromadb.Name: cfg.Chroma.Image, "grafana": dc.Grafana.Image, "loki": dc.Loki.Image,
+		"vector": dc.Vector.Image, "proxy": dc.ProxyImage,
+	} {
+		d.Images[name] = pull(ctx, name, ref, withDocker)
+	}
+
+	// Secrets reach containers as files, never through their environment.
+	token := pulumi.ToSecret(pulumi.String(cfg.Chroma.AuthToken)).(pulumi.StringOutput)
+	if cfg.Chroma.AuthToken == "" {
+		if token, err = secret.Generate(ctx, "chromadb-token", 32); err != nil {
+			return nil, err
+		}
+	}
+	password := pulumi.ToSecret(pulumi.String(cfg.Grafana.AdminPassword)).(pulumi.StringOutput)
+	if cfg.Grafana.AdminPassword == "" {
+		if password, err = secret.Generate(ctx, "grafana-admin-password", 24); err != nil {
+			return nil, err
+		}
+	}
+
+	url := func(service string, port int) string { return "http://" + service + ":" + strconv.Itoa(port) }
+	mb := func(q string) int64 { v, _ := config.ParseQuantity(q); return int64(v) }
+	cpus := func(q string) float64 { v, _ := config.ParseQuantity(q); return v }
+	user := func(s config.Security) string { return fmt.Sprintf("%d:%d", s.RunAsUser, s.RunAsGroup) }
+	dataDir := func(sub string) string { return path.Join(cfg.Data.Dir, sub) }
+	lokiPort, grafanaPort := 3100, 3000
+	llm, ch, co, da := cfg.LLM, cfg.Chroma, cfg.Core, cfg.Dashboard
+	coreEnv := map[string]string{
+		"SERVER_MODE": co.Mode, "LAMINA_AGENTS": strings.Join(co.Agents, ","),
+		"LAMINA_LLM_URL": url(llmserve.Name, llmserve.Port),
+		"CHROMA_HOST":    chromadb.Name, "CHROMA_PORT": strconv.Itoa(chromadb.Port),
+	}
+	if len(co.Agents) > 0 {
+		coreEnv["AGENT_NAME"] = co.Agents[0]
+	}
+	services := []dockermesh.ServiceArgs{
+		{Name: llmserve.Name, Image: d.Images[llmserve.Name], Port: llmserve.Port, Env: merge(llm.Env),
+			Files:  []dockermesh.File{{Path: llmserve.Manifest, Content: pulumi.String(catalogueOf(llm).YAML())}},
+			Mounts: []dockermesh.Mount{{Host: dataDir(modelsVolume), Container: llmserve.ModelsDir}},
+			User:   user(llm.Security), MemoryBytes: mb(llm.Resources.Limits.Memory), CPUs: cpus(llm.Resources.Limits.CPU),
+			Callers: []string{core.Name, "edge"}, Streaming: true, Internet: llm.Downloads},
+		{Name: chromadb.Name, Image: d.Images[chromadb.Name], Port: chromadb.Port,
+			Env: map[string]string{
+				"IS_PERSISTENT": "TRUE", "PERSIST_DIRECTORY": chromadb.DataDir, "ANONYMIZED_TELEMETRY": "FALSE",
+				"CHROMA_SERVER_AUTHN_PROVIDER":         "chromadb.auth.token_authn.TokenAuthenticationServerProvider",
+				"CHROMA_AUTH_TOKEN_TRANSPORT_HEADER":   chromadb.TokenHeader,
+				"CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": chromaTokenFile,
+			},
+			Files:  []dockermesh.File{{Path: chromaTokenFile, Content: token}},
+			Mounts: []dockermesh.Mount{{Host: dataDir("chromadb"), Container: chromadb.DataDir}},
+			User:   user(ch.Security), MemoryBytes: mb(ch.Resources.Limits.Memory), CPUs: cpus(ch.Resources.Limits.CPU),
+			Callers: []string{core.Name, "edge"}},
+		{Name: core.Name, Image: d.Images[core.Name], Port: core.Port,
+			Command: append([]string{"python", "-m", "lamina.api.unified_server"}, core.Args(co.Mode, co.Agents)...),
+			Env:     merge(coreEnv, co.Env),
+			User:    user(co.Security), MemoryBytes: mb(co.Resources.Limits.Memory), CPUs: cpus(co.Resources.Limits.CPU),
+			Callers: []string{dashboard.Name, "edge"},
+			Calls: []dockermesh.Call{
+				{Service: llmserve.Name, Port: llmserve.Port},
+				// The token goes with each request from core's proxy: core's container
+				// never holds it.
+				{Service: chromadb.Name, Port: chromadb.Port, Headers: map[string]pulumi.StringInput{
+					chromadb.TokenHeader: pulumi.Sprintf("Bearer %s", token)}},
+			}},
+		{Name: dashboard.Name, Image: d.Images[dashboard.Name], Port: dashboard.Port,
+			Env:  merge(map[string]string{"LAMINA_API_URL": url(core.Name, core.Port)}, da.Env),
+			User: user(da.Security), MemoryBytes: mb(da.Resources.Limits.Memory), CPUs: cpus(da.Resources.Limits.CPU),
+			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: core.Name, Port: core.Port}}},
+		{Name: "grafana", Image: d.Images["grafana"], Port: grafanaPort,
+			Env: map[string]string{
+				"GF_SECURITY_ADMIN_USER": cfg.Grafana.AdminUser, "GF_SECURITY_ADMIN_PASSWORD__FILE": grafanaSecret,
+				"GF_SERVER_ROOT_URL":             fmt.Sprintf("https://%s.%s:%d", grafana.Host, cfg.Edge.Domain, dc.EdgePort),
+				"GF_ANALYTICS_REPORTING_ENABLED": "false", "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+			},
+			Files: []dockermesh.File{
+				{Path: grafanaSecret, Content: password},
+				{Path: "/etc/grafana/provisioning/datasources/lamina.yaml", Content: pulumi.String(grafanaDatasources(url("loki", lokiPort)))},
+			},
+			Mounts: []dockermesh.Mount{{Host: dataDir("grafana"), Container: "/var/lib/grafana"}},
+			User:   grafanaUser, MemoryBytes: mb(dc.Grafana.Memory), CPUs: cpus(dc.Grafana.CPUs),
+			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: "loki", Port: lokiPort}}},
+		{Name: "loki", Image: d.Images["loki"], Port: lokiPort, Command: []string{"-config.file=" + lokiConfig},
+			Files:  []dockermesh.File{{Path: lokiConfig, Content: pulumi.String(lokiYAML(lokiPort, cfg.Logs.Loki.Retention))}},
+			Mounts: []dockermesh.Mount{{Host: dataDir("loki"), Container: "/loki"}},
+			User:   lokiUser, MemoryBytes: mb(dc.Loki.Memory), CPUs: cpus(dc.Loki.CPUs),
+			Callers: []string{"grafana", "vector"}},
+		{Name: "vector", Image: d.Images["vector"], Command: []string{"--config", vectorConfig},
+			Files:  []dockermesh.File{{Path: vectorConfig, Content: pulumi.String(vectorYAML(url("loki", lokiPort), ctx.Stack()))}},
+			Mounts: []dockermesh.Mount{{Host: dockerSocket, Container: dockerSocket, ReadOnly: true}},
+			User:   vectorUser, MemoryBytes: mb(dc.Vector.Memory), CPUs: cpus(dc.Vector.CPUs),
+			Calls: []dockermesh.Call{{Service: "loki", Port: lokiPort}}},
+	}
+	for _, s := range services {
+		cert, err := d.PKI.Issue(ctx, s.Name, []string{s.Name, dockermesh.MeshName(s.Name)})
+		if err != nil {
+			return nil, err
+		}
+		net, ok := private[s.Name]
+		if !ok {
+			return nil, fmt.Errorf("docker target: service %s has no private network in config.DockerServices", s.Name)
+		}
+		s.Private, s.Mesh, s.ProxyImage = net, d.Mesh, dc.ProxyImage
+		s.Certificate, s.CACert, s.Labels = cert, d.PKI.CACert, labels
+		if d.Services[s.Name], err = dockermesh.NewService(ctx, s.Name, s, withDocker, pulumi.DependsOn(dirsReady)); err != nil {
+			return nil, err
+		}
+	}
+
+	// The edge: one hostname per service a browser reaches.
+	var hostnames []string
+	var routes []dockermesh.Route
+	urls := pulumi.StringMap{}
+	for _, r := range []struct{ host, service string }{
+		{llmserve.Host, llmserve.Name}, {core.Host, core.Name}, {dashboard.Host, dashboard.Name}, {grafana.Host, "grafana"},
+	} {
+		name := r.host + "." + cfg.Edge.Domain
+		hostnames = append(hostnames, name)
+		routes = append(routes, dockermesh.Route{Name: name, Target: dockermesh.MeshName(r.service) + ":" + strconv.Itoa(dockermesh.MeshPort), Service: r.service})
+		urls[name] = pulumi.String(fmt.Sprintf("https://%s:%d", name, dc.EdgePort))
+	}
+	edgeCert, err := d.PKI.Issue(ctx, "edge", hostnames)
+	if err != nil {
+		return nil, err
+	}
+	var ready []pulumi.Resource
+	for _, name := range config.DockerServices {
+		ready = append(ready, d.Services[name])
+	}
+	if d.Edge, err = dockermesh.NewEdge(ctx, "edge", dockermesh.EdgeArgs{
+		Address: dc.EdgeAddress, Port: dc.EdgePort, Routes: routes,
+		Network: d.EdgeNetwork, Mesh: d.Mesh, ProxyImage: dc.ProxyImage,
+		Certificate: edgeCert, CACert: d.PKI.CACert, Labels: labels,
+	}, withDocker, pulumi.DependsOn(ready)); err != nil {
+		return nil, err
+	}
+
+	ctx.Export("schemaVersion", pulumi.Int(outputs.SchemaVersion))
+	ctx.Export("stack", pulumi.String(ctx.Stack()))
+	ctx.Export("profile", pulumi.String(cfg.Profile))
+	ctx.Export("clusterTarget", pulumi.String(cfg.Cluster.Target))
+	ctx.Export("dataDir", pulumi.String(cfg.Data.Dir))
+	dataDirs := pulumi.StringMap{}
+	for _, sub := range config.DataSubdirs {
+		dataDirs[sub] = pulumi.String(dataDir(sub))
+	}
+	ctx.Export("dataDirs", dataDirs)
+	ctx.Export("gatewayAddress", pulumi.String(dc.EdgeAddress))
+	ctx.Export("urls", urls)
+	ctx.Export("mtlsMode", pulumi.String("STRICT"))
+	ctx.Export("caCertificate", d.PKI.CACert)
+	ctx.Export("grafanaAdminUser", pulumi.String(cfg.Grafana.AdminUser))
+	ctx.Export("grafanaAdminPassword", password)
+	refs := pulumi.Map{}
+	for _, name := range []string{llmserve.Name, chromadb.Name, core.Name, dashboard.Name} {
+		refs[name] = d.Images[name]
+	}
+	ctx.Export("images", refs)
+	ctx.Export("llmURL", urls[llmserve.Host+"."+cfg.Edge.Domain])
+	ctx.Export("dashboardURL", urls[dashboard.Host+"."+cfg.Edge.Domain])
+	ctx.Export("modelsDir", pulumi.String(dataDir(modelsVolume)))
+	ctx.Export("dockerHost", host)
+	if d.VM != nil {
+		exportVM(ctx, d.VM)
+	}
+	return d, nil
+}
+
+// chromaTokenFile is where ChromaDB reads its token.
+const chromaTokenFile = "/run/lamina/chroma-token"
+
+// pull declares an image pulled once onto the daemon and kept there, and returns the
+// reference containers run it by.
+func pull(ctx *pulumi.Context, name, ref string, opts ...pulumi.ResourceOption) pulumi.StringOutput {
+	img, err := docker.NewRemoteImage(ctx, name+"-pull", &docker.RemoteImageArgs{Name: pulumi.String(ref), KeepLocally: pulumi.Bool(true)}, opts...)
+	if err != nil {
+		ctx.Log.Error(err.Error(), nil)
+		return pulumi.String(ref).ToStringOutput()
+	}
+	return img.RepoDigest.ApplyT(func(string) string { return ref }).(pulumi.StringOutput)
+}
+
+// merge is maps in order, later ones winning.
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// grafanaDatasources provisions Loki, reached through Grafana's proxy.
+func grafanaDatasources(loki string) string {
+	return "apiVersion: 1\ndatasources:\n  - name: Loki\n    type: loki\n    access: proxy\n    url: " + loki + "\n    isDefault: true\n    editable: false\n"
+}
+
+// lokiYAML is Loki as one binary keeping its chunks and index on the host directory.
+func lokiYAML(port int, retention string) string {
+	return strings.Join([]string{
+		"auth_enabled: false",
+		"server:",
+		"  http_listen_port: " + strconv.Itoa(port),
+		"  grpc_listen_port: 9095",
+		"common:",
+		"  path_prefix: /loki",
+		"  replication_factor: 1",
+		"  ring:",
+		"    kvstore:",
+		"      store: inmemory",
+		"  storage:",
+		"    filesystem:",
+		"      chunks_directory: /loki/chunks",
+		"      rules_directory: /loki/rules",
+		"schema_config:",
+		"  configs:",
+		"    - from: 2024-01-01",
+		"      store: tsdb",
+		"      object_store: filesystem",
+		"      schema: v13",
+		"      index:",
+		"        prefix: index_",
+		"        period: 24h",
+		"limits_config:",
+		"  retention_period: " + retention,
+		"compactor:",
+		"  working_directory: /loki/compactor",
+		"  retention_enabled: true",
+		"  delete_request_store: filesystem",
+		"analytics:",
+		"  reporting_enabled: false",
+		"",
+	}, "\n")
+}
+
+// vectorYAML sends every container's logs of this stack to Loki, through Vector's proxy.
+func vectorYAML(loki, stack string) string {
+	return strings.Join([]string{
+		"sources:",
+		"  containers:",
+		"    type: docker_logs",
+		"    docker_host: unix://" + dockerSocket,
+		"    include_labels: [\"lamina.io/stack=" + stack + "\"]",
+		"sinks:",
+		"  loki:",
+		"    type: loki",
+		"    inputs: [containers]",
+		"    endpoint: " + loki,
+		"    encoding:",
+		"      codec: json",
+		"    labels:",
+		"      stack: " + stack,
+		"      service: '{{ label.\"lamina.io/service\" }}'",
+		"      role: '{{ label.\"lamina.io/role\" }}'",
+		"",
+	}, "\n")
+}

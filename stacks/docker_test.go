@@ -1,0 +1,233 @@
+package stacks_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/components/dockermesh"
+	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/stacks/config"
+)
+
+const (
+	containerType = "docker:index/container:Container"
+	networkType   = "docker:index/network:Network"
+)
+
+// deployCompact deploys the compact stack (the Docker target) on a fake Mac whose
+// openssl makes the mesh's real keys and certificates.
+func deployCompact(t *testing.T) (*recorder.Graph, *fakeMac) {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed: the Docker mesh's certificates come from the real one (apt-get install openssl)")
+	}
+	overrides, _ := withDataDir(t, "compact", nil)
+	kit := newFakeMac(t, "colima")
+	return deploy(t, stackSource(t, "compact", overrides), kit), kit
+}
+
+// labelsOf reads a Docker resource's labels.
+func labelsOf(r *recorder.Resource) map[string]string {
+	out := map[string]string{}
+	for _, l := range list(r.Inputs["labels"]) {
+		out[field(l, "label").(string)] = field(l, "value").(string)
+	}
+	return out
+}
+
+// networksOf are the names of the networks a container joins, with its aliases there.
+func networksOf(r *recorder.Resource) map[string][]any {
+	out := map[string][]any{}
+	for _, n := range list(r.Inputs["networksAdvanced"]) {
+		out[field(n, "name").(string)] = list(field(n, "aliases"))
+	}
+	return out
+}
+
+// uploads are the files put into a container, by path, as plain text (secrets too).
+func uploads(r *recorder.Resource) map[string]string {
+	out := map[string]string{}
+	if !r.Raw()["uploads"].IsArray() {
+		return out
+	}
+	for _, u := range r.Raw()["uploads"].ArrayValue() {
+		o := u.ObjectValue()
+		out[plainString(o["file"])] = plainString(o["content"])
+	}
+	return out
+}
+
+// The Docker target's topology: only the edge publishes a port, on loopback; each
+// service's container is on its private network alone, which only its proxy shares;
+// the proxies meet on the internal mesh network; every container runs hardened.
+func TestDockerTargetPublishesOnlyTheEdgeAndHidesEachServiceBehindItsProxy(t *testing.T) {
+	g, _ := deployCompact(t)
+	for _, r := range g.Resources {
+		assert.False(t, strings.HasPrefix(r.Type, "kubernetes:"), "%s: the Docker target declares nothing of Kubernetes", r.URN)
+	}
+	networks := map[string]*recorder.Resource{}
+	for _, n := range g.ByType(networkType) {
+		networks[n.Inputs["name"].(string)] = n
+	}
+	members := map[string][]string{}
+	roles := map[string]int{}
+	for _, c := range g.ByType(containerType) {
+		name := c.Inputs["name"].(string)
+		l := labelsOf(c)
+		role, service := l[dockermesh.RoleLabel], l[dockermesh.ServiceLabel]
+		roles[role]++
+		for n := range networksOf(c) {
+			members[n] = append(members[n], name)
+		}
+		ports := list(c.Inputs["ports"])
+		if role == dockermesh.RoleEdge {
+			require.Len(t, ports, 1, name)
+			assert.Equal(t, map[string]any{"internal": float64(8443), "external": float64(8443), "ip": "127.0.0.1", "protocol": "tcp"}, ports[0])
+		} else {
+			assert.Empty(t, ports, "%s publishes no port", name)
+		}
+		private := dockermesh.ContainerName(service)
+		switch role {
+		case dockermesh.RoleApp:
+			assert.Equal(t, []string{private}, mapKeys(networksOf(c)), "%s is on its private network alone", name)
+		case dockermesh.RoleProxy:
+			assert.ElementsMatch(t, []string{"lamina-mesh", private}, mapKeys(networksOf(c)), name)
+			assert.Equal(t, []any{dockermesh.MeshName(service)}, networksOf(c)["lamina-mesh"], name)
+		}
+		assert.Equal(t, []any{"ALL"}, field(c.Inputs, "capabilities", "drops"), name)
+		assert.Equal(t, []any{"no-new-privileges:true"}, c.Inputs["securityOpts"], name)
+		if service != "vector" {
+			assert.NotRegexp(t, `^0(:|$)`, c.Inputs["user"], "%s runs as a user of its own", name)
+		}
+	}
+	assert.Equal(t, map[string]int{dockermesh.RoleApp: 7, dockermesh.RoleProxy: 7, dockermesh.RoleEdge: 1}, roles)
+	for _, service := range config.DockerServices {
+		private := dockermesh.ContainerName(service)
+		require.Contains(t, networks, private)
+		assert.ElementsMatch(t, []string{private, private + "-proxy"}, members[private], "only %s's proxy shares its network", service)
+		// Only llm-serve, which downloads models in this profile, reaches the internet.
+		assert.Equal(t, service != "lamina-llm-serve", networks[private].Inputs["internal"], private)
+	}
+	assert.Equal(t, true, networks["lamina-mesh"].Inputs["internal"])
+	assert.Equal(t, []string{"lamina-edge"}, members["lamina-edge"], "the edge's network holds the edge alone")
+	assert.Equal(t, "https://dashboard.compact.lamina.home.arpa:8443", g.Outputs["dashboardURL"])
+	assert.Equal(t, "127.0.0.1", g.Outputs["gatewayAddress"])
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Secrets reach containers as files and never through their environment: ChromaDB
+// reads its token from a file, core's proxy (not core) adds it to core's requests,
+// Grafana reads its password from a file. Keys are secret in the state.
+func TestDockerTargetKeepsSecretsOutOfEnvironments(t *testing.T) {
+	g, kit := deployCompact(t)
+	token := strings.TrimSpace(kit.stdout["chromadb-token"])
+	password := strings.TrimSpace(kit.stdout["grafana-admin-password"])
+	require.Len(t, token, 64)
+	require.Len(t, password, 48)
+	byName := map[string]*recorder.Resource{}
+	for _, c := range g.ByType(containerType) {
+		byName[c.Inputs["name"].(string)] = c
+		for _, e := range list(c.Inputs["envs"]) {
+			assert.NotContains(t, e, token, "%s's environment", c.Name)
+			assert.NotContains(t, e, password, "%s's environment", c.Name)
+		}
+		if c.Raw()["uploads"].IsArray() {
+			for _, u := range c.Raw()["uploads"].ArrayValue() {
+				o := u.ObjectValue()
+				if strings.Contains(plainString(o["content"]), "PRIVATE KEY") || strings.Contains(plainString(o["content"]), token) {
+					assert.True(t, o["content"].ContainsSecrets(), "%s: %s is secret in the state", c.Name, plainString(o["file"]))
+				}
+			}
+		}
+	}
+	assert.Equal(t, token, uploads(byName["lamina-chromadb"])["/run/lamina/chroma-token"])
+	assert.Contains(t, uploads(byName["lamina-core-proxy"])[dockermesh.ConfPath], `proxy_set_header Authorization "Bearer `+token+`";`)
+	assert.Equal(t, password, uploads(byName["lamina-grafana"])["/run/lamina/grafana-admin-password"])
+	v, ok := g.RawOutput("grafanaAdminPassword")
+	require.True(t, ok)
+	assert.True(t, v.Secret)
+}
+
+// Every proxy's generated nginx.conf, with the certificates the stack made, passes the
+// real `nginx -t`.
+func TestDockerTargetProxyConfigurationsPassNginx(t *testing.T) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		nginx, err = exec.LookPath("/usr/sbin/nginx")
+	}
+	if err != nil {
+		if os.Getenv("LAMINA_NGINX_REQUIRED") != "" {
+			t.Fatal("LAMINA_NGINX_REQUIRED is set, but nginx is not installed")
+		}
+		t.Skip("nginx is not installed (apt-get install nginx): the generated configurations are checked by the real one")
+	}
+	g, _ := deployCompact(t)
+	checked := 0
+	for _, c := range g.ByType(containerType) {
+		files := uploads(c)
+		conf, ok := files[dockermesh.ConfPath]
+		if !ok {
+			continue
+		}
+		dir := t.TempDir()
+		for path, content := range files {
+			if strings.HasPrefix(path, dockermesh.TLSDir+"/") {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(path)), []byte(content), 0o600))
+			}
+		}
+		// The container's paths, here.
+		conf = strings.ReplaceAll(conf, dockermesh.RunDir+"/nginx", dir+"/nginx")
+		conf = strings.ReplaceAll(conf, dockermesh.TLSDir+"/", dir+"/")
+		file := filepath.Join(dir, "nginx.conf")
+		require.NoError(t, os.WriteFile(file, []byte(conf), 0o600))
+		out, err := exec.Command(nginx, "-t", "-p", dir, "-c", file).CombinedOutput()
+		assert.NoError(t, err, "nginx -t of %s:\n%s\n%s", c.Name, out, conf)
+		checked++
+	}
+	assert.Equal(t, 8, checked, "seven proxies and the edge")
+}
+
+// What the Docker target cannot do is refused before anything changes, naming the key.
+func TestDockerTargetRefusesWhatItCannotRun(t *testing.T) {
+	compact := stackSource(t, "compact", nil)
+	for _, tc := range []struct {
+		name      string
+		overrides map[string]string
+		want      string
+	}{
+		{"the build tier", map[string]string{"lamina:build": `{"enabled":true}`},
+			"lamina:build.enabled: is true, but the build tier runs as a Kubernetes Job"},
+		{"two agent servers", map[string]string{"lamina:core": section(t, compact, "lamina:core", map[string]any{"replicas": 2})},
+			"lamina:core.replicas: is 2; with lamina:cluster.target docker each service is one container behind its proxy; allowed: 1"},
+		{"the edge on every address", map[string]string{"lamina:docker": section(t, compact, "lamina:docker", map[string]any{"edgeAddress": "0.0.0.0"})},
+			`lamina:docker.edgeAddress: "0.0.0.0" is not an IPv4 address of the Docker host`},
+		{"a public subnet", map[string]string{"lamina:docker": section(t, compact, "lamina:docker", map[string]any{"subnet": "8.8.0.0/20"})},
+			"lamina:docker.subnet: 8.8.0.0/20 is not a private network"},
+		{"a proxy image that moves", map[string]string{"lamina:docker": section(t, compact, "lamina:docker", map[string]any{"proxyImage": "nginx:latest"})},
+			`lamina:docker.proxyImage: "nginx:latest" names no fixed version`},
+		{"a VM too small for the containers", map[string]string{"lamina:colima": section(t, compact, "lamina:colima", map[string]any{"memoryGiB": 6})},
+			"lamina:colima.memoryGiB: 6 GiB cannot hold the containers: their memory limits come to 6.3Gi"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := stackSource(t, "compact", tc.overrides)
+			_, err := config.Load(src)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
