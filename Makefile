@@ -42,6 +42,7 @@ check: ## gofmt, go vet, the tests, and the policy pack on every stack
 	$(LAMINA) check -s development $(OFFLINE_SECRETS)
 	$(LAMINA) check -s production $(OFFLINE_SECRETS)
 	$(LAMINA) check -s staging $(OFFLINE_SECRETS)
+	$(LAMINA) check -s compact $(OFFLINE_SECRETS)
 
 format: ## gofmt -w every Go file
 	gofmt -w .
