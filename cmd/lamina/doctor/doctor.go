@@ -82,14 +82,17 @@ func Run(p Probe, s Stack) []Check {
 		add(Check{"configuration", OK, "Pulumi." + s.Name + ".yaml loads, with every build checkout and Dockerfile in place", ""})
 	}
 	cfg := s.Config
-	colima := cfg == nil || cfg.Cluster.Target == config.TargetColima
+	// The stack's own Colima VM: with k3s, or the Docker target's without it.
+	colima := cfg == nil || cfg.Cluster.Target == config.TargetColima || cfg.Cluster.Target == config.TargetDocker && cfg.Docker.Host == ""
 	if colima {
 		add(macOS(p))
 		add(chip(p, s))
 		add(tool(p, "colima", MinColima, "brew install colima", "brew upgrade colima", "version"))
 	}
 	add(tool(p, "pulumi", MinPulumi, "brew install pulumi", "brew upgrade pulumi", "version"))
-	add(kubectl(p, cfg))
+	if cfg == nil || cfg.Cluster.Target != config.TargetDocker {
+		add(kubectl(p, cfg))
+	}
 	if cfg != nil && colima {
 		add(memory(p, s))
 		add(disk(p, s))
@@ -320,17 +323,22 @@ func hosts(p Probe, s Stack) Check {
 		}
 	}
 	e := s.Config.Edge
+	// The gateway: MetalLB's address, or the Docker target's edge.
+	address := e.Address
+	if s.Config.Cluster.Target == config.TargetDocker {
+		address = s.Config.Docker.EdgeAddress
+	}
 	var missing []string
 	for _, name := range s.Hostnames {
-		if have[name] != e.Address {
+		if have[name] != address {
 			missing = append(missing, name)
 		}
 	}
 	if len(missing) > 0 {
-		return Check{"hosts", Warn, fmt.Sprintf("/etc/hosts does not send %s to %s", strings.Join(missing, ", "), e.Address),
+		return Check{"hosts", Warn, fmt.Sprintf("/etc/hosts does not send %s to %s", strings.Join(missing, ", "), address),
 			"after pulumi up: make hosts STACK=" + s.Name}
 	}
-	return Check{"hosts", OK, fmt.Sprintf("every hostname under %s goes to %s", e.Domain, e.Address), ""}
+	return Check{"hosts", OK, fmt.Sprintf("every hostname under %s goes to %s", e.Domain, address), ""}
 }
 
 type version struct{ major, minor, patch int }

@@ -125,6 +125,26 @@ func TestAReadyMacPassesEveryCheck(t *testing.T) {
 	assert.Equal(t, "512 GiB, of which this stack's VM takes 128", find(t, checks, "memory").Detail)
 }
 
+// The Docker target on a 16 GB Mac: its Colima VM is checked as the others are, kubectl
+// is not needed, and its hostnames go to the edge on loopback.
+func TestTheDockerTargetNeedsNoKubectl(t *testing.T) {
+	cfg, ok := config.Defaults(config.DockerProfile)
+	require.True(t, ok)
+	m := m3Ultra()
+	m.out["sysctl -n hw.memsize"] = "17179869184\n"
+	delete(m.out, "kubectl version --client --output=json")
+	m.files["/etc/hosts"] = "127.0.0.1 core." + cfg.Edge.Domain + " grafana." + cfg.Edge.Domain + "\n"
+	checks := Run(m, Stack{Name: "compact", Config: &cfg, Encrypted: true, Hostnames: hostnames(cfg)})
+	var names []string
+	for _, c := range checks {
+		names = append(names, c.Name)
+		assert.Equal(t, OK, c.Status, "%s: %s", c.Name, c.Detail)
+	}
+	assert.Equal(t, []string{"configuration", "macOS", "chip", "colima", "pulumi", "memory", "disk", "passphrase", "hosts"}, names)
+	assert.Equal(t, "16 GiB, of which this stack's VM takes 8", find(t, checks, "memory").Detail)
+	assert.Equal(t, "every hostname under "+cfg.Edge.Domain+" goes to 127.0.0.1", find(t, checks, "hosts").Detail)
+}
+
 // Each problem fails (or warns) with what was found and the command that fixes it.
 func TestEachProblemNamesItsFix(t *testing.T) {
 	for name, tc := range map[string]struct {
