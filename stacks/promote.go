@@ -1,8 +1,10 @@
 package stacks
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -26,13 +28,28 @@ func promotedImages(ctx *pulumi.Context, from string) (map[string]pulumi.StringO
 	if err != nil {
 		return nil, err
 	}
+	// One check of every image, in order, so that a refusal names each one that cannot
+	// be promoted, the same way every run.
+	checked := ref.GetOutput(pulumi.String("images")).ApplyT(func(v any) (map[string]string, error) {
+		images, _ := v.(map[string]any)
+		ok := map[string]string{}
+		var refused []string
+		for _, workload := range laminaWorkloads {
+			image, _ := images[workload].(string)
+			if err := promotable(from, workload, image); err != nil {
+				refused = append(refused, err.Error())
+				continue
+			}
+			ok[workload] = image
+		}
+		if len(refused) > 0 {
+			return nil, errors.New(strings.Join(refused, "\n"))
+		}
+		return ok, nil
+	}).(pulumi.StringMapOutput)
 	out := map[string]pulumi.StringOutput{}
 	for _, workload := range laminaWorkloads {
-		out[workload] = ref.GetOutput(pulumi.String("images")).ApplyT(func(v any) (string, error) {
-			images, _ := v.(map[string]any)
-			image, _ := images[workload].(string)
-			return image, promotable(from, workload, image)
-		}).(pulumi.StringOutput)
+		out[workload] = checked.MapIndex(pulumi.String(workload))
 	}
 	return out, nil
 }
