@@ -162,7 +162,12 @@ func render(args []string, stdout, stderr io.Writer) int {
 	}
 	w := bufio.NewWriter(stdout)
 	if format == "yaml" {
-		err = g.WriteYAML(w)
+		if target, _ := g.Outputs["clusterTarget"].(string); target == "docker" {
+			// Nothing of Kubernetes to print: say so, and where its containers are.
+			_, err = fmt.Fprintf(w, "# stack %s declares no Kubernetes object (lamina:cluster.target docker); lamina render -s %s --format json shows its containers and networks\n", stack, stack)
+		} else {
+			err = g.WriteYAML(w)
+		}
 	} else {
 		err = g.WriteJSON(w)
 	}
