@@ -128,17 +128,20 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		if err != nil {
 			return nil, err
 		}
+		d.Images[im.name] = built.Ref
 		if !im.image.Build {
-			d.Images[im.name] = pull(ctx, im.name, im.image.Reference, withDocker)
-		} else {
-			d.Images[im.name] = built.Ref
+			if d.Images[im.name], err = pull(ctx, im.name, im.image.Reference, withDocker); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for name, ref := range map[string]string{
 		chromadb.Name: cfg.Chroma.Image, "grafana": dc.Grafana.Image, "loki": dc.Loki.Image,
 		"vector": dc.Vector.Image, "proxy": dc.ProxyImage,
 	} {
-		d.Images[name] = pull(ctx, name, ref, withDocker)
+		if d.Images[name], err = pull(ctx, name, ref, withDocker); err != nil {
+			return nil, err
+		}
 	}
 
 	// Secrets reach containers as files, never through their environment.
@@ -307,13 +310,12 @@ const chromaTokenFile = "/run/lamina/chroma-token"
 
 // pull declares an image pulled once onto the daemon and kept there, and returns the
 // reference containers run it by.
-func pull(ctx *pulumi.Context, name, ref string, opts ...pulumi.ResourceOption) pulumi.StringOutput {
+func pull(ctx *pulumi.Context, name, ref string, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	img, err := docker.NewRemoteImage(ctx, name+"-pull", &docker.RemoteImageArgs{Name: pulumi.String(ref), KeepLocally: pulumi.Bool(true)}, opts...)
 	if err != nil {
-		ctx.Log.Error(err.Error(), nil)
-		return pulumi.String(ref).ToStringOutput()
+		return pulumi.StringOutput{}, err
 	}
-	return img.RepoDigest.ApplyT(func(string) string { return ref }).(pulumi.StringOutput)
+	return img.RepoDigest.ApplyT(func(string) string { return ref }).(pulumi.StringOutput), nil
 }
 
 // merge is maps in order, later ones winning.
