@@ -2,6 +2,7 @@ package dockermesh
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -189,7 +190,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 
 	// The service's container, on its private network alone.
 	var env []string
-	for _, k := range sortedKeys(args.Env) {
+	for _, k := range slices.Sorted(maps.Keys(args.Env)) {
 		env = append(env, k+"="+args.Env[k])
 	}
 	var uploads docker.ContainerUploadArray
@@ -297,10 +298,8 @@ func hardenedArgs(c *docker.ContainerArgs, user string) {
 func containerLabels(base map[string]string, service, role string) docker.ContainerLabelArray {
 	var out docker.ContainerLabelArray
 	m := map[string]string{ServiceLabel: service, RoleLabel: role}
-	for k, v := range base {
-		m[k] = v
-	}
-	for _, k := range sortedKeys(m) {
+	maps.Copy(m, base)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, &docker.ContainerLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
 	}
 	return out
@@ -309,20 +308,9 @@ func containerLabels(base map[string]string, service, role string) docker.Contai
 func networkLabels(base map[string]string, service string) docker.NetworkLabelArray {
 	var out docker.NetworkLabelArray
 	m := map[string]string{ServiceLabel: service}
-	for k, v := range base {
-		m[k] = v
-	}
-	for _, k := range sortedKeys(m) {
+	maps.Copy(m, base)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, &docker.NetworkLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
