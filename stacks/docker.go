@@ -97,13 +97,13 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 	if d.Mesh, err = docker.NewNetwork(ctx, "mesh", &docker.NetworkArgs{
 		Name: pulumi.String("lamina-mesh"), Driver: pulumi.String("bridge"), Internal: pulumi.Bool(true),
 		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(meshNet.String())}},
-		Labels:      docker.NetworkLabelArray{&docker.NetworkLabelArgs{Label: pulumi.String("lamina.io/stack"), Value: pulumi.String(ctx.Stack())}},
+		Labels:      dockermesh.NetworkLabels(labels, ""),
 	}, withDocker); err != nil {
 		return nil, err
 	}
 	if d.EdgeNetwork, err = docker.NewNetwork(ctx, "edge-network", &docker.NetworkArgs{
 		Name: pulumi.String("lamina-edge"), Driver: pulumi.String("bridge"),
-		Labels: docker.NetworkLabelArray{&docker.NetworkLabelArgs{Label: pulumi.String("lamina.io/stack"), Value: pulumi.String(ctx.Stack())}},
+		Labels: dockermesh.NetworkLabels(labels, ""),
 	}, withDocker); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/dockermesh"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/tooltest"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -25,9 +26,7 @@ const (
 // openssl makes the mesh's real keys and certificates.
 func deployCompact(t *testing.T) (*recorder.Graph, *fakeMac) {
 	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl is not installed: the Docker mesh's certificates come from the real one (apt-get install openssl)")
-	}
+	tooltest.Find(t, "openssl", tooltest.OpenSSL) // the mesh's certificates come from the real one
 	overrides, _ := withDataDir(t, "compact", nil)
 	kit := newFakeMac(t, "colima")
 	return deploy(t, stackSource(t, "compact", overrides), kit), kit
@@ -166,16 +165,7 @@ func TestDockerTargetKeepsSecretsOutOfEnvironments(t *testing.T) {
 // Every proxy's generated nginx.conf, with the certificates the stack made, passes the
 // real `nginx -t`.
 func TestDockerTargetProxyConfigurationsPassNginx(t *testing.T) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		nginx, err = exec.LookPath("/usr/sbin/nginx")
-	}
-	if err != nil {
-		if os.Getenv("LAMINA_NGINX_REQUIRED") != "" {
-			t.Fatal("LAMINA_NGINX_REQUIRED is set, but nginx is not installed")
-		}
-		t.Skip("nginx is not installed (apt-get install nginx): the generated configurations are checked by the real one")
-	}
+	nginx := tooltest.Find(t, "nginx", tooltest.Nginx)
 	g, _ := deployCompact(t)
 	checked := 0
 	for _, c := range g.ByType(containerType) {

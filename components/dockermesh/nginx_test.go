@@ -20,26 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lamina-os/lamina-infra/components/dockermesh"
+	"github.com/lamina-os/lamina-infra/internal/tooltest"
 )
-
-// requiredEnv, when set, turns a missing nginx or openssl into a failure (CI sets it).
-const requiredEnv = "LAMINA_NGINX_REQUIRED"
-
-// tool finds a real program the tests drive, or skips saying how to get it.
-func tool(t *testing.T, name, install string) string {
-	t.Helper()
-	for _, p := range []string{name, "/usr/sbin/" + name} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	msg := fmt.Sprintf("%s is not installed (%s); the proxies' tests run the real one", name, install)
-	if os.Getenv(requiredEnv) != "" {
-		t.Fatalf("%s is set: %s", requiredEnv, msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // script runs one of the package's scripts as the command provider does: bash, its
 // environment on top of the process's; it returns what the script printed.
@@ -65,7 +47,7 @@ type authority struct {
 
 func newAuthority(t *testing.T, name string) authority {
 	t.Helper()
-	tool(t, "openssl", "apt-get install openssl; every Mac has it")
+	tooltest.Find(t, "openssl", tooltest.OpenSSL)
 	bundle := script(t, dockermesh.CAScript, map[string]string{"LAMINA_CA_NAME": name, "LAMINA_TLS_DAYS": "30"})
 	_, cert, err := dockermesh.SplitPEM(bundle)
 	require.NoError(t, err)
@@ -119,7 +101,7 @@ func freeAddr(t *testing.T) string {
 // waiting for its listeners.
 func run(t *testing.T, p dockermesh.Proxy, listens ...string) {
 	t.Helper()
-	nginx := tool(t, "nginx", "apt-get install nginx")
+	nginx := tooltest.Find(t, "nginx", tooltest.Nginx)
 	p.RunDir = t.TempDir()
 	conf, err := p.Config()
 	require.NoError(t, err)

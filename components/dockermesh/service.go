@@ -127,7 +127,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		Driver:      pulumi.String("bridge"),
 		Internal:    pulumi.Bool(!args.Internet),
 		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(args.Private.String())}},
-		Labels:      networkLabels(args.Labels, args.Name),
+		Labels:      NetworkLabels(args.Labels, args.Name),
 	}, parent); err != nil {
 		return nil, err
 	}
@@ -295,20 +295,26 @@ func hardenedArgs(c *docker.ContainerArgs, user string) {
 	c.LogOpts = pulumi.StringMap{"max-size": pulumi.String("10m"), "max-file": pulumi.String("3")}
 }
 
+// containerLabels are a container's: the stack's, its service and its role.
 func containerLabels(base map[string]string, service, role string) docker.ContainerLabelArray {
-	var out docker.ContainerLabelArray
 	m := map[string]string{ServiceLabel: service, RoleLabel: role}
 	maps.Copy(m, base)
+	var out docker.ContainerLabelArray
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, &docker.ContainerLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
 	}
 	return out
 }
 
-func networkLabels(base map[string]string, service string) docker.NetworkLabelArray {
-	var out docker.NetworkLabelArray
-	m := map[string]string{ServiceLabel: service}
+// NetworkLabels are a network's labels, in order: base (the stack's), and the service
+// whose private network it is, if any.
+func NetworkLabels(base map[string]string, service string) docker.NetworkLabelArray {
+	m := map[string]string{}
 	maps.Copy(m, base)
+	if service != "" {
+		m[ServiceLabel] = service
+	}
+	var out docker.NetworkLabelArray
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, &docker.NetworkLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
 	}
