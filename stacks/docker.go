@@ -46,7 +46,9 @@ const (
 	grafanaSecret = "/run/lamina/grafana-admin-password"
 	dockerSocket  = "/var/run/docker.sock"
 	grafanaUser   = "472:472"
-	lokiUser      = "10001:10001"
+	// observabilityStartupSeconds is how long Grafana and Loki may take to be ready.
+	observabilityStartupSeconds = 120
+	lokiUser                    = "10001:10001"
 	// Vector reads the containers' logs through the Docker socket, as root in its
 	// container; it serves nothing, and reaches only Loki, through its proxy.
 	vectorUser = "0:0"
@@ -178,7 +180,8 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 			Files:  []dockermesh.File{{Path: llmserve.Manifest, Content: pulumi.String(catalogueOf(llm).YAML())}},
 			Mounts: []dockermesh.Mount{{Host: dataDir(modelsVolume), Container: llmserve.ModelsDir}},
 			User:   user(llm.Security), MemoryBytes: mb(llm.Resources.Limits.Memory), CPUs: cpus(llm.Resources.Limits.CPU),
-			Callers: []string{core.Name, "edge"}, Streaming: true, Internet: llm.Downloads},
+			Callers: []string{core.Name, "edge"}, Streaming: true, Internet: llm.Downloads,
+			HealthPath: llmserve.HealthPath, StartupSeconds: llmserve.StartupSeconds},
 		{Name: chromadb.Name, Image: d.Images[chromadb.Name], Port: chromadb.Port,
 			Env: map[string]string{
 				"IS_PERSISTENT": "TRUE", "PERSIST_DIRECTORY": chromadb.DataDir, "ANONYMIZED_TELEMETRY": "FALSE",
@@ -189,12 +192,12 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 			Files:  []dockermesh.File{{Path: chromaTokenFile, Content: token}},
 			Mounts: []dockermesh.Mount{{Host: dataDir("chromadb"), Container: chromadb.DataDir}},
 			User:   user(ch.Security), MemoryBytes: mb(ch.Resources.Limits.Memory), CPUs: cpus(ch.Resources.Limits.CPU),
-			Callers: []string{core.Name, "edge"}},
+			Callers: []string{core.Name, "edge"}, HealthPath: chromadb.HealthPath, StartupSeconds: chromadb.StartupSeconds},
 		{Name: core.Name, Image: d.Images[core.Name], Port: core.Port,
 			Command: append([]string{"python", "-m", "lamina.api.unified_server"}, core.Args(co.Mode, co.Agents)...),
 			Env:     merge(coreEnv, co.Env),
 			User:    user(co.Security), MemoryBytes: mb(co.Resources.Limits.Memory), CPUs: cpus(co.Resources.Limits.CPU),
-			Callers: []string{dashboard.Name, "edge"},
+			Callers: []string{dashboard.Name, "edge"}, HealthPath: core.HealthPath, StartupSeconds: core.StartupSeconds,
 			Calls: []dockermesh.Call{
 				{Service: llmserve.Name, Port: llmserve.Port},
 				// The token goes with each request from core's proxy: core's container
@@ -205,7 +208,8 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		{Name: dashboard.Name, Image: d.Images[dashboard.Name], Port: dashboard.Port,
 			Env:  merge(map[string]string{"LAMINA_API_URL": url(core.Name, core.Port)}, da.Env),
 			User: user(da.Security), MemoryBytes: mb(da.Resources.Limits.Memory), CPUs: cpus(da.Resources.Limits.CPU),
-			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: core.Name, Port: core.Port}}},
+			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: core.Name, Port: core.Port}},
+			HealthPath: dashboard.HealthPath, StartupSeconds: dashboard.StartupSeconds},
 		{Name: "grafana", Image: d.Images["grafana"], Port: grafanaPort,
 			Env: map[string]string{
 				"GF_SECURITY_ADMIN_USER": cfg.Grafana.AdminUser, "GF_SECURITY_ADMIN_PASSWORD__FILE": grafanaSecret,
@@ -218,12 +222,13 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 			},
 			Mounts: []dockermesh.Mount{{Host: dataDir("grafana"), Container: "/var/lib/grafana"}},
 			User:   grafanaUser, MemoryBytes: mb(dc.Grafana.Memory), CPUs: cpus(dc.Grafana.CPUs),
-			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: "loki", Port: lokiPort}}},
+			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: "loki", Port: lokiPort}},
+			HealthPath: "/api/health", StartupSeconds: observabilityStartupSeconds},
 		{Name: "loki", Image: d.Images["loki"], Port: lokiPort, Command: []string{"-config.file=" + lokiConfig},
 			Files:  []dockermesh.File{{Path: lokiConfig, Content: pulumi.String(lokiYAML(lokiPort, cfg.Logs.Loki.Retention))}},
 			Mounts: []dockermesh.Mount{{Host: dataDir("loki"), Container: "/loki"}},
 			User:   lokiUser, MemoryBytes: mb(dc.Loki.Memory), CPUs: cpus(dc.Loki.CPUs),
-			Callers: []string{"grafana", "vector"}},
+			Callers: []string{"grafana", "vector"}, HealthPath: "/ready", StartupSeconds: observabilityStartupSeconds},
 		{Name: "vector", Image: d.Images["vector"], Command: []string{"--config", vectorConfig},
 			Files:  []dockermesh.File{{Path: vectorConfig, Content: pulumi.String(vectorYAML(url("loki", lokiPort), ctx.Stack()))}},
 			Mounts: []dockermesh.Mount{{Host: dockerSocket, Container: dockerSocket, ReadOnly: true}},

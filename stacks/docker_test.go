@@ -1,6 +1,8 @@
 package stacks_test
 
 import (
+	"cmp"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,6 +120,58 @@ func TestDockerTargetPublishesOnlyTheEdgeAndHidesEachServiceBehindItsProxy(t *te
 	assert.Equal(t, []string{"lamina-edge"}, members["lamina-edge"], "the edge's network holds the edge alone")
 	assert.Equal(t, "https://dashboard.compact.lamina.home.arpa:8443", g.Outputs["dashboardURL"])
 	assert.Equal(t, "127.0.0.1", g.Outputs["gatewayAddress"])
+}
+
+// `pulumi up` ends when every service answers its health path: each proxy is made after
+// its app and waited for until Docker's health check, asking the proxy's loopback /ready,
+// finds the app answering through it; the edge comes last, waited for the same way.
+func TestDockerTargetUpWaitsUntilEveryServiceAnswersItsHealthPath(t *testing.T) {
+	g, _ := deployCompact(t)
+	apps := map[string]*recorder.Resource{}
+	for _, c := range g.ByType(containerType) {
+		if l := labelsOf(c); l[dockermesh.RoleLabel] == dockermesh.RoleApp {
+			apps[l[dockermesh.ServiceLabel]] = c
+		}
+	}
+	health := map[string]string{
+		"lamina-llm-serve": "http://lamina-llm-serve-app:8000/health", "chromadb": "http://chromadb-app:8000/api/v1/heartbeat",
+		"lamina-core": "http://lamina-core-app:8080/health", "lamina-dashboard": "http://lamina-dashboard-app:5001/",
+		"grafana": "http://grafana-app:3000/api/health", "loki": "http://loki-app:3100/ready", "vector": "",
+	}
+	startup := map[string]float64{"lamina-llm-serve": 600, "edge": 30, "vector": 10}
+	waited := 0
+	for _, c := range g.ByType(containerType) {
+		l := labelsOf(c)
+		role, service := l[dockermesh.RoleLabel], l[dockermesh.ServiceLabel]
+		if role == dockermesh.RoleApp {
+			assert.Nil(t, c.Inputs["wait"], "%s: an app's image has no known tool to check it with; its proxy does", c.Name)
+			continue
+		}
+		waited++
+		assert.Equal(t, []any{"CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8081/ready"}, field(c.Inputs, "healthcheck", "tests"), c.Name)
+		assert.Equal(t, true, c.Inputs["wait"], c.Name)
+		secs := cmp.Or(startup[service], 120)
+		assert.Equal(t, fmt.Sprintf("%gs", secs), field(c.Inputs, "healthcheck", "startPeriod"), c.Name)
+		assert.Equal(t, "1s", field(c.Inputs, "healthcheck", "startInterval"), c.Name)
+		assert.Equal(t, secs+40, c.Inputs["waitTimeout"], "%s: the start period, three failed checks 10 s apart, and 10 s", c.Name)
+		conf := uploads(c)[dockermesh.ConfPath]
+		require.Contains(t, conf, "listen 127.0.0.1:8081;", c.Name)
+		if role == dockermesh.RoleEdge {
+			for s, app := range apps {
+				proxy := g.Resource(strings.Replace(app.URN, "::"+app.Name, "::"+app.Name+"-proxy", 1))
+				require.NotNil(t, proxy, s)
+				assert.True(t, g.DependsOn(c, proxy.URN), "the edge waits for %s's proxy", s)
+			}
+			continue
+		}
+		assert.True(t, g.DependsOn(c, apps[service].URN), "%s's proxy is made after its app", service)
+		if want := health[service]; want != "" {
+			assert.Contains(t, conf, `set $lamina_app_health "`+want+`";`, service)
+		} else {
+			assert.Regexp(t, `location = /ready \{\s+return 200;`, conf, "%s serves nothing: ready when its proxy is", service)
+		}
+	}
+	assert.Equal(t, 8, waited, "seven proxies and the edge")
 }
 
 func mapKeys[V any](m map[string]V) []string {

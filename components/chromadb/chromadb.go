@@ -22,6 +22,8 @@ const (
 	Port = 8000
 	// HealthPath answers without a token.
 	HealthPath = "/api/v1/heartbeat"
+	// StartupSeconds is how long it may take to answer HealthPath after a start.
+	StartupSeconds = 120
 	// DataDir is where ChromaDB persists, on the host volume.
 	DataDir = "/data"
 	// AuthSecret holds the token under TokenKey, in ChromaDB's namespace.
@@ -101,7 +103,7 @@ func NewChromaDB(ctx *pulumi.Context, name string, args ChromaDBArgs, opts ...pu
 	if c.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
 		Name: Name, Namespace: args.Namespace, Kind: workload.StatefulSet, Replicas: 1,
 		Image: pulumi.String(args.Image), PullPolicy: workload.PullIfNotPresent, Env: env,
-		Port: Port, HealthPath: HealthPath, StartupSeconds: 120,
+		Port: Port, HealthPath: HealthPath, StartupSeconds: StartupSeconds,
 		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
 		Volumes: []workload.Volume{{Name: "data", MountPath: DataDir, Source: corev1.VolumeArgs{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String(args.Claim)}}}},

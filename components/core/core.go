@@ -23,6 +23,8 @@ const (
 	// Port is where the server listens and the Service's port.
 	Port       = 8080
 	HealthPath = "/health"
+	// StartupSeconds is how long it may take to answer HealthPath after a start.
+	StartupSeconds = 120
 	// Modes.
 	SingleAgent = "single-agent"
 	MultiAgent  = "multi-agent"
@@ -109,7 +111,7 @@ func NewCore(ctx *pulumi.Context, name string, args CoreArgs, opts ...pulumi.Res
 		Name: Name, Namespace: args.Namespace, Kind: workload.Deployment, Replicas: args.Replicas,
 		Image: args.Image, PullPolicy: args.PullPolicy,
 		Command: []string{"python", "-m", "lamina.api.unified_server"}, Args: Args(args.Mode, args.Agents),
-		Env: env, ExtraEnv: args.Env, Port: Port, HealthPath: HealthPath, StartupSeconds: 120,
+		Env: env, ExtraEnv: args.Env, Port: Port, HealthPath: HealthPath, StartupSeconds: StartupSeconds,
 		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
 		DependsOn: args.DependsOn,
 	}, pulumi.Parent(c)); err != nil {

@@ -18,6 +18,8 @@ const (
 	Name       = "lamina-dashboard"
 	Port       = 5001
 	HealthPath = "/"
+	// StartupSeconds is how long it may take to answer HealthPath after a start.
+	StartupSeconds = 120
 )
 
 // ReadVerbs are the only verbs the dashboard is granted.
@@ -102,7 +104,7 @@ func NewDashboard(ctx *pulumi.Context, name string, args DashboardArgs, opts ...
 	if d.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
 		Name: Name, Namespace: args.Namespace, Kind: workload.Deployment, Replicas: 1,
 		Image: args.Image, PullPolicy: args.PullPolicy, Env: env, ExtraEnv: args.Env,
-		Port: Port, HealthPath: HealthPath, StartupSeconds: 120,
+		Port: Port, HealthPath: HealthPath, StartupSeconds: StartupSeconds,
 		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
 		APIAccess: true, DependsOn: args.DependsOn,
 	}, parent); err != nil {

@@ -62,6 +62,10 @@ type Proxy struct {
 	Public []Route
 	// Listen is the address the edge's public server listens on, host:port.
 	Listen string
+	// Health is a loopback host:port where Docker's health check asks for /ready: ready
+	// when nginx serves and, for a service with Inbound.HealthPath, when the app answers
+	// it. Empty: no health server.
+	Health string
 }
 
 // Inbound is where a proxy accepts the mesh's requests for its service.
@@ -74,6 +78,8 @@ type Inbound struct {
 	Callers []string
 	// Streaming turns off response buffering, for token-by-token model output.
 	Streaming bool
+	// HealthPath is the app's health endpoint, which the proxy's /ready asks.
+	HealthPath string
 }
 
 // Route is one service reached through the mesh.
@@ -132,10 +138,19 @@ func (p Proxy) validate() error {
 		if len(in.Callers) == 0 {
 			return fmt.Errorf("proxy %s: no caller may reach it; a service nothing calls needs no proxy", p.Name)
 		}
+		if in.HealthPath != "" && !pathOK.MatchString(in.HealthPath) {
+			return fmt.Errorf("proxy %s: health path %q is not an absolute path", p.Name, in.HealthPath)
+		}
 		for _, c := range in.Callers {
 			if !identity.MatchString(c) {
 				return fmt.Errorf("proxy %s: caller %q is not an identity", p.Name, c)
 			}
+		}
+	}
+	if p.Health != "" {
+		host, _, _ := net.SplitHostPort(p.Health)
+		if ip := net.ParseIP(host); hostPort(p.Health) != nil || ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("proxy %s: health %q is not a loopback address and port: only the container's own health check may ask it", p.Name, p.Health)
 		}
 	}
 	if len(p.Public) > 0 {
@@ -341,6 +356,30 @@ http {
 {{- template "upstream" .}}
       proxy_set_header X-Forwarded-Proto https;
       proxy_buffering off;
+    }
+  }
+{{- end}}
+{{- if .Health}}
+
+  # Health: Docker's health check, from inside the container. Ready when nginx serves
+  # {{- if and .Inbound .Inbound.HealthPath}} and {{.Name}} answers {{.Inbound.HealthPath}}{{end}}.
+  server {
+    listen {{.Health}};
+    allow 127.0.0.1;
+    deny all;
+    access_log off;
+    location = /ready {
+{{- if and .Inbound .Inbound.HealthPath}}
+      set $lamina_app_health "{{.Inbound.App}}{{.Inbound.HealthPath}}";
+      proxy_pass $lamina_app_health;
+      proxy_connect_timeout 2s;
+      proxy_read_timeout 5s;
+{{- else}}
+      return 200;
+{{- end}}
+    }
+    location / {
+      return 404;
     }
   }
 {{- end}}

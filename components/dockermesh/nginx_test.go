@@ -172,14 +172,17 @@ func TestProxiesRequireAndVerifyClientCertificates(t *testing.T) {
 	}
 
 	chromaIn, coreOut, edgeIn := freeAddr(t), freeAddr(t), freeAddr(t)
+	chromaHealth, coreHealth, edgeHealth := freeAddr(t), freeAddr(t), freeAddr(t)
 	chromaTLS := mesh.issue(t, mesh, "chromadb", "chromadb", "chromadb.mesh.lamina")
 	run(t, dockermesh.Proxy{
-		Name: "chromadb", TLSDir: chromaTLS,
-		Inbound: &dockermesh.Inbound{Listen: chromaIn, App: "http://" + strings.TrimPrefix(app.URL, "http://"), Callers: []string{"core", "edge"}},
-	}, chromaIn)
+		Name: "chromadb", TLSDir: chromaTLS, Health: chromaHealth,
+		Inbound: &dockermesh.Inbound{Listen: chromaIn, App: "http://" + strings.TrimPrefix(app.URL, "http://"), Callers: []string{"core", "edge"},
+			HealthPath: "/api/v2/heartbeat"},
+	}, chromaIn, chromaHealth)
+	// Core's app is not there (nothing listens on the discard port).
 	run(t, dockermesh.Proxy{
-		Name: "core", TLSDir: mesh.issue(t, mesh, "core", "core"),
-		Inbound: &dockermesh.Inbound{Listen: freeAddr(t), App: "http://127.0.0.1:9", Callers: []string{"edge"}},
+		Name: "core", TLSDir: mesh.issue(t, mesh, "core", "core"), Health: coreHealth,
+		Inbound: &dockermesh.Inbound{Listen: freeAddr(t), App: "http://127.0.0.1:9", Callers: []string{"edge"}, HealthPath: "/health"},
 		Outbound: []dockermesh.Route{
 			{Name: "chromadb", Listen: coreOut, Allow: "127.0.0.0/8", Target: chromaIn, Service: "chromadb"},
 			// The same callee under another identity: the callee's certificate must carry it.
@@ -187,12 +190,12 @@ func TestProxiesRequireAndVerifyClientCertificates(t *testing.T) {
 			// A route only another network may use.
 			{Name: "dashboard", Listen: coreOut, Allow: "192.0.2.0/24", Target: chromaIn, Service: "chromadb"},
 		},
-	}, coreOut)
+	}, coreOut, coreHealth)
 	edgeTLS := mesh.issue(t, mesh, "edge", "chroma.lamina.test")
 	run(t, dockermesh.Proxy{
-		Name: "edge", TLSDir: edgeTLS, Listen: edgeIn,
+		Name: "edge", TLSDir: edgeTLS, Listen: edgeIn, Health: edgeHealth,
 		Public: []dockermesh.Route{{Name: "chroma.lamina.test", Target: chromaIn, Service: "chromadb"}},
-	}, edgeIn)
+	}, edgeIn, edgeHealth)
 
 	plain := &http.Client{Timeout: 10 * time.Second}
 	t.Run("core's plain request leaves as mutual TLS with core's identity", func(t *testing.T) {
@@ -245,6 +248,25 @@ func TestProxiesRequireAndVerifyClientCertificates(t *testing.T) {
 		status, _ = get(t, browser, "https://"+edgeIn+"/", "grafana.lamina.test")
 		assert.Equal(t, http.StatusMisdirectedRequest, status)
 	})
+	// What Docker's health check asks (wget in the container): ready only when the app
+	// answers its health path through the private network.
+	t.Run("a proxy is ready when its app answers its health path", func(t *testing.T) {
+		before := len(hits())
+		status, body := get(t, plain, "http://"+chromaHealth+"/ready", "localhost")
+		assert.Equal(t, http.StatusOK, status, body)
+		assert.Equal(t, "chromadb 127.0.0.1:"+strings.Split(app.URL, ":")[2]+" /api/v2/heartbeat", body)
+		assert.Len(t, hits(), before+1)
+		status, _ = get(t, plain, "http://"+chromaHealth+"/", "localhost")
+		assert.Equal(t, http.StatusNotFound, status, "the health server serves /ready alone")
+	})
+	t.Run("a proxy whose app does not answer is not ready", func(t *testing.T) {
+		status, _ := get(t, plain, "http://"+coreHealth+"/ready", "localhost")
+		assert.Equal(t, http.StatusBadGateway, status)
+	})
+	t.Run("the edge is ready when it serves", func(t *testing.T) {
+		status, _ := get(t, plain, "http://"+edgeHealth+"/ready", "localhost")
+		assert.Equal(t, http.StatusOK, status)
+	})
 }
 
 // What would not make a safe nginx configuration is refused before any text is made.
@@ -264,6 +286,10 @@ func TestProxyConfigRefusesUnsafeInput(t *testing.T) {
 			Inbound: &dockermesh.Inbound{Listen: ":8443", App: "http://chromadb-app:8000"}}, "no caller may reach it"},
 		{"an outbound route open to every network", dockermesh.Proxy{Name: "core", TLSDir: "/tls", RunDir: "/tmp", Inbound: in,
 			Outbound: []dockermesh.Route{{Name: "chromadb", Listen: ":8000", Allow: "all", Target: "chromadb.mesh.lamina:8443", Service: "chromadb"}}}, `allow "all" is not a network`},
+		{"a health server off loopback", dockermesh.Proxy{Name: "chromadb", TLSDir: "/tls", RunDir: "/tmp", Inbound: in, Health: "0.0.0.0:8081"},
+			`health "0.0.0.0:8081" is not a loopback address`},
+		{"a health path with a semicolon", dockermesh.Proxy{Name: "chromadb", TLSDir: "/tls", RunDir: "/tmp",
+			Inbound: &dockermesh.Inbound{Listen: ":8443", App: "http://chromadb-app:8000", Callers: []string{"core"}, HealthPath: "/x; return 200"}}, `health path "/x; return 200"`},
 		{"both sides", dockermesh.Proxy{Name: "edge", TLSDir: "/tls", RunDir: "/tmp", Inbound: in, Listen: "127.0.0.1:8443",
 			Public: []dockermesh.Route{{Name: "chroma.lamina.test", Target: "chromadb.mesh.lamina:8443", Service: "chromadb"}}}, "not both or none"},
 	} {

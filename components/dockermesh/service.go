@@ -30,6 +30,10 @@ const (
 	// memory limit.
 	proxyUser      = "101:101"
 	ProxyMemoryMiB = 64
+	// HealthPort is where a proxy's health server listens, on its container's loopback.
+	HealthPort = 8081
+	// edgeStartupSeconds is how long the edge (nginx alone) may take to be ready.
+	edgeStartupSeconds = 30
 )
 
 // Labels say what a container is to the policy pack and to `docker ps`.
@@ -91,6 +95,10 @@ type ServiceArgs struct {
 	Calls   []Call
 	// Streaming turns off the proxy's response buffering.
 	Streaming bool
+	// HealthPath is the app's health endpoint (empty: the service serves nothing, and is
+	// ready when running); StartupSeconds how long it may take to answer it after a start.
+	HealthPath     string
+	StartupSeconds int
 	// Internet lets the service's container reach the internet (model downloads): its
 	// private network is not internal. It still reaches the other services only through
 	// its proxy.
@@ -147,11 +155,11 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 			headers[c.Service+"\x00"+k] = v
 		}
 	}
-	proxy := Proxy{Name: args.Name, TLSDir: TLSDir, RunDir: RunDir, Resolver: dockerDNS, Outbound: outbound}
+	proxy := Proxy{Name: args.Name, TLSDir: TLSDir, RunDir: RunDir, Resolver: dockerDNS, Outbound: outbound, Health: healthListen}
 	if args.Port > 0 {
 		proxy.Inbound = &Inbound{
 			Listen: "0.0.0.0:" + strconv.Itoa(MeshPort), App: "http://" + appHost + ":" + strconv.Itoa(args.Port),
-			Callers: args.Callers, Streaming: args.Streaming,
+			Callers: args.Callers, Streaming: args.Streaming, HealthPath: args.HealthPath,
 		}
 	}
 	conf := headers.ToMapOutput().ApplyT(func(h map[string]any) (string, error) {
@@ -172,22 +180,6 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	if _, err := proxy.Config(); err != nil { // the shape, before any resource
 		return nil, fmt.Errorf("service %s: %w", args.Name, err)
 	}
-	proxyArgs := &docker.ContainerArgs{
-		Name:  pulumi.String(ContainerName(args.Name) + "-proxy"),
-		Image: pulumi.String(args.ProxyImage),
-		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
-			&docker.ContainerNetworksAdvancedArgs{Name: s.Network.Name, Aliases: pulumi.ToStringArray(aliases)},
-			&docker.ContainerNetworksAdvancedArgs{Name: args.Mesh.Name, Aliases: pulumi.ToStringArray([]string{MeshName(args.Name)})},
-		},
-		Uploads: proxyFiles(conf, args.Certificate, args.CACert),
-		Labels:  containerLabels(args.Labels, args.Name, RoleProxy),
-		Memory:  pulumi.Int(ProxyMemoryMiB),
-	}
-	hardenedArgs(proxyArgs, proxyUser)
-	if s.Proxy, err = docker.NewContainer(ctx, name+"-proxy", proxyArgs, parent); err != nil {
-		return nil, err
-	}
-
 	// The service's container, on its private network alone.
 	var env []string
 	for _, k := range slices.Sorted(maps.Keys(args.Env)) {
@@ -217,11 +209,31 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	if len(args.Command) > 0 {
 		app.Command = pulumi.ToStringArray(args.Command)
 	}
-	// The proxy first: the container's first calls find it.
 	hardenedArgs(app, args.User)
-	if s.App, err = docker.NewContainer(ctx, name, app, parent, pulumi.DependsOn([]pulumi.Resource{s.Proxy})); err != nil {
+	if s.App, err = docker.NewContainer(ctx, name, app, parent); err != nil {
 		return nil, err
 	}
+
+	// Its proxy, once the app runs: created when Docker's health check through it finds
+	// the app answering (the app's first calls to others wait for it, as with a sidecar
+	// that starts second; the app is restarted if it gives up).
+	proxyArgs := &docker.ContainerArgs{
+		Name:  pulumi.String(ContainerName(args.Name) + "-proxy"),
+		Image: pulumi.String(args.ProxyImage),
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
+			&docker.ContainerNetworksAdvancedArgs{Name: s.Network.Name, Aliases: pulumi.ToStringArray(aliases)},
+			&docker.ContainerNetworksAdvancedArgs{Name: args.Mesh.Name, Aliases: pulumi.ToStringArray([]string{MeshName(args.Name)})},
+		},
+		Uploads: proxyFiles(conf, args.Certificate, args.CACert),
+		Labels:  containerLabels(args.Labels, args.Name, RoleProxy),
+		Memory:  pulumi.Int(ProxyMemoryMiB),
+	}
+	hardenedArgs(proxyArgs, proxyUser)
+	readyArgs(proxyArgs, args.StartupSeconds)
+	if s.Proxy, err = docker.NewContainer(ctx, name+"-proxy", proxyArgs, parent, pulumi.DependsOn([]pulumi.Resource{s.App})); err != nil {
+		return nil, err
+	}
+
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{"network": s.Network.Name, "proxy": s.Proxy.Name, "app": s.App.Name})
 }
 
@@ -244,7 +256,7 @@ type EdgeArgs struct {
 // NewEdge declares the edge proxy: TLS from the user's browser, mutual TLS to each
 // service's proxy as the identity edge.
 func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.ResourceOption) (*docker.Container, error) {
-	proxy := Proxy{Name: "edge", TLSDir: TLSDir, RunDir: RunDir, Resolver: dockerDNS, Listen: "0.0.0.0:" + strconv.Itoa(MeshPort), Public: args.Routes}
+	proxy := Proxy{Name: "edge", TLSDir: TLSDir, RunDir: RunDir, Resolver: dockerDNS, Listen: "0.0.0.0:" + strconv.Itoa(MeshPort), Public: args.Routes, Health: healthListen}
 	conf, err := proxy.Config()
 	if err != nil {
 		return nil, err
@@ -264,6 +276,7 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 		Memory:  pulumi.Int(ProxyMemoryMiB),
 	}
 	hardenedArgs(edge, proxyUser)
+	readyArgs(edge, edgeStartupSeconds)
 	return docker.NewContainer(ctx, name, edge, opts...)
 }
 
@@ -280,9 +293,31 @@ func proxyFiles(conf pulumi.StringOutput, cert *Certificate, ca pulumi.StringInp
 	}
 }
 
+// healthListen is a proxy's health server, on its container's loopback only.
+var healthListen = "127.0.0.1:" + strconv.Itoa(HealthPort)
+
+// readyArgs give a proxy Docker's health check (busybox's wget in the nginx image asks
+// its /ready, so the app behind it is checked without any tool in the app's image) and
+// make `pulumi up` wait until it is healthy: within a second of the app answering (the
+// check runs every second for startup seconds, then every 10), or fail after startup
+// seconds and three failed checks.
+func readyArgs(c *docker.ContainerArgs, startup int) {
+	startup = max(startup, 10)
+	c.Healthcheck = &docker.ContainerHealthcheckArgs{
+		Tests:         pulumi.ToStringArray([]string{"CMD", "wget", "-q", "-O", "/dev/null", "http://" + healthListen + "/ready"}),
+		Interval:      pulumi.String("10s"),
+		Timeout:       pulumi.String("6s"),
+		Retries:       pulumi.Int(3),
+		StartPeriod:   pulumi.String(strconv.Itoa(startup) + "s"),
+		StartInterval: pulumi.String("1s"),
+	}
+	c.Wait = pulumi.Bool(true)
+	c.WaitTimeout = pulumi.Int(startup + 3*10 + 10)
+}
+
 // hardenedArgs: a user of its own, no capability, no privilege escalation, a read-only
-// root file system with a tmpfs for /tmp, restarted unless stopped, waited for until
-// healthy or running.
+// root file system with a tmpfs for /tmp, restarted unless stopped, running when
+// created.
 func hardenedArgs(c *docker.ContainerArgs, user string) {
 	c.User = pulumi.String(user)
 	c.Capabilities = &docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"})}

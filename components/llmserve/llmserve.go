@@ -24,6 +24,8 @@ const (
 	Port = 8000
 	// HealthPath answers when the server is up.
 	HealthPath = "/health"
+	// StartupSeconds is how long it may take to answer HealthPath after a start.
+	StartupSeconds = 600
 	// ModelsDir and Manifest are where the server, working in /app, reads its models
 	// and its catalogue (its --models-dir and --manifest defaults).
 	ModelsDir = "/app/models"
@@ -152,7 +154,7 @@ func NewLLMServe(ctx *pulumi.Context, name string, args LLMServeArgs, opts ...pu
 	if l.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
 		Name: Name, Namespace: args.Namespace, Kind: workload.Deployment, Replicas: args.Replicas,
 		Image: args.Image, PullPolicy: args.PullPolicy, ExtraEnv: args.Env,
-		Port: Port, HealthPath: HealthPath, StartupSeconds: 600,
+		Port: Port, HealthPath: HealthPath, StartupSeconds: StartupSeconds,
 		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
 		Volumes: []workload.Volume{
 			{Name: "models", MountPath: ModelsDir, Source: corev1.VolumeArgs{
