@@ -77,6 +77,44 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			},
 		},
 		{
+			name:      "a GPU on a VM that has none",
+			overrides: map[string]string{"lamina:llm": `{"accelerator": "gpu"}`},
+			want: []string{
+				`lamina:llm.accelerator: is gpu, but lamina:colima.vmType is "vz", whose containers get no GPU; set lamina:colima.vmType to krunkit (Apple silicon, macOS 14 or later, krunkit installed) or lamina:llm.accelerator to none`,
+			},
+		},
+		{
+			name: "what krunkit cannot run",
+			overrides: map[string]string{
+				"lamina:colima": `{"vmType": "krunkit", "arch": "x86_64", "memoryGiB": 128}`,
+				"lamina:llm":    `{"accelerator": "cuda"}`,
+			},
+			want: []string{
+				`lamina:colima.arch: "x86_64" with lamina:colima.vmType krunkit: krunkit runs only the Mac's own architecture; allowed: aarch64`,
+				`lamina:colima.memoryGiB: 128 GiB with lamina:colima.vmType krunkit: krunkit refuses more than 61440 MiB (the VM's memory and the GPU's share 62 GiB of address space); allowed: 2 to 60`,
+				`lamina:llm.accelerator: "cuda" is not allowed; allowed: none, gpu`,
+			},
+		},
+		{
+			name: "models that do not fit in the GPU's memory beside the VM's",
+			overrides: map[string]string{
+				"lamina:colima": `{"vmType": "krunkit", "memoryGiB": 24}`,
+				"lamina:llm": `{"accelerator": "gpu", "replicas": 1, "resources": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"memory": "8Gi"}},` +
+					`"models": {"llama3.3-70b-q4_k_m": {"load": true}}}`,
+			},
+			want: []string{
+				"lamina:llm.models: the models set to load (llama3.1-8b-q4_k_m 5Gi, llama3.2-3b-q4_k_m 2Gi, llama3.3-70b-q4_k_m 40Gi) need 47Gi on the GPU for 1 servers, more than the 37 GiB krunkit leaves it beside 24 GiB of VM memory (61 GiB minus lamina:colima.memoryGiB); lower lamina:colima.memoryGiB, set load false on one, or lower lamina:llm.replicas",
+			},
+		},
+		{
+			name:      "a GPU on a platform this stack does not own",
+			stack:     "staging",
+			overrides: map[string]string{"lamina:llm": `{"accelerator": "gpu"}`},
+			want: []string{
+				"lamina:llm.accelerator: is gpu, but lamina:cluster.target is shared: the GPU reaches pods only in this stack's own krunkit VM; allowed: none, or gpu with lamina:cluster.target colima",
+			},
+		},
+		{
 			name:      "workloads that do not fit in the VM",
 			overrides: map[string]string{"lamina:colima": `{"cpus":7,"memoryGiB":48}`},
 			want: []string{

@@ -212,6 +212,14 @@ type Colima struct {
 	// Arch is the VM's architecture, fixed when the VM is created. Allowed: aarch64,
 	// x86_64.
 	Arch string `json:"arch"`
+	// VMType is the kind of VM, fixed when the VM is created: vz (Apple's
+	// Virtualization framework; containers get no GPU) or krunkit (libkrun; containers
+	// see the Mac's GPU as a Vulkan device, /dev/dri). krunkit needs Apple silicon, macOS
+	// 14 or later, krunkit 1.2.1 or later and Colima 0.10.2 or later; it runs only
+	// aarch64, at most 60 GiB of memory (the VM's memory and the GPU's share 62 GiB of
+	// address space), and mounts the data directory with reverse sshfs, the only mount
+	// type Colima gives it. Allowed: vz, krunkit.
+	VMType string `json:"vmType"`
 	// K3sVersion is the k3s release Colima installs. Allowed: a k3s release tag such as
 	// v1.35.0+k3s1.
 	K3sVersion string `json:"k3sVersion"`

@@ -65,6 +65,15 @@ type LLMServe struct {
 	// Env is extra environment for the servers. Allowed: names of letters, digits and
 	// '_' not starting with a digit.
 	Env map[string]string `json:"env"`
+	// Accelerator runs the models on none (the VM's CPU cores) or gpu (the Mac's GPU,
+	// through krunkit's Vulkan device: lamina:colima.vmType krunkit). With gpu each
+	// server requests the GPU device (lamina.io/gpu, from a device plugin), offloads every
+	// layer, checks that its image sees a Vulkan device before it starts, and is replaced
+	// by stopping the old server first; the models set to load count against the GPU's
+	// memory, which krunkit maps from the Mac's memory beside the VM's (61 GiB minus
+	// lamina:colima.memoryGiB), instead of lamina:llm.resources.limits.memory. The image
+	// must carry a Vulkan build of llama.cpp and Mesa's Venus driver. Allowed: none, gpu.
+	Accelerator string `json:"accelerator"`
 	// Downloads lets the servers fetch models from their download source (HTTPS, port
 	// 443, to the internet); without it their network policy allows no egress beyond the
 	// cluster, and models are copied into data.dir/models by hand.

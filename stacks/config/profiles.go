@@ -131,8 +131,16 @@ func macStudio(other PlannedVM) Host {
 func developmentVM() Colima { return colimaVM("lamina-development", 12, 128, 200, false) }
 
 // productionVM is protected: `pulumi destroy` refuses to delete it. Staging runs in it.
+//
+// It stays a vz VM, its models on CPU cores (lamina:llm.accelerator none), on purpose:
+// krunkit, the only VM type that gives containers the GPU, holds at most 60 GiB of
+// memory, and leaves the GPU 61 GiB minus that. Production's platform, three servers
+// each holding a 70B model, and staging ask for about 240 GiB; on krunkit one 70B model
+// (40 GiB on the GPU) leaves the VM 21 GiB. The GPU suits a smaller stack of its own
+// (README, "Models on the GPU").
 func productionVM() Colima {
 	vm := colimaVM("lamina-production", 16, 256, 500, true)
+	vm.VMType = VMTypeVZ
 	vm.Tenants = []Tenant{stagingShare}
 	return vm
 }
@@ -326,8 +334,8 @@ func llm(replicas int, r Resources, store string, env map[string]string, downloa
 	// internet, gets its models copied from development's store on the same Mac.
 	return LLMServe{
 		Replicas: replicas, Resources: r, Security: lamina, Env: env, ModelStoreSize: store, Models: models,
-		Downloads: downloads,
-		Defaults:  map[string]string{"conversational": "llama3.2-3b-q4_k_m", "analytical": "llama3.1-8b-q4_k_m", "reasoning": "llama3.3-70b-q4_k_m"},
+		Downloads: downloads, Accelerator: AcceleratorNone,
+		Defaults: map[string]string{"conversational": "llama3.2-3b-q4_k_m", "analytical": "llama3.1-8b-q4_k_m", "reasoning": "llama3.3-70b-q4_k_m"},
 	}
 }
 
@@ -394,6 +402,7 @@ func colimaVM(profile string, cpus, memoryGiB, diskGiB int, protect bool) Colima
 		MemoryGiB:  memoryGiB,
 		DiskGiB:    diskGiB,
 		Arch:       "aarch64",
+		VMType:     VMTypeVZ,
 		K3sVersion: k3sVersion,
 		K3sArgs:    []string{},
 		DNS:        []string{},

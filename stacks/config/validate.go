@@ -129,6 +129,7 @@ func validateColima(c *Config, ps *problems) {
 	validateTenants(c, ps)
 	inRange(ps, "lamina:colima.diskGiB", v.DiskGiB, minDiskGiB, maxDiskGiB)
 	oneOf(ps, "lamina:colima.arch", v.Arch, "aarch64", "x86_64")
+	validateVMType(c, ps)
 	if !k3sRelease.MatchString(v.K3sVersion) {
 		ps.add("lamina:colima.k3sVersion", "%s is not a k3s release tag; allowed: the form v1.35.0+k3s1", quote(v.K3sVersion))
 	}

@@ -40,6 +40,7 @@ var SystemReserve = Quantities{CPU: "1", Memory: "4Gi"}
 func validateAgents(c *Config, ps *problems) {
 	validateImages(c, ps)
 	validateLLM(c, ps)
+	validateAccelerator(c, ps)
 	validateChroma(c, ps)
 	validateCore(c, ps)
 	key := "lamina:dashboard"
@@ -197,8 +198,7 @@ func validateLLM(c *Config, ps *problems) {
 	validateEnv(c, ps, key, l.Env)
 	validateSize(ps, key+".modelStoreSize", l.ModelStoreSize, 64<<40, "64Ti")
 
-	total, loaded := 0.0, 0.0
-	var loads []string
+	total := 0.0
 	enabled := 0
 	paths := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(l.Models)) {
@@ -230,10 +230,6 @@ func validateLLM(c *Config, ps *problems) {
 			ps.add(mk+".size", "%s is not a size from 1Mi to 4Ti", quote(m.Size))
 		} else {
 			total += size
-			if m.Load {
-				loaded += size
-				loads = append(loads, name+" "+m.Size)
-			}
 		}
 		if len(m.UseCases) == 0 {
 			ps.add(mk+".useCases", "is empty; name at least one use case")
@@ -278,8 +274,10 @@ func validateLLM(c *Config, ps *problems) {
 	if store, ok := ParseQuantity(l.ModelStoreSize); ok && total > store {
 		ps.add(key+".modelStoreSize", "%s cannot hold the catalogue's %s of models; allowed: at least %s", l.ModelStoreSize, FormatGiB(total), FormatGiB(total))
 	}
-	// Every server loads the models set to load into its own memory.
-	if limit, ok := ParseQuantity(l.Resources.Limits.Memory); ok && loaded > limit {
+	// Every server loads the models set to load into its own memory (on the CPU; on the
+	// GPU they count against the GPU's, validateAccelerator).
+	loaded, loads := loadedModels(l)
+	if limit, ok := ParseQuantity(l.Resources.Limits.Memory); ok && loaded > limit && l.Accelerator != AcceleratorGPU {
 		ps.add(key+".models", "the models set to load (%s) need %s, %s more than lamina:llm.resources.limits.memory (%s); set load false on one or raise the limit",
 			strings.Join(loads, ", "), FormatGiB(loaded), FormatGiB(loaded-limit), l.Resources.Limits.Memory)
 	}
@@ -361,12 +359,13 @@ func (c *Config) Demands() []Demand {
 		name, key string
 		replicas  int
 		r         Resources
+		noSurge   bool
 	}{
-		{"lamina-llm-serve", "lamina:llm.resources", c.LLM.Replicas, c.LLM.Resources},
-		{"lamina-core", "lamina:core.resources", c.Core.Replicas, c.Core.Resources},
-		{"lamina-dashboard", "lamina:dashboard.resources", 1, c.Dashboard.Resources},
+		{"lamina-llm-serve", "lamina:llm.resources", c.LLM.Replicas, c.LLM.Resources, c.LLM.StopsBeforeStart()},
+		{"lamina-core", "lamina:core.resources", c.Core.Replicas, c.Core.Resources, false},
+		{"lamina-dashboard", "lamina:dashboard.resources", 1, c.Dashboard.Resources, false},
 	} {
-		add(d.name, d.key, d.replicas, d.r, true).Surge = d.replicas == 1
+		add(d.name, d.key, d.replicas, d.r, true).Surge = d.replicas == 1 && !d.noSurge
 	}
 	if c.Build.Enabled && platform {
 		// A check may run at any time, so its pod is counted whether a commit is set or not.

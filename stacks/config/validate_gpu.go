@@ -1,0 +1,115 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// VM types and accelerators.
+const (
+	VMTypeVZ      = "vz"
+	VMTypeKrunkit = "krunkit"
+
+	AcceleratorNone = "none"
+	AcceleratorGPU  = "gpu"
+)
+
+// krunkit's bounds (krunkit's src/context.rs): it refuses more than 61440 MiB of memory,
+// and gives the GPU what is left of 62 GiB of guest address space once the memory is
+// rounded up to the next GiB plus one.
+const (
+	KrunkitMaxMemoryGiB = 60
+	krunkitAddressGiB   = 61
+)
+
+// StopsBeforeStart says a rollout stops a server before its replacement starts, even
+// with one replica: on the GPU, two servers' models would not fit side by side.
+func (l LLMServe) StopsBeforeStart() bool { return l.Accelerator == AcceleratorGPU }
+
+// GPUMemoryGiB is the GPU's memory krunkit maps into a VM of memoryGiB: 61 GiB minus it.
+func GPUMemoryGiB(memoryGiB int) int { return krunkitAddressGiB - memoryGiB }
+
+// validateVMType: what krunkit cannot run is refused before any VM is touched.
+func validateVMType(c *Config, ps *problems) {
+	v := c.Colima
+	oneOf(ps, "lamina:colima.vmType", v.VMType, VMTypeVZ, VMTypeKrunkit)
+	if v.VMType != VMTypeKrunkit {
+		return
+	}
+	if v.Arch != "aarch64" {
+		ps.add("lamina:colima.arch", "%s with lamina:colima.vmType krunkit: krunkit runs only the Mac's own architecture; allowed: aarch64", quote(v.Arch))
+	}
+	if v.MemoryGiB > KrunkitMaxMemoryGiB {
+		ps.add("lamina:colima.memoryGiB", "%d GiB with lamina:colima.vmType krunkit: krunkit refuses more than 61440 MiB (the VM's memory and the GPU's share 62 GiB of address space); allowed: %d to %d",
+			v.MemoryGiB, minVMMemoryGiB, KrunkitMaxMemoryGiB)
+	}
+}
+
+// validateAccelerator: a GPU needs this stack's own krunkit VM, and the models set to
+// load must fit in the GPU's memory, which comes from the Mac's memory beside the VM's.
+func validateAccelerator(c *Config, ps *problems) {
+	l := c.LLM
+	key := "lamina:llm.accelerator"
+	oneOf(ps, key, l.Accelerator, AcceleratorNone, AcceleratorGPU)
+	if l.Accelerator != AcceleratorGPU {
+		return
+	}
+	switch c.Cluster.Target {
+	case TargetColima:
+	case TargetDocker:
+		ps.add(key, "is gpu, but the Docker target does not pass the GPU to its containers; allowed with lamina:cluster.target docker: none")
+		return
+	default:
+		ps.add(key, "is gpu, but lamina:cluster.target is %s: the GPU reaches pods only in this stack's own krunkit VM; allowed: none, or gpu with lamina:cluster.target colima", c.Cluster.Target)
+		return
+	}
+	vm := c.Colima
+	if vm.VMType != VMTypeKrunkit {
+		ps.add(key, "is gpu, but lamina:colima.vmType is %s, whose containers get no GPU; set lamina:colima.vmType to krunkit (Apple silicon, macOS 14 or later, krunkit installed) or lamina:llm.accelerator to none", quote(vm.VMType))
+		return
+	}
+	loaded, loads := loadedModels(l)
+	// Every server holds its own copy; a rollout stops the old server first.
+	need := loaded * float64(max(l.Replicas, 1))
+	gpu := GPUMemoryGiB(vm.MemoryGiB)
+	if vm.MemoryGiB <= KrunkitMaxMemoryGiB && need > float64(gpu)*(1<<30) {
+		ps.add("lamina:llm.models", "the models set to load (%s) need %s on the GPU for %d servers, more than the %d GiB krunkit leaves it beside %d GiB of VM memory (61 GiB minus lamina:colima.memoryGiB); lower lamina:colima.memoryGiB, set load false on one, or lower lamina:llm.replicas",
+			strings.Join(loads, ", "), FormatGiB(need), max(l.Replicas, 1), gpu, vm.MemoryGiB)
+	}
+	// The GPU's memory is the Mac's: the VM and what the GPU holds share its budget.
+	_, budget := c.Host.vmBudget()
+	others := 0
+	for _, o := range c.Host.SideBySide {
+		others += o.MemoryGiB
+	}
+	if total := float64(vm.MemoryGiB+others)*(1<<30) + need; total > float64(budget)*(1<<30) {
+		ps.add("lamina:llm.models", "on the GPU (%s) with the VM's %d GiB%s make %s, more than the %d GiB the host leaves for VMs (lamina:host.memoryGiB minus macosMemoryGiB and reserveMemoryGiB): the GPU's memory is the Mac's",
+			FormatGiB(need), vm.MemoryGiB, sideBySideNote(others), FormatGiB(total), budget)
+	}
+}
+
+func sideBySideNote(gib int) string {
+	if gib == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" and the side-by-side VMs' %d GiB", gib)
+}
+
+// loadedModels is what each server loads: the total size and "name size" of each.
+func loadedModels(l LLMServe) (float64, []string) {
+	total := 0.0
+	var names []string
+	for _, name := range slices.Sorted(maps.Keys(l.Models)) {
+		m := l.Models[name]
+		if m.Disabled || !m.Load {
+			continue
+		}
+		if size, ok := ParseQuantity(m.Size); ok {
+			total += size
+			names = append(names, name+" "+m.Size)
+		}
+	}
+	return total, names
+}
