@@ -256,6 +256,7 @@ func newColimaVM(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		NodeCIDR:     cfg.Cluster.NodeCIDR,
 		Protect:      cfg.Colima.Protect,
 		NoKubernetes: cfg.Cluster.Target == config.TargetDocker,
+		VMType:       cfg.Colima.VMType,
 	})
 	return vm, daemon, err
 }

@@ -2,6 +2,7 @@ package stacks_test
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,6 +161,98 @@ func TestColimaEnsureScriptBranches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gpuDevelopment is development on a krunkit VM with its models on the GPU: 48 GiB of
+// VM memory leave the GPU 13 GiB, for the 7 GiB of models development loads.
+func gpuDevelopment(t *testing.T, overrides map[string]string) *config.Source {
+	t.Helper()
+	src := stackSource(t, "development", overrides)
+	src.Values["lamina:colima"] = section(t, src, "lamina:colima", map[string]any{"vmType": "krunkit", "memoryGiB": 48})
+	src.Values["lamina:llm"] = section(t, src, "lamina:llm", map[string]any{"accelerator": "gpu",
+		"resources": map[string]any{"requests": map[string]any{"cpu": "4", "memory": "6Gi"}, "limits": map[string]any{"cpu": "8", "memory": "12Gi"}}})
+	return src
+}
+
+// A krunkit VM is started as Colima can start one (reverse sshfs, Colima 0.10.2, its
+// network helper installed beforehand), and a VM of another type is refused before it
+// is touched: Colima would keep the old type and only warn.
+func TestColimaKrunkitVM(t *testing.T) {
+	helper := func(t *testing.T, installed bool) map[string]string {
+		opt, sudoers := t.TempDir(), t.TempDir()
+		if installed {
+			require.NoError(t, os.MkdirAll(filepath.Join(opt, "bin"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(opt, "bin", "socket_vmnet"), nil, 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(sudoers, "colima"), nil, 0o440))
+		}
+		return map[string]string{"LAMINA_COLIMA_OPT": opt, "LAMINA_SUDOERS_DIR": sudoers, "FAKE_COLIMA_VERSION": "0.10.3"}
+	}
+	for _, tc := range []struct {
+		name      string
+		existing  string // "": none; else status and, after a space, the VM type it was made with
+		installed bool
+		env       map[string]string
+		code      int
+		calls     []string
+		stderr    string
+	}{
+		{name: "a new krunkit VM", installed: true, calls: []string{"start"}},
+		{name: "a stopped krunkit VM is started", existing: "Stopped krunkit", installed: true, calls: []string{"start"}},
+		{name: "a running vz VM is refused", existing: "Running vz", installed: true, code: 1,
+			stderr: "profile lamina-development is a VM of type 'macOS Virtualization.Framework' but lamina:colima.vmType asks for krunkit (Krunkit); the VM type is fixed when a VM is created, and Colima keeps the old one. Nothing was changed."},
+		{name: "a stopped vz VM is refused before it starts", existing: "Stopped vz", installed: true, code: 1,
+			stderr: "is a VM of type 'macOS Virtualization.Framework' but lamina:colima.vmType asks for krunkit"},
+		{name: "without Colima's network helper", code: 1,
+			stderr: "Colima installs it with sudo the first time it starts such a VM, which pulumi up cannot answer. Nothing was changed. Create the VM once in a terminal"},
+		{name: "a colima without krunkit networking", installed: true, env: map[string]string{"FAKE_COLIMA_VERSION": "0.10.1"}, code: 1,
+			stderr: "colima 0.10.1 cannot give a krunkit VM (lamina:colima.vmType krunkit) a reachable address; 0.10.2 or later is needed: brew upgrade colima"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mac := newFakeMac(t, "colima", "krunkit")
+			overrides, dataDir := withDataDir(t, "development", nil)
+			require.NoError(t, os.MkdirAll(dataDir, 0o755))
+			vm := command(t, preview(t, gpuDevelopment(t, overrides)), "colima-vm")
+			if status, vmType, ok := strings.Cut(tc.existing, " "); ok {
+				mac.profile("lamina-development", status, 12, 48, 200, "aarch64")
+				mac.vmType("lamina-development", vmType)
+			}
+			env := helper(t, tc.installed)
+			maps.Copy(env, tc.env)
+			res := mac.exec(vm, "create", env)
+			assert.Equal(t, tc.code, res.code, res.stderr)
+			assert.Contains(t, res.stderr, tc.stderr)
+			var changes []string
+			for _, c := range mac.calls() {
+				if slices.Contains([]string{"start", "stop", "delete"}, c[1]) {
+					changes = append(changes, c[1])
+				}
+			}
+			assert.Equal(t, tc.calls, changes)
+			if tc.code == 0 {
+				starts := mac.callsOf("colima", "start")
+				require.Len(t, starts, 1)
+				assert.Contains(t, starts[0], "--vm-type=krunkit")
+				assert.Contains(t, starts[0], "--mount-type=sshfs", "Colima makes any other mount type 9p for krunkit, which Lima refuses")
+				assert.Contains(t, starts[0], "--network-address")
+				assert.NotContains(t, starts[0], "--mount-type=virtiofs")
+			}
+		})
+	}
+	t.Run("without krunkit", func(t *testing.T) {
+		mac := newFakeMac(t, "colima")
+		overrides, dataDir := withDataDir(t, "development", nil)
+		require.NoError(t, os.MkdirAll(dataDir, 0o755))
+		res := mac.exec(command(t, preview(t, gpuDevelopment(t, overrides)), "colima-vm"), "create", helper(t, true))
+		assert.Equal(t, 127, res.code)
+		assert.Contains(t, res.stderr, "krunkit not found on PATH; install it with: brew tap slp/krun && brew install krunkit")
+		assert.Empty(t, mac.callsOf("colima", "start"))
+	})
+	t.Run("a vz stack's command is what it was", func(t *testing.T) {
+		overrides, _ := withDataDir(t, "development", nil)
+		vm := command(t, preview(t, stackSource(t, "development", overrides)), "colima-vm")
+		_, ok := vm.Raw()["environment"].ObjectValue()["LAMINA_VM_TYPE"]
+		assert.False(t, ok, "LAMINA_VM_TYPE is set only for krunkit, so existing VMs see no change")
+	})
 }
 
 func TestColimaScriptsNeedColimaOnThePath(t *testing.T) {

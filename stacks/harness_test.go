@@ -273,6 +273,18 @@ func (m *fakeMac) profile(name, status string, cpus, memoryGiB, diskGiB int, arc
 	}
 }
 
+// vmType records the type profile's VM was created with, where Colima keeps it.
+func (m *fakeMac) vmType(profile, vmType string) {
+	m.t.Helper()
+	dir := filepath.Join(m.home, ".colima", "_lima", "colima-"+profile)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		m.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "colima.yaml"), []byte("vmType: "+vmType+"\n"), 0o644); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
 type result struct {
 	stdout, stderr string
 	code           int

@@ -64,6 +64,8 @@ type ColimaVMArgs struct {
 	// Generation changes when the VM was found not running (Observer.Generation), so
 	// that the VM's command runs again and brings it back.
 	Generation string
+	// VMType is vz or krunkit (config.VMTypeKrunkit: containers see the GPU).
+	VMType string
 	// NoKubernetes starts the docker runtime alone (the Docker target): no k3s, and the
 	// k3s settings above are not used.
 	NoKubernetes bool
@@ -131,6 +133,10 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 		"LAMINA_DATA_SUBDIRS":  pulumi.String(shell.Lines(args.DataSubdirs)),
 		"LAMINA_NODE_CIDR":     pulumi.String(args.NodeCIDR),
 		"LAMINA_VM_GENERATION": pulumi.String(args.Generation),
+	}
+	if args.VMType != "" && args.VMType != "vz" {
+		// Set only then, as LAMINA_KUBERNETES: vz VMs' commands keep their inputs.
+		env["LAMINA_VM_TYPE"] = pulumi.String(args.VMType)
 	}
 	if args.NoKubernetes {
 		// Set only then: the Kubernetes stacks' commands keep the inputs they had.

@@ -7,7 +7,7 @@
 # Reads: LAMINA_PROFILE LAMINA_CPUS LAMINA_MEMORY_GIB LAMINA_DISK_GIB LAMINA_ARCH
 #        LAMINA_K3S_VERSION LAMINA_K3S_PORT LAMINA_K3S_ARGS LAMINA_DNS (one item per line)
 #        LAMINA_DATA_DIR LAMINA_NODE_CIDR LAMINA_VM_GENERATION, LAMINA_KUBERNETES (unset:
-#        true) and PULUMI_COMMAND_STDOUT (the last summary).
+#        true), LAMINA_VM_TYPE (unset: vz) and PULUMI_COMMAND_STDOUT (the last summary).
 profile=$LAMINA_PROFILE
 data_dir=$LAMINA_DATA_DIR
 
@@ -25,14 +25,38 @@ if [ $(( major * 1000000 + minor * 1000 + patch )) -lt 9001 ]; then
   lamina_die "colima $version is too old; 0.9.1 or later is needed (for --k3s-listen-port): brew upgrade colima"
 fi
 
+# LAMINA_VM_TYPE=krunkit gives containers the Mac's GPU. Colima gives a krunkit VM a
+# reachable address from 0.10.2 on, through its own vmnet helper, which it installs with
+# sudo the first time (/opt/colima, /etc/sudoers.d/colima): a prompt no `pulumi up` can
+# answer, so it must be there already. Colima turns any mount type but sshfs into 9p for
+# a VM that is not vz, which Lima's krunkit driver refuses: the data directory is
+# mounted with reverse sshfs.
+vm_type=${LAMINA_VM_TYPE:-vz}
+mount_type=virtiofs
+driver="macOS Virtualization.Framework"
+if [ "$vm_type" = krunkit ]; then
+  mount_type=sshfs
+  driver=Krunkit
+  if [ $(( major * 1000000 + minor * 1000 + patch )) -lt 10002 ]; then
+    lamina_die "colima $version cannot give a krunkit VM (lamina:colima.vmType krunkit) a reachable address; 0.10.2 or later is needed: brew upgrade colima"
+  fi
+  lamina_need krunkit "brew tap slp/krun && brew install krunkit (Apple silicon, macOS 14 or later)"
+  # (LAMINA_COLIMA_OPT and LAMINA_SUDOERS_DIR stand in for /opt/colima and /etc/sudoers.d
+  # in the tests.)
+  for f in "${LAMINA_COLIMA_OPT:-/opt/colima}/bin/socket_vmnet" "${LAMINA_SUDOERS_DIR:-/etc/sudoers.d}/colima"; do
+    if [ ! -e "$f" ]; then
+      lamina_die "lamina:colima.vmType is krunkit, and Colima's network helper is not installed ($f is missing). Colima installs it with sudo the first time it starts such a VM, which pulumi up cannot answer. Nothing was changed. Create the VM once in a terminal, where sudo can ask for your password: colima start --profile $profile --vm-type krunkit --arch aarch64 --network-address --mount-type sshfs; then pulumi up again, which sizes it."
+    fi
+  done
+fi
 # LAMINA_KUBERNETES=false (the Docker target) starts the docker runtime without k3s.
 kubernetes=${LAMINA_KUBERNETES:-true}
-start_args=(start "--profile=$profile" --runtime=docker --vm-type=vz "--arch=$LAMINA_ARCH"
+start_args=(start "--profile=$profile" --runtime=docker "--vm-type=$vm_type" "--arch=$LAMINA_ARCH"
   "--cpu=$LAMINA_CPUS" "--memory=$LAMINA_MEMORY_GIB" "--disk=$LAMINA_DISK_GIB")
 if [ "$kubernetes" = true ]; then
   start_args+=(--kubernetes "--kubernetes-version=$LAMINA_K3S_VERSION")
 fi
-start_args+=(--network-address --mount-type=virtiofs "--mount=$data_dir:w")
+start_args+=(--network-address "--mount-type=$mount_type" "--mount=$data_dir:w")
 if [ "$kubernetes" = true ]; then
   while IFS= read -r arg; do
     if [ -n "$arg" ]; then start_args+=("--k3s-arg=$arg"); fi
@@ -62,10 +86,35 @@ line=$(profile_line "$profile")
 status=""
 if [ -n "$line" ]; then status=$(json_field "$line" status); fi
 
+# existing_driver: the existing VM's type as colima status names it; when the VM is
+# stopped, from the settings Colima keeps beside Lima's instance (empty if not found).
+existing_driver() {
+  local state
+  if [ "$status" = Running ]; then
+    json_field "$(colima status "--profile=$profile" --json)" driver
+    return 0
+  fi
+  state="${LIMA_HOME:-${COLIMA_HOME:-$HOME/.colima}/_lima}/colima-$profile/colima.yaml"
+  if [ -f "$state" ]; then
+    case $(sed -n 's/^vmType: *//p' "$state") in
+      vz) printf 'macOS Virtualization.Framework\n' ;;
+      krunkit) printf 'Krunkit\n' ;;
+      qemu) printf 'QEMU\n' ;;
+    esac
+  fi
+}
+# wrong_type DRIVER WHAT: refuse a VM of another type (Colima would keep it, saying so
+# only in a warning); WHAT says what was done before.
+wrong_type() {
+  lamina_die "profile $profile is a VM of type '$1' but lamina:colima.vmType asks for $vm_type ($driver); the VM type is fixed when a VM is created, and Colima keeps the old one. $2 Set lamina:colima.vmType back, or delete the VM on purpose (colima delete --profile $profile) to create it anew."
+}
+
 # check_existing: refuse what Colima cannot change, and say what a restart would apply.
 reasons=""
 check_existing() {
-  local arch cpus memory disk memory_gib disk_gib
+  local arch cpus memory disk memory_gib disk_gib existing
+  existing=$(existing_driver)
+  if [ -n "$existing" ] && [ "$existing" != "$driver" ]; then wrong_type "$existing" "Nothing was changed."; fi
   arch=$(json_field "$line" arch)
   cpus=$(json_field "$line" cpus)
   memory=$(json_field "$line" memory)
@@ -113,6 +162,8 @@ esac
 
 status_json=$(colima status "--profile=$profile" --json) ||
   lamina_die "colima status failed for profile $profile; see its message above"
+running=$(json_field "$status_json" driver)
+if [ -n "$running" ] && [ "$running" != "$driver" ]; then wrong_type "$running" "The VM runs as it was; nothing else was changed."; fi
 address=$(json_field "$status_json" ip_address)
 docker_host=$(json_field "$status_json" docker_socket)
 if [ -z "$docker_host" ]; then docker_host="unix://$HOME/.colima/$profile/docker.sock"; fi
