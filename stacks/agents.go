@@ -13,6 +13,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/cluster"
 	"github.com/lamina-os/lamina-infra/components/core"
 	"github.com/lamina-os/lamina-infra/components/dashboard"
+	"github.com/lamina-os/lamina-infra/components/gpu"
 	"github.com/lamina-os/lamina-infra/components/images"
 	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
@@ -27,8 +28,10 @@ type AgentPlatform struct {
 	ChromaVolume *storage.HostVolume
 	// Images are the Lamina images by workload (lamina-llm-serve, lamina-core,
 	// lamina-dashboard).
-	Images    map[string]*images.Image
-	LLMServe  *llmserve.LLMServe
+	Images   map[string]*images.Image
+	LLMServe *llmserve.LLMServe
+	// GPU is the GPU's device plugin, with lamina:llm.accelerator gpu.
+	GPU       *gpu.DevicePlugin
 	ChromaDB  *chromadb.ChromaDB
 	Core      *core.Core
 	Dashboard *dashboard.Dashboard
@@ -98,6 +101,17 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		return nil, err
 	}
 	llmImage := a.Images[llmserve.Name]
+	var gpuResource string
+	llmReady := mesh.sidecars()
+	if l.Accelerator == config.AcceleratorGPU {
+		// The GPU's device plugin, before the servers that request what it advertises.
+		if a.GPU, err = gpu.NewDevicePlugin(ctx, "gpu", gpu.DevicePluginArgs{
+			Image: l.DevicePluginImage, Shares: l.Replicas,
+		}, k8s); err != nil {
+			return nil, err
+		}
+		gpuResource, llmReady = gpu.Resource, append(llmReady, a.GPU)
+	}
 	if a.LLMServe, err = llmserve.NewLLMServe(ctx, "llm-serve", llmserve.LLMServeArgs{
 		Namespace:     names[llmNS],
 		NamespaceName: llmNS,
@@ -111,7 +125,8 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Catalogue:  catalogueOf(l),
 		Claim:      modelsVolume + "-data",
 		ClaimReady: a.ModelStore.Claim,
-		IstioReady: mesh.sidecars(),
+		IstioReady: llmReady,
+		GPU:        gpuResource,
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -211,9 +226,19 @@ func catalogueOf(l config.LLMServe) llmserve.Catalogue {
 	}
 	c.Backends = map[string]llmserve.Backend{config.BackendLlamaCpp: {
 		Executable:  "llama-server",
-		DefaultArgs: []string{"--ctx-size", "8192", "--threads", strconv.Itoa(threads(l.Resources.Limits.CPU))},
+		DefaultArgs: llamaArgs(l),
 	}}
 	return c
+}
+
+// llamaArgs are llama-server's arguments for every model: its context and threads, and
+// on the GPU every layer offloaded (the threads then only feed it).
+func llamaArgs(l config.LLMServe) []string {
+	args := []string{"--ctx-size", "8192", "--threads", strconv.Itoa(threads(l.Resources.Limits.CPU))}
+	if l.Accelerator == config.AcceleratorGPU {
+		args = append(args, "--n-gpu-layers", llmserve.GPULayers)
+	}
+	return args
 }
 
 // threads is a CPU limit as a whole number of threads, at least one.

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
+	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
@@ -97,6 +98,67 @@ func TestAgentWorkloadsAreSizedPerStack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With the GPU, llm-serve's pods request lamina.io/gpu, which the device plugin in
+// kube-system advertises (shared by as many pods as there are servers), and stay at the
+// restricted level: no hostPath, no privilege. Each checks for a Vulkan device before it
+// serves, offloads every layer, and is stopped before its replacement starts.
+func TestGPUServersRequestTheDeviceAndStayRestricted(t *testing.T) {
+	overrides, _ := withDataDir(t, "development", nil)
+	g := preview(t, gpuDevelopment(t, overrides))
+
+	plugin := object(t, g, "DaemonSet", "lamina-gpu-device-plugin")
+	assert.Equal(t, "kube-system", namespaceOf(plugin))
+	pc := container(plugin)
+	assert.Equal(t, "ghcr.io/squat/generic-device-plugin:0.1.0", pc["image"])
+	assert.Equal(t, []any{"--domain=lamina.io", `--device={"name":"gpu","groups":[{"count":1,"paths":[{"path":"/dev/dri/renderD*"}]}]}`, "--listen=:8080"}, pc["args"])
+	assert.Equal(t, true, field(pc, "securityContext", "privileged"))
+	var hostPaths []any
+	for _, v := range list(field(plugin.Inputs, "spec", "template", "spec", "volumes")) {
+		hostPaths = append(hostPaths, field(v, "hostPath", "path"))
+	}
+	assert.Equal(t, []any{"/var/lib/kubelet/device-plugins", "/dev"}, hostPaths)
+
+	llm := object(t, g, "Deployment", "lamina-llm-serve")
+	assert.True(t, g.DependsOn(llm, plugin.URN), "the servers wait for the plugin")
+	c := container(llm)
+	assert.Equal(t, map[string]any{"cpu": "8", "memory": "12Gi", "lamina.io/gpu": "1"}, field(c, "resources", "limits"))
+	assert.Equal(t, "1", field(c, "resources", "requests", "lamina.io/gpu"))
+	pod := field(llm.Inputs, "spec", "template", "spec").(map[string]any)
+	inits := list(pod["initContainers"])
+	require.Len(t, inits, 1)
+	check := inits[0].(map[string]any)
+	assert.Equal(t, "preflight", check["name"])
+	assert.Equal(t, c["image"], check["image"])
+	assert.Equal(t, llmserve.VulkanCheck, toStrings(check["command"]))
+	assert.Equal(t, "1", field(check, "resources", "limits", "lamina.io/gpu"))
+	for _, ctr := range []any{c, check} {
+		assert.Equal(t, false, field(ctr, "securityContext", "privileged"))
+		assert.Equal(t, false, field(ctr, "securityContext", "allowPrivilegeEscalation"))
+		assert.Equal(t, []any{"ALL"}, field(ctr, "securityContext", "capabilities", "drop"))
+	}
+	for _, v := range list(pod["volumes"]) {
+		assert.Nil(t, field(v, "hostPath"), "no hostPath in llm-serve's pods")
+	}
+	assert.Equal(t, map[string]any{"maxSurge": float64(0), "maxUnavailable": float64(1)}, field(llm.Inputs, "spec", "strategy", "rollingUpdate"),
+		"two servers' models would not fit on the GPU side by side")
+
+	text := field(object(t, g, "ConfigMap", "lamina-llm-serve-models").Inputs, "data", "models.yaml").(string)
+	assert.Regexp(t, `- --threads\n\s+- "8"\n\s+- --n-gpu-layers\n\s+- "999"\n`, text, "every layer on the GPU")
+
+	// Without the GPU, none of it.
+	cpu := preview(t, stackSource(t, "development", overrides))
+	assert.Empty(t, kind(cpu, "DaemonSet"))
+	assert.Nil(t, field(object(t, cpu, "Deployment", "lamina-llm-serve").Inputs, "spec", "template", "spec", "initContainers"))
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, s := range list(v) {
+		out = append(out, s.(string))
+	}
+	return out
 }
 
 // models.yaml is the catalogue of the stack's configuration: its enabled models with

@@ -121,7 +121,25 @@ type LLMServeArgs struct {
 	IstioReady []pulumi.Resource
 	// Downloads lets the servers fetch models from Hugging Face or Ollama over HTTPS.
 	Downloads bool
+	// GPU is the extended resource of the Mac's GPU (gpu.Resource), empty for none: each
+	// server requests it, checks that it sees a Vulkan device before it starts, and is
+	// stopped before its replacement starts (two servers' models would not fit).
+	GPU string
 }
+
+// GPULayers offloads every layer of a model to the GPU (llama-server's --n-gpu-layers;
+// a number, which every llama.cpp build takes, larger than any model's layer count).
+const GPULayers = "999"
+
+// VulkanCheck fails, saying why, unless llama-server sees a Vulkan device: without one
+// (an image without llama.cpp's Vulkan build or Mesa's Venus driver, or a pod without
+// the device) it would serve every model on the CPU, silently and many times slower.
+var VulkanCheck = []string{"/bin/sh", "-c", `devices=$(llama-server --list-devices 2>&1); printf '%s\n' "$devices"
+case $devices in
+  *Vulkan*) exit 0 ;;
+esac
+echo "lamina: llama-server sees no Vulkan device (lamina:llm.accelerator gpu): the image needs llama.cpp built with GGML_VULKAN=ON and Mesa's Venus driver, and the VM krunkit's GPU; it would serve on the CPU" >&2
+exit 1`}
 
 // LLMServe is the server.
 type LLMServe struct {
@@ -133,6 +151,20 @@ type LLMServe struct {
 
 	// The downloads, when allowed, and the API's hostname.
 	network.Declaration
+}
+
+func gpuDevices(resource string) map[string]int {
+	if resource == "" {
+		return nil
+	}
+	return map[string]int{resource: 1}
+}
+
+func preflight(resource string) []string {
+	if resource == "" {
+		return nil
+	}
+	return VulkanCheck
 }
 
 // NewLLMServe declares the catalogue and the servers.
@@ -162,8 +194,11 @@ func NewLLMServe(ctx *pulumi.Context, name string, args LLMServeArgs, opts ...pu
 			{Name: "catalogue", MountPath: Manifest, SubPath: ManifestKey, ReadOnly: true, Source: corev1.VolumeArgs{
 				ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: cm.Metadata.Name().Elem()}}},
 		},
-		PodAnnotations: pulumi.StringMap{ChecksumAnnotation: pulumi.String(hex.EncodeToString(sum[:]))},
-		DependsOn:      append([]pulumi.Resource{cm, args.ClaimReady}, args.IstioReady...),
+		PodAnnotations:  pulumi.StringMap{ChecksumAnnotation: pulumi.String(hex.EncodeToString(sum[:]))},
+		DependsOn:       append([]pulumi.Resource{cm, args.ClaimReady}, args.IstioReady...),
+		Devices:         gpuDevices(args.GPU),
+		Preflight:       preflight(args.GPU),
+		StopBeforeStart: args.GPU != "",
 	}, pulumi.Parent(l)); err != nil {
 		return nil, err
 	}

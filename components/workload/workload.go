@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -92,6 +93,15 @@ type WorkloadArgs struct {
 	APIAccess bool
 	// DependsOn are what the pods need first (claims, secrets, istio.Istio.Sidecars).
 	DependsOn []pulumi.Resource
+	// Devices are extended resources (a device plugin's, such as lamina.io/gpu) each pod
+	// requests, by name: count.
+	Devices map[string]int
+	// Preflight, when set, is a command run from the same image, with the same user and
+	// devices, before the application starts: a pod whose check fails never starts.
+	Preflight []string
+	// StopBeforeStart replaces a pod by stopping it before its replacement starts, even
+	// with one replica (a brief outage): for pods whose resources cannot be held twice.
+	StopBeforeStart bool
 }
 
 // Workload is the application's resources.
@@ -183,15 +193,25 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 			Name: pulumi.String("http"), ContainerPort: pulumi.Int(args.Port), Protocol: pulumi.String("TCP"),
 		}},
 		// The startup probe holds the others back while models or indexes load.
-		StartupProbe:   probe(5, (startup+4)/5),
-		ReadinessProbe: probe(5, 3),
-		LivenessProbe:  probe(10, 3),
-		Resources: &corev1.ResourceRequirementsArgs{
-			Requests: pulumi.StringMap{"cpu": pulumi.String(args.Resources.Requests.CPU), "memory": pulumi.String(args.Resources.Requests.Memory)},
-			Limits:   pulumi.StringMap{"cpu": pulumi.String(args.Resources.Limits.CPU), "memory": pulumi.String(args.Resources.Limits.Memory)},
-		},
+		StartupProbe:    probe(5, (startup+4)/5),
+		ReadinessProbe:  probe(5, 3),
+		LivenessProbe:   probe(10, 3),
+		Resources:       resources(args.Resources, args.Devices),
 		SecurityContext: ContainerSecurity(args.RunAsUser, args.RunAsGroup),
 		VolumeMounts:    mounts,
+	}
+	var initContainers corev1.ContainerArray
+	if len(args.Preflight) > 0 {
+		// Small, and below the application's requests: it adds nothing to the pod's.
+		check := kube.Resources{Requests: kube.Quantities{CPU: "50m", Memory: "64Mi"}, Limits: kube.Quantities{CPU: "1", Memory: "512Mi"}}
+		initContainers = append(initContainers, &corev1.ContainerArgs{
+			Name:            pulumi.String("preflight"),
+			Image:           args.Image,
+			ImagePullPolicy: pulumi.String(args.PullPolicy),
+			Command:         pulumi.ToStringArray(args.Preflight),
+			Resources:       resources(check, args.Devices),
+			SecurityContext: ContainerSecurity(args.RunAsUser, args.RunAsGroup),
+		})
 	}
 	annotations := pulumi.StringMap{}
 	for _, k := range slices.Sorted(maps.Keys(args.PodAnnotations)) {
@@ -203,6 +223,7 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 			ServiceAccountName:           w.ServiceAccount.Metadata.Name().Elem(),
 			AutomountServiceAccountToken: pulumi.Bool(args.APIAccess),
 			SecurityContext:              PodSecurity(args.RunAsUser, args.RunAsGroup),
+			InitContainers:               initContainers,
 			Containers:                   corev1.ContainerArray{container},
 			Volumes:                      volumes,
 		},
@@ -217,7 +238,7 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 			Spec: &appsv1.DeploymentSpecArgs{
 				Replicas: pulumi.Int(args.Replicas),
 				Selector: sel,
-				Strategy: rollout(args.Replicas),
+				Strategy: rollout(args.Replicas, args.StopBeforeStart),
 				Template: template,
 			},
 		}, deps...)
@@ -263,6 +284,18 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 	return w, nil
 }
 
+// resources are a container's requests and limits, with devices (extended resources,
+// which the kubelet needs in limits, and equal in requests).
+func resources(r kube.Resources, devices map[string]int) *corev1.ResourceRequirementsArgs {
+	requests := pulumi.StringMap{"cpu": pulumi.String(r.Requests.CPU), "memory": pulumi.String(r.Requests.Memory)}
+	limits := pulumi.StringMap{"cpu": pulumi.String(r.Limits.CPU), "memory": pulumi.String(r.Limits.Memory)}
+	for name, n := range devices {
+		requests[name] = pulumi.String(strconv.Itoa(n))
+		limits[name] = pulumi.String(strconv.Itoa(n))
+	}
+	return &corev1.ResourceRequirementsArgs{Requests: requests, Limits: limits}
+}
+
 // PodSecurity is the pod's part of Pod Security restricted: a non-root user and group
 // (group also the fsGroup) and the runtime's seccomp profile.
 func PodSecurity(user, group int) *corev1.PodSecurityContextArgs {
@@ -294,12 +327,13 @@ func EnvVar(name, value string) *corev1.EnvVarArgs {
 }
 
 // rollout is how a Deployment replaces its pods. One replica: the new pod starts before
-// the old one stops, so the service stays up (the capacity check counts that pod).
-// Several: one old pod stops before a new one starts, so a rollout of pods as large as
-// llm-serve's needs no room beyond theirs, and the others keep serving.
-func rollout(replicas int) *appsv1.DeploymentStrategyArgs {
+// the old one stops, so the service stays up (the capacity check counts that pod), unless
+// stopFirst. Several, or stopFirst: one old pod stops before a new one starts, so a
+// rollout of pods as large as llm-serve's needs no room beyond theirs, and the others
+// keep serving.
+func rollout(replicas int, stopFirst bool) *appsv1.DeploymentStrategyArgs {
 	surge, unavailable := 0, 1
-	if replicas == 1 {
+	if replicas == 1 && !stopFirst {
 		surge, unavailable = 1, 0
 	}
 	return &appsv1.DeploymentStrategyArgs{

@@ -74,6 +74,10 @@ type LLMServe struct {
 	// lamina:colima.memoryGiB), instead of lamina:llm.resources.limits.memory. The image
 	// must carry a Vulkan build of llama.cpp and Mesa's Venus driver. Allowed: none, gpu.
 	Accelerator string `json:"accelerator"`
+	// DevicePluginImage is the device plugin that advertises the VM's GPU to the
+	// kubelet as lamina.io/gpu (with accelerator gpu). Allowed: an image reference with a
+	// tag or digest, not latest.
+	DevicePluginImage string `json:"devicePluginImage"`
 	// Downloads lets the servers fetch models from their download source (HTTPS, port
 	// 443, to the internet); without it their network policy allows no egress beyond the
 	// cluster, and models are copied into data.dir/models by hand.

@@ -329,12 +329,15 @@ func build(enabled bool) Build {
 // lamina is the user and group the Lamina images create (uid and gid 1000).
 var lamina = Security{RunAsUser: 1000, RunAsGroup: 1000}
 
+// devicePluginImage is squat's generic-device-plugin at its release 0.1.0 (March 2026).
+const devicePluginImage = "ghcr.io/squat/generic-device-plugin:0.1.0"
+
 func llm(replicas int, r Resources, store string, env map[string]string, downloads bool, models map[string]Model) LLMServe {
 	// Development downloads what its catalogue names; production, closed to the
 	// internet, gets its models copied from development's store on the same Mac.
 	return LLMServe{
 		Replicas: replicas, Resources: r, Security: lamina, Env: env, ModelStoreSize: store, Models: models,
-		Downloads: downloads, Accelerator: AcceleratorNone,
+		Downloads: downloads, Accelerator: AcceleratorNone, DevicePluginImage: devicePluginImage,
 		Defaults: map[string]string{"conversational": "llama3.2-3b-q4_k_m", "analytical": "llama3.1-8b-q4_k_m", "reasoning": "llama3.3-70b-q4_k_m"},
 	}
 }

@@ -56,6 +56,7 @@ func validateAccelerator(c *Config, ps *problems) {
 	if l.Accelerator != AcceleratorGPU {
 		return
 	}
+	validateImageRef(c, ps, "lamina:llm.devicePluginImage", l.DevicePluginImage)
 	switch c.Cluster.Target {
 	case TargetColima:
 	case TargetDocker:
