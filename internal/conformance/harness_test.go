@@ -59,8 +59,11 @@ func render(t testing.TB, stack string) []resource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stack == "production" {
-		dir = withBuildCommit(t, dir)
+	switch stack {
+	case "production":
+		dir = withStackFile(t, dir, stack, withBuildCommit)
+	case "development":
+		dir = withStackFile(t, dir, stack, withGPU)
 	}
 	cmd := exec.Command("go", "run", "./cmd/lamina", "render", "-s", stack, "--format", "json", "--dir", dir,
 		// Production requires a secret only the Mac's stack file holds.
@@ -82,25 +85,46 @@ func render(t testing.TB, stack string) []resource {
 	return g.Resources
 }
 
+// Render-only stack files: what a stack file leaves off (a build commit, the GPU)
+// reaches the API server here, so that every conditional object is installed and its
+// pods admitted like the others.
+
 // buildCommit is the commit production's build tier checks here, so that the check's
-// Job is installed and its pod admitted in lamina-build like every other pod.
+// Job is installed and its pod admitted in lamina-build.
 const buildCommit = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
-// withBuildCommit copies the project's stack files into a directory of the test's, with
-// production's lamina:build.commit set, and returns it.
-func withBuildCommit(t testing.TB, project string) string {
+// withBuildCommit sets production's lamina:build.commit.
+func withBuildCommit(t testing.TB, data []byte) []byte {
+	if bytes.Contains(data, []byte("lamina:build:")) {
+		t.Fatalf("Pulumi.production.yaml sets lamina:build; set the commit inside it here")
+	}
+	return append(data, "  lamina:build:\n    commit: "+buildCommit+"\n"...)
+}
+
+// withGPU runs development on a krunkit VM with llm-serve on the GPU: the device plugin
+// in kube-system, and llm-serve's pods requesting lamina.io/gpu in their restricted
+// namespace.
+func withGPU(t testing.TB, data []byte) []byte {
+	const memory = "    memoryGiB: 128\n"
+	if !bytes.Contains(data, []byte(memory)) || bytes.Contains(data, []byte("lamina:llm:")) {
+		t.Fatalf("Pulumi.development.yaml no longer sets lamina:colima's memoryGiB to 128 alone, or sets lamina:llm; adapt withGPU")
+	}
+	data = bytes.Replace(data, []byte(memory), []byte("    memoryGiB: 48\n    vmType: krunkit\n"), 1)
+	return append(data, "  lamina:llm:\n    accelerator: gpu\n    resources:\n      requests: {cpu: \"4\", memory: 6Gi}\n      limits: {cpu: \"8\", memory: 12Gi}\n"...)
+}
+
+// withStackFile copies the project's Pulumi.yaml and stack's file, changed by edit,
+// into a directory of the test's, and returns it.
+func withStackFile(t testing.TB, project, stack string, edit func(testing.TB, []byte) []byte) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"Pulumi.yaml", "Pulumi.production.yaml"} {
+	for _, name := range []string{"Pulumi.yaml", "Pulumi." + stack + ".yaml"} {
 		data, err := os.ReadFile(filepath.Join(project, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if name == "Pulumi.production.yaml" {
-			if bytes.Contains(data, []byte("lamina:build:")) {
-				t.Fatalf("%s sets lamina:build; set the commit inside it here", name)
-			}
-			data = append(data, "  lamina:build:\n    commit: "+buildCommit+"\n"...)
+		if name != "Pulumi.yaml" {
+			data = edit(t, data)
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
