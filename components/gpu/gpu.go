@@ -17,6 +17,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 )
 
@@ -28,7 +29,7 @@ const (
 	Resource = Domain + "/" + Device
 	// RenderNodes are the DRM render nodes the Venus driver opens.
 	RenderNodes = "/dev/dri/renderD*"
-	// Name names the DaemonSet and its pods' app label.
+	// Name names the DaemonSet and its pods (their network.AppLabel).
 	Name = "lamina-gpu-device-plugin"
 	// Namespace is kube-system: outside the mesh (the kubelet talks to the plugin over
 	// a socket, nothing over the network) and not held to the restricted level.
@@ -92,7 +93,7 @@ func NewDevicePlugin(ctx *pulumi.Context, name string, args DevicePluginArgs, op
 	if err != nil {
 		return nil, err
 	}
-	selector := map[string]string{"app": Name}
+	selector := map[string]string{network.AppLabel: Name}
 	hostPath := func(name, path, kind string) *corev1.VolumeArgs {
 		return &corev1.VolumeArgs{Name: pulumi.String(name), HostPath: &corev1.HostPathVolumeSourceArgs{Path: pulumi.String(path), Type: pulumi.String(kind)}}
 	}

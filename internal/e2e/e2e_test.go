@@ -49,7 +49,9 @@ func TestDevelopmentStack(t *testing.T) {
 	scenario(t, "a config change updates only what it should", func(t *testing.T) { configChange(t, w, p) })
 	scenario(t, "a VM stopped behind Pulumi's back comes back", func(t *testing.T) { stoppedVM(t, w, p) })
 	scenario(t, "a second stack joins the platform, which then promotes its images", func(t *testing.T) { sharedStack(t, w, p) })
-	scenario(t, "the documented teardown keeps the data", func(t *testing.T) { teardown(t, w, p) })
+	if scenario(t, "the documented teardown keeps the data", func(t *testing.T) { teardown(t, w, p) }) {
+		scenario(t, "the stack comes back on a krunkit VM with llm-serve on the GPU", func(t *testing.T) { onTheGPU(t, w, p) })
+	}
 }
 
 // Production's first preview, with the policy pack: every resource planned, no mandatory
@@ -371,6 +373,61 @@ func sharedStack(t *testing.T, w *world, p *project) {
 	s.must(t, "destroy", "--yes", "-s", "staging")
 	s.must(t, "stack", "rm", "--yes", "staging")
 	p.must(t, "config", "rm", "--path", "lamina:images.promoteFrom", "-s", p.stack)
+}
+
+// onTheGPU brings the torn-down stack back on a krunkit VM, whose node advertises the
+// GPU (lamina.io/gpu, kwok standing in for the kubelet and the device plugin's
+// registration): the device plugin runs in kube-system, llm-serve's pod holds the
+// device and is ready, and the stack tears down as before.
+func onTheGPU(t *testing.T, w *world, p *project) {
+	for key, value := range map[string]string{
+		"lamina:colima.vmType": "krunkit", "lamina:colima.memoryGiB": "48", "lamina:llm.accelerator": "gpu",
+		"lamina:llm.resources.requests.memory": "6Gi", "lamina:llm.resources.limits.memory": "12Gi",
+	} {
+		p.must(t, "config", "set", "--path", key, value, "-s", p.stack)
+	}
+	out, took := p.timed(t, "up", "--yes", "-s", p.stack)
+	measured("up from nothing on a krunkit VM with the GPU", took)
+	measured("up from nothing on a krunkit VM with the GPU, the engine's part", engineDuration(t, out))
+	ctx := context.Background()
+	cs := w.clientset
+	node, err := cs.CoreV1().Nodes().Get(ctx, "colima-"+profile, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := node.Status.Allocatable["lamina.io/gpu"]; q.Value() != 1 {
+		t.Errorf("the krunkit VM's node advertises %v of lamina.io/gpu, want 1", q.String())
+	}
+	plugin, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "lamina-gpu-device-plugin", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !daemonSetReady(*plugin) {
+		t.Errorf("the device plugin: %d of %d ready", plugin.Status.NumberReady, plugin.Status.DesiredNumberScheduled)
+	}
+	pods, err := cs.CoreV1().Pods("lamina-llm-serve").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=lamina-llm-serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 1 {
+		t.Fatalf("%d llm-serve pods, want 1", len(pods.Items))
+	}
+	pod := pods.Items[0]
+	ready := false
+	for _, c := range pod.Status.Conditions {
+		ready = ready || c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+	}
+	var gpu int64
+	for _, c := range pod.Spec.Containers {
+		if c.Name == "lamina-llm-serve" {
+			q := c.Resources.Limits["lamina.io/gpu"]
+			gpu = q.Value()
+		}
+	}
+	if pod.Spec.NodeName != node.Name || !ready || gpu != 1 {
+		t.Errorf("llm-serve's pod %s: on node %q, ready %v, lamina.io/gpu %d; want on %s, ready, 1", pod.Name, pod.Spec.NodeName, ready, gpu, node.Name)
+	}
+	teardown(t, w, p)
 }
 
 func teardown(t *testing.T, w *world, p *project) {

@@ -39,6 +39,23 @@ func newMac(w *world) (*mac, error) {
 	if err := os.Symlink(fake, filepath.Join(bin, "colima")); err != nil {
 		return nil, err
 	}
+	// A krunkit VM needs krunkit on the PATH and Colima's network helper, which Colima
+	// installs with sudo (under /opt/colima and /etc/sudoers.d, here under the Mac's
+	// own directories).
+	helper := filepath.Join(w.dir, "colima-helper")
+	krunkit := "#!/bin/sh\n[ \"$1\" = --version ] && echo 'krunkit 1.2.1' && exit 0\necho \"fake krunkit: $*\" >&2; exit 3\n"
+	for path, text := range map[string]string{
+		filepath.Join(bin, "krunkit"):                       krunkit,
+		filepath.Join(helper, "opt", "bin", "socket_vmnet"): "",
+		filepath.Join(helper, "sudoers.d", "colima"):        "",
+	} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
+			return nil, err
+		}
+	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return nil, err
@@ -76,6 +93,8 @@ func newMac(w *world) (*mac, error) {
 		"GOCACHE=" + caches[0], "GOMODCACHE=" + caches[1], "GOPATH=" + caches[2],
 		"KUBECONFIG=",
 		"FAKE_COLIMA_HOME=" + m.colima,
+		"LAMINA_COLIMA_OPT=" + filepath.Join(helper, "opt"),
+		"LAMINA_SUDOERS_DIR=" + filepath.Join(helper, "sudoers.d"),
 		"E2E_ADMIN_KUBECONFIG=" + w.admin,
 		"E2E_SERVER=https://" + m.proxy.Addr().String(),
 		"E2E_CA=" + filepath.Join(w.dir, "apiserver-ca.pem"),
