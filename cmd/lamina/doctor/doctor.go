@@ -24,6 +24,12 @@ var (
 	MinMacOS = version{13, 0, 0}
 	// MinColima: --k3s-listen-port, which pins the API server's port, is in 0.9.1.
 	MinColima = version{0, 9, 1}
+	// MinMacOSKrunkit, MinColimaKrunkit, MinKrunkit: krunkit runs on macOS 14 or later
+	// (its README), Colima gives a krunkit VM a reachable address from 0.10.2, and Lima
+	// refuses krunkit before 1.2.1.
+	MinMacOSKrunkit  = version{14, 0, 0}
+	MinColimaKrunkit = version{0, 10, 2}
+	MinKrunkit       = version{1, 2, 1}
 	// MinPulumi: the engine must know every resource option the program's SDK sends
 	// (replacementTrigger among them); the program is built with sdk v3.259.0.
 	MinPulumi = version{3, 259, 0}
@@ -84,8 +90,16 @@ func Run(p Probe, s Stack) []Check {
 	cfg := s.Config
 	// The stack's own Colima VM: with k3s, or the Docker target's without it.
 	colima := cfg == nil || cfg.Cluster.Target == config.TargetColima || cfg.Cluster.Target == config.TargetDocker && cfg.Docker.Host == ""
-	if colima {
-		add(macOS(p))
+	krunkit := colima && cfg != nil && cfg.Colima.VMType == config.VMTypeKrunkit
+	switch {
+	case krunkit:
+		add(macOS(p, MinMacOSKrunkit, "krunkit VMs"))
+		add(chip(p, s))
+		add(tool(p, "colima", MinColimaKrunkit, "brew install colima", "brew upgrade colima", "version"))
+		add(tool(p, "krunkit", MinKrunkit, "brew tap slp/krun && brew install krunkit", "brew upgrade krunkit", "--version"))
+		add(vmnetHelper(p, s))
+	case colima:
+		add(macOS(p, MinMacOS, "vz VMs with a reachable address"))
 		add(chip(p, s))
 		add(tool(p, "colima", MinColima, "brew install colima", "brew upgrade colima", "version"))
 	}
@@ -124,7 +138,24 @@ func Print(w io.Writer, checks []Check) {
 	}
 }
 
-func macOS(p Probe) Check {
+// vmnetHelper: Colima's network helper for a krunkit VM's address, which Colima installs
+// with sudo when it first starts such a VM; pulumi up cannot answer sudo.
+func vmnetHelper(p Probe, s Stack) Check {
+	var missing []string
+	for _, path := range []string{"/opt/colima/bin/socket_vmnet", "/etc/sudoers.d/colima"} {
+		if _, err := p.Stat(path); err != nil {
+			missing = append(missing, path)
+		}
+	}
+	if len(missing) > 0 {
+		return Check{"Colima's network helper", Fail,
+			fmt.Sprintf("%s missing: Colima installs them with sudo the first time it starts a krunkit VM with a reachable address, which pulumi up cannot answer", strings.Join(missing, " and ")),
+			fmt.Sprintf("colima start --profile %s --vm-type krunkit --arch aarch64 --network-address --mount-type sshfs (once, in a terminal; pulumi up then sizes the VM)", s.Config.Colima.Profile)}
+	}
+	return Check{"Colima's network helper", OK, "/opt/colima/bin/socket_vmnet and /etc/sudoers.d/colima (for a krunkit VM's address)", ""}
+}
+
+func macOS(p Probe, min version, needs string) Check {
 	kernel, err := p.Output("uname", "-s")
 	if err != nil || strings.TrimSpace(kernel) != "Darwin" {
 		return Check{"macOS", Fail, "this is not macOS (" + strings.TrimSpace(kernel) + "); Colima's vz VMs need a Mac",
@@ -135,8 +166,8 @@ func macOS(p Probe) Check {
 	if err != nil || !ok {
 		return Check{"macOS", Fail, "sw_vers gave no version", "check that /usr/bin/sw_vers runs"}
 	}
-	if v.less(MinMacOS) {
-		return Check{"macOS", Fail, fmt.Sprintf("macOS %s; vz VMs with a reachable address need %s or later", v, MinMacOS), "upgrade macOS (System Settings, General, Software Update)"}
+	if v.less(min) {
+		return Check{"macOS", Fail, fmt.Sprintf("macOS %s; %s need %s or later", v, needs, min), "upgrade macOS (System Settings, General, Software Update)"}
 	}
 	return Check{"macOS", OK, "macOS " + v.String(), ""}
 }

@@ -145,6 +145,56 @@ func TestTheDockerTargetNeedsNoKubectl(t *testing.T) {
 	assert.Equal(t, "every hostname under "+cfg.Edge.Domain+" goes to 127.0.0.1", find(t, checks, "hosts").Detail)
 }
 
+// A krunkit VM asks more of the Mac: macOS 14, Colima 0.10.2, krunkit 1.2.1, and Colima's
+// network helper in place before pulumi up, which cannot answer sudo.
+func TestAKrunkitVMNeedsKrunkitAndColimasNetworkHelper(t *testing.T) {
+	krunkit := func(t *testing.T) Stack {
+		s := development(t)
+		s.Config.Colima.VMType, s.Config.Colima.MemoryGiB = config.VMTypeKrunkit, 48
+		return s
+	}
+	ready := func() *mac {
+		m := m3Ultra()
+		m.out["krunkit --version"] = "krunkit 1.2.1\n"
+		m.modes["/opt/colima/bin/socket_vmnet"] = 0o755
+		m.modes["/etc/sudoers.d/colima"] = 0o440
+		return m
+	}
+	checks := Run(ready(), krunkit(t))
+	var names []string
+	for _, c := range checks {
+		names = append(names, c.Name)
+		assert.Equal(t, OK, c.Status, "%s: %s", c.Name, c.Detail)
+	}
+	assert.Equal(t, []string{"configuration", "macOS", "chip", "colima", "krunkit", "Colima's network helper", "pulumi", "kubectl", "memory", "disk", "passphrase", "hosts"}, names)
+	assert.Equal(t, "colima 0.10.3 (0.10.2 or later)", find(t, checks, "colima").Detail)
+
+	for name, tc := range map[string]struct {
+		change func(m *mac)
+		want   Check
+	}{
+		"macOS 13": {func(m *mac) { m.out["sw_vers -productVersion"] = "13.6\n" },
+			Check{"macOS", Fail, "macOS 13.6.0; krunkit VMs need 14.0.0 or later", "upgrade macOS (System Settings, General, Software Update)"}},
+		"colima 0.10.1": {func(m *mac) { m.out["colima version"] = "colima version 0.10.1\n" },
+			Check{"colima", Fail, "colima 0.10.1; 0.10.2 or later is needed", "brew upgrade colima"}},
+		"no krunkit": {func(m *mac) { delete(m.out, "krunkit --version") },
+			Check{"krunkit", Fail, "krunkit is not on PATH", "brew tap slp/krun && brew install krunkit"}},
+		"krunkit 1.1.1": {func(m *mac) { m.out["krunkit --version"] = "krunkit 1.1.1\n" },
+			Check{"krunkit", Fail, "krunkit 1.1.1; 1.2.1 or later is needed", "brew upgrade krunkit"}},
+		"no network helper": {func(m *mac) { delete(m.modes, "/etc/sudoers.d/colima") },
+			Check{"Colima's network helper", Fail, "/etc/sudoers.d/colima missing: Colima installs them with sudo the first time it starts a krunkit VM with a reachable address, which pulumi up cannot answer",
+				"colima start --profile lamina-development --vm-type krunkit --arch aarch64 --network-address --mount-type sshfs (once, in a terminal; pulumi up then sizes the VM)"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := ready()
+			tc.change(m)
+			checks := Run(m, krunkit(t))
+			assert.Equal(t, tc.want, find(t, checks, tc.want.Name))
+			assert.True(t, Failed(checks))
+		})
+	}
+}
+
 // Each problem fails (or warns) with what was found and the command that fixes it.
 func TestEachProblemNamesItsFix(t *testing.T) {
 	for name, tc := range map[string]struct {
