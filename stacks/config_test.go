@@ -107,6 +107,18 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			},
 		},
 		{
+			name: "models on the GPU that, with the VM, do not fit in the Mac",
+			overrides: map[string]string{
+				"lamina:host":   `{"cpus": 12, "memoryGiB": 64, "macosCPUs": 2, "macosMemoryGiB": 16, "reserveMemoryGiB": 8, "sideBySide": []}`,
+				"lamina:colima": `{"vmType": "krunkit", "cpus": 10, "memoryGiB": 36}`,
+				"lamina:llm": `{"accelerator": "gpu", "resources": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}},` +
+					`"models": {"llama3.1-8b-q4_k_m": {"size": "6Gi"}}}`,
+			},
+			want: []string{
+				"lamina:llm.models: on the GPU (8Gi) with the VM's 36 GiB make 44Gi, more than the 40 GiB the host leaves for VMs (lamina:host.memoryGiB minus macosMemoryGiB and reserveMemoryGiB): the GPU's memory is the Mac's",
+			},
+		},
+		{
 			name:      "a GPU on a platform this stack does not own",
 			stack:     "staging",
 			overrides: map[string]string{"lamina:llm": `{"accelerator": "gpu"}`},
