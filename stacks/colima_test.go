@@ -5,7 +5,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,13 +148,7 @@ func TestColimaEnsureScriptBranches(t *testing.T) {
 			res := mac.exec(vm, "create", tc.env)
 			assert.Equal(t, tc.code, res.code, res.stderr)
 			assert.Contains(t, res.stderr, tc.stderr)
-			var changes []string
-			for _, c := range mac.calls() {
-				if slices.Contains([]string{"start", "stop", "delete"}, c[1]) {
-					changes = append(changes, c[1])
-				}
-			}
-			assert.Equal(t, tc.calls, changes)
+			assert.Equal(t, tc.calls, mac.vmChanges())
 			if tc.code == 0 {
 				assert.Contains(t, res.stdout, "profile=lamina-development\naddress=192.168.64.5\ndocker_host=unix://"+mac.home+"/.colima/lamina-development/docker.sock\nsettings=")
 			}
@@ -221,13 +214,7 @@ func TestColimaKrunkitVM(t *testing.T) {
 			res := mac.exec(vm, "create", env)
 			assert.Equal(t, tc.code, res.code, res.stderr)
 			assert.Contains(t, res.stderr, tc.stderr)
-			var changes []string
-			for _, c := range mac.calls() {
-				if slices.Contains([]string{"start", "stop", "delete"}, c[1]) {
-					changes = append(changes, c[1])
-				}
-			}
-			assert.Equal(t, tc.calls, changes)
+			assert.Equal(t, tc.calls, mac.vmChanges())
 			if tc.code == 0 {
 				starts := mac.callsOf("colima", "start")
 				require.Len(t, starts, 1)

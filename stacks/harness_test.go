@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,6 +272,17 @@ func (m *fakeMac) profile(name, status string, cpus, memoryGiB, diskGiB int, arc
 			m.t.Fatal(err)
 		}
 	}
+}
+
+// vmChanges are the colima subcommands that changed a VM (start, stop, delete), in order.
+func (m *fakeMac) vmChanges() []string {
+	var out []string
+	for _, c := range m.calls() {
+		if slices.Contains([]string{"start", "stop", "delete"}, c[1]) {
+			out = append(out, c[1])
+		}
+	}
+	return out
 }
 
 // vmType records the type profile's VM was created with, where Colima keeps it.
