@@ -147,6 +147,10 @@ func TestGPUServersRequestTheDeviceAndStayRestricted(t *testing.T) {
 	text := field(object(t, g, "ConfigMap", "lamina-llm-serve-models").Inputs, "data", "models.yaml").(string)
 	assert.Regexp(t, `- --threads\n\s+- "8"\n\s+- --n-gpu-layers\n\s+- "999"\n`, text, "every layer on the GPU")
 
+	// A krunkit VM mounts the data directory with reverse sshfs, where chown fails: no
+	// chart chowns it (Grafana's would, as root, before Grafana starts).
+	assert.Equal(t, map[string]any{"enabled": false}, field(g.Find(releaseType, "grafana").Inputs["values"], "initChownData"))
+
 	// Without the GPU, none of it.
 	cpu := preview(t, stackSource(t, "development", overrides))
 	assert.Empty(t, kind(cpu, "DaemonSet"))

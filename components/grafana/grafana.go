@@ -135,6 +135,14 @@ type values struct {
 		Enabled       bool   `json:"enabled"`
 		ExistingClaim string `json:"existingClaim"`
 	} `json:"persistence"`
+	// InitChownData is the chart's root init container that chowns the data directory.
+	// Off: the host data directory's subdirectories are open to every pod
+	// (storage.DataDirsScript), chown has no effect on them over virtiofs, and over a
+	// krunkit VM's reverse sshfs it fails (the Mac's sftp server cannot give a file
+	// away), which would stop Grafana's pod from starting.
+	InitChownData struct {
+		Enabled bool `json:"enabled"`
+	} `json:"initChownData"`
 	// Recreate: the volume is ReadWriteOnce and holds Grafana's SQLite database.
 	DeploymentStrategy struct {
 		Type string `json:"type"`
