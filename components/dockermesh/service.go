@@ -214,9 +214,11 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		return nil, err
 	}
 
-	// Its proxy, once the app runs: created when Docker's health check through it finds
-	// the app answering (the app's first calls to others wait for it, as with a sidecar
-	// that starts second; the app is restarted if it gives up).
+	// Its proxy, beside the app and not after it: its creation ends when Docker's health
+	// check through it finds the app answering, and the app may need the proxy's
+	// outbound side to answer (a health path that calls another service), so neither
+	// waits for the other. nginx resolves the app's name per request, so it starts
+	// without the app.
 	proxyArgs := &docker.ContainerArgs{
 		Name:  pulumi.String(ContainerName(args.Name) + "-proxy"),
 		Image: pulumi.String(args.ProxyImage),
@@ -230,7 +232,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	}
 	hardenedArgs(proxyArgs, proxyUser)
 	readyArgs(proxyArgs, args.StartupSeconds)
-	if s.Proxy, err = docker.NewContainer(ctx, name+"-proxy", proxyArgs, parent, pulumi.DependsOn([]pulumi.Resource{s.App})); err != nil {
+	if s.Proxy, err = docker.NewContainer(ctx, name+"-proxy", proxyArgs, parent); err != nil {
 		return nil, err
 	}
 
