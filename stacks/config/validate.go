@@ -87,6 +87,16 @@ func (h Host) vmBudget() (cpus, memoryGiB int) {
 	return h.CPUs - h.MacOSCPUs, h.MemoryGiB - h.MacOSMemoryGiB - h.ReserveMemoryGiB
 }
 
+// sideBySide is what the other stacks' VMs take of the host: cores, GiB, and their stacks.
+func (h Host) sideBySide() (cpus, memoryGiB int, stacks []string) {
+	for _, vm := range h.SideBySide {
+		cpus += vm.CPUs
+		memoryGiB += vm.MemoryGiB
+		stacks = append(stacks, vm.Stack)
+	}
+	return cpus, memoryGiB, stacks
+}
+
 func validateColima(c *Config, ps *problems) {
 	v := c.Colima
 	if !profileName.MatchString(v.Profile) || v.Profile == "default" || v.Profile == "colima" {
@@ -108,13 +118,7 @@ func validateColima(c *Config, ps *problems) {
 			v.MemoryGiB, memBudget, c.Host.MemoryGiB, c.Host.MacOSMemoryGiB, c.Host.ReserveMemoryGiB, minVMMemoryGiB, max(memBudget, minVMMemoryGiB))
 	}
 	// Together with the VMs of the other stacks.
-	otherCPUs, otherMem := 0, 0
-	var others []string
-	for _, vm := range c.Host.SideBySide {
-		otherCPUs += vm.CPUs
-		otherMem += vm.MemoryGiB
-		others = append(others, vm.Stack)
-	}
+	otherCPUs, otherMem, others := c.Host.sideBySide()
 	if len(others) > 0 {
 		list := strings.Join(others, ", ")
 		if v.CPUs >= 1 && v.CPUs <= cpuBudget && v.CPUs+otherCPUs > cpuBudget {

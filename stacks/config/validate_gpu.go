@@ -81,10 +81,7 @@ func validateAccelerator(c *Config, ps *problems) {
 	}
 	// The GPU's memory is the Mac's: the VM and what the GPU holds share its budget.
 	_, budget := c.Host.vmBudget()
-	others := 0
-	for _, o := range c.Host.SideBySide {
-		others += o.MemoryGiB
-	}
+	_, others, _ := c.Host.sideBySide()
 	if total := float64(vm.MemoryGiB+others)*(1<<30) + need; total > float64(budget)*(1<<30) {
 		ps.add("lamina:llm.models", "on the GPU (%s) with the VM's %d GiB%s make %s, more than the %d GiB the host leaves for VMs (lamina:host.memoryGiB minus macosMemoryGiB and reserveMemoryGiB): the GPU's memory is the Mac's",
 			FormatGiB(need), vm.MemoryGiB, sideBySideNote(others), FormatGiB(total), budget)
