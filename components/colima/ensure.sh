@@ -31,12 +31,19 @@ fi
 # answer, so it must be there already. Colima turns any mount type but sshfs into 9p for
 # a VM that is not vz, which Lima's krunkit driver refuses: the data directory is
 # mounted with reverse sshfs.
+# driver_of TYPE: how colima status names a VM type (nothing for a type it does not know).
+driver_of() {
+  case $1 in
+    vz) printf 'macOS Virtualization.Framework\n' ;;
+    krunkit) printf 'Krunkit\n' ;;
+    qemu) printf 'QEMU\n' ;;
+  esac
+}
 vm_type=${LAMINA_VM_TYPE:-vz}
+driver=$(driver_of "$vm_type")
 mount_type=virtiofs
-driver="macOS Virtualization.Framework"
 if [ "$vm_type" = krunkit ]; then
   mount_type=sshfs
-  driver=Krunkit
   if [ $(( major * 1000000 + minor * 1000 + patch )) -lt 10002 ]; then
     lamina_die "colima $version cannot give a krunkit VM (lamina:colima.vmType krunkit) a reachable address; 0.10.2 or later is needed: brew upgrade colima"
   fi
@@ -95,13 +102,7 @@ existing_driver() {
     return 0
   fi
   state="${LIMA_HOME:-${COLIMA_HOME:-$HOME/.colima}/_lima}/colima-$profile/colima.yaml"
-  if [ -f "$state" ]; then
-    case $(sed -n 's/^vmType: *//p' "$state") in
-      vz) printf 'macOS Virtualization.Framework\n' ;;
-      krunkit) printf 'Krunkit\n' ;;
-      qemu) printf 'QEMU\n' ;;
-    esac
-  fi
+  if [ -f "$state" ]; then driver_of "$(sed -n 's/^vmType: *//p' "$state")"; fi
 }
 # wrong_type DRIVER WHAT: refuse a VM of another type (Colima would keep it, saying so
 # only in a warning); WHAT says what was done before.
