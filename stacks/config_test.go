@@ -123,7 +123,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			stack:     "staging",
 			overrides: map[string]string{"lamina:llm": `{"accelerator": "gpu"}`},
 			want: []string{
-				"lamina:llm.accelerator: is gpu, but lamina:cluster.target is shared: the GPU reaches pods only in this stack's own krunkit VM; allowed: none, or gpu with lamina:cluster.target colima",
+				"lamina:llm.accelerator: is gpu, but lamina:cluster.target is shared: the GPU reaches pods only in this stack's own krunkit VM; allowed: none, or gpu with lamina:cluster.target colima or docker",
 			},
 		},
 		{

@@ -45,7 +45,9 @@ const (
 	vectorConfig  = "/etc/lamina/vector.yaml"
 	grafanaSecret = "/run/lamina/grafana-admin-password"
 	dockerSocket  = "/var/run/docker.sock"
-	grafanaUser   = "472:472"
+	// gpuDevices are a krunkit VM's GPU nodes (card0 and renderD128).
+	gpuDevices  = "/dev/dri"
+	grafanaUser = "472:472"
 	// observabilityStartupSeconds is how long Grafana and Loki may take to be ready.
 	observabilityStartupSeconds = 120
 	lokiUser                    = "10001:10001"
@@ -175,13 +177,20 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 	if len(co.Agents) > 0 {
 		coreEnv["AGENT_NAME"] = co.Agents[0]
 	}
+	var llmDevices, llmCheck []string
+	if llm.Accelerator == config.AcceleratorGPU {
+		// krunkit's GPU is the VM's /dev/dri (its render node is made 0666 at boot): the
+		// server's container gets it without privilege, and the same Vulkan check as a
+		// pod's preflight must pass before `pulumi up` goes on.
+		llmDevices, llmCheck = []string{gpuDevices}, llmserve.VulkanCheck
+	}
 	services := []dockermesh.ServiceArgs{
 		{Name: llmserve.Name, Image: d.Images[llmserve.Name], Port: llmserve.Port, Env: merge(llm.Env),
 			Files:  []dockermesh.File{{Path: llmserve.Manifest, Content: pulumi.String(catalogueOf(llm).YAML())}},
 			Mounts: []dockermesh.Mount{{Host: dataDir(modelsVolume), Container: llmserve.ModelsDir}},
 			User:   user(llm.Security), MemoryBytes: mb(llm.Resources.Limits.Memory), CPUs: cpus(llm.Resources.Limits.CPU),
 			Callers: []string{core.Name, "edge"}, Streaming: true, Internet: llm.Downloads,
-			HealthPath: llmserve.HealthPath, StartupSeconds: llmserve.StartupSeconds},
+			HealthPath: llmserve.HealthPath, StartupSeconds: llmserve.StartupSeconds, Devices: llmDevices, Check: llmCheck},
 		{Name: chromadb.Name, Image: d.Images[chromadb.Name], Port: chromadb.Port,
 			Env: map[string]string{
 				"IS_PERSISTENT": "TRUE", "PERSIST_DIRECTORY": chromadb.DataDir, "ANONYMIZED_TELEMETRY": "FALSE",

@@ -2,7 +2,9 @@ package stacks_test
 
 import (
 	"cmp"
+	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/components/dockermesh"
+	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/internal/tooltest"
 	"github.com/lamina-os/lamina-infra/stacks/config"
@@ -278,4 +282,48 @@ func TestDockerTargetRefusesWhatItCannotRun(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// On the Docker target of this stack's own krunkit VM, llm-serve's container alone gets
+// the VM's GPU nodes, without privilege or capability, offloads every layer, and `pulumi
+// up` waits until its Vulkan check passes (an image that would serve on the CPU fails the
+// up, naming the container). Another daemon's VM has no GPU to give.
+func TestDockerTargetGivesTheGPUToLLMServeAlone(t *testing.T) {
+	compact := stackSource(t, "compact", nil)
+	gpu := map[string]string{
+		"lamina:host":   section(t, compact, "lamina:host", map[string]any{"memoryGiB": 32}),
+		"lamina:colima": section(t, compact, "lamina:colima", map[string]any{"vmType": "krunkit"}),
+		"lamina:llm":    `{"accelerator": "gpu"}`,
+	}
+	overrides, _ := withDataDir(t, "compact", maps.Clone(gpu))
+	g := preview(t, stackSource(t, "compact", overrides))
+	with := 0
+	for _, c := range g.ByType(containerType) {
+		l := labelsOf(c)
+		if l[dockermesh.ServiceLabel] != "lamina-llm-serve" || l[dockermesh.RoleLabel] != dockermesh.RoleApp {
+			assert.Nil(t, c.Inputs["devices"], "%s gets no device", c.Name)
+			continue
+		}
+		with++
+		assert.Equal(t, []any{map[string]any{"hostPath": "/dev/dri", "containerPath": "/dev/dri", "permissions": "rw"}}, c.Inputs["devices"])
+		assert.Equal(t, append([]string{"CMD"}, llmserve.VulkanCheck...), toStrings(field(c.Inputs, "healthcheck", "tests")))
+		assert.Equal(t, true, c.Inputs["wait"])
+		assert.Equal(t, float64(100), c.Inputs["waitTimeout"], "60 s to pass, one failed check (30 s) and 10 s")
+		assert.Equal(t, "2s", field(c.Inputs, "healthcheck", "startInterval"))
+		assert.Equal(t, []any{"ALL"}, field(c.Inputs, "capabilities", "drops"))
+		assert.Nil(t, c.Inputs["privileged"])
+		assert.NotRegexp(t, `^0(:|$)`, c.Inputs["user"])
+		assert.Regexp(t, `- --n-gpu-layers\n\s+- "999"\n`, uploads(c)[llmserve.Manifest], "every layer on the GPU")
+	}
+	assert.Equal(t, 1, with)
+	report, err := offline.Check(context.Background(), loadPack(t), g)
+	require.NoError(t, err)
+	assert.Empty(t, report.Violations, "deny_docker_privileged allows llm-serve's GPU, and nothing else")
+	vm := command(t, g, "colima-vm")
+	assert.Equal(t, "krunkit", plainString(vm.Raw()["environment"].ObjectValue()["LAMINA_VM_TYPE"]))
+
+	gpu["lamina:docker"] = section(t, compact, "lamina:docker", map[string]any{"host": "unix:///var/run/docker.sock"})
+	_, err = config.Load(stackSource(t, "compact", gpu))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `lamina:llm.accelerator: is gpu, but lamina:docker.host is "unix:///var/run/docker.sock": the GPU reaches containers only on the daemon of this stack's own krunkit VM; allowed: none, or gpu with lamina:docker.host empty`)
 }

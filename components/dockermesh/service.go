@@ -99,6 +99,14 @@ type ServiceArgs struct {
 	// ready when running); StartupSeconds how long it may take to answer it after a start.
 	HealthPath     string
 	StartupSeconds int
+	// Devices are device nodes of the Docker host (or directories of them, such as
+	// /dev/dri) the app's container may read and write; the daemon copies each node's
+	// mode, so no capability or privilege is added.
+	Devices []string
+	// Check, when set, is the app's own health check, a command its image runs, for
+	// what its health path cannot tell (llm-serve's seeing the GPU): `pulumi up` waits
+	// until it passes, and fails naming the container when it does not.
+	Check []string
 	// Internet lets the service's container reach the internet (model downloads): its
 	// private network is not internal. It still reaches the other services only through
 	// its proxy.
@@ -209,7 +217,19 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	if len(args.Command) > 0 {
 		app.Command = pulumi.ToStringArray(args.Command)
 	}
+	if len(args.Devices) > 0 {
+		var devices docker.ContainerDeviceArray
+		for _, d := range args.Devices {
+			devices = append(devices, &docker.ContainerDeviceArgs{
+				HostPath: pulumi.String(d), ContainerPath: pulumi.String(d), Permissions: pulumi.String("rw"),
+			})
+		}
+		app.Devices = devices
+	}
 	hardenedArgs(app, args.User)
+	if len(args.Check) > 0 {
+		checkArgs(app, args.Check)
+	}
 	if s.App, err = docker.NewContainer(ctx, name, app, parent); err != nil {
 		return nil, err
 	}
@@ -315,6 +335,26 @@ func readyArgs(c *docker.ContainerArgs, startup int) {
 	}
 	c.Wait = pulumi.Bool(true)
 	c.WaitTimeout = pulumi.Int(startup + 3*10 + 10)
+}
+
+// An app's own check runs every 2 s until it first passes, for up to appCheckSeconds
+// after the start, then every 5 minutes; one failure after that marks it unhealthy.
+const appCheckSeconds = 60
+
+// checkArgs give an app container its own health check and make `pulumi up` wait until it
+// passes: within 2 s of its passing, or fail once the start period, one more failed
+// check and 10 s are over (a check that never passes marks the container unhealthy).
+func checkArgs(c *docker.ContainerArgs, command []string) {
+	c.Healthcheck = &docker.ContainerHealthcheckArgs{
+		Tests:         pulumi.ToStringArray(append([]string{"CMD"}, command...)),
+		Interval:      pulumi.String("5m"),
+		Timeout:       pulumi.String("30s"),
+		Retries:       pulumi.Int(1),
+		StartPeriod:   pulumi.String(strconv.Itoa(appCheckSeconds) + "s"),
+		StartInterval: pulumi.String("2s"),
+	}
+	c.Wait = pulumi.Bool(true)
+	c.WaitTimeout = pulumi.Int(appCheckSeconds + 30 + 10)
 }
 
 // hardenedArgs: a user of its own, no capability, no privilege escalation, a read-only

@@ -71,8 +71,11 @@ type LLMServe struct {
 	// layer, checks that its image sees a Vulkan device before it starts, and is replaced
 	// by stopping the old server first; the models set to load count against the GPU's
 	// memory, which krunkit maps from the Mac's memory beside the VM's (61 GiB minus
-	// lamina:colima.memoryGiB), instead of lamina:llm.resources.limits.memory. The image
-	// must carry a Vulkan build of llama.cpp and Mesa's Venus driver. Allowed: none, gpu.
+	// lamina:colima.memoryGiB), instead of lamina:llm.resources.limits.memory. On the
+	// Docker target (this stack's own VM: lamina:docker.host empty) the server's container
+	// gets the VM's /dev/dri instead, and `pulumi up` waits until it sees Vulkan. The
+	// image must carry a Vulkan build of llama.cpp and Mesa's Venus driver. Allowed:
+	// none, gpu.
 	Accelerator string `json:"accelerator"`
 	// DevicePluginImage is the device plugin that advertises the VM's GPU to the
 	// kubelet as lamina.io/gpu (with accelerator gpu). Allowed: an image reference with a

@@ -60,10 +60,14 @@ func validateAccelerator(c *Config, ps *problems) {
 	switch c.Cluster.Target {
 	case TargetColima:
 	case TargetDocker:
-		ps.add(key, "is gpu, but the Docker target does not pass the GPU to its containers; allowed with lamina:cluster.target docker: none")
-		return
+		// The render node is passed to llm-serve's container by the daemon of this
+		// stack's own VM; another daemon's host (Docker Desktop's VM) has none.
+		if c.Docker.Host != "" {
+			ps.add(key, "is gpu, but lamina:docker.host is %s: the GPU reaches containers only on the daemon of this stack's own krunkit VM; allowed: none, or gpu with lamina:docker.host empty", quote(c.Docker.Host))
+			return
+		}
 	default:
-		ps.add(key, "is gpu, but lamina:cluster.target is %s: the GPU reaches pods only in this stack's own krunkit VM; allowed: none, or gpu with lamina:cluster.target colima", c.Cluster.Target)
+		ps.add(key, "is gpu, but lamina:cluster.target is %s: the GPU reaches pods only in this stack's own krunkit VM; allowed: none, or gpu with lamina:cluster.target colima or docker", c.Cluster.Target)
 		return
 	}
 	vm := c.Colima
