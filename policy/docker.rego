@@ -110,6 +110,45 @@ deny_docker_env_credentials contains msg if {
 	msg := sprintf("container %s sets %s in its environment; put the credential in a file (an upload from a Pulumi secret) and give the file's path in %s_FILE", [docker_name, name, name])
 }
 
+# METADATA
+# title: No container is privileged, adds a capability or takes a device it should not
+# description: >-
+#   The Docker target's counterpart of Pod Security's restricted level: no container runs
+#   privileged or adds a capability (each drops ALL), and the only host device a
+#   container gets is the GPU's /dev/dri, by llm-serve's own container
+#   (lamina:llm.accelerator gpu on a krunkit VM), read and write.
+deny_docker_privileged contains msg if {
+	some msg in docker_privileges
+}
+
+docker_privileges contains msg if {
+	is_docker_container
+	object.get(input, "privileged", false) == true
+	msg := sprintf("container %s runs privileged; no container of the Docker target needs it (a device is passed on its own)", [docker_name])
+}
+
+docker_privileges contains msg if {
+	is_docker_container
+	adds := object.get(object.get(input, "capabilities", {}), "adds", [])
+	count(adds) > 0
+	msg := sprintf("container %s adds capabilities %v; every container drops ALL and adds none", [docker_name, adds])
+}
+
+docker_privileges contains msg if {
+	is_docker_container
+	some d in object.get(input, "devices", [])
+	not docker_gpu_device(d)
+	msg := sprintf("container %s gets the host's device %v; only lamina-llm-serve's container gets one, the GPU's /dev/dri, read and write (lamina:llm.accelerator gpu)", [docker_name, object.get(d, "hostPath", "?")])
+}
+
+docker_gpu_device(d) if {
+	docker_role == "app"
+	docker_label(docker_service_label) == "lamina-llm-serve"
+	d.hostPath == "/dev/dri"
+	object.get(d, "containerPath", "/dev/dri") == "/dev/dri"
+	object.get(d, "permissions", "rwm") == "rw"
+}
+
 any_placeholder(values) if {
 	some v in values
 	placeholder(v)

@@ -199,7 +199,7 @@ func TestPackAsTheAnalyzerLoadsIt(t *testing.T) {
 	}
 	wantMandatory := []string{
 		"deny_authorization_policy_unnamed_source", "deny_destination_rule_tls",
-		"deny_docker_env_credentials", "deny_docker_published_port", "deny_docker_service_unproxied", "deny_gateway_tls",
+		"deny_docker_env_credentials", "deny_docker_privileged", "deny_docker_published_port", "deny_docker_service_unproxied", "deny_gateway_tls",
 		"deny_helm_inline_credentials", "deny_namespace_outside_mesh", "deny_peer_authentication_not_strict",
 		"deny_service_exposed", "deny_sidecar_injection_disabled",
 	}
