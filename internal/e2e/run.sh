@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Builds the tools the engine tests run (build-tools.sh, into $LAMINA_E2E_BIN or ./bin),
-# vets and runs the tests, and prints as its last line
+# Builds the tools the engine tests run (build-tools.sh, into $LAMINA_E2E_BIN or ./bin;
+# not when LAMINA_E2E_TOOLS_BUILT=1 says the caller just built them there), vets and runs
+# the tests, and prints as its last line
 #   e2e: N passed, M failed
 # The chart mirror is ../shared/charts beside the repository, or $LAMINA_CHART_MIRROR.
 set -euo pipefail
 cd "$(dirname "$0")"
 export LAMINA_E2E_BIN=${LAMINA_E2E_BIN:-$(pwd)/bin}
-./build-tools.sh "$LAMINA_E2E_BIN"
+if [ "${LAMINA_E2E_TOOLS_BUILT:-}" != 1 ]; then
+  ./build-tools.sh "$LAMINA_E2E_BIN"
+fi
 go vet ./...
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
