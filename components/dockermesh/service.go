@@ -318,43 +318,55 @@ func proxyFiles(conf pulumi.StringOutput, cert *Certificate, ca pulumi.StringInp
 // healthListen is a proxy's health server, on its container's loopback only.
 var healthListen = "127.0.0.1:" + strconv.Itoa(HealthPort)
 
-// readyArgs give a proxy Docker's health check (busybox's wget in the nginx image asks
-// its /ready, so the app behind it is checked without any tool in the app's image) and
-// make `pulumi up` wait until it is healthy: within a second of the app answering (the
-// check runs every second for startup seconds, then every 10), or fail after startup
-// seconds and three failed checks.
-func readyArgs(c *docker.ContainerArgs, startup int) {
-	startup = max(startup, 10)
-	c.Healthcheck = &docker.ContainerHealthcheckArgs{
-		Tests:         pulumi.ToStringArray([]string{"CMD", "wget", "-q", "-O", "/dev/null", "http://" + healthListen + "/ready"}),
-		Interval:      pulumi.String("10s"),
-		Timeout:       pulumi.String("6s"),
-		Retries:       pulumi.Int(3),
-		StartPeriod:   pulumi.String(strconv.Itoa(startup) + "s"),
-		StartInterval: pulumi.String("1s"),
-	}
-	c.Wait = pulumi.Bool(true)
-	c.WaitTimeout = pulumi.Int(startup + 3*10 + 10)
+// healthCheck is a Docker health check that `pulumi up` waits for: it runs every
+// startInterval until it first passes, for up to start seconds after the container
+// starts, then every interval; past the start, retries failures in a row mark the
+// container unhealthy. up fails after wait seconds, naming the container.
+type healthCheck struct {
+	test                    []string
+	start, timeout, retries int
+	startInterval, interval string
+	wait                    int
 }
 
-// An app's own check runs every 2 s until it first passes, for up to appCheckSeconds
-// after the start, then every 5 minutes; one failure after that marks it unhealthy.
-const appCheckSeconds = 60
-
-// checkArgs give an app container its own health check and make `pulumi up` wait until it
-// passes: within 2 s of its passing, or fail once the start period, one more failed
-// check and 10 s are over (a check that never passes marks the container unhealthy).
-func checkArgs(c *docker.ContainerArgs, command []string) {
+func (h healthCheck) apply(c *docker.ContainerArgs) {
 	c.Healthcheck = &docker.ContainerHealthcheckArgs{
-		Tests:         pulumi.ToStringArray(append([]string{"CMD"}, command...)),
-		Interval:      pulumi.String("5m"),
-		Timeout:       pulumi.String("30s"),
-		Retries:       pulumi.Int(1),
-		StartPeriod:   pulumi.String(strconv.Itoa(appCheckSeconds) + "s"),
-		StartInterval: pulumi.String("2s"),
+		Tests:         pulumi.ToStringArray(h.test),
+		Interval:      pulumi.String(h.interval),
+		Timeout:       pulumi.String(strconv.Itoa(h.timeout) + "s"),
+		Retries:       pulumi.Int(h.retries),
+		StartPeriod:   pulumi.String(strconv.Itoa(h.start) + "s"),
+		StartInterval: pulumi.String(h.startInterval),
 	}
 	c.Wait = pulumi.Bool(true)
-	c.WaitTimeout = pulumi.Int(appCheckSeconds + 30 + 10)
+	c.WaitTimeout = pulumi.Int(h.wait)
+}
+
+// readyArgs give a proxy Docker's health check (busybox's wget in the nginx image asks
+// its /ready, so the app behind it is checked without any tool in the app's image): up
+// goes on within a second of the app answering (the check runs every second for startup
+// seconds, then every 10), or fails once three checks after the start have failed.
+func readyArgs(c *docker.ContainerArgs, startup int) {
+	startup = max(startup, 10)
+	healthCheck{
+		test:  []string{"CMD", "wget", "-q", "-O", "/dev/null", "http://" + healthListen + "/ready"},
+		start: startup, startInterval: "1s", interval: "10s", timeout: 6, retries: 3,
+		wait: startup + 3*10 + 10,
+	}.apply(c)
+}
+
+// appCheckSeconds is how long an app's own check may take to first pass after a start.
+const appCheckSeconds = 60
+
+// checkArgs give an app container its own health check (a command in its image): up goes
+// on within 2 s of its passing, or fails after the 60 s, the last check's own 30 s and
+// 10 s. After the start it runs every 5 minutes, and one failure marks it unhealthy.
+func checkArgs(c *docker.ContainerArgs, command []string) {
+	healthCheck{
+		test:  append([]string{"CMD"}, command...),
+		start: appCheckSeconds, startInterval: "2s", interval: "5m", timeout: 30, retries: 1,
+		wait: appCheckSeconds + 30 + 10,
+	}.apply(c)
 }
 
 // hardenedArgs: a user of its own, no capability, no privilege escalation, a read-only
