@@ -4,7 +4,6 @@
 package certmanager
 
 import (
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -49,7 +48,7 @@ type CertManager struct {
 	pulumi.ResourceState
 
 	// Release installs cert-manager, its CRDs and its webhook.
-	Release *helmv3.Release
+	Release *kube.HelmRelease
 	// IssuerName is the ClusterIssuer that certificates reference.
 	IssuerName string
 	// Ready is what a Certificate must wait for: the release and the issuer's resources.

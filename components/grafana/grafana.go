@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/network"
@@ -113,7 +112,7 @@ type GrafanaArgs struct {
 type Grafana struct {
 	pulumi.ResourceState
 
-	Release     *helmv3.Release
+	Release     *kube.HelmRelease
 	AdminSecret *corev1.Secret
 	// AdminUser and AdminPassword (a secret) are the administrator's credentials.
 	AdminUser     pulumi.StringOutput

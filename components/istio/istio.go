@@ -5,10 +5,8 @@ package istio
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/network"
@@ -140,7 +138,7 @@ type Istio struct {
 
 	// Base installs the CRDs and the default validating webhook; Istiod the control
 	// plane; Gateway the ingress gateway; CNI the node agent (nil without CNI).
-	Base, CNI, Istiod, Gateway *helmv3.Release
+	Base, CNI, Istiod, Gateway *kube.HelmRelease
 	// CNIAgent waits until the node agent's pods are Ready (nil without CNI). The CNI
 	// release alone does not: its DaemonSet allows one unavailable pod, so on a
 	// one-node cluster Helm's wait ends once the pod is scheduled.
@@ -188,13 +186,7 @@ func NewIstio(ctx *pulumi.Context, name string, args IstioArgs, opts ...pulumi.R
 		if args.WaitForRollout == nil {
 			return nil, fmt.Errorf("istio: CNI needs WaitForRollout, to wait for the node agent")
 		}
-		revision := c.CNI.Status.Revision().ApplyT(func(r *int) string {
-			if r == nil {
-				return ""
-			}
-			return strconv.Itoa(*r)
-		}).(pulumi.StringOutput)
-		c.CNIAgent, err = args.WaitForRollout(name+"-cni-agent", CNIDaemonSet, revision,
+		c.CNIAgent, err = args.WaitForRollout(name+"-cni-agent", CNIDaemonSet, c.CNI.Revision(),
 			pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.CNI}))
 		if err != nil {
 			return nil, err

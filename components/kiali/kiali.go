@@ -5,7 +5,6 @@ package kiali
 
 import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/network"
@@ -63,7 +62,7 @@ type KialiArgs struct {
 type Kiali struct {
 	pulumi.ResourceState
 
-	Release    *helmv3.Release
+	Release    *kube.HelmRelease
 	SigningKey *corev1.Secret
 
 	// The reads of every backend and Kiali's hostname.

@@ -4,7 +4,6 @@
 package logs
 
 import (
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/network"
@@ -63,7 +62,7 @@ type LogsArgs struct {
 type Logs struct {
 	pulumi.ResourceState
 
-	Loki, Vector *helmv3.Release
+	Loki, Vector *kube.HelmRelease
 
 	// Vector's pushes to Loki and its reads of the API server.
 	network.Declaration

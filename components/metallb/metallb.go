@@ -4,7 +4,6 @@ package metallb
 
 import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/internal/kube"
@@ -45,7 +44,7 @@ type MetalLB struct {
 	pulumi.ResourceState
 
 	// Release installs the controller, the speaker, the CRDs and the webhook.
-	Release *helmv3.Release
+	Release *kube.HelmRelease
 	// Pool and Advertisement are the custom resources that hand out and announce addresses.
 	Pool, Advertisement *apiextensions.CustomResource
 }

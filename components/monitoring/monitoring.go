@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/istio"
@@ -86,7 +85,7 @@ type MonitoringArgs struct {
 type Monitoring struct {
 	pulumi.ResourceState
 
-	Release *helmv3.Release
+	Release *kube.HelmRelease
 	// URL is the in-cluster address Grafana and Kiali query.
 	URL pulumi.StringOutput
 

@@ -6,7 +6,6 @@ package tracing
 import (
 	"fmt"
 
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/network"
@@ -117,9 +116,9 @@ type Collector struct {
 type Tracing struct {
 	pulumi.ResourceState
 
-	Release *helmv3.Release
+	Release *kube.HelmRelease
 	// Collector is nil without a collector.
-	Collector *helmv3.Release
+	Collector *kube.HelmRelease
 	// SpansHost is where the proxies send spans: the collector when there is one,
 	// Jaeger otherwise; SpansAppName labels the pods that receive them.
 	SpansHost, SpansAppName string

@@ -12,7 +12,6 @@ import (
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -113,7 +112,7 @@ type Chart struct {
 // until every resource of the release is ready, within the chart's timeout, and rolling
 // back (or removing a first install) when it is not: a failed install fails `pulumi up`
 // with the release's name instead of hanging or leaving half a release.
-func Release(ctx *pulumi.Context, name string, chart Chart, namespace pulumi.StringInput, values any, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
+func Release(ctx *pulumi.Context, name string, chart Chart, namespace pulumi.StringInput, values any, opts ...pulumi.ResourceOption) (*HelmRelease, error) {
 	if len(chart.Values) > 0 {
 		merged, err := Merge(plain(values), chart.Values, chart.ValuesKey)
 		if err != nil {
@@ -121,11 +120,11 @@ func Release(ctx *pulumi.Context, name string, chart Chart, namespace pulumi.Str
 		}
 		values = merged
 	}
-	return helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
+	return NewHelmRelease(ctx, name, &HelmReleaseArgs{
 		Name:           pulumi.String(name),
 		Chart:          pulumi.String(chart.Name),
 		Version:        pulumi.String(chart.Version),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(chart.Repository)},
+		RepositoryOpts: pulumi.StringMap{"repo": pulumi.String(chart.Repository)},
 		Namespace:      namespace,
 		// Namespaces are declared once, by the namespaces component.
 		CreateNamespace: pulumi.Bool(false),
