@@ -31,8 +31,8 @@ var (
 	MinColimaKrunkit = version{0, 10, 2}
 	MinKrunkit       = version{1, 2, 1}
 	// MinPulumi: the engine must know every resource option the program's SDK sends
-	// (replacementTrigger among them); the program is built with sdk v3.259.0.
-	MinPulumi = version{3, 259, 0}
+	// (replacementTrigger among them); the program is built with sdk v3.274.1.
+	MinPulumi = version{3, 274, 1}
 )
 
 // Probe is how the doctor looks at the Mac.

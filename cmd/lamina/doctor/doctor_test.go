@@ -207,7 +207,7 @@ func TestEachProblemNamesItsFix(t *testing.T) {
 		"no colima": {func(m *mac, s *Stack) { delete(m.out, "colima version") }, "colima",
 			Check{"colima", Fail, "colima is not on PATH", "brew install colima"}},
 		"pulumi older than the program's SDK": {func(m *mac, s *Stack) { m.out["pulumi version"] = "v3.190.0\n" }, "pulumi",
-			Check{"pulumi", Fail, "pulumi 3.190.0; 3.259.0 or later is needed", "brew upgrade pulumi"}},
+			Check{"pulumi", Fail, "pulumi 3.190.0; 3.274.1 or later is needed", "brew upgrade pulumi"}},
 		"kubectl two minor versions behind k3s": {func(m *mac, s *Stack) {
 			m.out["kubectl version --client --output=json"] = `{"clientVersion":{"gitVersion":"v1.33.4"}}`
 		}, "kubectl", Check{"kubectl", Fail, "kubectl 1.33.4; the stack's k3s is v1.35.0+k3s1, and kubectl works within one minor version of it", "brew upgrade kubectl"}},
@@ -253,8 +253,8 @@ func TestEachProblemNamesItsFix(t *testing.T) {
 // The report puts every finding on a line, and the fix under each that is not ok.
 func TestPrintShowsTheFixes(t *testing.T) {
 	var b strings.Builder
-	Print(&b, []Check{{"colima", OK, "colima 0.10.3 (0.9.1 or later)", ""}, {"pulumi", Fail, "pulumi 3.190.0; 3.259.0 or later is needed", "brew upgrade pulumi"}})
+	Print(&b, []Check{{"colima", OK, "colima 0.10.3 (0.9.1 or later)", ""}, {"pulumi", Fail, "pulumi 3.190.0; 3.274.1 or later is needed", "brew upgrade pulumi"}})
 	assert.Equal(t, "ok    colima        colima 0.10.3 (0.9.1 or later)\n"+
-		"FAIL  pulumi        pulumi 3.190.0; 3.259.0 or later is needed\n"+
+		"FAIL  pulumi        pulumi 3.190.0; 3.274.1 or later is needed\n"+
 		"                    fix: brew upgrade pulumi\n", b.String())
 }
