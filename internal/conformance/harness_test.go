@@ -7,7 +7,7 @@
 // admitted, in a dry run, by the Pod Security level its namespace enforces.
 //
 // It is a module of its own: kube-apiserver, etcd and the Helm SDK stay out of the
-// program's build. build-binaries.sh builds the control plane at the versions go.mod
+// program's build. internal/e2e/build-tools.sh builds the control plane at the versions go.mod
 // pins; .ci/run always runs these tests, and locally they skip, saying how to get the
 // binaries or the mirror, when either is missing.
 package conformance
@@ -218,8 +218,8 @@ func (p *plane) start(t *testing.T) {
 	dir, _ = filepath.Abs(dir)
 	for _, name := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			p.skip = fmt.Sprintf("%s is missing (%v): build the control plane with `internal/conformance/build-binaries.sh` "+
-				"(about 8 minutes cold, seconds warm) or point %s at a directory holding kube-apiserver and etcd", name, err, binEnv)
+			p.skip = fmt.Sprintf("%s is missing (%v): build the control plane with `internal/e2e/build-tools.sh internal/conformance/bin cluster` "+
+				"(about 8 minutes cold, seconds from the tool cache) or point %s at a directory holding kube-apiserver and etcd", name, err, binEnv)
 			return
 		}
 	}

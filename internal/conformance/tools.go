@@ -1,8 +1,9 @@
 //go:build tools
 
 // The tools this module pins: the control plane the conformance tests start, and the
-// rest of a cluster's control plane and kubectl, which the engine tests (internal/e2e)
-// start from here too; build-binaries.sh builds them.
+// rest of a cluster's control plane, kubectl and kwok (the simulated kubelet), which the
+// engine tests (internal/e2e) start from here too. internal/e2e/build-tools.sh builds
+// them all in one build ("cluster"), so every library they share compiles once.
 package conformance
 
 import (
@@ -11,4 +12,5 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "sigs.k8s.io/kwok/cmd/kwok"
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the tools the engine tests run (build-tools.sh, into $LAMINA_E2E_BIN or ./bin;
-# not when LAMINA_E2E_TOOLS_BUILT=1 says the caller just built them there), vets and runs
-# the tests, and prints as its last line
+# Puts the tools the engine tests run into $LAMINA_E2E_BIN (or ./bin) with build-tools.sh,
+# from the tool cache where it has them (not when LAMINA_E2E_TOOLS_BUILT=1 says the caller
+# just did), vets and runs the tests, and prints as its last line
 #   e2e: N passed, M failed
 # The chart mirror is ../shared/charts beside the repository, or $LAMINA_CHART_MIRROR.
 set -euo pipefail
