@@ -4,7 +4,8 @@ import rego.v1
 
 # The Docker target's rules. Its services sit behind nginx proxies that speak mutual TLS
 # (components/dockermesh); each container says what it is with the label lamina.io/role:
-# app (a service), proxy (a service's proxy) or edge (the one published port).
+# app (a service), proxy (a service's proxy), edge (the one published port) or files (a
+# carrier of a unit's files into its volume, created and never started).
 
 docker_role_label := "lamina.io/role"
 
@@ -52,19 +53,34 @@ docker_published_ports contains msg if {
 # METADATA
 # title: Every service is reached only through its proxy
 # description: >-
-#   Every container of the Docker target says what it is (lamina.io/role app, proxy or
-#   edge), and a service's container (app) is on one network, its private network
-#   lamina-<service>, with no host or default networking, so that nothing but its proxy
-#   reaches it. `lamina check` also checks that the proxy is the network's only other
-#   member.
+#   Every container of the Docker target says what it is (lamina.io/role app, proxy,
+#   edge or files), and a service's container (app) is on one network, its private
+#   network lamina-<service>, with no host or default networking, so that nothing but its
+#   proxy reaches it; a files carrier is never started and on no network. `lamina check`
+#   also checks that the proxy is the network's only other member.
 deny_docker_service_unproxied contains msg if {
 	some msg in docker_unproxied
 }
 
 docker_unproxied contains msg if {
 	is_docker_container
-	not docker_role in {"app", "proxy", "edge"}
-	msg := sprintf("container %s has no %s label of app, proxy or edge; every container of the Docker target is a service behind its proxy, a proxy, or the edge", [docker_name, docker_role_label])
+	not docker_role in {"app", "proxy", "edge", "files"}
+	msg := sprintf("container %s has no %s label of app, proxy, edge or files; every container of the Docker target is a service behind its proxy, a proxy, the edge, or a carrier of files", [docker_name, docker_role_label])
+}
+
+docker_unproxied contains msg if {
+	is_docker_container
+	docker_role == "files"
+	not docker_carrier_idle
+	msg := sprintf("files carrier %s must be created and never started (start false, mustRun false) on no network (networkMode none): it only carries files into its volume", [docker_name])
+}
+
+docker_carrier_idle if {
+	object.get(input, "start", true) == false
+	object.get(input, "mustRun", true) == false
+	object.get(input, "networkMode", "") == "none"
+	count(object.get(input, "networksAdvanced", [])) == 0
+	count(object.get(input, "ports", [])) == 0
 }
 
 docker_unproxied contains msg if {

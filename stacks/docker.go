@@ -39,12 +39,21 @@ type DockerPlatform struct {
 	Images      map[string]pulumi.StringOutput
 }
 
-// Where the observability containers keep their files, and their users (the images').
+// Where the containers read the files the program gives them (read-only, under
+// dockermesh.FilesDir), and the observability containers' users (the images').
 const (
-	lokiConfig    = "/etc/lamina/loki.yaml"
-	vectorConfig  = "/etc/lamina/vector.yaml"
-	grafanaSecret = "/run/lamina/grafana-admin-password"
-	dockerSocket  = "/var/run/docker.sock"
+	lokiConfig    = dockermesh.FilesDir + "/loki.yaml"
+	vectorConfig  = dockermesh.FilesDir + "/vector.yaml"
+	grafanaSecret = dockermesh.FilesDir + "/secrets/grafana-admin-password"
+	// grafanaProvisioning replaces the image's /etc/grafana/provisioning (GF_PATHS_PROVISIONING).
+	grafanaProvisioning = dockermesh.FilesDir + "/provisioning"
+	// chromaLogConfig is ChromaDB's logging configuration: to standard output only. The
+	// image's own (chromadb/log_config.yml, CHROMA_LOG_CONFIG's default) adds a rotating
+	// file handler writing chroma.log into the working directory, /chroma, which is
+	// root's and read-only here: uvicorn fails at start as any other user
+	// (chroma-core/chroma#4044; Dockerfile and bin/docker_entrypoint.sh at 0.6.3).
+	chromaLogConfig = dockermesh.FilesDir + "/chroma-log.yaml"
+	dockerSocket    = "/var/run/docker.sock"
 	// gpuDevices are a krunkit VM's GPU nodes (card0 and renderD128).
 	gpuDevices  = "/dev/dri"
 	grafanaUser = "472:472"
@@ -102,13 +111,13 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		Name: pulumi.String("lamina-mesh"), Driver: pulumi.String("bridge"), Internal: pulumi.Bool(true),
 		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(meshNet.String())}},
 		Labels:      dockermesh.NetworkLabels(labels, ""),
-	}, withDocker); err != nil {
+	}, withDocker, dockermesh.ReplaceNamed); err != nil {
 		return nil, err
 	}
 	if d.EdgeNetwork, err = docker.NewNetwork(ctx, "edge-network", &docker.NetworkArgs{
 		Name: pulumi.String("lamina-edge"), Driver: pulumi.String("bridge"),
 		Labels: dockermesh.NetworkLabels(labels, ""),
-	}, withDocker); err != nil {
+	}, withDocker, dockermesh.ReplaceNamed); err != nil {
 		return nil, err
 	}
 	if d.PKI, err = dockermesh.NewPKI(ctx, "mesh-tls", dockermesh.PKIArgs{
@@ -197,8 +206,12 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 				"CHROMA_SERVER_AUTHN_PROVIDER":         "chromadb.auth.token_authn.TokenAuthenticationServerProvider",
 				"CHROMA_AUTH_TOKEN_TRANSPORT_HEADER":   chromadb.TokenHeader,
 				"CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": chromaTokenFile,
+				"CHROMA_LOG_CONFIG":                    chromaLogConfig,
 			},
-			Files:  []dockermesh.File{{Path: chromaTokenFile, Content: token}},
+			Files: []dockermesh.File{
+				{Path: chromaTokenFile, Content: token},
+				{Path: chromaLogConfig, Content: pulumi.String(chromaLogYAML)},
+			},
 			Mounts: []dockermesh.Mount{{Host: dataDir("chromadb"), Container: chromadb.DataDir}},
 			User:   user(ch.Security), MemoryBytes: mb(ch.Resources.Limits.Memory), CPUs: cpus(ch.Resources.Limits.CPU),
 			Callers: []string{core.Name, "edge"}, HealthPath: chromadb.HealthPath, StartupSeconds: chromadb.StartupSeconds},
@@ -224,10 +237,14 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 				"GF_SECURITY_ADMIN_USER": cfg.Grafana.AdminUser, "GF_SECURITY_ADMIN_PASSWORD__FILE": grafanaSecret,
 				"GF_SERVER_ROOT_URL":             fmt.Sprintf("https://%s.%s:%d", grafana.Host, cfg.Edge.Domain, dc.EdgePort),
 				"GF_ANALYTICS_REPORTING_ENABLED": "false", "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+				"GF_PATHS_PROVISIONING": grafanaProvisioning,
+				// Grafana installs its default plugins from grafana.com at every start
+				// (pkg/setting/setting_plugins.go); its containers reach no internet.
+				"GF_PLUGINS_PREINSTALL_DISABLED": "true",
 			},
 			Files: []dockermesh.File{
 				{Path: grafanaSecret, Content: password},
-				{Path: "/etc/grafana/provisioning/datasources/lamina.yaml", Content: pulumi.String(grafanaDatasources(url("loki", lokiPort)))},
+				{Path: grafanaProvisioning + "/datasources/lamina.yaml", Content: pulumi.String(grafanaDatasources(url("loki", lokiPort)))},
 			},
 			Mounts: []dockermesh.Mount{{Host: dataDir("grafana"), Container: "/var/lib/grafana"}},
 			User:   grafanaUser, MemoryBytes: mb(dc.Grafana.Memory), CPUs: cpus(dc.Grafana.CPUs),
@@ -319,8 +336,48 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 	return d, nil
 }
 
-// chromaTokenFile is where ChromaDB reads its token.
-const chromaTokenFile = "/run/lamina/chroma-token"
+// chromaTokenFile is where ChromaDB reads its token: one line, without a newline (a
+// newline would become part of the token; chromadb/auth/token_authn/__init__.py at 0.6.3
+// keeps a lone line as read, and strips the tokens it receives).
+const chromaTokenFile = dockermesh.FilesDir + "/secrets/chroma-token"
+
+// chromaLogYAML is the image's own logging configuration (chromadb/log_config.yml at
+// 0.6.3) without its file handler: the same formatters, handlers and levels, to
+// standard output and standard error only.
+const chromaLogYAML = `version: 1
+disable_existing_loggers: False
+formatters:
+  default:
+    "()": uvicorn.logging.DefaultFormatter
+    format: '%(levelprefix)s [%(asctime)s] %(message)s'
+    use_colors: null
+    datefmt: '%d-%m-%Y %H:%M:%S'
+  access:
+    "()": uvicorn.logging.AccessFormatter
+    format: '%(levelprefix)s [%(asctime)s] %(client_addr)s - "%(request_line)s" %(status_code)s'
+    datefmt: '%d-%m-%Y %H:%M:%S'
+handlers:
+  default:
+    formatter: default
+    class: logging.StreamHandler
+    stream: ext://sys.stderr
+  access:
+    formatter: access
+    class: logging.StreamHandler
+    stream: ext://sys.stdout
+  console:
+    class: logging.StreamHandler
+    stream: ext://sys.stdout
+    formatter: default
+loggers:
+  root:
+    level: WARN
+    handlers: [console]
+  chromadb:
+    level: DEBUG
+  uvicorn:
+    level: INFO
+`
 
 // pull declares an image pulled once onto the daemon and kept there, and returns the
 // reference containers run it by.

@@ -56,15 +56,34 @@ func networksOf(r *recorder.Resource) map[string][]any {
 	return out
 }
 
-// uploads are the files put into a container, by path, as plain text (secrets too).
-func uploads(r *recorder.Resource) map[string]string {
+// filesOf are the files container c reads, by the path where it reads them, as plain
+// text (secrets too): its part of its unit's volume, which the unit's carrier fills
+// (dockermesh's files.go). It checks that c mounts each read-only.
+func filesOf(t *testing.T, g *recorder.Graph, c *recorder.Resource) map[string]string {
+	t.Helper()
+	name := c.Inputs["name"].(string)
 	out := map[string]string{}
-	if !r.Raw()["uploads"].IsArray() {
-		return out
+	for _, carrier := range g.ByType(containerType) {
+		if labelsOf(carrier)[dockermesh.RoleLabel] != dockermesh.RoleFiles || !carrier.Raw()["uploads"].IsArray() {
+			continue
+		}
+		for _, u := range carrier.Raw()["uploads"].ArrayValue() {
+			o := u.ObjectValue()
+			if p, ok := strings.CutPrefix(plainString(o["file"]), "/files/"+name+"/"); ok {
+				out["/"+p] = plainString(o["content"])
+			}
+		}
 	}
-	for _, u := range r.Raw()["uploads"].ArrayValue() {
-		o := u.ObjectValue()
-		out[plainString(o["file"])] = plainString(o["content"])
+	mounted := map[string]bool{}
+	for _, m := range list(c.Inputs["mounts"]) {
+		if field(m, "type") == "volume" && field(m, "readOnly") == true {
+			mounted[field(m, "target").(string)] = true
+			assert.Equal(t, name+field(m, "target").(string), field(m, "volumeOptions", "subpath"), "%s mounts its own part of the volume", name)
+		}
+	}
+	for p := range out {
+		assert.True(t, mounted[p] || mounted[dockermesh.FilesDir] && strings.HasPrefix(p, dockermesh.FilesDir+"/"),
+			"%s reads %s from a read-only mount", name, p)
 	}
 	return out
 }
@@ -88,6 +107,16 @@ func TestDockerTargetPublishesOnlyTheEdgeAndHidesEachServiceBehindItsProxy(t *te
 		l := labelsOf(c)
 		role, service := l[dockermesh.RoleLabel], l[dockermesh.ServiceLabel]
 		roles[role]++
+		if role == dockermesh.RoleFiles {
+			// A carrier: created, never started, on no network.
+			assert.Equal(t, false, c.Inputs["start"], name)
+			assert.Equal(t, false, c.Inputs["mustRun"], name)
+			assert.Equal(t, "none", c.Inputs["networkMode"], name)
+			assert.Empty(t, networksOf(c), name)
+		} else {
+			assert.Equal(t, true, c.Inputs["readOnly"], "%s's root file system is read-only", name)
+			assert.False(t, c.Raw()["uploads"].IsArray(), "%s receives no upload: its root is read-only", name)
+		}
 		for n := range networksOf(c) {
 			members[n] = append(members[n], name)
 		}
@@ -112,7 +141,7 @@ func TestDockerTargetPublishesOnlyTheEdgeAndHidesEachServiceBehindItsProxy(t *te
 			assert.NotRegexp(t, `^0(:|$)`, c.Inputs["user"], "%s runs as a user of its own", name)
 		}
 	}
-	assert.Equal(t, map[string]int{dockermesh.RoleApp: 7, dockermesh.RoleProxy: 7, dockermesh.RoleEdge: 1}, roles)
+	assert.Equal(t, map[string]int{dockermesh.RoleApp: 7, dockermesh.RoleProxy: 7, dockermesh.RoleEdge: 1, dockermesh.RoleFiles: 8}, roles)
 	for _, service := range config.DockerServices {
 		private := dockermesh.ContainerName(service)
 		require.Contains(t, networks, private)
@@ -121,6 +150,14 @@ func TestDockerTargetPublishesOnlyTheEdgeAndHidesEachServiceBehindItsProxy(t *te
 		assert.Equal(t, service != "lamina-llm-serve", networks[private].Inputs["internal"], private)
 	}
 	assert.Equal(t, true, networks["lamina-mesh"].Inputs["internal"])
+	// Docker refuses a second network of a name: one is replaced by deleting it first.
+	for name, n := range networks {
+		assert.True(t, n.DeleteBeforeReplace, "network %s is replaced delete-first", name)
+	}
+	for _, v := range g.ByType("docker:index/volume:Volume") {
+		assert.True(t, v.DeleteBeforeReplace, "volume %s is replaced delete-first", v.Name)
+	}
+	assert.Len(t, g.ByType("docker:index/volume:Volume"), 8, "a volume of files for each of the seven services and the edge")
 	assert.Equal(t, []string{"lamina-edge"}, members["lamina-edge"], "the edge's network holds the edge alone")
 	assert.Equal(t, "https://dashboard.compact.lamina.home.arpa:8443", g.Outputs["dashboardURL"])
 	assert.Equal(t, "127.0.0.1", g.Outputs["gatewayAddress"])
@@ -152,6 +189,9 @@ func TestDockerTargetUpWaitsUntilEveryServiceAnswersItsHealthPath(t *testing.T) 
 			assert.Nil(t, c.Inputs["wait"], "%s: an app's image has no known tool to check it with; its proxy does", c.Name)
 			continue
 		}
+		if role == dockermesh.RoleFiles {
+			continue
+		}
 		waited++
 		assert.Equal(t, []any{"CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8081/ready"}, field(c.Inputs, "healthcheck", "tests"), c.Name)
 		assert.Equal(t, true, c.Inputs["wait"], c.Name)
@@ -159,7 +199,7 @@ func TestDockerTargetUpWaitsUntilEveryServiceAnswersItsHealthPath(t *testing.T) 
 		assert.Equal(t, fmt.Sprintf("%gs", secs), field(c.Inputs, "healthcheck", "startPeriod"), c.Name)
 		assert.Equal(t, "1s", field(c.Inputs, "healthcheck", "startInterval"), c.Name)
 		assert.Equal(t, secs+40, c.Inputs["waitTimeout"], "%s: the start period, three failed checks 10 s apart, and 10 s", c.Name)
-		conf := uploads(c)[dockermesh.ConfPath]
+		conf := filesOf(t, g, c)[dockermesh.ConfPath]
 		require.Contains(t, conf, "listen 127.0.0.1:8081;", c.Name)
 		if role == dockermesh.RoleEdge {
 			for s, app := range apps {
@@ -216,9 +256,10 @@ func TestDockerTargetKeepsSecretsOutOfEnvironments(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, token, uploads(byName["lamina-chromadb"])["/run/lamina/chroma-token"])
-	assert.Contains(t, uploads(byName["lamina-core-proxy"])[dockermesh.ConfPath], `proxy_set_header Authorization "Bearer `+token+`";`)
-	assert.Equal(t, password, uploads(byName["lamina-grafana"])["/run/lamina/grafana-admin-password"])
+	assert.Equal(t, token, filesOf(t, g, byName["lamina-chromadb"])[dockermesh.FilesDir+"/secrets/chroma-token"], "one line, no newline")
+	assert.Contains(t, filesOf(t, g, byName["lamina-core-proxy"])[dockermesh.ConfPath], `proxy_set_header Authorization "Bearer `+token+`";`)
+	assert.Equal(t, password, filesOf(t, g, byName["lamina-grafana"])[dockermesh.FilesDir+"/secrets/grafana-admin-password"])
+	assert.Empty(t, filesOf(t, g, byName["lamina-core"]), "core holds no credential of ChromaDB's")
 	v, ok := g.RawOutput("grafanaAdminPassword")
 	require.True(t, ok)
 	assert.True(t, v.Secret)
@@ -231,7 +272,7 @@ func TestDockerTargetProxyConfigurationsPassNginx(t *testing.T) {
 	g, _ := deployCompact(t)
 	checked := 0
 	for _, c := range g.ByType(containerType) {
-		files := uploads(c)
+		files := filesOf(t, g, c)
 		conf, ok := files[dockermesh.ConfPath]
 		if !ok {
 			continue
@@ -313,7 +354,7 @@ func TestDockerTargetGivesTheGPUToLLMServeAlone(t *testing.T) {
 		assert.Equal(t, []any{"ALL"}, field(c.Inputs, "capabilities", "drops"))
 		assert.Nil(t, c.Inputs["privileged"])
 		assert.NotRegexp(t, `^0(:|$)`, c.Inputs["user"])
-		assert.Regexp(t, `- --n-gpu-layers\n\s+- "999"\n`, uploads(c)[llmserve.Manifest], "every layer on the GPU")
+		assert.Regexp(t, `- --n-gpu-layers\n\s+- "999"\n`, filesOf(t, g, c)[llmserve.Manifest], "every layer on the GPU")
 	}
 	assert.Equal(t, 1, with)
 	report, err := offline.Check(context.Background(), loadPack(t), g)

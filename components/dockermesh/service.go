@@ -20,9 +20,10 @@ const (
 	// name is its proxy's on its private network, where its container calls others.
 	MeshDomain = ".mesh.lamina"
 	// TLSDir holds a proxy's certificate, key and the CA's certificate; ConfPath its
-	// nginx.conf; RunDir its pid and temporary files (a tmpfs).
-	TLSDir   = "/etc/lamina/tls"
-	ConfPath = "/etc/nginx/nginx.conf"
+	// nginx.conf (both under FilesDir, read-only); RunDir its pid and temporary files (a
+	// tmpfs).
+	TLSDir   = FilesDir + "/tls"
+	ConfPath = FilesDir + "/nginx.conf"
 	RunDir   = "/tmp"
 	// dockerDNS is Docker's embedded DNS server on user-defined networks.
 	dockerDNS = "127.0.0.11"
@@ -61,8 +62,9 @@ type Call struct {
 	Headers map[string]pulumi.StringInput
 }
 
-// File is a file put into a container before it starts; Content may be secret, and is
-// how a secret reaches a container (never its environment).
+// File is a file a container reads, read-only (files.go): under FilesDir, or at a path
+// its image reads. Content may be secret, and is how a secret reaches a container
+// (never its environment).
 type File struct {
 	Path    string
 	Content pulumi.StringInput
@@ -122,12 +124,15 @@ type ServiceArgs struct {
 	Labels map[string]string
 }
 
-// Service is a service's private network, its container and its proxy.
+// Service is a service's private network, its container and its proxy, and the volume
+// of their files with its carrier.
 type Service struct {
 	pulumi.ResourceState
 
 	Network    *docker.Network
 	App, Proxy *docker.Container
+	Files      *docker.Volume
+	Carrier    *docker.Container
 }
 
 // NewService declares a service behind its proxy. The Docker provider comes with opts.
@@ -144,7 +149,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		Internal:    pulumi.Bool(!args.Internet),
 		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(args.Private.String())}},
 		Labels:      NetworkLabels(args.Labels, args.Name),
-	}, parent); err != nil {
+	}, parent, ReplaceNamed); err != nil {
 		return nil, err
 	}
 	appHost := args.Name + "-app"
@@ -188,27 +193,37 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	if _, err := proxy.Config(); err != nil { // the shape, before any resource
 		return nil, fmt.Errorf("service %s: %w", args.Name, err)
 	}
+	// The files of the app and of its proxy, carried into the service's volume before
+	// either is created.
+	appName, proxyName := ContainerName(args.Name), ContainerName(args.Name)+"-proxy"
+	files := newUnitFiles(args.Name)
+	if err := files.add(appName, args.Files); err != nil {
+		return nil, err
+	}
+	if err := files.add(proxyName, proxyFiles(conf, args.Certificate, args.CACert)); err != nil {
+		return nil, err
+	}
+	if s.Files, s.Carrier, err = files.carrier(ctx, args.ProxyImage, args.Labels, parent); err != nil {
+		return nil, err
+	}
+	carried := pulumi.DependsOn([]pulumi.Resource{s.Carrier})
+
 	// The service's container, on its private network alone.
 	var env []string
 	for _, k := range slices.Sorted(maps.Keys(args.Env)) {
 		env = append(env, k+"="+args.Env[k])
-	}
-	var uploads docker.ContainerUploadArray
-	for _, f := range args.Files {
-		uploads = append(uploads, &docker.ContainerUploadArgs{File: pulumi.String(f.Path), Content: f.Content})
 	}
 	var volumes docker.ContainerVolumeArray
 	for _, m := range args.Mounts {
 		volumes = append(volumes, &docker.ContainerVolumeArgs{HostPath: pulumi.String(m.Host), ContainerPath: pulumi.String(m.Container), ReadOnly: pulumi.Bool(m.ReadOnly)})
 	}
 	app := &docker.ContainerArgs{
-		Name:  pulumi.String(ContainerName(args.Name)),
+		Name:  pulumi.String(appName),
 		Image: args.Image,
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
 			&docker.ContainerNetworksAdvancedArgs{Name: s.Network.Name, Aliases: pulumi.ToStringArray([]string{appHost})},
 		},
 		Envs:    pulumi.ToStringArray(env),
-		Uploads: uploads,
 		Volumes: volumes,
 		Labels:  containerLabels(args.Labels, args.Name, RoleApp),
 		Memory:  pulumi.Int(int(args.MemoryBytes >> 20)),
@@ -227,10 +242,11 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		app.Devices = devices
 	}
 	hardenedArgs(app, args.User)
+	files.mount(app, appName, s.Files)
 	if len(args.Check) > 0 {
 		checkArgs(app, args.Check)
 	}
-	if s.App, err = docker.NewContainer(ctx, name, app, parent); err != nil {
+	if s.App, err = docker.NewContainer(ctx, name, app, parent, carried); err != nil {
 		return nil, err
 	}
 
@@ -240,24 +256,32 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	// waits for the other. nginx resolves the app's name per request, so it starts
 	// without the app.
 	proxyArgs := &docker.ContainerArgs{
-		Name:  pulumi.String(ContainerName(args.Name) + "-proxy"),
+		Name:  pulumi.String(proxyName),
 		Image: pulumi.String(args.ProxyImage),
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
 			&docker.ContainerNetworksAdvancedArgs{Name: s.Network.Name, Aliases: pulumi.ToStringArray(aliases)},
 			&docker.ContainerNetworksAdvancedArgs{Name: args.Mesh.Name, Aliases: pulumi.ToStringArray([]string{MeshName(args.Name)})},
 		},
-		Uploads: proxyFiles(conf, args.Certificate, args.CACert),
+		Command: proxyCommand,
 		Labels:  containerLabels(args.Labels, args.Name, RoleProxy),
 		Memory:  pulumi.Int(ProxyMemoryMiB),
 	}
 	hardenedArgs(proxyArgs, proxyUser)
+	files.mount(proxyArgs, proxyName, s.Files)
 	readyArgs(proxyArgs, args.StartupSeconds)
-	if s.Proxy, err = docker.NewContainer(ctx, name+"-proxy", proxyArgs, parent); err != nil {
+	if s.Proxy, err = docker.NewContainer(ctx, name+"-proxy", proxyArgs, parent, carried); err != nil {
 		return nil, err
 	}
 
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{"network": s.Network.Name, "proxy": s.Proxy.Name, "app": s.App.Name})
 }
+
+// ReplaceNamed replaces a network or volume of a fixed name by deleting it first, and
+// with it the containers on it. The Docker provider replaces only containers that way
+// (pulumi-docker v4.10.0 provider/resources.go sets DeleteBeforeReplace on containers
+// alone), and Docker 25 and later refuse a second network of a name; a second volume of
+// a name is the first one, which the old one's deletion would then take away.
+var ReplaceNamed = pulumi.DeleteBeforeReplace(true)
 
 // EdgeArgs configure the edge: the one published port.
 type EdgeArgs struct {
@@ -283,8 +307,17 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 	if err != nil {
 		return nil, err
 	}
+	const container = "lamina-edge"
+	files := newUnitFiles("edge")
+	if err := files.add(container, proxyFiles(pulumi.String(conf).ToStringOutput(), args.Certificate, args.CACert)); err != nil {
+		return nil, err
+	}
+	volume, carrier, err := files.carrier(ctx, args.ProxyImage, args.Labels, opts...)
+	if err != nil {
+		return nil, err
+	}
 	edge := &docker.ContainerArgs{
-		Name:  pulumi.String("lamina-edge"),
+		Name:  pulumi.String(container),
 		Image: pulumi.String(args.ProxyImage),
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
 			&docker.ContainerNetworksAdvancedArgs{Name: args.Network.Name},
@@ -293,25 +326,27 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 		Ports: docker.ContainerPortArray{&docker.ContainerPortArgs{
 			Internal: pulumi.Int(MeshPort), External: pulumi.Int(args.Port), Ip: pulumi.String(args.Address), Protocol: pulumi.String("tcp"),
 		}},
-		Uploads: proxyFiles(pulumi.String(conf).ToStringOutput(), args.Certificate, args.CACert),
+		Command: proxyCommand,
 		Labels:  containerLabels(args.Labels, "edge", RoleEdge),
 		Memory:  pulumi.Int(ProxyMemoryMiB),
 	}
 	hardenedArgs(edge, proxyUser)
+	files.mount(edge, container, volume)
 	readyArgs(edge, edgeStartupSeconds)
-	return docker.NewContainer(ctx, name, edge, opts...)
+	return docker.NewContainer(ctx, name, edge, append(opts, pulumi.DependsOn([]pulumi.Resource{carrier}))...)
 }
 
+// proxyCommand runs nginx on the configuration under FilesDir, in the foreground (the
+// image's own command, with the configuration's path).
+var proxyCommand = pulumi.ToStringArray([]string{"nginx", "-c", ConfPath, "-g", "daemon off;"})
+
 // proxyFiles are a proxy's configuration and TLS files; the key stays secret.
-func proxyFiles(conf pulumi.StringOutput, cert *Certificate, ca pulumi.StringInput) docker.ContainerUploadArray {
-	file := func(path string, content pulumi.StringInput) *docker.ContainerUploadArgs {
-		return &docker.ContainerUploadArgs{File: pulumi.String(path), Content: content}
-	}
-	return docker.ContainerUploadArray{
-		file(ConfPath, conf),
-		file(TLSDir+"/"+CertFile, cert.Cert),
-		file(TLSDir+"/"+KeyFile, cert.Key),
-		file(TLSDir+"/"+CAFile, ca),
+func proxyFiles(conf pulumi.StringOutput, cert *Certificate, ca pulumi.StringInput) []File {
+	return []File{
+		{Path: ConfPath, Content: conf},
+		{Path: TLSDir + "/" + CertFile, Content: cert.Cert},
+		{Path: TLSDir + "/" + KeyFile, Content: cert.Key},
+		{Path: TLSDir + "/" + CAFile, Content: ca},
 	}
 }
 
@@ -386,11 +421,9 @@ func hardenedArgs(c *docker.ContainerArgs, user string) {
 
 // containerLabels are a container's: the stack's, its service and its role.
 func containerLabels(base map[string]string, service, role string) docker.ContainerLabelArray {
-	m := map[string]string{ServiceLabel: service, RoleLabel: role}
-	maps.Copy(m, base)
 	var out docker.ContainerLabelArray
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, &docker.ContainerLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
+	for _, kv := range sortedLabels(base, map[string]string{ServiceLabel: service, RoleLabel: role}) {
+		out = append(out, &docker.ContainerLabelArgs{Label: pulumi.String(kv[0]), Value: pulumi.String(kv[1])})
 	}
 	return out
 }
@@ -398,14 +431,25 @@ func containerLabels(base map[string]string, service, role string) docker.Contai
 // NetworkLabels are a network's labels, in order: base (the stack's), and the service
 // whose private network it is, if any.
 func NetworkLabels(base map[string]string, service string) docker.NetworkLabelArray {
-	m := map[string]string{}
-	maps.Copy(m, base)
+	own := map[string]string{}
 	if service != "" {
-		m[ServiceLabel] = service
+		own[ServiceLabel] = service
 	}
 	var out docker.NetworkLabelArray
+	for _, kv := range sortedLabels(base, own) {
+		out = append(out, &docker.NetworkLabelArgs{Label: pulumi.String(kv[0]), Value: pulumi.String(kv[1])})
+	}
+	return out
+}
+
+// sortedLabels are own over base, as key-value pairs sorted by key: the base (the
+// stack's labels) wins where both set a key, as containers have always had it.
+func sortedLabels(base, own map[string]string) [][2]string {
+	m := maps.Clone(own)
+	maps.Copy(m, base)
+	var out [][2]string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, &docker.NetworkLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
+		out = append(out, [2]string{k, m[k]})
 	}
 	return out
 }
