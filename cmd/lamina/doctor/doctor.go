@@ -30,6 +30,10 @@ var (
 	MinMacOSKrunkit  = version{14, 0, 0}
 	MinColimaKrunkit = version{0, 10, 2}
 	MinKrunkit       = version{1, 2, 1}
+	// MinDockerAPI: another daemon (lamina:docker.host) must mount a volume's subpath
+	// (API 1.45, Docker 26), where each container reads its files, and take a health
+	// check's start interval (1.44), which the Docker provider's client refuses below it.
+	MinDockerAPI = version{1, 45, 0}
 	// MinPulumi: the engine must know every resource option the program's SDK sends
 	// (replacementTrigger among them); the program is built with sdk v3.274.1.
 	MinPulumi = version{3, 274, 1}
@@ -106,6 +110,9 @@ func Run(p Probe, s Stack) []Check {
 	add(tool(p, "pulumi", MinPulumi, "brew install pulumi", "brew upgrade pulumi", "version"))
 	if cfg == nil || cfg.Cluster.Target != config.TargetDocker {
 		add(kubectl(p, cfg))
+	}
+	if cfg != nil && cfg.Cluster.Target == config.TargetDocker && cfg.Docker.Host != "" {
+		add(dockerAPI(p, cfg.Docker.Host))
 	}
 	if cfg != nil && colima {
 		add(memory(p, s))
@@ -208,6 +215,25 @@ func tool(p Probe, name string, min version, install, upgrade string, args ...st
 		return Check{name, Fail, fmt.Sprintf("%s %s; %s or later is needed", name, v, min), upgrade}
 	}
 	return Check{name, OK, fmt.Sprintf("%s %s (%s or later)", name, v, min), ""}
+}
+
+// dockerAPI checks another daemon's API version (the stack's own VM's comes with Colima).
+func dockerAPI(p Probe, host string) Check {
+	const fix = "upgrade Docker where lamina:docker.host runs (Docker 26 or later; Docker Desktop 4.30 or later), or leave lamina:docker.host empty for this stack's own Colima VM"
+	out, err := p.Output("docker", "--host", host, "version", "--format", "{{.Server.APIVersion}}")
+	if err != nil {
+		return Check{"docker", Fail, fmt.Sprintf("the daemon at lamina:docker.host %s does not answer (docker version: %v)", host, err),
+			"start it, or install the docker client (brew install docker)"}
+	}
+	v, ok := parseVersion(out)
+	if !ok {
+		return Check{"docker", Fail, fmt.Sprintf("the daemon at %s reported no API version: %q", host, firstLine(out)), fix}
+	}
+	if v.less(MinDockerAPI) {
+		return Check{"docker", Fail, fmt.Sprintf("the daemon at lamina:docker.host %s speaks API %d.%d; %d.%d or later is needed (volume subpaths, health check start intervals)",
+			host, v.major, v.minor, MinDockerAPI.major, MinDockerAPI.minor), fix}
+	}
+	return Check{"docker", OK, fmt.Sprintf("the daemon at %s speaks API %d.%d (%d.%d or later)", host, v.major, v.minor, MinDockerAPI.major, MinDockerAPI.minor), ""}
 }
 
 // kubectl is within one minor version of the stack's Kubernetes, as kubectl supports.

@@ -145,6 +145,40 @@ func TestTheDockerTargetNeedsNoKubectl(t *testing.T) {
 	assert.Equal(t, "every hostname under "+cfg.Edge.Domain+" goes to 127.0.0.1", find(t, checks, "hosts").Detail)
 }
 
+// The Docker target on another daemon (lamina:docker.host, Docker Desktop's): no Colima
+// VM to check, and the daemon must speak API 1.45 (volume subpaths), which Docker 25's
+// 1.44 does not; one that does not answer fails too.
+func TestAnotherDockerDaemonMustSpeakAPI145(t *testing.T) {
+	cfg, ok := config.Defaults(config.DockerProfile)
+	require.True(t, ok)
+	cfg.Docker.Host = "unix:///Users/ada/.docker/run/docker.sock"
+	m := m3Ultra()
+	delete(m.out, "kubectl version --client --output=json")
+	m.files["/etc/hosts"] = "127.0.0.1 core." + cfg.Edge.Domain + " grafana." + cfg.Edge.Domain + "\n"
+	line := "docker --host " + cfg.Docker.Host + " version --format {{.Server.APIVersion}}"
+	stack := Stack{Name: "compact", Config: &cfg, Encrypted: true, Hostnames: hostnames(cfg)}
+
+	m.out[line] = "1.51\n"
+	checks := Run(m, stack)
+	var names []string
+	for _, c := range checks {
+		names = append(names, c.Name)
+	}
+	assert.Equal(t, []string{"configuration", "pulumi", "docker", "passphrase", "hosts"}, names)
+	assert.Equal(t, Check{"docker", OK, "the daemon at unix:///Users/ada/.docker/run/docker.sock speaks API 1.51 (1.45 or later)", ""}, find(t, checks, "docker"))
+
+	m.out[line] = "1.44\n"
+	c := find(t, Run(m, stack), "docker")
+	assert.Equal(t, Fail, c.Status)
+	assert.Equal(t, "the daemon at lamina:docker.host unix:///Users/ada/.docker/run/docker.sock speaks API 1.44; 1.45 or later is needed (volume subpaths, health check start intervals)", c.Detail)
+	assert.Contains(t, c.Fix, "Docker 26 or later")
+
+	delete(m.out, line)
+	c = find(t, Run(m, stack), "docker")
+	assert.Equal(t, Fail, c.Status)
+	assert.Contains(t, c.Detail, "does not answer")
+}
+
 // A krunkit VM asks more of the Mac: macOS 14, Colima 0.10.2, krunkit 1.2.1, and Colima's
 // network helper in place before pulumi up, which cannot answer sudo.
 func TestAKrunkitVMNeedsKrunkitAndColimasNetworkHelper(t *testing.T) {
