@@ -3,7 +3,6 @@ package stacks_test
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -11,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -114,6 +114,7 @@ func TestDockerTargetPublishesOnlyTheEdgeAndHidesEachServiceBehindItsProxy(t *te
 			assert.Equal(t, "none", c.Inputs["networkMode"], name)
 			assert.Empty(t, networksOf(c), name)
 		} else {
+			assert.Equal(t, c.Inputs["memory"], c.Inputs["memorySwap"], "%s: no swap beyond its memory limit", name)
 			assert.Equal(t, true, c.Inputs["readOnly"], "%s's root file system is read-only", name)
 			assert.False(t, c.Raw()["uploads"].IsArray(), "%s receives no upload: its root is read-only", name)
 		}
@@ -196,7 +197,9 @@ func TestDockerTargetUpWaitsUntilEveryServiceAnswersItsHealthPath(t *testing.T) 
 		assert.Equal(t, []any{"CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8081/ready"}, field(c.Inputs, "healthcheck", "tests"), c.Name)
 		assert.Equal(t, true, c.Inputs["wait"], c.Name)
 		secs := cmp.Or(startup[service], 120)
-		assert.Equal(t, fmt.Sprintf("%gs", secs), field(c.Inputs, "healthcheck", "startPeriod"), c.Name)
+		// As the provider reads it back from the daemon (a Duration's String), so that a
+		// second preview changes nothing.
+		assert.Equal(t, (time.Duration(secs) * time.Second).String(), field(c.Inputs, "healthcheck", "startPeriod"), c.Name)
 		assert.Equal(t, "1s", field(c.Inputs, "healthcheck", "startInterval"), c.Name)
 		assert.Equal(t, secs+40, c.Inputs["waitTimeout"], "%s: the start period, three failed checks 10 s apart, and 10 s", c.Name)
 		conf := filesOf(t, g, c)[dockermesh.ConfPath]

@@ -3,10 +3,13 @@ package dockermesh
 import (
 	"fmt"
 	"maps"
+	"math"
+	"math/big"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -226,9 +229,9 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		Envs:    pulumi.ToStringArray(env),
 		Volumes: volumes,
 		Labels:  containerLabels(args.Labels, args.Name, RoleApp),
-		Memory:  pulumi.Int(int(args.MemoryBytes >> 20)),
-		Cpus:    pulumi.String(strconv.FormatFloat(args.CPUs, 'f', -1, 64)),
+		Cpus:    pulumi.String(CPUs(args.CPUs)),
 	}
+	memoryArgs(app, int(args.MemoryBytes>>20))
 	if len(args.Command) > 0 {
 		app.Command = pulumi.ToStringArray(args.Command)
 	}
@@ -264,8 +267,8 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		},
 		Command: proxyCommand,
 		Labels:  containerLabels(args.Labels, args.Name, RoleProxy),
-		Memory:  pulumi.Int(ProxyMemoryMiB),
 	}
+	memoryArgs(proxyArgs, ProxyMemoryMiB)
 	hardenedArgs(proxyArgs, proxyUser)
 	files.mount(proxyArgs, proxyName, s.Files)
 	readyArgs(proxyArgs, args.StartupSeconds)
@@ -328,8 +331,8 @@ func NewEdge(ctx *pulumi.Context, name string, args EdgeArgs, opts ...pulumi.Res
 		}},
 		Command: proxyCommand,
 		Labels:  containerLabels(args.Labels, "edge", RoleEdge),
-		Memory:  pulumi.Int(ProxyMemoryMiB),
 	}
+	memoryArgs(edge, ProxyMemoryMiB)
 	hardenedArgs(edge, proxyUser)
 	files.mount(edge, container, volume)
 	readyArgs(edge, edgeStartupSeconds)
@@ -354,44 +357,48 @@ func proxyFiles(conf pulumi.StringOutput, cert *Certificate, ca pulumi.StringInp
 var healthListen = "127.0.0.1:" + strconv.Itoa(HealthPort)
 
 // healthCheck is a Docker health check that `pulumi up` waits for: it runs every
-// startInterval until it first passes, for up to start seconds after the container
-// starts, then every interval; past the start, retries failures in a row mark the
-// container unhealthy. up fails after wait seconds, naming the container.
+// startInterval until it first passes, for up to start after the container starts, then
+// every interval; past the start, retries failures in a row mark the container
+// unhealthy. up fails after wait, naming the container.
 type healthCheck struct {
-	test                    []string
-	start, timeout, retries int
-	startInterval, interval string
-	wait                    int
+	test                                    []string
+	start, timeout, startInterval, interval time.Duration
+	retries                                 int
+	wait                                    time.Duration
 }
 
+// apply writes the durations as the Docker provider reads them back from the daemon
+// (time.Duration's String: "2m0s", not "120s"; kreuzwerker's
+// resource_docker_container_funcs.go), or every preview would show the health check
+// changing.
 func (h healthCheck) apply(c *docker.ContainerArgs) {
 	c.Healthcheck = &docker.ContainerHealthcheckArgs{
 		Tests:         pulumi.ToStringArray(h.test),
-		Interval:      pulumi.String(h.interval),
-		Timeout:       pulumi.String(strconv.Itoa(h.timeout) + "s"),
+		Interval:      pulumi.String(h.interval.String()),
+		Timeout:       pulumi.String(h.timeout.String()),
 		Retries:       pulumi.Int(h.retries),
-		StartPeriod:   pulumi.String(strconv.Itoa(h.start) + "s"),
-		StartInterval: pulumi.String(h.startInterval),
+		StartPeriod:   pulumi.String(h.start.String()),
+		StartInterval: pulumi.String(h.startInterval.String()),
 	}
 	c.Wait = pulumi.Bool(true)
-	c.WaitTimeout = pulumi.Int(h.wait)
+	c.WaitTimeout = pulumi.Int(int(h.wait / time.Second))
 }
 
 // readyArgs give a proxy Docker's health check (busybox's wget in the nginx image asks
 // its /ready, so the app behind it is checked without any tool in the app's image): up
 // goes on within a second of the app answering (the check runs every second for startup
 // seconds, then every 10), or fails once three checks after the start have failed.
-func readyArgs(c *docker.ContainerArgs, startup int) {
-	startup = max(startup, 10)
+func readyArgs(c *docker.ContainerArgs, startupSeconds int) {
+	startup := time.Duration(max(startupSeconds, 10)) * time.Second
 	healthCheck{
 		test:  []string{"CMD", "wget", "-q", "-O", "/dev/null", "http://" + healthListen + "/ready"},
-		start: startup, startInterval: "1s", interval: "10s", timeout: 6, retries: 3,
-		wait: startup + 3*10 + 10,
+		start: startup, startInterval: time.Second, interval: 10 * time.Second, timeout: 6 * time.Second, retries: 3,
+		wait: startup + 3*10*time.Second + 10*time.Second,
 	}.apply(c)
 }
 
-// appCheckSeconds is how long an app's own check may take to first pass after a start.
-const appCheckSeconds = 60
+// appCheck is how long an app's own check may take to first pass after a start.
+const appCheck = 60 * time.Second
 
 // checkArgs give an app container its own health check (a command in its image): up goes
 // on within 2 s of its passing, or fails after the 60 s, the last check's own 30 s and
@@ -399,9 +406,34 @@ const appCheckSeconds = 60
 func checkArgs(c *docker.ContainerArgs, command []string) {
 	healthCheck{
 		test:  append([]string{"CMD"}, command...),
-		start: appCheckSeconds, startInterval: "2s", interval: "5m", timeout: 30, retries: 1,
-		wait: appCheckSeconds + 30 + 10,
+		start: appCheck, startInterval: 2 * time.Second, interval: 5 * time.Minute, timeout: 30 * time.Second, retries: 1,
+		wait: appCheck + 30*time.Second + 10*time.Second,
 	}.apply(c)
+}
+
+// CPUs is a CPU limit as the Docker provider reads it back from the daemon's NanoCPUs
+// (kreuzwerker's helpers.go nanoInt64ToDecimalString: "1.0" for one core, "0.5", "0.25"),
+// or every preview would replace the container for a "1" it reads as "1.0".
+func CPUs(cpus float64) string {
+	nano := int64(math.Round(cpus * 1e9))
+	if nano == 0 {
+		return "0"
+	}
+	r := new(big.Rat).SetFrac64(nano, 1e9)
+	s := r.FloatString(9)
+	if strings.Count(s, "0") == 9 {
+		return r.FloatString(1)
+	}
+	return strings.TrimRight(s, "0")
+}
+
+// memoryArgs bound a container's memory to mib MiB, swap included: memory and swap
+// together are the same limit. Left unset, the daemon sets the swap limit to twice the
+// memory (moby daemon/daemon_unix.go), which the provider then reads back as a change
+// on every preview.
+func memoryArgs(c *docker.ContainerArgs, mib int) {
+	c.Memory = pulumi.Int(mib)
+	c.MemorySwap = pulumi.Int(mib)
 }
 
 // hardenedArgs: a user of its own, no capability, no privilege escalation, a read-only
