@@ -293,15 +293,14 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 	if err != nil {
 		return nil, err
 	}
-	var ready []pulumi.Resource
-	for _, name := range config.DockerServices {
-		ready = append(ready, d.Services[name])
-	}
+	// The edge starts beside the services, not after them: nginx resolves each route's
+	// proxy per request, and `up` still ends only when every proxy, each waited for
+	// until its app answers, is healthy.
 	if d.Edge, err = dockermesh.NewEdge(ctx, "edge", dockermesh.EdgeArgs{
 		Address: dc.EdgeAddress, Port: dc.EdgePort, Routes: routes,
 		Network: d.EdgeNetwork, Mesh: d.Mesh, ProxyImage: dc.ProxyImage,
 		Certificate: edgeCert, CACert: d.PKI.CACert, Labels: labels,
-	}, withDocker, pulumi.DependsOn(ready)); err != nil {
+	}, withDocker); err != nil {
 		return nil, err
 	}
 
@@ -431,6 +430,12 @@ func lokiYAML(port int, retention string) string {
 		"      index:",
 		"        prefix: index_",
 		"        period: 24h",
+		// Ready as soon as it is: one instance with an in-memory ring has no ring
+		// updates to wait for (min_ready_duration, 15 s by default, slows rollouts of
+		// many; dskit ring/lifecycler.go).
+		"ingester:",
+		"  lifecycler:",
+		"    min_ready_duration: 0s",
 		"limits_config:",
 		"  retention_period: " + retention,
 		"compactor:",
