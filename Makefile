@@ -7,7 +7,7 @@ OFFLINE_SECRETS := --assume-secret lamina:grafana.adminPassword
 LAMINA := go run ./cmd/lamina
 
 .DEFAULT_GOAL := help
-.PHONY: help doctor up preview destroy test tools e2e install-time check format render graph hosts endpoints kubeconfig smoke promote build-check
+.PHONY: help doctor up preview destroy test tools e2e install-time compact-time check format render graph hosts endpoints kubeconfig smoke promote build-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,9 @@ e2e: ## the stacks through the real Pulumi CLI and providers on a simulated clus
 install-time: ## time pulumi up from nothing with realistic step durations on the simulated cluster (PROGRAM=<checkout>, IMAGE_PULL=10s)
 	cd internal/e2e && ./build-tools.sh bin && go test -v -run '^$$' -bench UpFromNothing -benchtime 1x -timeout 90m \
 		-args -delays realistic $(if $(PROGRAM),-program $(abspath $(PROGRAM))) $(if $(IMAGE_PULL),-image-pull $(IMAGE_PULL))
+
+compact-time: ## time the compact stack's up from nothing and with no change on a real Docker engine, with where the time goes (as root)
+	cd internal/e2e && ./build-tools.sh bin && go test -v -run '^$$' -bench CompactUp -benchtime 3x -timeout 60m
 
 check: ## gofmt, go vet, the tests, and the policy pack on every stack
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: run make format"; exit 1; }

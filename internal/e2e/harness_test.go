@@ -285,6 +285,12 @@ func TestMain(m *testing.M) {
 	if shared != nil {
 		shared.stop()
 	}
+	if dockerEngine != nil {
+		dockerEngine.stop()
+	}
+	if dockerShared != nil && os.Getenv("LAMINA_E2E_KEEP") == "" {
+		_ = os.RemoveAll(dockerShared.dir)
+	}
 	timings.Lock()
 	for _, line := range timings.lines {
 		fmt.Println(line)

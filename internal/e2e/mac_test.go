@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -56,19 +57,9 @@ func newMac(w *world) (*mac, error) {
 			return nil, err
 		}
 	}
-	goBin, err := exec.LookPath("go")
+	caches, err := goCaches()
 	if err != nil {
 		return nil, err
-	}
-	// The language host builds the program with the machine's Go and its caches, which a
-	// new HOME would otherwise move.
-	goEnv, err := exec.Command(goBin, "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
-	if err != nil {
-		return nil, err
-	}
-	caches := strings.Fields(string(goEnv))
-	if len(caches) != 3 {
-		return nil, fmt.Errorf("go env printed %q", goEnv)
 	}
 
 	if m.proxy, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -87,28 +78,27 @@ func newMac(w *world) (*mac, error) {
 	if err := os.WriteFile(key, user.Config().KeyData, 0o600); err != nil {
 		return nil, err
 	}
-	m.env = []string{
-		"HOME=" + m.home,
-		"PATH=" + strings.Join([]string{bin, w.bin, filepath.Dir(goBin), "/usr/local/bin", "/usr/bin", "/bin"}, string(os.PathListSeparator)),
-		"GOCACHE=" + caches[0], "GOMODCACHE=" + caches[1], "GOPATH=" + caches[2],
+	m.env = append(caches,
+		"HOME="+m.home,
+		"PATH="+strings.Join([]string{bin, w.bin, goBinDir(), "/usr/local/bin", "/usr/bin", "/bin"}, string(os.PathListSeparator)),
 		"KUBECONFIG=",
-		"FAKE_COLIMA_HOME=" + m.colima,
-		"LAMINA_COLIMA_OPT=" + filepath.Join(helper, "opt"),
-		"LAMINA_SUDOERS_DIR=" + filepath.Join(helper, "sudoers.d"),
-		"E2E_ADMIN_KUBECONFIG=" + w.admin,
-		"E2E_SERVER=https://" + m.proxy.Addr().String(),
-		"E2E_CA=" + filepath.Join(w.dir, "apiserver-ca.pem"),
-		"E2E_CLIENT_CERT=" + cert, "E2E_CLIENT_KEY=" + key,
+		"FAKE_COLIMA_HOME="+m.colima,
+		"LAMINA_COLIMA_OPT="+filepath.Join(helper, "opt"),
+		"LAMINA_SUDOERS_DIR="+filepath.Join(helper, "sudoers.d"),
+		"E2E_ADMIN_KUBECONFIG="+w.admin,
+		"E2E_SERVER=https://"+m.proxy.Addr().String(),
+		"E2E_CA="+filepath.Join(w.dir, "apiserver-ca.pem"),
+		"E2E_CLIENT_CERT="+cert, "E2E_CLIENT_KEY="+key,
 		// The CLI and every plugin trust the chart server's CA (and nothing else is
 		// reached over TLS).
-		"SSL_CERT_FILE=" + w.charts.caFile,
-		"PULUMI_HOME=" + filepath.Join(w.dir, "pulumi-home"),
-		"PULUMI_BACKEND_URL=file://" + filepath.Join(w.dir, "state"),
+		"SSL_CERT_FILE="+w.charts.caFile,
+		"PULUMI_HOME="+filepath.Join(w.dir, "pulumi-home"),
+		"PULUMI_BACKEND_URL=file://"+filepath.Join(w.dir, "state"),
 		"PULUMI_CONFIG_PASSPHRASE=lamina-e2e",
 		"PULUMI_SKIP_UPDATE_CHECK=true",
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
 		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
-	}
+	)
 	if w.realistic {
 		m.env = append(m.env, fmt.Sprintf("FAKE_COLIMA_START_SECONDS=%d", int(slowSteps.vmStart.Seconds())))
 	}
@@ -149,6 +139,29 @@ func (m *mac) serve(apiserver string) {
 			<-done
 		}()
 	}
+}
+
+// goCaches are GOCACHE, GOMODCACHE and GOPATH as this machine's Go has them: the language
+// host builds the program with the machine's Go and its caches, which a new HOME would
+// otherwise move.
+func goCaches() ([]string, error) {
+	out, err := exec.Command(filepath.Join(goBinDir(), "go"), "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		return nil, err
+	}
+	caches := strings.Fields(string(out))
+	if len(caches) != 3 {
+		return nil, fmt.Errorf("go env printed %q", out)
+	}
+	return []string{"GOCACHE=" + caches[0], "GOMODCACHE=" + caches[1], "GOPATH=" + caches[2]}, nil
+}
+
+// goBinDir is the directory of the go command the tests run with.
+func goBinDir() string {
+	if path, err := exec.LookPath("go"); err == nil {
+		return filepath.Dir(path)
+	}
+	return filepath.Join(runtime.GOROOT(), "bin")
 }
 
 func (m *mac) close() {

@@ -186,7 +186,7 @@ func (w *world) installPlugins(t testing.TB, p *project) {
 	}
 }
 
-var requireLine = regexp.MustCompile(`^\s*github\.com/pulumi/(pulumi-kubernetes/sdk/v4|pulumi-command/sdk) v(\S+)`)
+var requireLine = regexp.MustCompile(`^\s*github\.com/pulumi/(pulumi-kubernetes/sdk/v4|pulumi-command/sdk|pulumi-docker/sdk/v4) v(\S+)`)
 
 // pluginVersions reads the SDK versions the program pins: the engine asks for plugins of
 // exactly those versions.
@@ -195,7 +195,7 @@ func pluginVersions(gomod string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]string{"pulumi-kubernetes/sdk/v4": "kubernetes", "pulumi-command/sdk": "command"}
+	names := map[string]string{"pulumi-kubernetes/sdk/v4": "kubernetes", "pulumi-command/sdk": "command", "pulumi-docker/sdk/v4": "docker"}
 	out := map[string]string{}
 	for _, line := range strings.Split(string(data), "\n") {
 		if m := requireLine.FindStringSubmatch(line); m != nil {
