@@ -75,7 +75,7 @@ func TestBuildCheckRunsTheJobsCheckOnTheMacsDaemon(t *testing.T) {
 		{"--cpus", "8"}, {"--memory", "17179869184"}, // production's limits: 8 cores, 16Gi
 		{"--mount", "type=bind,src=" + data + "/build/sources/" + head + ",dst=/src,readonly"},
 		{"--mount", "type=bind,src=" + data + "/build/cache,dst=/cache"},
-		{"--mount", "type=tmpfs,dst=/workspace"},
+		{"--tmpfs", "/workspace:exec,uid=1000,gid=1000,mode=0700"},
 		{"--env", "UV_OFFLINE=1"}, {"--env", "LAMINA_COMMIT=" + head},
 		{"--cap-drop", "ALL"}, {"--security-opt", "no-new-privileges"},
 	} {

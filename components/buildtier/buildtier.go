@@ -117,7 +117,11 @@ func DockerRunArgs(c LocalCheck) []string {
 		"--cpus", strconv.FormatFloat(c.CPUs, 'f', -1, 64), "--memory", strconv.FormatInt(c.MemoryBytes, 10),
 		"--mount", bind(path.Join(c.BuildDir, SourceDir(c.Commit)), SourceMount, ",readonly"),
 		"--mount", bind(path.Join(c.BuildDir, "cache"), CacheMount, ""),
-		"--mount", "type=tmpfs,dst=" + WorkMount,
+		// The copy of the tree, writable by the check's user whatever the image has at
+		// that path, and its scripts executable, as the Job's emptyDir is: Docker's
+		// tmpfs mounts are noexec, and runc gives a tmpfs the mode of the directory it
+		// covers (a root-owned 0755 WORKDIR), so the user is made its owner.
+		"--tmpfs", fmt.Sprintf("%s:exec,uid=%d,gid=%d,mode=0700", WorkMount, c.RunAsUser, c.RunAsGroup),
 	}
 	for _, e := range CheckEnvironment(c.Commit) {
 		args = append(args, "--env", e[0]+"="+e[1])
