@@ -142,36 +142,11 @@ func importImages(w *world, d *dockerd) error {
 // newDockerMac is the Mac of the Docker target: a home, a PATH with the fake colima
 // (whose docker runtime is the test's dockerd) and the tools, and the CLI's environment.
 func newDockerMac(w *world, d *dockerd) (*mac, error) {
-	m := &mac{home: filepath.Join(w.dir, "home"), colima: filepath.Join(w.dir, "colima")}
-	bin := filepath.Join(w.dir, "mac-bin")
-	for _, dir := range []string{m.home, m.colima, bin, filepath.Join(w.dir, "state")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	fake, err := filepath.Abs(filepath.Join("testdata", "fake-colima"))
+	m, _, err := newBareMac(w)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Symlink(fake, filepath.Join(bin, "colima")); err != nil {
-		return nil, err
-	}
-	goEnv, err := goCaches()
-	if err != nil {
-		return nil, err
-	}
-	m.env = append(goEnv,
-		"HOME="+m.home,
-		"PATH="+strings.Join([]string{bin, w.bin, goBinDir(), "/usr/local/bin", "/usr/bin", "/bin"}, string(os.PathListSeparator)),
-		"FAKE_COLIMA_HOME="+m.colima,
-		"E2E_DOCKER_SOCKET="+d.sock,
-		"PULUMI_HOME="+filepath.Join(w.dir, "pulumi-home"),
-		"PULUMI_BACKEND_URL=file://"+filepath.Join(w.dir, "state"),
-		"PULUMI_CONFIG_PASSPHRASE=lamina-e2e",
-		"PULUMI_SKIP_UPDATE_CHECK=true",
-		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
-		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
-	)
+	m.env = append(m.env, "E2E_DOCKER_SOCKET="+d.sock)
 	return m, nil
 }
 

@@ -26,18 +26,8 @@ type mac struct {
 // newMac prepares the fake Mac of w, and the proxy through which its kubeconfig reaches
 // the API server while the VM runs.
 func newMac(w *world) (*mac, error) {
-	m := &mac{home: filepath.Join(w.dir, "home"), colima: filepath.Join(w.dir, "colima")}
-	bin := filepath.Join(w.dir, "mac-bin")
-	for _, d := range []string{m.home, m.colima, bin} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	fake, err := filepath.Abs(filepath.Join("testdata", "fake-colima"))
+	m, bin, err := newBareMac(w)
 	if err != nil {
-		return nil, err
-	}
-	if err := os.Symlink(fake, filepath.Join(bin, "colima")); err != nil {
 		return nil, err
 	}
 	// A krunkit VM needs krunkit on the PATH and Colima's network helper, which Colima
@@ -57,11 +47,6 @@ func newMac(w *world) (*mac, error) {
 			return nil, err
 		}
 	}
-	caches, err := goCaches()
-	if err != nil {
-		return nil, err
-	}
-
 	if m.proxy, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -78,11 +63,8 @@ func newMac(w *world) (*mac, error) {
 	if err := os.WriteFile(key, user.Config().KeyData, 0o600); err != nil {
 		return nil, err
 	}
-	m.env = append(caches,
-		"HOME="+m.home,
-		"PATH="+strings.Join([]string{bin, w.bin, goBinDir(), "/usr/local/bin", "/usr/bin", "/bin"}, string(os.PathListSeparator)),
+	m.env = append(m.env,
 		"KUBECONFIG=",
-		"FAKE_COLIMA_HOME="+m.colima,
 		"LAMINA_COLIMA_OPT="+filepath.Join(helper, "opt"),
 		"LAMINA_SUDOERS_DIR="+filepath.Join(helper, "sudoers.d"),
 		"E2E_ADMIN_KUBECONFIG="+w.admin,
@@ -92,6 +74,40 @@ func newMac(w *world) (*mac, error) {
 		// The CLI and every plugin trust the chart server's CA (and nothing else is
 		// reached over TLS).
 		"SSL_CERT_FILE="+w.charts.caFile,
+	)
+	if w.realistic {
+		m.env = append(m.env, fmt.Sprintf("FAKE_COLIMA_START_SECONDS=%d", int(slowSteps.vmStart.Seconds())))
+	}
+	return m, nil
+}
+
+// newBareMac is what every fake Mac of w has: a home, the fake colima first on a PATH
+// with the tools and Go, a local state backend, and the environment the CLI and its
+// plugins get on any Mac (the machine's Go caches, no plugin from anywhere but the
+// tests). It returns the Mac and its PATH's own directory.
+func newBareMac(w *world) (*mac, string, error) {
+	m := &mac{home: filepath.Join(w.dir, "home"), colima: filepath.Join(w.dir, "colima")}
+	bin := filepath.Join(w.dir, "mac-bin")
+	for _, d := range []string{m.home, m.colima, bin, filepath.Join(w.dir, "state")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, "", err
+		}
+	}
+	fake, err := filepath.Abs(filepath.Join("testdata", "fake-colima"))
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.Symlink(fake, filepath.Join(bin, "colima")); err != nil {
+		return nil, "", err
+	}
+	caches, err := goCaches()
+	if err != nil {
+		return nil, "", err
+	}
+	m.env = append(caches,
+		"HOME="+m.home,
+		"PATH="+strings.Join([]string{bin, w.bin, goBinDir(), "/usr/local/bin", "/usr/bin", "/bin"}, string(os.PathListSeparator)),
+		"FAKE_COLIMA_HOME="+m.colima,
 		"PULUMI_HOME="+filepath.Join(w.dir, "pulumi-home"),
 		"PULUMI_BACKEND_URL=file://"+filepath.Join(w.dir, "state"),
 		"PULUMI_CONFIG_PASSPHRASE=lamina-e2e",
@@ -99,13 +115,7 @@ func newMac(w *world) (*mac, error) {
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
 		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
 	)
-	if w.realistic {
-		m.env = append(m.env, fmt.Sprintf("FAKE_COLIMA_START_SECONDS=%d", int(slowSteps.vmStart.Seconds())))
-	}
-	if err := os.MkdirAll(filepath.Join(w.dir, "state"), 0o755); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return m, bin, nil
 }
 
 // running holds while the profile's VM runs.
