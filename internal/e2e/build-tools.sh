@@ -21,6 +21,9 @@
 # Usage: build-tools.sh [output directory] [tool ...]   (default: every tool)
 #   LAMINA_SOURCES overrides ../shared/sources; LAMINA_TOOL_CACHE the cache's directory.
 set -euo pipefail
+# Every tool builds with the same flags whoever asks (.ci/run, make e2e, make tools), so
+# that they all share the cache's entries: -trimpath, as .ci/run builds everything.
+export GOFLAGS=-trimpath
 # The output directory, relative to where this is run from (default: bin beside this).
 mkdir -p "${1:-$(dirname "$0")/bin}"
 out=$(cd "${1:-$(dirname "$0")/bin}" && pwd)
