@@ -72,7 +72,8 @@ func underFilesDir(p string) bool { return strings.HasPrefix(p, FilesDir+"/") }
 // carried is where a file of container lies in the volume.
 func carried(container, p string) string { return container + p }
 
-// filesCarrier declares the unit's volume and its carrier, with every file of the unit.
+// carrier declares the unit's volume and its carrier, which takes every file of the unit
+// into the volume.
 func (u *unitFiles) carrier(ctx *pulumi.Context, image string, labels map[string]string, opts ...pulumi.ResourceOption) (*docker.Volume, *docker.Container, error) {
 	name := ContainerName(u.unit) + "-files"
 	volume, err := docker.NewVolume(ctx, name, &docker.VolumeArgs{
