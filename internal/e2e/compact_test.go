@@ -55,44 +55,17 @@ var (
 func theDocker(t testing.TB) (*world, *dockerd) {
 	t.Helper()
 	dockerSetup.Do(func() { dockerShared, dockerEngine, dockerSkipWhy, dockerFailErr = startDockerWorld() })
-	if dockerSkipWhy != "" {
-		if os.Getenv(requiredEnv) != "" {
-			t.Fatalf("%s is set, so the engine tests must run: %s", requiredEnv, dockerSkipWhy)
-		}
-		t.Skip(dockerSkipWhy)
-	}
-	if dockerFailErr != nil {
-		t.Fatal(dockerFailErr)
-	}
+	ready(t, dockerSkipWhy, dockerFailErr)
 	return dockerShared, dockerEngine
 }
 
 func startDockerWorld() (*world, *dockerd, string, error) {
-	w := &world{bin: os.Getenv(binEnv)}
-	if w.bin == "" {
-		w.bin = "bin"
-	}
-	var err error
-	if w.bin, err = filepath.Abs(w.bin); err != nil {
-		return nil, nil, "", err
-	}
-	for _, tool := range dockerTools {
-		if _, err := os.Stat(filepath.Join(w.bin, tool)); err != nil {
-			return nil, nil, fmt.Sprintf("%s is missing (%v): build the tools with internal/e2e/build-tools.sh "+
-				"or point %s at a directory holding them", tool, err, binEnv), nil
-		}
-	}
 	if os.Geteuid() != 0 {
 		return nil, nil, "the Docker engine test runs dockerd, which needs root", nil
 	}
-	if w.base, err = filepath.Abs(".e2e"); err != nil {
-		return nil, nil, "", err
-	}
-	if err := os.MkdirAll(w.base, 0o755); err != nil {
-		return nil, nil, "", err
-	}
-	if w.dir, err = os.MkdirTemp(w.base, "docker-"); err != nil {
-		return nil, nil, "", err
+	w, skip, err := newWorld(dockerTools, "docker-")
+	if w == nil {
+		return nil, nil, skip, err
 	}
 	begin := time.Now()
 	d, err := startDockerd(w.bin, filepath.Join(w.dir, "engine"))

@@ -87,6 +87,15 @@ var (
 func the(t testing.TB) *world {
 	t.Helper()
 	setup.Do(func() { shared, skipWhy, failErr = start() })
+	ready(t, skipWhy, failErr)
+	return shared
+}
+
+// ready skips the test when its world could not start for want of something this
+// machine lacks (fails it where requiredEnv says the tests must run), and fails it when
+// the world failed.
+func ready(t testing.TB, skipWhy string, failErr error) {
+	t.Helper()
 	if skipWhy != "" {
 		if os.Getenv(requiredEnv) != "" {
 			t.Fatalf("%s is set, so the engine tests must run: %s", requiredEnv, skipWhy)
@@ -96,52 +105,63 @@ func the(t testing.TB) *world {
 	if failErr != nil {
 		t.Fatal(failErr)
 	}
-	return shared
 }
 
-func start() (*world, string, error) {
-	w := &world{bin: os.Getenv(binEnv), mirror: os.Getenv(mirrorEnv)}
-	switch *delaysFlag {
-	case "none":
-	case "realistic":
-		w.realistic = true
-	default:
-		return nil, "", fmt.Errorf("-delays is %q; it must be none or realistic", *delaysFlag)
-	}
+// newWorld is a world whose tools (names in the tools directory) are all there, with a
+// directory of its own under .e2e named prefix*, or why it cannot be made here.
+func newWorld(names []string, prefix string) (*world, string, error) {
+	w := &world{bin: os.Getenv(binEnv)}
 	if w.bin == "" {
 		w.bin = "bin"
-	}
-	if w.mirror == "" {
-		w.mirror = filepath.Join(root, "..", "shared", "charts")
 	}
 	var err error
 	if w.bin, err = filepath.Abs(w.bin); err != nil {
 		return nil, "", err
 	}
-	if w.mirror, err = filepath.Abs(w.mirror); err != nil {
-		return nil, "", err
-	}
-	for _, tool := range tools {
+	for _, tool := range names {
 		if _, err := os.Stat(filepath.Join(w.bin, tool)); err != nil {
-			return nil, fmt.Sprintf("%s is missing (%v): build the tools with internal/e2e/build-tools.sh (about 20 minutes cold) "+
+			return nil, fmt.Sprintf("%s is missing (%v): build the tools with internal/e2e/build-tools.sh (make tools; about 30 minutes cold) "+
 				"or point %s at a directory holding them", tool, err, binEnv), nil
 		}
 	}
-	if _, err := os.Stat(w.mirror); err != nil {
-		return nil, fmt.Sprintf("no chart mirror at %s (%v): point %s at it", w.mirror, err, mirrorEnv), nil
-	}
 	// Not under /tmp: the program refuses a data directory that macOS empties.
-	base, err := filepath.Abs(".e2e")
-	if err == nil {
-		err = os.MkdirAll(base, 0o755)
+	if w.base, err = filepath.Abs(".e2e"); err != nil {
+		return nil, "", err
 	}
+	if err := os.MkdirAll(w.base, 0o755); err != nil {
+		return nil, "", err
+	}
+	if w.dir, err = os.MkdirTemp(w.base, prefix); err != nil {
+		return nil, "", err
+	}
+	return w, "", nil
+}
+
+func start() (*world, string, error) {
+	realistic := false
+	switch *delaysFlag {
+	case "none":
+	case "realistic":
+		realistic = true
+	default:
+		return nil, "", fmt.Errorf("-delays is %q; it must be none or realistic", *delaysFlag)
+	}
+	mirror := os.Getenv(mirrorEnv)
+	if mirror == "" {
+		mirror = filepath.Join(root, "..", "shared", "charts")
+	}
+	mirror, err := filepath.Abs(mirror)
 	if err != nil {
 		return nil, "", err
 	}
-	if w.dir, err = os.MkdirTemp(base, "run-"); err != nil {
-		return nil, "", err
+	if _, err := os.Stat(mirror); err != nil {
+		return nil, fmt.Sprintf("no chart mirror at %s (%v): point %s at it", mirror, err, mirrorEnv), nil
 	}
-	w.base = base
+	w, skip, err := newWorld(tools, "run-")
+	if w == nil {
+		return nil, skip, err
+	}
+	w.mirror, w.realistic = mirror, realistic
 	begin := time.Now()
 	if err := w.startCluster(); err != nil {
 		w.stop()
