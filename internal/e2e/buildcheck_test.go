@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,43 +19,23 @@ const buildImageRef = "ghcr.io/lamina-os/lamina-build:1.0.0"
 // show the real environment's Python, uv and Node toolchains, whose offline resolution
 // only the Lamina checkout's own `make check` exercises.
 func buildImage() (standInImage, error) {
-	im := standInImage{Ref: buildImageRef, User: "1000", WorkingDir: "/workspace",
-		Env:    []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		Cannot: "the build environment's Python, uv and Node toolchains"}
-	for _, d := range []string{"/bin", "/usr", "/usr/bin", "/lib", "/lib64", "/lib/x86_64-linux-gnu", "/etc", "/src", "/cache", "/workspace"} {
-		im.Files = append(im.Files, imageFile{Path: d, Dir: true, Mode: 0o755})
+	var r rootFS
+	r.base("root:x:0:0:root:/root:/bin/sh\nlamina:x:1000:1000:lamina:/workspace:/bin/sh\n", "root:x:0:\nlamina:x:1000:\n")
+	for _, d := range []string{"/src", "/cache", "/workspace"} {
+		r.dir(d, 0o755, 0, 0)
 	}
-	im.Files = append(im.Files, imageFile{Path: "/tmp", Dir: true, Mode: 0o1777},
-		imageFile{Path: "/etc/passwd", Mode: 0o644, Content: []byte("root:x:0:0:root:/root:/bin/sh\nlamina:x:1000:1000:lamina:/workspace:/bin/sh\n")},
-		imageFile{Path: "/etc/group", Mode: 0o644, Content: []byte("root:x:0:\nlamina:x:1000:\n")})
-	for path, name := range map[string]string{"/usr/bin/make": "make", "/bin/busybox": "busybox"} {
-		from, err := lookPath(name)
-		if err != nil {
-			return im, fmt.Errorf("%s is not installed (apt-get install make busybox-static): %w", name, err)
-		}
-		data, err := os.ReadFile(from)
-		if err != nil {
-			return im, err
-		}
-		im.Files = append(im.Files, imageFile{Path: path, Mode: 0o755, Content: data})
-		if name == "make" {
-			libs, err := sharedLibraries(from)
-			if err != nil {
-				return im, err
-			}
-			for _, lib := range libs {
-				data, err := os.ReadFile(lib)
-				if err != nil {
-					return im, err
-				}
-				im.Files = append(im.Files, imageFile{Path: lib, Mode: 0o755, Content: data})
-			}
-		}
+	if err := r.hostBinary("/usr/bin/make", "make"); err != nil {
+		return standInImage{}, err
+	}
+	if err := r.hostBinary("/bin/busybox", "busybox"); err != nil {
+		return standInImage{}, err
 	}
 	for _, applet := range []string{"/bin/sh", "/bin/cp", "/bin/cat", "/bin/test", "/bin/ls"} {
-		im.Files = append(im.Files, imageFile{Path: applet, Link: "/bin/busybox"})
+		r.link(applet, "/bin/busybox")
 	}
-	return im, nil
+	return standInImage{Ref: buildImageRef, User: "1000", WorkingDir: "/workspace",
+		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Files: r.files,
+		Cannot: "the build environment's Python, uv and Node toolchains"}, nil
 }
 
 // `lamina build-check` of production runs the build tier's `make check` of a commit in

@@ -27,54 +27,25 @@ import (
 // nginx 1.22, whose configuration language the proxies' nginx.conf keeps to), and the
 // envsubst and worker-tuning scripts, which do nothing unless their variables are set.
 func proxyImage(ref string) (standInImage, error) {
-	nginx, err := lookPath("nginx")
+	var r rootFS
+	r.base("root:x:0:0:root:/root:/bin/sh\nnginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n",
+		"root:x:0:\nnginx:x:101:nginx\nnogroup:x:65534:\n")
+	for _, d := range []string{"/docker-entrypoint.d", "/dev", "/proc", "/sys", "/run"} {
+		r.dir(d, 0o755, 0, 0)
+	}
+	r.dir("/etc/nginx", 0o775, 101, 0)
+	r.dir("/etc/nginx/conf.d", 0o775, 101, 0)
+	r.dir("/var/cache/nginx", 0o775, 101, 0)
+	r.dir("/var/log/nginx", 0o755, 0, 0)
+	r.link("/var/log/nginx/access.log", "/dev/stdout")
+	r.link("/var/log/nginx/error.log", "/dev/stderr")
+	r.file("/etc/nginx/conf.d/default.conf", 0o664, 101, 0, "server {\n    listen 8080;\n    location / { return 200; }\n}\n")
+	mime, err := os.ReadFile("/etc/nginx/mime.types")
 	if err != nil {
-		return standInImage{}, fmt.Errorf("nginx is not installed (apt-get install nginx): %w", err)
+		return standInImage{}, fmt.Errorf("nginx's mime.types (apt-get install nginx): %w", err)
 	}
-	busybox, err := lookPath("busybox")
-	if err != nil {
-		return standInImage{}, fmt.Errorf("busybox is not installed (apt-get install busybox-static): %w", err)
-	}
-	im := standInImage{
-		Ref: ref, User: "101", WorkingDir: "/",
-		Entrypoint: []string{"/docker-entrypoint.sh"}, Cmd: []string{"nginx", "-g", "daemon off;"},
-		Env:          []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		ExposedPorts: []string{"8080/tcp"},
-		Cannot:       "Alpine's musl and nginx 1.28 (this is Debian's nginx 1.22); the envsubst and worker-tuning entrypoint scripts",
-	}
-	dir := func(path string, mode os.FileMode, uid, gid int) {
-		im.Files = append(im.Files, imageFile{Path: path, Dir: true, Mode: mode, UID: uid, GID: gid})
-	}
-	file := func(path string, mode os.FileMode, uid, gid int, content string) {
-		im.Files = append(im.Files, imageFile{Path: path, Mode: mode, UID: uid, GID: gid, Content: []byte(content)})
-	}
-	host := func(path, from string, mode os.FileMode) error {
-		data, err := os.ReadFile(from)
-		if err != nil {
-			return err
-		}
-		im.Files = append(im.Files, imageFile{Path: path, Mode: mode, Content: data})
-		return nil
-	}
-	for _, d := range []string{"/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/lib", "/lib64", "/lib/x86_64-linux-gnu",
-		"/etc", "/var", "/var/log", "/docker-entrypoint.d", "/dev", "/proc", "/sys", "/run"} {
-		dir(d, 0o755, 0, 0)
-	}
-	dir("/tmp", 0o1777, 0, 0)
-	dir("/etc/nginx", 0o775, 101, 0)
-	dir("/etc/nginx/conf.d", 0o775, 101, 0)
-	dir("/var/cache/nginx", 0o775, 101, 0)
-	dir("/var/log/nginx", 0o755, 0, 0)
-	im.Files = append(im.Files,
-		imageFile{Path: "/var/log/nginx/access.log", Link: "/dev/stdout"},
-		imageFile{Path: "/var/log/nginx/error.log", Link: "/dev/stderr"})
-	file("/etc/passwd", 0o644, 0, 0, "root:x:0:0:root:/root:/bin/sh\nnginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n")
-	file("/etc/group", 0o644, 0, 0, "root:x:0:\nnginx:x:101:nginx\nnogroup:x:65534:\n")
-	file("/etc/nginx/conf.d/default.conf", 0o664, 101, 0, "server {\n    listen 8080;\n    location / { return 200; }\n}\n")
-	if err := host("/etc/nginx/mime.types", "/etc/nginx/mime.types", 0o664); err != nil {
-		return standInImage{}, err
-	}
-	file("/docker-entrypoint.sh", 0o755, 0, 0, `#!/bin/sh
+	r.file("/etc/nginx/mime.types", 0o664, 101, 0, string(mime))
+	r.file("/docker-entrypoint.sh", 0o755, 0, 0, `#!/bin/sh
 # The upstream entrypoint's shape (docker-nginx-unprivileged 1.28.3, entrypoint/docker-entrypoint.sh):
 # the scripts in /docker-entrypoint.d run only when the command is nginx, then it execs it.
 set -e
@@ -85,7 +56,7 @@ if [ "$1" = nginx ] || [ "$1" = nginx-debug ]; then
 fi
 exec "$@"
 `)
-	file("/docker-entrypoint.d/10-listen-on-ipv6-by-default.sh", 0o755, 0, 0, `#!/bin/sh
+	r.file("/docker-entrypoint.d/10-listen-on-ipv6-by-default.sh", 0o755, 0, 0, `#!/bin/sh
 # What the upstream script does on a read-only root (L27): it cannot touch default.conf,
 # says so and exits 0.
 touch /etc/nginx/conf.d/default.conf 2>/dev/null || {
@@ -93,34 +64,36 @@ touch /etc/nginx/conf.d/default.conf 2>/dev/null || {
   exit 0
 }
 `)
-	if err := host("/usr/sbin/nginx", nginx, 0o755); err != nil {
+	if err := r.hostBinary("/usr/sbin/nginx", "nginx"); err != nil {
 		return standInImage{}, err
 	}
-	if err := host("/bin/busybox", busybox, 0o755); err != nil {
+	if err := r.hostBinary("/bin/busybox", "busybox"); err != nil {
 		return standInImage{}, err
 	}
 	for _, applet := range []string{"/bin/sh", "/usr/bin/wget", "/bin/cat", "/bin/touch", "/bin/ls", "/bin/sleep"} {
-		im.Files = append(im.Files, imageFile{Path: applet, Link: "/bin/busybox"})
+		r.link(applet, "/bin/busybox")
 	}
-	libs, err := sharedLibraries(nginx)
-	if err != nil {
-		return standInImage{}, err
-	}
-	for _, lib := range libs {
-		if err := host(lib, lib, 0o755); err != nil {
-			return standInImage{}, err
-		}
-	}
-	return im, nil
+	return standInImage{
+		Ref: ref, User: "101", WorkingDir: "/",
+		Entrypoint: []string{"/docker-entrypoint.sh"}, Cmd: []string{"nginx", "-g", "daemon off;"},
+		Env:          []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		ExposedPorts: []string{"8080/tcp"},
+		Files:        r.files,
+		Cannot:       "Alpine's musl and nginx 1.28 (this is Debian's nginx 1.22); the envsubst and worker-tuning entrypoint scripts",
+	}, nil
 }
 
 var lddLine = regexp.MustCompile(`(?:=> )?(/[^ ]+) \(0x`)
 
-// sharedLibraries are the libraries ldd says binary loads, the loader among them.
+// sharedLibraries are the libraries ldd says binary loads, the loader among them; none
+// for a static binary (busybox-static).
 func sharedLibraries(binary string) ([]string, error) {
-	out, err := exec.Command("ldd", binary).Output()
+	out, err := exec.Command("ldd", binary).CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("ldd %s: %w", binary, err)
+		if strings.Contains(string(out), "not a dynamic executable") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("ldd %s: %w: %s", binary, err, out)
 	}
 	var libs []string
 	for _, line := range strings.Split(string(out), "\n") {

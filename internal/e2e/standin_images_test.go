@@ -93,6 +93,36 @@ func (r *rootFS) link(p, target string) {
 	r.files = append(r.files, imageFile{Path: p, Link: target})
 }
 
+// hostBinary puts this machine's program name at p, with every shared library ldd says
+// it loads, each where it lies here: a real Debian program in an image (the proxies'
+// nginx and busybox, the build image's make and busybox).
+func (r *rootFS) hostBinary(p, name string) error {
+	from, err := lookPath(name)
+	if err != nil {
+		return fmt.Errorf("%s is not installed (apt-get install %s): %w", name, name, err)
+	}
+	libs, err := sharedLibraries(from)
+	if err != nil {
+		return err
+	}
+	add := func(path, from string) error {
+		data, err := os.ReadFile(from)
+		if err == nil {
+			r.files = append(r.files, imageFile{Path: path, Mode: 0o755, Content: data})
+		}
+		return err
+	}
+	if err := add(p, from); err != nil {
+		return err
+	}
+	for _, lib := range libs {
+		if err := add(lib, lib); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // base is what every one of these images has: /tmp open to all (1777: Debian's, Alpine's
 // and distroless's bases all ship it so), root's home, the account files.
 func (r *rootFS) base(passwd, group string) {
