@@ -210,7 +210,7 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 			},
 			Files: []dockermesh.File{
 				{Path: chromaTokenFile, Content: token},
-				{Path: chromaLogConfig, Content: pulumi.String(chromaLogYAML)},
+				{Path: chromaLogConfig, Content: pulumi.String(chromadb.LogConfig)},
 			},
 			Mounts: []dockermesh.Mount{{Host: dataDir("chromadb"), Container: chromadb.DataDir}},
 			User:   user(ch.Security), MemoryBytes: mb(ch.Resources.Limits.Memory), CPUs: cpus(ch.Resources.Limits.CPU),
@@ -339,44 +339,6 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 // newline would become part of the token; chromadb/auth/token_authn/__init__.py at 0.6.3
 // keeps a lone line as read, and strips the tokens it receives).
 const chromaTokenFile = dockermesh.FilesDir + "/secrets/chroma-token"
-
-// chromaLogYAML is the image's own logging configuration (chromadb/log_config.yml at
-// 0.6.3) without its file handler: the same formatters, handlers and levels, to
-// standard output and standard error only.
-const chromaLogYAML = `version: 1
-disable_existing_loggers: False
-formatters:
-  default:
-    "()": uvicorn.logging.DefaultFormatter
-    format: '%(levelprefix)s [%(asctime)s] %(message)s'
-    use_colors: null
-    datefmt: '%d-%m-%Y %H:%M:%S'
-  access:
-    "()": uvicorn.logging.AccessFormatter
-    format: '%(levelprefix)s [%(asctime)s] %(client_addr)s - "%(request_line)s" %(status_code)s'
-    datefmt: '%d-%m-%Y %H:%M:%S'
-handlers:
-  default:
-    formatter: default
-    class: logging.StreamHandler
-    stream: ext://sys.stderr
-  access:
-    formatter: access
-    class: logging.StreamHandler
-    stream: ext://sys.stdout
-  console:
-    class: logging.StreamHandler
-    stream: ext://sys.stdout
-    formatter: default
-loggers:
-  root:
-    level: WARN
-    handlers: [console]
-  chromadb:
-    level: DEBUG
-  uvicorn:
-    level: INFO
-`
 
 // pull declares an image pulled once onto the daemon and kept there, and returns the
 // reference containers run it by.

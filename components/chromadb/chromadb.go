@@ -31,7 +31,54 @@ const (
 	TokenKey   = "token"
 	// TokenHeader is how clients send the token: Authorization: Bearer <token>.
 	TokenHeader = "Authorization"
+	// LogConfigMap holds LogConfig under LogConfigKey, mounted whole at LogConfigDir (not
+	// by subPath, which would never see a change), so ChromaDB reads it at LogConfigPath.
+	LogConfigMap  = "chromadb-log-config"
+	LogConfigKey  = "log_config.yaml"
+	LogConfigDir  = "/etc/chroma"
+	LogConfigPath = LogConfigDir + "/" + LogConfigKey
 )
+
+// LogConfig is ChromaDB's logging configuration: the image's own (chromadb/log_config.yml
+// at 0.6.3, CHROMA_LOG_CONFIG's default) without its file handler, so the same
+// formatters, handlers and levels to standard output and standard error only. The image's
+// adds a RotatingFileHandler writing chroma.log into the working directory, /chroma,
+// which root owns with mode 0755 (Dockerfile L41-67 at 0.6.3): as any other user, as
+// this program runs it, uvicorn fails at start configuring it (chroma-core/chroma#4044).
+const LogConfig = `version: 1
+disable_existing_loggers: False
+formatters:
+  default:
+    "()": uvicorn.logging.DefaultFormatter
+    format: '%(levelprefix)s [%(asctime)s] %(message)s'
+    use_colors: null
+    datefmt: '%d-%m-%Y %H:%M:%S'
+  access:
+    "()": uvicorn.logging.AccessFormatter
+    format: '%(levelprefix)s [%(asctime)s] %(client_addr)s - "%(request_line)s" %(status_code)s'
+    datefmt: '%d-%m-%Y %H:%M:%S'
+handlers:
+  default:
+    formatter: default
+    class: logging.StreamHandler
+    stream: ext://sys.stderr
+  access:
+    formatter: access
+    class: logging.StreamHandler
+    stream: ext://sys.stdout
+  console:
+    class: logging.StreamHandler
+    stream: ext://sys.stdout
+    formatter: default
+loggers:
+  root:
+    level: WARN
+    handlers: [console]
+  chromadb:
+    level: DEBUG
+  uvicorn:
+    level: INFO
+`
 
 // ChromaDBArgs configure ChromaDB.
 type ChromaDBArgs struct {
@@ -91,8 +138,16 @@ func NewChromaDB(ctx *pulumi.Context, name string, args ChromaDBArgs, opts ...pu
 	}, pulumi.Parent(c)); err != nil {
 		return nil, err
 	}
+	logs, err := corev1.NewConfigMap(ctx, name+"-log-config", &corev1.ConfigMapArgs{
+		Metadata: kube.Meta(LogConfigMap, args.Namespace, map[string]string{workload.AppLabel: Name}),
+		Data:     pulumi.StringMap{LogConfigKey: pulumi.String(LogConfig)},
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
 	value := workload.EnvVar
 	env := corev1.EnvVarArray{
+		value("CHROMA_LOG_CONFIG", LogConfigPath),
 		value("IS_PERSISTENT", "TRUE"),
 		value("PERSIST_DIRECTORY", DataDir),
 		value("ANONYMIZED_TELEMETRY", "FALSE"),
@@ -106,8 +161,10 @@ func NewChromaDB(ctx *pulumi.Context, name string, args ChromaDBArgs, opts ...pu
 		Port: Port, HealthPath: HealthPath, StartupSeconds: StartupSeconds,
 		Resources: args.Resources, RunAsUser: args.RunAsUser, RunAsGroup: args.RunAsGroup,
 		Volumes: []workload.Volume{{Name: "data", MountPath: DataDir, Source: corev1.VolumeArgs{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String(args.Claim)}}}},
-		DependsOn: append([]pulumi.Resource{c.Secret, args.ClaimReady}, args.IstioReady...),
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String(args.Claim)}}},
+			{Name: "log-config", MountPath: LogConfigDir, ReadOnly: true, Source: corev1.VolumeArgs{
+				ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: logs.Metadata.Name().Elem()}}}},
+		DependsOn: append([]pulumi.Resource{c.Secret, logs, args.ClaimReady}, args.IstioReady...),
 	}, pulumi.Parent(c)); err != nil {
 		return nil, err
 	}

@@ -97,10 +97,7 @@ func TestBuildCheckOnARealDaemon(t *testing.T) {
 		} {
 			p.must(t, "config", "set", "--path", key, value, "-s", "production")
 		}
-		lamina := filepath.Join(w.dir, "lamina")
-		if out, err := run(p.dir, nil, "go", "build", "-o", lamina, "./cmd/lamina"); err != nil {
-			t.Fatalf("building lamina: %v\n%s", err, out)
-		}
+		lamina := laminaBinary(t, w)
 		outputs, _ := json.Marshal(map[string]any{
 			"schemaVersion": 1, "stack": "production", "dataDir": data, "dockerHost": "unix://" + d.sock,
 			"build": map[string]string{"namespace": "lamina-build", "image": buildImageRef, "cacheDir": data + "/build/cache"},
