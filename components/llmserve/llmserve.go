@@ -131,14 +131,27 @@ type LLMServeArgs struct {
 // a number, which every llama.cpp build takes, larger than any model's layer count).
 const GPULayers = "999"
 
-// VulkanCheck fails, saying why, unless llama-server sees a Vulkan device: without one
+// VulkanCheck fails, saying why, unless llama-server lists a Vulkan device: without one
 // (an image without llama.cpp's Vulkan build or Mesa's Venus driver, or a pod without
 // the device) it would serve every model on the CPU, silently and many times slower.
-var VulkanCheck = []string{"/bin/sh", "-c", `devices=$(llama-server --list-devices 2>&1); printf '%s\n' "$devices"
-case $devices in
-  *Vulkan*) exit 0 ;;
-esac
-echo "lamina: llama-server sees no Vulkan device (lamina:llm.accelerator gpu): the image needs llama.cpp built with GGML_VULKAN=ON and Mesa's Venus driver, and the VM krunkit's GPU; it would serve on the CPU" >&2
+// It reads the device list on standard output alone: `--list-devices` prints
+// "Available devices:" then one "  Vulkan0: <description> (<total> MiB, <free> MiB free)"
+// line per device (llama.cpp common/arg.cpp, b7993 L2239-2257), and nothing, or
+// "  (none)" in later builds, without one. Standard error is only passed through: a build
+// with dynamically loaded backends logs "load_backend: loaded Vulkan backend from ..."
+// there even when Vulkan found no device (ggml/src/ggml-backend-reg.cpp L233;
+// ggml-vulkan.cpp L5567-5571 logs "ggml_vulkan: No devices found." and still registers).
+var VulkanCheck = []string{"/bin/sh", "-c", `devices=$(llama-server --list-devices) || true
+printf '%s\n' "$devices"
+while IFS= read -r line; do
+  line=${line#"${line%%[! ]*}"}
+  case $line in
+    Vulkan[0-9]*:*) exit 0 ;;
+  esac
+done <<LIST
+$devices
+LIST
+echo "lamina: llama-server lists no Vulkan device (lamina:llm.accelerator gpu): the image needs llama.cpp built with GGML_VULKAN=ON and Mesa's Venus driver, and the VM krunkit's GPU; it would serve on the CPU" >&2
 exit 1`}
 
 // LLMServe is the server.

@@ -125,10 +125,15 @@ func llmServe(args []string) int {
 }
 
 // llamaServer is llama.cpp's server binary as the program's Vulkan check runs it
-// (llmserve.VulkanCheck): this machine has no GPU, so it lists no device.
+// (llmserve.VulkanCheck): this machine has no GPU, so it lists no device, as a build with
+// dynamically loaded backends does with none (llama.cpp b7993: the list on stdout,
+// common/arg.cpp L2239-2257; the loader's line on stderr even without a device,
+// ggml/src/ggml-backend-reg.cpp L233, ggml-vulkan.cpp L5567-5571).
 func llamaServer(args []string) int {
 	for _, a := range args {
 		if a == "--list-devices" {
+			fmt.Fprintln(os.Stderr, "ggml_vulkan: No devices found.")
+			fmt.Fprintln(os.Stderr, "load_backend: loaded Vulkan backend from /app/libggml-vulkan.so")
 			fmt.Println("Available devices:")
 			return 0
 		}
