@@ -238,8 +238,16 @@ func newColimaVM(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 			return nil, "", err
 		}
 	}
-	vm, err = colima.NewColimaVM(ctx, "colima", colima.ColimaVMArgs{
-		Generation:   generation,
+	args := ColimaArgs(cfg)
+	args.Generation = generation
+	vm, err = colima.NewColimaVM(ctx, "colima", args)
+	return vm, daemon, err
+}
+
+// ColimaArgs are the stack's Colima VM as the configuration asks for it (the doctor prints
+// its start for a VM a user must create in a terminal).
+func ColimaArgs(cfg *config.Config) colima.ColimaVMArgs {
+	return colima.ColimaVMArgs{
 		Profile:      cfg.Colima.Profile,
 		CPUs:         cfg.Colima.CPUs,
 		MemoryGiB:    cfg.Colima.MemoryGiB,
@@ -257,8 +265,7 @@ func newColimaVM(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		Protect:      cfg.Colima.Protect,
 		NoKubernetes: cfg.Cluster.Target == config.TargetDocker,
 		VMType:       cfg.Colima.VMType,
-	})
-	return vm, daemon, err
+	}
 }
 
 // exportVM exports the VM's profile and size.

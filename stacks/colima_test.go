@@ -17,6 +17,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/colima"
 	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/stacks"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -69,19 +70,27 @@ func TestColimaStartsTheVMWithTheConfiguredFlags(t *testing.T) {
 			}
 			g := deploy(t, src, mac)
 
+			// Every setting the program owns, each time: Colima takes any flag left out
+			// from the profile's saved settings (cmd/start.go prepareConfig at v0.10.3).
 			want := []string{"start", "--profile=" + tc.profile, "--runtime=docker", "--vm-type=vz", "--arch=aarch64",
-				"--cpu=" + tc.cpus, "--memory=" + tc.memory, "--disk=" + tc.disk,
+				"--cpus=" + tc.cpus, "--memory=" + tc.memory, "--disk=" + tc.disk,
 				"--kubernetes", "--kubernetes-version=v1.35.0+k3s1",
-				"--network-address", "--mount-type=virtiofs", "--mount=" + dataDir + ":w",
+				"--network-address", "--port-forwarder=none", "--mount-type=virtiofs", "--mount=" + dataDir + ":w",
 				"--k3s-arg=--disable=traefik", "--k3s-arg=--disable=servicelb",
 				"--k3s-arg=--cluster-cidr=10.42.0.0/16", "--k3s-arg=--service-cidr=10.43.0.0/16"}
 			for _, a := range tc.extraK3sArgs {
 				want = append(want, "--k3s-arg="+a)
 			}
+			if len(tc.dns) == 0 {
+				want = append(want, "--dns=") // clears servers an earlier start saved
+			}
 			for _, ip := range tc.dns {
 				want = append(want, "--dns="+ip)
 			}
 			want = append(want, "--k3s-listen-port=6443", "--activate=false")
+			cfg, err := config.Load(src)
+			require.NoError(t, err)
+			assert.Equal(t, want[1:], stacks.ColimaArgs(cfg).StartArgs(), "the doctor prints the start the program runs")
 			starts := mac.callsOf("colima", "start")
 			require.Len(t, starts, 1)
 			assert.Equal(t, want, starts[0])
@@ -125,17 +134,19 @@ func TestColimaEnsureScriptBranches(t *testing.T) {
 		{name: "another architecture is refused", existing: &existing{"Stopped", 12, 128, 200, "x86_64"}, code: 1,
 			stderr: "profile lamina-development is x86_64 but lamina:colima.arch asks for aarch64; the architecture is fixed when a VM is created. Nothing was changed."},
 		{name: "changed k3s, DNS or mount settings restart the VM", existing: &existing{"Running", 12, 128, 200, "aarch64"},
-			env: map[string]string{"PULUMI_COMMAND_STDOUT": "profile=lamina-development\nsettings=1\n"}, calls: []string{"stop", "start"}, stderr: "to apply: k3s, DNS or mount settings;"},
+			env: map[string]string{"PULUMI_COMMAND_STDOUT": "profile=lamina-development\nsettings=1\n"}, calls: []string{"stop", "start"}, stderr: "to apply: k3s, DNS, mount or port forwarding settings;"},
 		{name: "a profile in another state is refused", existing: &existing{"Broken", 12, 128, 200, "aarch64"}, code: 1,
 			stderr: "Colima profile lamina-development is in state 'Broken', which this program does not change"},
-		{name: "a colima without --k3s-listen-port is refused", env: map[string]string{"FAKE_COLIMA_VERSION": "0.9.0"}, code: 1,
-			stderr: "lamina: error: colima 0.9.0 is too old; 0.9.1 or later is needed (for --k3s-listen-port): brew upgrade colima\n"},
+		{name: "a colima without --port-forwarder=none is refused", env: map[string]string{"FAKE_COLIMA_VERSION": "0.9.1"}, code: 1,
+			stderr: "lamina: error: colima 0.9.1 is too old; 0.10.0 or later is needed (for --port-forwarder=none, which keeps k3s off your network): brew upgrade colima\n"},
 		{name: "an unreadable colima version is refused", env: map[string]string{"FAKE_COLIMA_VERSION": "HEAD-4f2a"}, code: 1,
-			stderr: "lamina: error: could not read colima's version from 'colima version'; 0.9.1 or later is needed: brew upgrade colima\n"},
+			stderr: "lamina: error: could not read colima's version from 'colima version'; 0.10.0 or later is needed: brew upgrade colima\n"},
 		{name: "a failing colima list stops the script", env: map[string]string{"FAKE_COLIMA_LIST_FAILS": "1"}, code: 1,
 			stderr: "colima list failed; see its message above"},
 		{name: "an address outside the node network is reported", env: map[string]string{"FAKE_COLIMA_ADDRESS": "192.168.106.2"}, code: 1, calls: []string{"start"},
 			stderr: "the VM's address 192.168.106.2 is outside lamina:cluster.nodeCIDR 192.168.64.0/24"},
+		{name: "a VM without an address is reported", env: map[string]string{"FAKE_COLIMA_ADDRESS": ""}, code: 1, calls: []string{"start"},
+			stderr: "Colima profile lamina-development is running without a reachable address (got ''); it is started with --network-address, which Colima supports with vz on macOS 13 or later."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mac := newFakeMac(t, "colima")
@@ -168,37 +179,68 @@ func gpuDevelopment(t *testing.T, overrides map[string]string) *config.Source {
 }
 
 // A krunkit VM is started as Colima can start one (reverse sshfs, Colima 0.10.2, its
-// network helper installed beforehand), and a VM of another type is refused before it
-// is touched: Colima would keep the old type and only warn.
+// network helper installed beforehand, as daemon/process/vmnet/deps.go checks it), lands
+// on the helper's 192.168.106.0/24 where the stack's addresses follow it, and a VM of
+// another type is refused before it is touched: Colima would keep the old type and only
+// warn.
 func TestColimaKrunkitVM(t *testing.T) {
-	helper := func(t *testing.T, installed bool) map[string]string {
+	// helper lays out /opt/colima and /etc/sudoers.d as Colima 0.10 installs them; broken
+	// names the part left out or wrong.
+	helper := func(t *testing.T, broken string) map[string]string {
 		opt, sudoers := t.TempDir(), t.TempDir()
-		if installed {
-			require.NoError(t, os.MkdirAll(filepath.Join(opt, "bin"), 0o755))
-			require.NoError(t, os.WriteFile(filepath.Join(opt, "bin", "socket_vmnet"), nil, 0o755))
-			require.NoError(t, os.WriteFile(filepath.Join(sudoers, "colima"), nil, 0o440))
+		require.NoError(t, os.MkdirAll(filepath.Join(opt, "bin"), 0o755))
+		if broken != "run" {
+			require.NoError(t, os.MkdirAll(filepath.Join(opt, "run"), 0o755))
+		}
+		for _, bin := range []string{"socket_vmnet", "socket_vmnet_client"} {
+			if broken != bin {
+				require.NoError(t, os.WriteFile(filepath.Join(opt, "bin", bin), nil, 0o755))
+			}
+		}
+		text := colima.SudoersText
+		if broken == "colima 0.9" {
+			// Colima 0.9's text starts socket_vmnet without the 192.168.106.1 gateway.
+			text = strings.ReplaceAll(text, " --vmnet-gateway 192.168.106.1 --vmnet-dhcp-end 192.168.106.254", "")
+		}
+		if broken != "all" {
+			require.NoError(t, os.WriteFile(filepath.Join(sudoers, "colima"), []byte(text), 0o644))
+		} else {
+			require.NoError(t, os.RemoveAll(filepath.Join(opt, "bin")))
 		}
 		return map[string]string{"LAMINA_COLIMA_OPT": opt, "LAMINA_SUDOERS_DIR": sudoers, "FAKE_COLIMA_VERSION": "0.10.3"}
 	}
+	const notReady = "lamina:colima.vmType is krunkit, and Colima's network helper is not ready:"
 	for _, tc := range []struct {
-		name      string
-		existing  string // "": none; else status and, after a space, the VM type it was made with
-		installed bool
-		env       map[string]string
-		code      int
-		calls     []string
-		stderr    string
+		name     string
+		existing string // "": none; else status and, after a space, the VM type it was made with
+		broken   string
+		env      map[string]string
+		code     int
+		calls    []string
+		stderr   []string
 	}{
-		{name: "a new krunkit VM", installed: true, calls: []string{"start"}},
-		{name: "a stopped krunkit VM is started", existing: "Stopped krunkit", installed: true, calls: []string{"start"}},
-		{name: "a running vz VM is refused", existing: "Running vz", installed: true, code: 1,
-			stderr: "profile lamina-development is a VM of type 'macOS Virtualization.Framework' but lamina:colima.vmType asks for krunkit (Krunkit); the VM type is fixed when a VM is created, and Colima keeps the old one. Nothing was changed."},
-		{name: "a stopped vz VM is refused before it starts", existing: "Stopped vz", installed: true, code: 1,
-			stderr: "is a VM of type 'macOS Virtualization.Framework' but lamina:colima.vmType asks for krunkit"},
-		{name: "without Colima's network helper", code: 1,
-			stderr: "Colima installs it with sudo the first time it starts such a VM, which pulumi up cannot answer. Nothing was changed. Create the VM once in a terminal"},
-		{name: "a colima without krunkit networking", installed: true, env: map[string]string{"FAKE_COLIMA_VERSION": "0.10.1"}, code: 1,
-			stderr: "colima 0.10.1 cannot give a krunkit VM (lamina:colima.vmType krunkit) a reachable address; 0.10.2 or later is needed: brew upgrade colima"},
+		{name: "a new krunkit VM", calls: []string{"start"}},
+		{name: "a stopped krunkit VM is started", existing: "Stopped krunkit", calls: []string{"start"}},
+		{name: "a running vz VM is refused", existing: "Running vz", code: 1,
+			stderr: []string{"profile lamina-development is a VM of type 'macOS Virtualization.Framework' but lamina:colima.vmType asks for krunkit (Krunkit); the VM type is fixed when a VM is created, and Colima keeps the old one. Nothing was changed."}},
+		{name: "a stopped vz VM is refused before it starts", existing: "Stopped vz", code: 1,
+			stderr: []string{"is a VM of type 'macOS Virtualization.Framework' but lamina:colima.vmType asks for krunkit"}},
+		{name: "without Colima's network helper", broken: "all", code: 1,
+			stderr: []string{notReady, "/bin/socket_vmnet is missing;", "/colima is missing;",
+				"Colima would install it with sudo when it starts the VM, which pulumi up cannot answer, and without it the VM has no address. Nothing was changed. Run the start this stack makes once in a terminal",
+				"colima start --profile=lamina-development --runtime=docker --vm-type=krunkit --arch=aarch64 --cpus=12 --memory=48 --disk=200 --kubernetes",
+				"--network-address --port-forwarder=none --mount-type=sshfs --mount=", "--activate=false; then pulumi up again."}},
+		{name: "without socket_vmnet_client", broken: "socket_vmnet_client", code: 1, stderr: []string{notReady, "/bin/socket_vmnet_client is missing;"}},
+		{name: "without its run directory", broken: "run", code: 1, stderr: []string{notReady, "/run is missing;"}},
+		{name: "a helper from Colima 0.9", broken: "colima 0.9", code: 1,
+			stderr: []string{notReady, "/colima does not hold the permissions colima 0.10.3 asks for (one from an older Colima?);"}},
+		{name: "a later Colima's helper text is only a warning", broken: "colima 0.9", env: map[string]string{"FAKE_COLIMA_VERSION": "0.11.0"}, calls: []string{"start"},
+			stderr: []string{"differs from what Colima 0.10.0 to 0.10.3 install; colima 0.11.0 may ask for sudo to replace it"}},
+		{name: "a colima without krunkit networking", env: map[string]string{"FAKE_COLIMA_VERSION": "0.10.1"}, code: 1,
+			stderr: []string{"colima 0.10.1 cannot give a krunkit VM (lamina:colima.vmType krunkit) a reachable address; 0.10.2 or later is needed: brew upgrade colima"}},
+		// Colima's network failure is not fatal (daemon.go at v0.10.3): the VM runs without.
+		{name: "a VM that came up without an address", env: map[string]string{"FAKE_COLIMA_ADDRESS": ""}, code: 1, calls: []string{"start"},
+			stderr: []string{"Colima profile lamina-development is running without a reachable address (got ''): Colima gives a krunkit VM its address through its network helper"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mac := newFakeMac(t, "colima", "krunkit")
@@ -209,11 +251,13 @@ func TestColimaKrunkitVM(t *testing.T) {
 				mac.profile("lamina-development", status, 12, 48, 200, "aarch64")
 				mac.vmType("lamina-development", vmType)
 			}
-			env := helper(t, tc.installed)
+			env := helper(t, tc.broken)
 			maps.Copy(env, tc.env)
 			res := mac.exec(vm, "create", env)
 			assert.Equal(t, tc.code, res.code, res.stderr)
-			assert.Contains(t, res.stderr, tc.stderr)
+			for _, want := range tc.stderr {
+				assert.Contains(t, res.stderr, want)
+			}
 			assert.Equal(t, tc.calls, mac.vmChanges())
 			if tc.code == 0 {
 				starts := mac.callsOf("colima", "start")
@@ -222,14 +266,32 @@ func TestColimaKrunkitVM(t *testing.T) {
 				assert.Contains(t, starts[0], "--mount-type=sshfs", "Colima makes any other mount type 9p for krunkit, which Lima refuses")
 				assert.Contains(t, starts[0], "--network-address")
 				assert.NotContains(t, starts[0], "--mount-type=virtiofs")
+				// The VM is on the helper's network, and so is everything the stack
+				// addresses, without a key set for it.
+				assert.Contains(t, res.stdout, "address=192.168.106.2\n")
 			}
 		})
 	}
+	t.Run("the stack's addresses follow the VM onto the helper's network", func(t *testing.T) {
+		overrides, _ := withDataDir(t, "development", nil)
+		cfg, err := config.Load(gpuDevelopment(t, overrides))
+		require.NoError(t, err)
+		assert.Equal(t, "192.168.106.0/24", cfg.Cluster.NodeCIDR)
+		assert.Equal(t, []string{"192.168.106.200-192.168.106.209"}, cfg.MetalLB.Addresses)
+		assert.Equal(t, "192.168.106.200", cfg.Edge.Address)
+		assert.Equal(t, []string{"192.168.106.210-192.168.106.219"}, cfg.Host.SideBySide[0].Addresses)
+
+		src := gpuDevelopment(t, overrides)
+		src.Values["lamina:cluster"] = section(t, src, "lamina:cluster", map[string]any{"nodeCIDR": "192.168.64.0/24"})
+		_, err = config.Load(src)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "lamina:cluster.nodeCIDR: 192.168.64.0/24 with lamina:colima.vmType krunkit: Colima puts a krunkit VM on its network helper's 192.168.106.0/24 (socket_vmnet, gateway 192.168.106.1), not on macOS's vmnet network; allowed: 192.168.106.0/24 or a network within it")
+	})
 	t.Run("without krunkit", func(t *testing.T) {
 		mac := newFakeMac(t, "colima")
 		overrides, dataDir := withDataDir(t, "development", nil)
 		require.NoError(t, os.MkdirAll(dataDir, 0o755))
-		res := mac.exec(command(t, preview(t, gpuDevelopment(t, overrides)), "colima-vm"), "create", helper(t, true))
+		res := mac.exec(command(t, preview(t, gpuDevelopment(t, overrides)), "colima-vm"), "create", helper(t, ""))
 		assert.Equal(t, 127, res.code)
 		assert.Contains(t, res.stderr, "krunkit not found on PATH; install it with: brew tap slp/krun && brew install krunkit")
 		assert.Empty(t, mac.callsOf("colima", "start"))
@@ -281,7 +343,9 @@ func TestHostDataIsPrivateAndWritableByThePods(t *testing.T) {
 	assert.Contains(t, res.stderr, "host data directory "+dataDir+" is ready: private to you, its subdirectories writable by the pods")
 }
 
-// Destroy deletes the profile and nothing else: the data directory and what is in it stay.
+// Destroy deletes the profile with its disk, which `colima delete` alone would keep for the
+// next VM of the profile to reattach with its old size, images and k3s datastore (app/app.go
+// Delete at v0.10.3); the data directory and what is in it stay.
 func TestColimaDeleteKeepsTheHostData(t *testing.T) {
 	mac := newFakeMac(t, "colima")
 	overrides, dataDir := withDataDir(t, "development", nil)
@@ -299,7 +363,7 @@ func TestColimaDeleteKeepsTheHostData(t *testing.T) {
 			changes = append(changes, c[1:])
 		}
 	}
-	assert.Equal(t, [][]string{{"stop", "--profile=lamina-development"}, {"delete", "--profile=lamina-development", "--force"}}, changes)
+	assert.Equal(t, [][]string{{"stop", "--profile=lamina-development"}, {"delete", "--profile=lamina-development", "--force", "--data"}}, changes)
 	assert.NoDirExists(t, filepath.Join(mac.colima, "lamina-development"))
 	assert.FileExists(t, model)
 
@@ -373,7 +437,7 @@ func TestAPIServerPortIsPinnedAndChecked(t *testing.T) {
 	src := stackSource(t, "development", overrides)
 	src.Values["lamina:cluster"] = section(t, src, "lamina:cluster", map[string]any{"apiServerPort": 16443})
 	g := preview(t, src)
-	assert.Equal(t, "16443", command(t, g, "colima-vm").Inputs["environment"].(map[string]any)["LAMINA_K3S_PORT"])
+	assert.Contains(t, strings.Split(command(t, g, "colima-vm").Inputs["environment"].(map[string]any)["LAMINA_START_ARGS"].(string), "\n"), "--k3s-listen-port=16443")
 	var egress int
 	for _, r := range g.ByType("kubernetes:networking.k8s.io/v1:NetworkPolicy") {
 		if strings.HasSuffix(r.Name, "-apiserver-egress") {

@@ -314,6 +314,8 @@ func TestDockerTargetRefusesWhatItCannotRun(t *testing.T) {
 			"lamina:core.replicas: is 2; with lamina:cluster.target docker each service is one container behind its proxy; allowed: 1"},
 		{"the edge on every address", map[string]string{"lamina:docker": section(t, compact, "lamina:docker", map[string]any{"edgeAddress": "0.0.0.0"})},
 			`lamina:docker.edgeAddress: "0.0.0.0" is not an IPv4 address of the Docker host`},
+		{"the edge on a LAN address of the Mac, in the stack's own VM", map[string]string{"lamina:docker": section(t, compact, "lamina:docker", map[string]any{"edgeAddress": "192.168.1.20"})},
+			"lamina:docker.edgeAddress: 192.168.1.20 with this stack's own Colima VM (lamina:docker.host empty): the VM owns none of the Mac's addresses, and only its loopback reaches the Mac's; allowed: 127.0.0.1"},
 		{"a public subnet", map[string]string{"lamina:docker": section(t, compact, "lamina:docker", map[string]any{"subnet": "8.8.0.0/20"})},
 			"lamina:docker.subnet: 8.8.0.0/20 is not a private network"},
 		{"a proxy image that moves", map[string]string{"lamina:docker": section(t, compact, "lamina:docker", map[string]any{"proxyImage": "nginx:latest"})},

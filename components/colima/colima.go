@@ -22,7 +22,16 @@ var (
 	ensureBody string
 	//go:embed delete.sh
 	deleteBody string
+	// SudoersText is what Colima 0.10.0 to 0.10.3 require /etc/sudoers.d/colima to hold
+	// before they start a krunkit VM's network helper without asking for sudo: their
+	// embedded/network/sudo.txt, byte for byte, as embedded.SudoersInstalled compares it
+	// (bytes.Contains; embedded/sudoers.go at v0.10.3). Colima 0.9's differs.
+	//go:embed sudoers.txt
+	SudoersText string
 )
+
+// SudoersTextVersions are the Colima releases whose network helper SudoersText is.
+const SudoersTextVersions = "0.10.0 to 0.10.3"
 
 // The scripts the component runs. Exported for documentation and review; they read all
 // their parameters from the environment the component sets.
@@ -83,6 +92,59 @@ func (a ColimaVMArgs) K3sArgs() []string {
 	}, a.ExtraK3sArgs...)
 }
 
+// StartArgs are the arguments of `colima start` for the VM (after "start"): every setting
+// the program owns, each time, because Colima takes any flag left out from the profile's
+// saved colima.yaml, or for a new profile from the user's template (cmd/start.go,
+// prepareConfig, at v0.10.3: kubernetes L513-515, dns L563-565). So the Docker target
+// says --kubernetes=false, and no DNS says --dns= (an empty list clears saved servers).
+// --port-forwarder=none keeps what listens on the VM's 0.0.0.0 (k3s's API server, the
+// kubelet, Lima's forwards of LoadBalancer services) off the Mac's every interface,
+// where Colima's default rule would put it (environment/vm/lima/yaml.go L278-306; Lima
+// forwards the VM's loopback to the Mac's loopback still, pkg/hostagent). The Mac
+// reaches the VM at its own address instead (--network-address). --activate=false leaves
+// the user's current Docker and kubectl contexts alone.
+func (a ColimaVMArgs) StartArgs() []string {
+	vmType, mountType := a.VMType, "virtiofs"
+	if vmType == "" {
+		vmType = "vz"
+	}
+	if vmType == "krunkit" {
+		// Colima turns any mount type but sshfs into 9p for a VM that is not vz, which
+		// Lima's krunkit driver refuses: the data directory is mounted with reverse sshfs.
+		mountType = "sshfs"
+	}
+	args := []string{"--profile=" + a.Profile, "--runtime=docker", "--vm-type=" + vmType, "--arch=" + a.Arch,
+		"--cpus=" + strconv.Itoa(a.CPUs), "--memory=" + strconv.Itoa(a.MemoryGiB), "--disk=" + strconv.Itoa(a.DiskGiB)}
+	if a.NoKubernetes {
+		args = append(args, "--kubernetes=false")
+	} else {
+		args = append(args, "--kubernetes", "--kubernetes-version="+a.K3sVersion)
+	}
+	args = append(args, "--network-address", "--port-forwarder=none", "--mount-type="+mountType, "--mount="+a.DataDir+":w")
+	if !a.NoKubernetes {
+		for _, arg := range a.K3sArgs() {
+			args = append(args, "--k3s-arg="+arg)
+		}
+	}
+	if len(a.DNS) == 0 {
+		args = append(args, "--dns=")
+	}
+	for _, ip := range a.DNS {
+		args = append(args, "--dns="+ip)
+	}
+	// Colima sets k3s's port when it creates a VM and keeps it after (cluster-ready
+	// checks the port k3s really has).
+	if !a.NoKubernetes {
+		args = append(args, "--k3s-listen-port="+strconv.Itoa(a.K3sPort))
+	}
+	return append(args, "--activate=false")
+}
+
+// StartCommand is StartArgs as one command line a user can paste into a terminal.
+func (a ColimaVMArgs) StartCommand() string {
+	return "colima start " + shell.Quote(a.StartArgs())
+}
+
 // ColimaVM is a Colima profile running k3s, and the host data directory it mounts.
 type ColimaVM struct {
 	pulumi.ResourceState
@@ -126,9 +188,7 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 		"LAMINA_DISK_GIB":      pulumi.String(strconv.Itoa(args.DiskGiB)),
 		"LAMINA_ARCH":          pulumi.String(args.Arch),
 		"LAMINA_K3S_VERSION":   pulumi.String(args.K3sVersion),
-		"LAMINA_K3S_PORT":      pulumi.String(strconv.Itoa(args.K3sPort)),
-		"LAMINA_K3S_ARGS":      pulumi.String(shell.Lines(args.K3sArgs())),
-		"LAMINA_DNS":           pulumi.String(shell.Lines(args.DNS)),
+		"LAMINA_START_ARGS":    pulumi.String(shell.Lines(args.StartArgs())),
 		"LAMINA_DATA_DIR":      pulumi.String(args.DataDir),
 		"LAMINA_DATA_SUBDIRS":  pulumi.String(shell.Lines(args.DataSubdirs)),
 		"LAMINA_NODE_CIDR":     pulumi.String(args.NodeCIDR),
@@ -137,6 +197,7 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 	if args.VMType != "" && args.VMType != "vz" {
 		// Set only then, as LAMINA_KUBERNETES: vz VMs' commands keep their inputs.
 		env["LAMINA_VM_TYPE"] = pulumi.String(args.VMType)
+		env["LAMINA_COLIMA_SUDOERS"] = pulumi.String(SudoersText)
 	}
 	if args.NoKubernetes {
 		// Set only then: the Kubernetes stacks' commands keep the inputs they had.

@@ -5,33 +5,42 @@
 # which has created the directory it mounts. Progress goes to stderr; stdout is a
 # key=value summary.
 # Reads: LAMINA_PROFILE LAMINA_CPUS LAMINA_MEMORY_GIB LAMINA_DISK_GIB LAMINA_ARCH
-#        LAMINA_K3S_VERSION LAMINA_K3S_PORT LAMINA_K3S_ARGS LAMINA_DNS (one item per line)
-#        LAMINA_DATA_DIR LAMINA_NODE_CIDR LAMINA_VM_GENERATION, LAMINA_KUBERNETES (unset:
-#        true), LAMINA_VM_TYPE (unset: vz) and PULUMI_COMMAND_STDOUT (the last summary).
+#        LAMINA_K3S_VERSION LAMINA_START_ARGS (colima start's arguments, one per line:
+#        ColimaVMArgs.StartArgs) LAMINA_DATA_DIR LAMINA_NODE_CIDR LAMINA_VM_GENERATION,
+#        LAMINA_KUBERNETES (unset: true), LAMINA_VM_TYPE (unset: vz),
+#        LAMINA_COLIMA_SUDOERS (krunkit: the text Colima's helper needs) and
+#        PULUMI_COMMAND_STDOUT (the last summary).
 profile=$LAMINA_PROFILE
 data_dir=$LAMINA_DATA_DIR
 
-# Colima 0.9.1 is the first release with --k3s-listen-port; without it a new k3s listens
-# on a random port, which the network policy does not let pods reach. (vz with
-# --network-address, --k3s-arg, virtiofs mounts, list --json and --activate are older.)
+# Colima 0.10.0 is the first release with --port-forwarder=none, which keeps k3s's API
+# server and the kubelet off the Mac's network interfaces (0.9.1 brought
+# --k3s-listen-port; vz with --network-address, --k3s-arg, virtiofs mounts, list --json,
+# --activate and delete --data are older).
 version=$(colima version 2>/dev/null | sed -n 's/^colima version v\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' || true)
 if [ -z "$version" ]; then
-  lamina_die "could not read colima's version from 'colima version'; 0.9.1 or later is needed: brew upgrade colima"
+  lamina_die "could not read colima's version from 'colima version'; 0.10.0 or later is needed: brew upgrade colima"
 fi
 IFS=. read -r major minor patch <<VERSION
 $version
 VERSION
-if [ $(( major * 1000000 + minor * 1000 + patch )) -lt 9001 ]; then
-  lamina_die "colima $version is too old; 0.9.1 or later is needed (for --k3s-listen-port): brew upgrade colima"
+release=$(( major * 1000000 + minor * 1000 + patch ))
+if [ "$release" -lt 10000 ]; then
+  lamina_die "colima $version is too old; 0.10.0 or later is needed (for --port-forwarder=none, which keeps k3s off your network): brew upgrade colima"
 fi
 
-# LAMINA_VM_TYPE=krunkit gives containers the Mac's GPU. Colima gives a krunkit VM a
-# reachable address from 0.10.2 on, through its own vmnet helper, which it installs with
-# sudo the first time (/opt/colima, /etc/sudoers.d/colima): a prompt no `pulumi up` can
-# answer, so it must be there already. Colima turns any mount type but sshfs into 9p for
-# a VM that is not vz, which Lima's krunkit driver refuses: the data directory is
-# mounted with reverse sshfs.
-# driver_of TYPE: how colima status names a VM type (nothing for a type it does not know).
+# colima start's arguments: every setting the program owns, passed each time.
+start_args=(start)
+while IFS= read -r arg; do
+  if [ -n "$arg" ]; then start_args+=("$arg"); fi
+done <<LIST
+$LAMINA_START_ARGS
+LIST
+# The same start as a command line a user can run in a terminal.
+start_command="colima$(printf ' %q' "${start_args[@]}")"
+
+# driver_of TYPE: how colima status names a VM type (nothing for a type it does not know;
+# config/config.go DriverLabel at v0.10.3).
 driver_of() {
   case $1 in
     vz) printf 'macOS Virtualization.Framework\n' ;;
@@ -41,52 +50,66 @@ driver_of() {
 }
 vm_type=${LAMINA_VM_TYPE:-vz}
 driver=$(driver_of "$vm_type")
-mount_type=virtiofs
+
+# LAMINA_VM_TYPE=krunkit gives containers the Mac's GPU. Colima gives a krunkit VM a
+# reachable address from 0.10.2 on, through its own network helper (socket_vmnet on
+# 192.168.106.0/24). Before it starts one it checks what daemon/process/vmnet/deps.go
+# lists at v0.10.3: /opt/colima/bin/socket_vmnet and socket_vmnet_client, the directory
+# /opt/colima/run, and /etc/sudoers.d/colima holding its own embedded text
+# (embedded/sudoers.go); whatever fails it installs with sudo, a prompt no `pulumi up` can
+# answer, and if that fails it starts the VM without an address, warning only
+# (daemon.go: "network failure is not fatal"). So all of it must be there already.
 if [ "$vm_type" = krunkit ]; then
-  mount_type=sshfs
-  if [ $(( major * 1000000 + minor * 1000 + patch )) -lt 10002 ]; then
+  if [ "$release" -lt 10002 ]; then
     lamina_die "colima $version cannot give a krunkit VM (lamina:colima.vmType krunkit) a reachable address; 0.10.2 or later is needed: brew upgrade colima"
   fi
   lamina_need krunkit "brew tap slp/krun && brew install krunkit (Apple silicon, macOS 14 or later)"
   # (LAMINA_COLIMA_OPT and LAMINA_SUDOERS_DIR stand in for /opt/colima and /etc/sudoers.d
   # in the tests.)
-  for f in "${LAMINA_COLIMA_OPT:-/opt/colima}/bin/socket_vmnet" "${LAMINA_SUDOERS_DIR:-/etc/sudoers.d}/colima"; do
-    if [ ! -e "$f" ]; then
-      lamina_die "lamina:colima.vmType is krunkit, and Colima's network helper is not installed ($f is missing). Colima installs it with sudo the first time it starts such a VM, which pulumi up cannot answer. Nothing was changed. Create the VM once in a terminal, where sudo can ask for your password: colima start --profile $profile --vm-type krunkit --arch aarch64 --network-address --mount-type sshfs; then pulumi up again, which sizes it."
-    fi
+  opt=${LAMINA_COLIMA_OPT:-/opt/colima}
+  sudoers=${LAMINA_SUDOERS_DIR:-/etc/sudoers.d}/colima
+  problem=""
+  for f in "$opt/bin/socket_vmnet" "$opt/bin/socket_vmnet_client"; do
+    if [ ! -x "$f" ]; then problem="$problem $f is missing;"; fi
   done
+  if [ ! -d "$opt/run" ]; then problem="$problem $opt/run is missing;"; fi
+  if [ ! -r "$sudoers" ]; then
+    problem="$problem $sudoers is missing;"
+  else
+    want=${LAMINA_COLIMA_SUDOERS%$'\n'}
+    have=$(cat "$sudoers")
+    case $have in
+      *"$want"*) ;;
+      *)
+        # The text is Colima 0.10.0 to 0.10.3's; a later Colima may ask for another.
+        if [ "$release" -le 10003 ]; then
+          problem="$problem $sudoers does not hold the permissions colima $version asks for (one from an older Colima?);"
+        else
+          lamina_log "warning: $sudoers differs from what Colima 0.10.0 to 0.10.3 install; colima $version may ask for sudo to replace it"
+        fi
+        ;;
+    esac
+  fi
+  if [ -n "$problem" ]; then
+    lamina_die "lamina:colima.vmType is krunkit, and Colima's network helper is not ready:$problem Colima would install it with sudo when it starts the VM, which pulumi up cannot answer, and without it the VM has no address. Nothing was changed. Run the start this stack makes once in a terminal, where sudo can ask for your password (after colima stop --profile $profile if the VM runs): $start_command; then pulumi up again."
+  fi
 fi
 # LAMINA_KUBERNETES=false (the Docker target) starts the docker runtime without k3s.
 kubernetes=${LAMINA_KUBERNETES:-true}
-start_args=(start "--profile=$profile" --runtime=docker "--vm-type=$vm_type" "--arch=$LAMINA_ARCH"
-  "--cpu=$LAMINA_CPUS" "--memory=$LAMINA_MEMORY_GIB" "--disk=$LAMINA_DISK_GIB")
-if [ "$kubernetes" = true ]; then
-  start_args+=(--kubernetes "--kubernetes-version=$LAMINA_K3S_VERSION")
-fi
-start_args+=(--network-address "--mount-type=$mount_type" "--mount=$data_dir:w")
-if [ "$kubernetes" = true ]; then
-  while IFS= read -r arg; do
-    if [ -n "$arg" ]; then start_args+=("--k3s-arg=$arg"); fi
-  done <<LIST
-$LAMINA_K3S_ARGS
-LIST
-fi
-while IFS= read -r ip; do
-  if [ -n "$ip" ]; then start_args+=("--dns=$ip"); fi
-done <<LIST
-$LAMINA_DNS
-LIST
 
 # A fingerprint of everything Colima is started with, so that a change of k3s arguments,
-# DNS or mount is applied by a restart even when the size stays the same.
-sum=$(printf '%s\n' "${start_args[@]}" | cksum)
+# DNS, mount or port forwarding is applied by a restart even when the size stays the same.
+# Not in it, as a restart would not apply them: the k3s port, which Colima sets when it
+# creates a VM and keeps after, and --activate.
+settings_args=()
+for arg in "${start_args[@]}"; do
+  case $arg in
+    --k3s-listen-port=* | --activate=*) ;;
+    *) settings_args+=("$arg") ;;
+  esac
+done
+sum=$(printf '%s\n' "${settings_args[@]}" | cksum)
 settings=${sum%% *}
-# Not in the fingerprint, as a restart would not apply them: Colima sets k3s's port when
-# it creates a VM and keeps it after (cluster-ready checks the port k3s really has), and
-# --activate=false leaves the user's current Docker and kubectl contexts alone (with two
-# stacks side by side, the last one started would win).
-if [ "$kubernetes" = true ]; then start_args+=("--k3s-listen-port=$LAMINA_K3S_PORT"); fi
-start_args+=(--activate=false)
 previous=$(printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n 's/^settings=//p')
 
 line=$(profile_line "$profile")
@@ -131,7 +154,7 @@ check_existing() {
   if [ "${cpus:-0}" -ne "$LAMINA_CPUS" ]; then reasons="$reasons cores $cpus -> $LAMINA_CPUS;"; fi
   if [ "$memory_gib" -ne "$LAMINA_MEMORY_GIB" ]; then reasons="$reasons memory $memory_gib -> $LAMINA_MEMORY_GIB GiB;"; fi
   if [ "$LAMINA_DISK_GIB" -gt "$disk_gib" ]; then reasons="$reasons disk $disk_gib -> $LAMINA_DISK_GIB GiB;"; fi
-  if [ -n "$previous" ] && [ "$previous" != "$settings" ]; then reasons="$reasons k3s, DNS or mount settings;"; fi
+  if [ -n "$previous" ] && [ "$previous" != "$settings" ]; then reasons="$reasons k3s, DNS, mount or port forwarding settings;"; fi
 }
 
 case $status in
@@ -169,8 +192,13 @@ address=$(json_field "$status_json" ip_address)
 docker_host=$(json_field "$status_json" docker_socket)
 if [ -z "$docker_host" ]; then docker_host="unix://$HOME/.colima/$profile/docker.sock"; fi
 
+# colima status leaves ip_address out when the VM has no reachable address (app/app.go
+# at v0.10.3): a krunkit VM whose network helper failed starts anyway.
 if ! [[ $address =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
-  lamina_die "Colima profile $profile has no reachable address (got '$address'); it needs --network-address, which Colima supports with vz on macOS 13 or later"
+  if [ "$vm_type" = krunkit ]; then
+    lamina_die "Colima profile $profile is running without a reachable address (got '$address'): Colima gives a krunkit VM its address through its network helper (socket_vmnet under /opt/colima) and only warns when that fails. Look for 'error starting network' in colima's output above or in ~/.colima/$profile/daemon/, run lamina doctor, then pulumi up again; the VM itself is running."
+  fi
+  lamina_die "Colima profile $profile is running without a reachable address (got '$address'); it is started with --network-address, which Colima supports with vz on macOS 13 or later. Run lamina doctor, then pulumi up again; the VM itself is running."
 fi
 ip_number() {
   local IFS=.

@@ -494,6 +494,9 @@ func compactTeardown(t *testing.T, w *world, d *dockerd, p *project) {
 			t.Errorf("%s changed or went with the teardown: %v", path, err)
 		}
 	}
+	if left := w.mac.vmDiskLeft("lamina-compact"); len(left) > 0 {
+		t.Errorf("the VM is not all gone after destroy: %v", left)
+	}
 	out, took := p.timed(t, "up", "--yes", "-s", p.stack)
 	measured("compact: up again on the kept data", took)
 	t.Log(lastLines(out, 6))

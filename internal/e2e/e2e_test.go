@@ -440,8 +440,8 @@ func teardown(t *testing.T, w *world, p *project) {
 	}
 	_, took := p.timed(t, "destroy", "--yes", "-s", p.stack)
 	measured("destroy", took)
-	if _, err := os.Stat(filepath.Join(w.mac.colima, profile)); !os.IsNotExist(err) {
-		t.Errorf("the VM's profile is still there: %v", err)
+	if left := w.mac.vmDiskLeft(profile); len(left) > 0 {
+		t.Errorf("the VM is not all gone after destroy: %v", left)
 	}
 	ctx := context.Background()
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {

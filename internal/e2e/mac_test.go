@@ -31,14 +31,21 @@ func newMac(w *world) (*mac, error) {
 		return nil, err
 	}
 	// A krunkit VM needs krunkit on the PATH and Colima's network helper, which Colima
-	// installs with sudo (under /opt/colima and /etc/sudoers.d, here under the Mac's
-	// own directories).
+	// installs with sudo (under /opt/colima and /etc/sudoers.d, here under the Mac's own
+	// directories), as daemon/process/vmnet/deps.go at v0.10.3 checks it: both binaries,
+	// the run directory, and the sudoers entry holding Colima's own text.
 	helper := filepath.Join(w.dir, "colima-helper")
+	sudoers, err := os.ReadFile(filepath.Join(root, "components", "colima", "sudoers.txt"))
+	if err != nil {
+		return nil, err
+	}
 	krunkit := "#!/bin/sh\n[ \"$1\" = --version ] && echo 'krunkit 1.2.1' && exit 0\necho \"fake krunkit: $*\" >&2; exit 3\n"
 	for path, text := range map[string]string{
-		filepath.Join(bin, "krunkit"):                       krunkit,
-		filepath.Join(helper, "opt", "bin", "socket_vmnet"): "",
-		filepath.Join(helper, "sudoers.d", "colima"):        "",
+		filepath.Join(bin, "krunkit"):                              krunkit,
+		filepath.Join(helper, "opt", "bin", "socket_vmnet"):        "",
+		filepath.Join(helper, "opt", "bin", "socket_vmnet_client"): "",
+		filepath.Join(helper, "opt", "run", ".keep"):               "",
+		filepath.Join(helper, "sudoers.d", "colima"):               string(sudoers),
 	} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, err
@@ -97,6 +104,16 @@ func newBareMac(w *world) (*mac, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	// The user's template for new profiles (`colima template`, cmd/template.go), as many
+	// have it: Kubernetes on and their own DNS servers. Colima takes from it whatever
+	// `start` leaves out for a new profile; the program must leave out nothing it owns.
+	template := filepath.Join(m.home, ".colima", "_templates", "default.yaml")
+	if err := os.MkdirAll(filepath.Dir(template), 0o755); err != nil {
+		return nil, "", err
+	}
+	if err := os.WriteFile(template, []byte("kubernetes:\n  enabled: true\nnetwork:\n  dns: [9.9.9.9]\n"), 0o644); err != nil {
+		return nil, "", err
+	}
 	if err := os.Symlink(fake, filepath.Join(bin, "colima")); err != nil {
 		return nil, "", err
 	}
@@ -116,6 +133,20 @@ func newBareMac(w *world) (*mac, string, error) {
 		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
 	)
 	return m, bin, nil
+}
+
+// vmDiskLeft says what is left of a profile's VM after the documented teardown: its
+// directory of the fake, its saved settings, or its data disk, which `colima delete`
+// without --data keeps for the next VM of the profile.
+func (m *mac) vmDiskLeft(profile string) []string {
+	var left []string
+	for _, path := range []string{filepath.Join(m.colima, profile), filepath.Join(m.home, ".colima", profile),
+		filepath.Join(m.home, ".colima", "_lima", "_disks", "colima-"+profile)} {
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			left = append(left, path)
+		}
+	}
+	return left
 }
 
 // running holds while the profile's VM runs.

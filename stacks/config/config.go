@@ -114,8 +114,9 @@ type PlannedVM struct {
 	CPUs int `json:"cpus"`
 	// MemoryGiB is the memory of that stack's VM in GiB. Allowed: 1 and up.
 	MemoryGiB int `json:"memoryGiB"`
-	// Addresses are that stack's metallb.addresses: both VMs share macOS's network, so
-	// the pools must not overlap. Allowed: ranges or CIDRs.
+	// Addresses are that stack's metallb.addresses: VMs of one type share one network,
+	// so the pools must not overlap. Left out, they are that stack's profile's pool on
+	// this stack's VM network. Allowed: ranges or CIDRs.
 	Addresses []string `json:"addresses"`
 }
 
@@ -181,9 +182,12 @@ type Cluster struct {
 	// Either way pulumi up stops when the cluster listens elsewhere. Allowed: 1 to 65535.
 	APIServerPort int `json:"apiServerPort"`
 	// NodeCIDR is the network on which the nodes are reachable from macOS; with colima it
-	// is the network of the VM's --network-address (macOS vmnet shared network by
-	// default). LoadBalancer addresses come from it. Allowed: an IPv4 CIDR not
-	// overlapping podCIDR or serviceCIDR.
+	// is the network of the VM's --network-address: macOS's vmnet shared network
+	// (192.168.64.0/24 by default) for a vz VM, Colima's network helper's
+	// 192.168.106.0/24 for a krunkit VM, where the profile's addresses (this one,
+	// metallb.addresses, edge.address, host.sideBySide) move with lamina:colima.vmType.
+	// LoadBalancer addresses come from it. Allowed: an IPv4 CIDR not overlapping podCIDR
+	// or serviceCIDR; with krunkit, within 192.168.106.0/24.
 	NodeCIDR string `json:"nodeCIDR"`
 	// PodCIDR is the cluster's pod network (k3s --cluster-cidr). Allowed: an IPv4 CIDR
 	// not overlapping nodeCIDR or serviceCIDR.
@@ -215,7 +219,9 @@ type Colima struct {
 	// VMType is the kind of VM, fixed when the VM is created: vz (Apple's
 	// Virtualization framework; containers get no GPU) or krunkit (libkrun; containers
 	// see the Mac's GPU as a Vulkan device, /dev/dri). krunkit needs Apple silicon, macOS
-	// 14 or later, krunkit 1.2.1 or later and Colima 0.10.2 or later; it runs only
+	// 14 or later, krunkit 1.2.1 or later, Colima 0.10.2 or later, Lima 2.0 or later with
+	// its krunkit driver, and Colima's network helper installed once in a terminal
+	// (lamina doctor checks each and prints the command); it runs only
 	// aarch64, at most 60 GiB of memory (the VM's memory and the GPU's share 62 GiB of
 	// address space), and mounts the data directory with reverse sshfs, the only mount
 	// type Colima gives it. Allowed: vz, krunkit.

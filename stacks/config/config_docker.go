@@ -19,8 +19,10 @@ type Docker struct {
 	// 192.168.0.0/16, not overlapping the VM's network (lamina:cluster.nodeCIDR).
 	Subnet string `json:"subnet"`
 	// EdgeAddress is where the edge proxy publishes the gateway on the Docker host
-	// (Colima forwards it to this Mac). Allowed: 127.0.0.1 (this Mac only, the default)
-	// or another IPv4 address of the host, which reaches other machines; not 0.0.0.0.
+	// (Colima forwards the VM's loopback to this Mac's). Allowed: 127.0.0.1 (this Mac
+	// only, the default; the only one on this stack's own VM, which owns none of the
+	// Mac's addresses) or, with Host set, another IPv4 address of that host, which
+	// reaches other machines; not 0.0.0.0.
 	EdgeAddress string `json:"edgeAddress"`
 	// EdgePort is the gateway's port there; its URLs are https://<name>.<domain>:<port>.
 	// Allowed: 1024 to 65535.

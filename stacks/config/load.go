@@ -68,6 +68,8 @@ func Load(src *Source) (*Config, error) {
 		}
 		return nil, &ConfigError{Stack: src.Stack, Origin: src.Origin, Problems: ps}
 	}
+	vmType := requestedVMType(src)
+	cfg.onVMNetwork(vmType)
 	cfg.stack = src.Stack
 	cfg.stat = src.Stat
 	cfg.secret = map[string]bool{}
@@ -103,6 +105,7 @@ func Load(src *Source) (*Config, error) {
 			d.decode(key, raw, field)
 		}
 	}
+	cfg.sideBySideDefaults(vmType)
 	// Validate even after decoding problems: a value that could not be decoded keeps the
 	// profile's default, so the rest is checked as it will be used, and every problem is
 	// reported in one go. A key already reported is not reported twice.

@@ -70,6 +70,11 @@ func validateDocker(c *Config, ps *problems) {
 	}
 	if a, err := netip.ParseAddr(d.EdgeAddress); err != nil || !a.Is4() || a.IsUnspecified() {
 		ps.add("lamina:docker.edgeAddress", "%s is not an IPv4 address of the Docker host; allowed: 127.0.0.1 (this Mac only) or another of the host's addresses, not 0.0.0.0", quote(d.EdgeAddress))
+	} else if d.Host == "" && a != netip.AddrFrom4([4]byte{127, 0, 0, 1}) {
+		// The edge publishes in this stack's VM, which owns none of the Mac's addresses:
+		// with --network-address Colima copies none into it (environment/vm/lima/yaml.go
+		// L325-338 at v0.10.3), and Lima forwards only the VM's loopback to the Mac's.
+		ps.add("lamina:docker.edgeAddress", "%s with this stack's own Colima VM (lamina:docker.host empty): the VM owns none of the Mac's addresses, and only its loopback reaches the Mac's; allowed: 127.0.0.1, or another address of the host with lamina:docker.host set to a daemon on it", d.EdgeAddress)
 	}
 	inRange(ps, "lamina:docker.edgePort", d.EdgePort, 1024, 65535)
 	inRange(ps, "lamina:docker.tlsDays", d.TLSDays, minTLSDays, maxTLSDays)

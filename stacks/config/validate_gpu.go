@@ -38,6 +38,7 @@ func validateVMType(c *Config, ps *problems) {
 	if v.VMType != VMTypeKrunkit {
 		return
 	}
+	validateVMNetwork(c, ps)
 	if v.Arch != "aarch64" {
 		ps.add("lamina:colima.arch", "%s with lamina:colima.vmType krunkit: krunkit runs only the Mac's own architecture; allowed: aarch64", quote(v.Arch))
 	}

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+)
+
+// The networks a Colima VM's reachable address (--network-address) is on, by VM type. A
+// vz VM joins macOS's shared vmnet network, 192.168.64.0/24 unless the Mac was set up
+// otherwise (its default, which the profiles assume; lamina:cluster.nodeCIDR says
+// another). A krunkit VM joins Colima's own network helper, socket_vmnet, started with
+// gateway 192.168.106.1 and leases up to .254 (Colima v0.10.3,
+// daemon/process/vmnet/vmnet.go L23-24 and embedded/network/sudo.txt, which is what the
+// helper may be started with without a password): that network is fixed.
+var (
+	vzNetwork      = netip.MustParsePrefix("192.168.64.0/24")
+	krunkitNetwork = netip.MustParsePrefix("192.168.106.0/24")
+)
+
+// VMNetwork is the network a VM of vmType is on by default.
+func VMNetwork(vmType string) netip.Prefix {
+	if vmType == VMTypeKrunkit {
+		return krunkitNetwork
+	}
+	return vzNetwork
+}
+
+// requestedVMType is lamina:colima.vmType as the stack sets it, before anything is
+// decoded ("" when unset or unreadable; decoding reports the latter).
+func requestedVMType(src *Source) string {
+	var colima struct {
+		VMType string `json:"vmType"`
+	}
+	if raw, ok := src.Values[Namespace+":colima"]; ok && json.Unmarshal([]byte(raw), &colima) == nil {
+		return colima.VMType
+	}
+	return ""
+}
+
+// onVMNetwork moves the profile's addresses (the node network, MetalLB's pool, the edge's
+// address and the other stacks' pools) onto the network of the VM type the stack asks
+// for, keeping each address's place in its /24, so that a krunkit stack's defaults are
+// where Colima will put its VM. It runs before the stack's own values are laid over them.
+func (c *Config) onVMNetwork(vmType string) {
+	to := VMNetwork(vmType)
+	if to == vzNetwork {
+		return
+	}
+	c.Cluster.NodeCIDR = rebase(c.Cluster.NodeCIDR, to)
+	c.MetalLB.Addresses = rebaseAll(c.MetalLB.Addresses, to)
+	c.Edge.Address = rebase(c.Edge.Address, to)
+	for i := range c.Host.SideBySide {
+		c.Host.SideBySide[i].Addresses = rebaseAll(c.Host.SideBySide[i].Addresses, to)
+	}
+}
+
+// sideBySideDefaults gives a side-by-side VM that names a profile and no addresses that
+// profile's pool, on this stack's VM network.
+func (c *Config) sideBySideDefaults(vmType string) {
+	for i, vm := range c.Host.SideBySide {
+		if vm.Addresses != nil || vm.Stack == c.stack {
+			continue
+		}
+		if other, ok := Defaults(vm.Stack); ok {
+			other.onVMNetwork(vmType)
+			c.Host.SideBySide[i].Addresses = other.MetalLB.Addresses
+		}
+	}
+}
+
+func rebaseAll(values []string, to netip.Prefix) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = rebase(v, to)
+	}
+	return out
+}
+
+// rebase moves every address of vz's default network in value (an address, a CIDR or a
+// range a-b) to the same place in to; anything else stays as it is.
+func rebase(value string, to netip.Prefix) string {
+	parts := strings.Split(value, "-")
+	for i, part := range parts {
+		addr, bits, cidr := strings.Cut(part, "/")
+		a, err := netip.ParseAddr(addr)
+		if err != nil || !vzNetwork.Contains(a) {
+			return value
+		}
+		from, dst := a.As4(), to.Addr().As4()
+		from[0], from[1], from[2] = dst[0], dst[1], dst[2]
+		parts[i] = netip.AddrFrom4(from).String()
+		if cidr {
+			parts[i] += "/" + bits
+		}
+	}
+	return strings.Join(parts, "-")
+}
+
+// validateVMNetwork: a krunkit VM's address is on Colima's helper network, whatever the
+// stack says; addresses elsewhere could never be reached.
+func validateVMNetwork(c *Config, ps *problems) {
+	if c.Colima.VMType != VMTypeKrunkit || !(c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker && c.Docker.Host == "") {
+		return
+	}
+	if node, err := netip.ParsePrefix(c.Cluster.NodeCIDR); err == nil && !(krunkitNetwork.Contains(node.Addr()) && node.Bits() >= krunkitNetwork.Bits()) {
+		ps.add("lamina:cluster.nodeCIDR", "%s with lamina:colima.vmType krunkit: Colima puts a krunkit VM on its network helper's %s (socket_vmnet, gateway 192.168.106.1), not on macOS's vmnet network; allowed: %s or a network within it (unset, the profile's addresses move there too)",
+			c.Cluster.NodeCIDR, krunkitNetwork, krunkitNetwork)
+	}
+}
