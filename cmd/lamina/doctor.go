@@ -10,6 +10,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/cmd/lamina/doctor"
 	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
+	"github.com/lamina-os/lamina-infra/stacks"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -31,6 +32,7 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 		s.Config = nil
 	} else {
 		s.Hostnames, s.RenderErr = offline.Hostnames(src)
+		s.VMStart = stacks.ColimaArgs(s.Config).StartCommand()
 	}
 	file, err := os.ReadFile(config.StackFile(f.dir, f.stack))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lamina-os/lamina-infra/components/colima"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -22,14 +23,20 @@ import (
 var (
 	// MinMacOS: Colima's vz VMs with --network-address need macOS 13.
 	MinMacOS = version{13, 0, 0}
-	// MinColima: --k3s-listen-port, which pins the API server's port, is in 0.9.1.
-	MinColima = version{0, 9, 1}
+	// MinColima: --port-forwarder=none, which keeps k3s's API server and the kubelet off
+	// the Mac's network interfaces, is in 0.10.0 (--k3s-listen-port came in 0.9.1).
+	MinColima = version{0, 10, 0}
 	// MinMacOSKrunkit, MinColimaKrunkit, MinKrunkit: krunkit runs on macOS 14 or later
 	// (its README), Colima gives a krunkit VM a reachable address from 0.10.2, and Lima
 	// refuses krunkit before 1.2.1.
 	MinMacOSKrunkit  = version{14, 0, 0}
 	MinColimaKrunkit = version{0, 10, 2}
 	MinKrunkit       = version{1, 2, 1}
+	// MinLimaKrunkit: Lima runs krunkit VMs through its krunkit driver, an external driver
+	// from Lima 2.0.0 on (cmd/lima-driver-krunkit), which `limactl info` lists in vmTypes;
+	// Colima itself only asks for Lima 0.18 (core/core.go at v0.10.3), so without it
+	// `colima start` fails inside Lima.
+	MinLimaKrunkit = version{2, 0, 0}
 	// MinDockerAPI: another daemon (lamina:docker.host) must mount a volume's subpath
 	// (API 1.45, Docker 26), where each container reads its files, and take a health
 	// check's start interval (1.44), which the Docker provider's client refuses below it.
@@ -80,6 +87,9 @@ type Stack struct {
 	// Encrypted holds when the stack's secrets are passphrase-encrypted (its file names
 	// the passphrase provider or has a salt): Pulumi then needs the passphrase.
 	Encrypted bool
+	// VMStart is the `colima start` command the stack's VM is started with
+	// (colima.ColimaVMArgs.StartCommand), for a VM a user must start once in a terminal.
+	VMStart string
 }
 
 // Run checks the Mac for s.
@@ -101,6 +111,7 @@ func Run(p Probe, s Stack) []Check {
 		add(chip(p, s))
 		add(tool(p, "colima", MinColimaKrunkit, "brew install colima", "brew upgrade colima", "version"))
 		add(tool(p, "krunkit", MinKrunkit, "brew tap slp/krun && brew install krunkit", "brew upgrade krunkit", "--version"))
+		add(limaKrunkit(p))
 		add(vmnetHelper(p, s))
 	case colima:
 		add(macOS(p, MinMacOS, "vz VMs with a reachable address"))
@@ -145,27 +156,71 @@ func Print(w io.Writer, checks []Check) {
 	}
 }
 
-// vmnetHelper: Colima's network helper for a krunkit VM's address, which Colima installs
-// with sudo when it first starts such a VM; pulumi up cannot answer sudo.
+// vmnetHelper checks what Colima checks before it starts a krunkit VM's network helper
+// (daemon/process/vmnet/deps.go at v0.10.3): socket_vmnet and socket_vmnet_client under
+// /opt/colima/bin, the directory /opt/colima/run, and /etc/sudoers.d/colima holding
+// Colima's own text (embedded/sudoers.go). Whatever fails, Colima installs with sudo,
+// which pulumi up cannot answer, and a network that fails only makes Colima warn: the VM
+// comes up without an address.
 func vmnetHelper(p Probe, s Stack) Check {
+	const name, opt, sudoers = "Colima's network helper", "/opt/colima", "/etc/sudoers.d/colima"
+	fix := s.VMStart + " (once, in a terminal, where sudo can ask for your password; colima stop --profile " + s.Config.Colima.Profile + " first if the VM runs)"
 	var missing []string
-	for _, path := range []string{"/opt/colima/bin/socket_vmnet", "/etc/sudoers.d/colima"} {
+	for _, path := range []string{opt + "/bin/socket_vmnet", opt + "/bin/socket_vmnet_client", opt + "/run"} {
 		if _, err := p.Stat(path); err != nil {
 			missing = append(missing, path)
 		}
 	}
-	if len(missing) > 0 {
-		return Check{"Colima's network helper", Fail,
-			fmt.Sprintf("%s missing: Colima installs them with sudo the first time it starts a krunkit VM with a reachable address, which pulumi up cannot answer", strings.Join(missing, " and ")),
-			fmt.Sprintf("colima start --profile %s --vm-type krunkit --arch aarch64 --network-address --mount-type sshfs (once, in a terminal; pulumi up then sizes the VM)", s.Config.Colima.Profile)}
+	text, err := p.ReadFile(sudoers)
+	if err != nil {
+		missing = append(missing, sudoers)
 	}
-	return Check{"Colima's network helper", OK, "/opt/colima/bin/socket_vmnet and /etc/sudoers.d/colima (for a krunkit VM's address)", ""}
+	if len(missing) > 0 {
+		return Check{name, Fail, fmt.Sprintf("%s missing: Colima installs them with sudo when it starts a krunkit VM, which pulumi up cannot answer", strings.Join(missing, ", ")), fix}
+	}
+	if !strings.Contains(string(text), colima.SudoersText) {
+		v, _ := parseVersion(mustOutput(p, "colima", "version"))
+		if v.less(version{0, 10, 4}) {
+			return Check{name, Fail, fmt.Sprintf("%s does not hold the permissions colima %s asks for (one from an older Colima?): Colima would replace it with sudo inside pulumi up", sudoers, v), fix}
+		}
+		return Check{name, Warn, fmt.Sprintf("%s differs from what Colima %s install; colima %s may ask for sudo to replace it", sudoers, colima.SudoersTextVersions, v), fix}
+	}
+	return Check{name, OK, "socket_vmnet, socket_vmnet_client, /opt/colima/run and /etc/sudoers.d/colima as Colima installs them (for a krunkit VM's address)", ""}
+}
+
+// limaKrunkit: Lima 2.0 or later, with its krunkit driver.
+func limaKrunkit(p Probe) Check {
+	if c := tool(p, "limactl", MinLimaKrunkit, "brew install lima", "brew upgrade lima", "--version"); c.Status != OK {
+		c.Detail += " (Lima runs krunkit VMs through its krunkit driver, from 2.0.0 on)"
+		return c
+	}
+	var info struct {
+		Version string   `json:"version"`
+		VMTypes []string `json:"vmTypes"`
+	}
+	out, err := p.Output("limactl", "info")
+	if err != nil || json.Unmarshal([]byte(out), &info) != nil {
+		return Check{"limactl", Fail, "limactl info printed no JSON, so its VM types are unknown", "brew reinstall lima"}
+	}
+	for _, t := range info.VMTypes {
+		if t == config.VMTypeKrunkit {
+			return Check{"limactl", OK, fmt.Sprintf("Lima %s with its krunkit driver (vmTypes %s)", strings.TrimPrefix(info.Version, "v"), strings.Join(info.VMTypes, ", ")), ""}
+		}
+	}
+	return Check{"limactl", Fail, fmt.Sprintf("Lima %s has no krunkit driver (vmTypes %s); it is built only on Apple silicon with the macOS 14 SDK",
+		strings.TrimPrefix(info.Version, "v"), strings.Join(info.VMTypes, ", ")), "brew reinstall lima (on Apple silicon, macOS 14 or later)"}
+}
+
+// mustOutput is a command's output, empty when it fails.
+func mustOutput(p Probe, name string, args ...string) string {
+	out, _ := p.Output(name, args...)
+	return out
 }
 
 func macOS(p Probe, min version, needs string) Check {
 	kernel, err := p.Output("uname", "-s")
 	if err != nil || strings.TrimSpace(kernel) != "Darwin" {
-		return Check{"macOS", Fail, "this is not macOS (" + strings.TrimSpace(kernel) + "); Colima's vz VMs need a Mac",
+		return Check{"macOS", Fail, "this is not macOS (" + strings.TrimSpace(kernel) + "); Colima's VMs need a Mac",
 			"run the colima target on a Mac, or set lamina:cluster.target to existing"}
 	}
 	out, err := p.Output("sw_vers", "-productVersion")
@@ -185,13 +240,13 @@ func chip(p Probe, s Stack) Check {
 	if err != nil {
 		return Check{"chip", Fail, "uname -m failed", ""}
 	}
-	want := "aarch64"
+	want, vmType := "aarch64", config.VMTypeVZ
 	if s.Config != nil {
-		want = s.Config.Colima.Arch
+		want, vmType = s.Config.Colima.Arch, s.Config.Colima.VMType
 	}
 	have := map[string]string{"arm64": "aarch64", "x86_64": "x86_64"}[machine]
 	if have != want {
-		return Check{"chip", Fail, fmt.Sprintf("this Mac is %s but lamina:colima.arch is %s, which vz cannot run", machine, want),
+		return Check{"chip", Fail, fmt.Sprintf("this Mac is %s but lamina:colima.arch is %s, which a %s VM cannot run on it", machine, want, vmType),
 			fmt.Sprintf("pulumi config set --path lamina:colima.arch %s -s %s", have, s.Name)}
 	}
 	detail := "Apple silicon (" + machine + ")"

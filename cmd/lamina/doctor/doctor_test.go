@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lamina-os/lamina-infra/components/colima"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -120,7 +121,7 @@ func TestAReadyMacPassesEveryCheck(t *testing.T) {
 		assert.Equal(t, OK, c.Status, "%s: %s", c.Name, c.Detail)
 	}
 	assert.Equal(t, []string{"configuration", "macOS", "chip", "colima", "pulumi", "kubectl", "memory", "disk", "passphrase", "hosts"}, names)
-	assert.Equal(t, "colima 0.10.3 (0.9.1 or later)", find(t, checks, "colima").Detail)
+	assert.Equal(t, "colima 0.10.3 (0.10.0 or later)", find(t, checks, "colima").Detail)
 	assert.Equal(t, "kubectl 1.35.2 (k3s v1.35.0+k3s1)", find(t, checks, "kubectl").Detail)
 	assert.Equal(t, "512 GiB, of which this stack's VM takes 128", find(t, checks, "memory").Detail)
 }
@@ -185,13 +186,21 @@ func TestAKrunkitVMNeedsKrunkitAndColimasNetworkHelper(t *testing.T) {
 	krunkit := func(t *testing.T) Stack {
 		s := development(t)
 		s.Config.Colima.VMType, s.Config.Colima.MemoryGiB = config.VMTypeKrunkit, 48
+		s.VMStart = "colima start --profile=lamina-development --vm-type=krunkit --cpus=12 --memory=48 --disk=200 --activate=false"
 		return s
 	}
 	ready := func() *mac {
 		m := m3Ultra()
 		m.out["krunkit --version"] = "krunkit 1.2.1\n"
+		// What lima 2.1.2 prints (cobra's version template; pkg/limainfo's vmTypes).
+		m.out["limactl --version"] = "limactl version 2.1.2\n"
+		m.out["limactl info"] = `{"version":"v2.1.2","vmTypes":["krunkit","qemu","vz"],"vmTypesEx":{"krunkit":{"location":"/opt/homebrew/libexec/lima/lima-driver-krunkit"}}}`
+		// What Colima's vmnet dependencies install (daemon/process/vmnet/deps.go): sudo
+		// writes the sudoers file with the default umask, so it is readable.
 		m.modes["/opt/colima/bin/socket_vmnet"] = 0o755
-		m.modes["/etc/sudoers.d/colima"] = 0o440
+		m.modes["/opt/colima/bin/socket_vmnet_client"] = 0o755
+		m.modes["/opt/colima/run"] = fs.ModeDir | 0o755
+		m.files["/etc/sudoers.d/colima"] = colima.SudoersText
 		return m
 	}
 	checks := Run(ready(), krunkit(t))
@@ -200,7 +209,7 @@ func TestAKrunkitVMNeedsKrunkitAndColimasNetworkHelper(t *testing.T) {
 		names = append(names, c.Name)
 		assert.Equal(t, OK, c.Status, "%s: %s", c.Name, c.Detail)
 	}
-	assert.Equal(t, []string{"configuration", "macOS", "chip", "colima", "krunkit", "Colima's network helper", "pulumi", "kubectl", "memory", "disk", "passphrase", "hosts"}, names)
+	assert.Equal(t, []string{"configuration", "macOS", "chip", "colima", "krunkit", "limactl", "Colima's network helper", "pulumi", "kubectl", "memory", "disk", "passphrase", "hosts"}, names)
 	assert.Equal(t, "colima 0.10.3 (0.10.2 or later)", find(t, checks, "colima").Detail)
 
 	for name, tc := range map[string]struct {
@@ -215,9 +224,21 @@ func TestAKrunkitVMNeedsKrunkitAndColimasNetworkHelper(t *testing.T) {
 			Check{"krunkit", Fail, "krunkit is not on PATH", "brew tap slp/krun && brew install krunkit"}},
 		"krunkit 1.1.1": {func(m *mac) { m.out["krunkit --version"] = "krunkit 1.1.1\n" },
 			Check{"krunkit", Fail, "krunkit 1.1.1; 1.2.1 or later is needed", "brew upgrade krunkit"}},
-		"no network helper": {func(m *mac) { delete(m.modes, "/etc/sudoers.d/colima") },
-			Check{"Colima's network helper", Fail, "/etc/sudoers.d/colima missing: Colima installs them with sudo the first time it starts a krunkit VM with a reachable address, which pulumi up cannot answer",
-				"colima start --profile lamina-development --vm-type krunkit --arch aarch64 --network-address --mount-type sshfs (once, in a terminal; pulumi up then sizes the VM)"}},
+		"no network helper": {func(m *mac) { delete(m.files, "/etc/sudoers.d/colima"); delete(m.modes, "/opt/colima/run") },
+			Check{"Colima's network helper", Fail, "/opt/colima/run, /etc/sudoers.d/colima missing: Colima installs them with sudo when it starts a krunkit VM, which pulumi up cannot answer",
+				"colima start --profile=lamina-development --vm-type=krunkit --cpus=12 --memory=48 --disk=200 --activate=false (once, in a terminal, where sudo can ask for your password; colima stop --profile lamina-development first if the VM runs)"}},
+		"no socket_vmnet_client": {func(m *mac) { delete(m.modes, "/opt/colima/bin/socket_vmnet_client") },
+			Check{"Colima's network helper", Fail, "/opt/colima/bin/socket_vmnet_client missing: Colima installs them with sudo when it starts a krunkit VM, which pulumi up cannot answer",
+				"colima start --profile=lamina-development --vm-type=krunkit --cpus=12 --memory=48 --disk=200 --activate=false (once, in a terminal, where sudo can ask for your password; colima stop --profile lamina-development first if the VM runs)"}},
+		// Colima 0.9's sudoers text names no 192.168.106.1 gateway; 0.10 replaces it.
+		"a helper from Colima 0.9": {func(m *mac) {
+			m.files["/etc/sudoers.d/colima"] = strings.ReplaceAll(colima.SudoersText, " --vmnet-gateway 192.168.106.1 --vmnet-dhcp-end 192.168.106.254", "")
+		}, Check{"Colima's network helper", Fail, "/etc/sudoers.d/colima does not hold the permissions colima 0.10.3 asks for (one from an older Colima?): Colima would replace it with sudo inside pulumi up",
+			"colima start --profile=lamina-development --vm-type=krunkit --cpus=12 --memory=48 --disk=200 --activate=false (once, in a terminal, where sudo can ask for your password; colima stop --profile lamina-development first if the VM runs)"}},
+		"lima 1.2": {func(m *mac) { m.out["limactl --version"] = "limactl version 1.2.1\n" },
+			Check{"limactl", Fail, "limactl 1.2.1; 2.0.0 or later is needed (Lima runs krunkit VMs through its krunkit driver, from 2.0.0 on)", "brew upgrade lima"}},
+		"lima without its krunkit driver": {func(m *mac) { m.out["limactl info"] = `{"version":"v2.1.2","vmTypes":["qemu","vz"]}` },
+			Check{"limactl", Fail, "Lima 2.1.2 has no krunkit driver (vmTypes qemu, vz); it is built only on Apple silicon with the macOS 14 SDK", "brew reinstall lima (on Apple silicon, macOS 14 or later)"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := ready()
@@ -237,7 +258,7 @@ func TestEachProblemNamesItsFix(t *testing.T) {
 		want   Check
 	}{
 		"colima too old for --k3s-listen-port": {func(m *mac, s *Stack) { m.out["colima version"] = "colima version 0.8.4\n" }, "colima",
-			Check{"colima", Fail, "colima 0.8.4; 0.9.1 or later is needed", "brew upgrade colima"}},
+			Check{"colima", Fail, "colima 0.8.4; 0.10.0 or later is needed", "brew upgrade colima"}},
 		"no colima": {func(m *mac, s *Stack) { delete(m.out, "colima version") }, "colima",
 			Check{"colima", Fail, "colima is not on PATH", "brew install colima"}},
 		"pulumi older than the program's SDK": {func(m *mac, s *Stack) { m.out["pulumi version"] = "v3.190.0\n" }, "pulumi",
@@ -246,11 +267,11 @@ func TestEachProblemNamesItsFix(t *testing.T) {
 			m.out["kubectl version --client --output=json"] = `{"clientVersion":{"gitVersion":"v1.33.4"}}`
 		}, "kubectl", Check{"kubectl", Fail, "kubectl 1.33.4; the stack's k3s is v1.35.0+k3s1, and kubectl works within one minor version of it", "brew upgrade kubectl"}},
 		"an Intel Mac with the aarch64 default": {func(m *mac, s *Stack) { m.out["uname -m"] = "x86_64\n" }, "chip",
-			Check{"chip", Fail, "this Mac is x86_64 but lamina:colima.arch is aarch64, which vz cannot run", "pulumi config set --path lamina:colima.arch x86_64 -s development"}},
+			Check{"chip", Fail, "this Mac is x86_64 but lamina:colima.arch is aarch64, which a vz VM cannot run on it", "pulumi config set --path lamina:colima.arch x86_64 -s development"}},
 		"macOS 12": {func(m *mac, s *Stack) { m.out["sw_vers -productVersion"] = "12.7.4\n" }, "macOS",
 			Check{"macOS", Fail, "macOS 12.7.4; vz VMs with a reachable address need 13.0.0 or later", "upgrade macOS (System Settings, General, Software Update)"}},
 		"not a Mac": {func(m *mac, s *Stack) { m.out["uname -s"] = "Linux\n" }, "macOS",
-			Check{"macOS", Fail, "this is not macOS (Linux); Colima's vz VMs need a Mac", "run the colima target on a Mac, or set lamina:cluster.target to existing"}},
+			Check{"macOS", Fail, "this is not macOS (Linux); Colima's VMs need a Mac", "run the colima target on a Mac, or set lamina:cluster.target to existing"}},
 		"a smaller Mac than the budget": {func(m *mac, s *Stack) { m.out["sysctl -n hw.memsize"] = "137438953472\n" }, "memory",
 			Check{"memory", Fail, "this Mac has 128 GiB but lamina:host.memoryGiB says 512, so the VMs' budget is more than there is",
 				"pulumi config set --path lamina:host.memoryGiB 128 -s development (and size the VMs to fit)"}},
@@ -287,8 +308,8 @@ func TestEachProblemNamesItsFix(t *testing.T) {
 // The report puts every finding on a line, and the fix under each that is not ok.
 func TestPrintShowsTheFixes(t *testing.T) {
 	var b strings.Builder
-	Print(&b, []Check{{"colima", OK, "colima 0.10.3 (0.9.1 or later)", ""}, {"pulumi", Fail, "pulumi 3.190.0; 3.274.1 or later is needed", "brew upgrade pulumi"}})
-	assert.Equal(t, "ok    colima        colima 0.10.3 (0.9.1 or later)\n"+
+	Print(&b, []Check{{"colima", OK, "colima 0.10.3 (0.10.0 or later)", ""}, {"pulumi", Fail, "pulumi 3.190.0; 3.274.1 or later is needed", "brew upgrade pulumi"}})
+	assert.Equal(t, "ok    colima        colima 0.10.3 (0.10.0 or later)\n"+
 		"FAIL  pulumi        pulumi 3.190.0; 3.274.1 or later is needed\n"+
 		"                    fix: brew upgrade pulumi\n", b.String())
 }
