@@ -217,14 +217,14 @@ func TestModelsConfigMapComesFromTheCatalogue(t *testing.T) {
 	assert.True(t, g.DependsOn(llm, cm.URN))
 }
 
-// The model store is the host's data.dir/models on this stack's node (whatever the
-// cluster calls it), retained when released, mounted by every llm-serve
+// The model store is the host's data.dir/models on this stack's node (the VM's hostname,
+// which the program passes to Colima), retained when released, mounted by every llm-serve
 // replica, and its host path is a stack output.
 func TestModelStoreSurvivesAndSitsOnThisStacksNode(t *testing.T) {
 	for _, stack := range bothStacks {
 		t.Run(stack, func(t *testing.T) {
 			mac := newFakeMac(t, "colima", "kubectl")
-			node := "lamina-" + stack + "-vm"
+			node := "colima-lamina-" + stack
 			mac.env["FAKE_KUBECTL_NODE"] = node
 			overrides, dataDir := withDataDir(t, stack, nil)
 			g := deploy(t, stackSource(t, stack, overrides), mac)

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -99,7 +100,16 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		p.VM = vm
 		args.KubeContext = vm.KubeContext
 		args.ClusterIdentifier = "colima:" + cfg.Colima.Profile
-		args.Refresh = vm.State
+		// Read again: the readiness and rollouts after any start, restart or resize
+		// (the VM's summary, or a start); the kubeconfig, and with it the providers, only
+		// when the VM was made anew or was found not running. A resize or an upgrade of
+		// this program restarts the VM without touching the providers, so its preview
+		// shows what the up will do. A VM found not running cannot be read in a preview:
+		// its resources are shown as updates, and the program says why (notRunning).
+		args.Refresh = pulumi.Sprintf("%s\nstart=%s", vm.State, vm.Args.StartGeneration)
+		args.Instance = pulumi.String(vm.Args.Generation + "\nstart=" + vm.Args.StartGeneration)
+		args.After = []pulumi.Resource{vm.VM, vm.Start}
+		args.Nodes = []string{vm.Args.NodeName()}
 		if cfg.Builds() {
 			args.DockerHost = vm.DockerHost
 		}
@@ -239,7 +249,14 @@ func newColimaVM(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		}
 	}
 	args := ColimaArgs(cfg)
-	args.Generation = generation
+	// The VM's command runs again when the VM is (to be) made anew, its start whenever
+	// it was found not running.
+	args.Generation, args.StartGeneration = daemon, generation
+	if ctx.DryRun() && colima.WillStart(generation) {
+		// The one preview Pulumi cannot make exact: the cluster is not there to compare.
+		_ = ctx.Log.Warn(fmt.Sprintf("Colima profile %s is not running, so this preview cannot read its cluster: it shows the Kubernetes resources as updates. `pulumi up` starts the VM first and changes only what differs. For the exact plan, start it (colima start --profile %s) and preview again.",
+			cfg.Colima.Profile, cfg.Colima.Profile), nil)
+	}
 	vm, err = colima.NewColimaVM(ctx, "colima", args)
 	return vm, daemon, err
 }

@@ -72,7 +72,7 @@ func TestColimaStartsTheVMWithTheConfiguredFlags(t *testing.T) {
 
 			// Every setting the program owns, each time: Colima takes any flag left out
 			// from the profile's saved settings (cmd/start.go prepareConfig at v0.10.3).
-			want := []string{"start", "--profile=" + tc.profile, "--runtime=docker", "--vm-type=vz", "--arch=aarch64",
+			want := []string{"start", "--profile=" + tc.profile, "--hostname=colima-" + tc.profile, "--runtime=docker", "--vm-type=vz", "--arch=aarch64",
 				"--cpus=" + tc.cpus, "--memory=" + tc.memory, "--disk=" + tc.disk,
 				"--kubernetes", "--kubernetes-version=v1.35.0+k3s1",
 				"--network-address", "--port-forwarder=none", "--mount-type=virtiofs", "--mount=" + dataDir + ":w",
@@ -101,7 +101,7 @@ func TestColimaStartsTheVMWithTheConfiguredFlags(t *testing.T) {
 			assert.Equal(t, map[string]any{"address": "192.168.64.5", "cpus": float64(mustAtoi(tc.cpus)),
 				"memoryGiB": float64(mustAtoi(tc.memory)), "diskGiB": float64(mustAtoi(tc.disk))}, g.Outputs["vm"])
 			assert.Equal(t, "unix://"+mac.home+"/.colima/"+tc.profile+"/docker.sock", g.Outputs["dockerHost"])
-			assert.Equal(t, []any{"colima-lamina-development"}, g.Outputs["nodes"])
+			assert.Equal(t, []any{"colima-" + tc.profile}, g.Outputs["nodes"])
 		})
 	}
 }
@@ -228,7 +228,7 @@ func TestColimaKrunkitVM(t *testing.T) {
 		{name: "without Colima's network helper", broken: "all", code: 1,
 			stderr: []string{notReady, "/bin/socket_vmnet is missing;", "/colima is missing;",
 				"Colima would install it with sudo when it starts the VM, which pulumi up cannot answer, and without it the VM has no address. Nothing was changed. Run the start this stack makes once in a terminal",
-				"colima start --profile=lamina-development --runtime=docker --vm-type=krunkit --arch=aarch64 --cpus=12 --memory=48 --disk=200 --kubernetes",
+				"colima start --profile=lamina-development --hostname=colima-lamina-development --runtime=docker --vm-type=krunkit --arch=aarch64 --cpus=12 --memory=48 --disk=200 --kubernetes",
 				"--network-address --port-forwarder=none --mount-type=sshfs --mount=", "--activate=false; then pulumi up again."}},
 		{name: "without socket_vmnet_client", broken: "socket_vmnet_client", code: 1, stderr: []string{notReady, "/bin/socket_vmnet_client is missing;"}},
 		{name: "without its run directory", broken: "run", code: 1, stderr: []string{notReady, "/run is missing;"}},
@@ -396,6 +396,12 @@ func TestClusterReadyWaitIsBounded(t *testing.T) {
 	assert.Equal(t, 1, res.code)
 	assert.Contains(t, res.stderr, "lamina: error: timed out after 1s (lamina:cluster.readyTimeout) waiting for every node of context colima-lamina-development to be Ready; last seen: not Ready: colima-lamina-development. Look with: kubectl --context colima-lamina-development get nodes\n")
 
+	// The volumes are pinned to the node by the name the VM was started with.
+	mac = newFakeMac(t, "kubectl")
+	res = mac.exec(ready, "create", map[string]string{"FAKE_KUBECTL_NODE": "lima-other"})
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "lamina: error: context colima-lamina-development has the nodes lima-other, not colima-lamina-development, which the program names it by")
+
 	mac = newFakeMac(t, "kubectl")
 	res = mac.exec(ready, "create", map[string]string{"FAKE_KUBECTL_DOWN": "1", "LAMINA_READY_TIMEOUT_SECONDS": "1"})
 	assert.Equal(t, 1, res.code)
@@ -467,29 +473,46 @@ func TestAPIServerPortIsPinnedAndChecked(t *testing.T) {
 func TestStoppedVMComesBackAndConverges(t *testing.T) {
 	mac, src, clock := observedMac(t)
 	first := deploy(t, src, mac) // the VM is created
-	created := env(t, first, "colima-vm")["LAMINA_VM_GENERATION"]
+	created := env(t, first, "colima-start")["LAMINA_VM_GENERATION"]
 	assert.Equal(t, "2026-12-01T08:00:00Z: profile absent", created)
-	assert.Equal(t, created, env(t, preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"], "a running VM: no change")
+	assert.Equal(t, "2026-12-01T08:00:00Z: a new VM", env(t, first, "colima-vm")["LAMINA_VM_GENERATION"])
+	assert.Equal(t, created, env(t, preview(t, src), "colima-start")["LAMINA_VM_GENERATION"], "a running VM: no change")
 
 	_, err := mac.run("colima", "stop", "--profile=lamina-development")
 	require.NoError(t, err)
-	assert.Equal(t, "the next up starts the profile, now Stopped", env(t, preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"],
-		"the preview shows that the VM's command will run")
+	stopped := preview(t, src)
+	assert.Equal(t, "the next up starts the profile, now Stopped", env(t, stopped, "colima-start")["LAMINA_VM_GENERATION"],
+		"the preview shows that the VM's start will run")
+	// The VM's command keeps its inputs: its summary, which the Docker provider and the
+	// outputs read, stays known.
+	assert.Equal(t, env(t, first, "colima-vm"), env(t, stopped, "colima-vm"), "the VM's command keeps its inputs")
 
 	*clock = clock.Add(24 * time.Hour)
 	mac.resetLog()
 	again := deploy(t, src, mac)
 	assert.Len(t, mac.callsOf("colima", "start"), 1, "the stopped VM is started")
-	started := env(t, again, "colima-vm")["LAMINA_VM_GENERATION"]
+	started := env(t, again, "colima-start")["LAMINA_VM_GENERATION"]
 	assert.Equal(t, "2026-12-02T08:00:00Z: profile Stopped", started)
 	assert.NotEqual(t, env(t, first, "cluster-ready")["LAMINA_REFRESH"], env(t, again, "cluster-ready")["LAMINA_REFRESH"],
-		"the readiness wait and the kubeconfig run again")
-	assert.Contains(t, mac.stdout["colima-vm"], "\ngeneration=2026-12-02T08:00:00Z: profile Stopped\n")
+		"the readiness wait runs again")
+	assert.NotEqual(t, env(t, first, "cluster-kubeconfig"), env(t, again, "cluster-kubeconfig"), "a VM that was stopped is read again")
+	assert.Contains(t, mac.stdout["colima-start"], "\ngeneration=2026-12-02T08:00:00Z: profile Stopped\n")
 	assert.Equal(t, imageTriggers(first), imageTriggers(again), "the same VM keeps its images")
 
 	*clock = clock.Add(time.Hour)
-	assert.Equal(t, started, env(t, preview(t, src), "colima-vm")["LAMINA_VM_GENERATION"], "converged: no change")
-	assert.Equal(t, started, env(t, deploy(t, src, mac), "colima-vm")["LAMINA_VM_GENERATION"])
+	assert.Equal(t, started, env(t, preview(t, src), "colima-start")["LAMINA_VM_GENERATION"], "converged: no change")
+	settled := deploy(t, src, mac)
+	assert.Equal(t, started, env(t, settled, "colima-start")["LAMINA_VM_GENERATION"])
+
+	// A bigger disk restarts the VM through its command, and reads the cluster again, but not
+	// its kubeconfig: the providers, and every resource of theirs, are left as they are.
+	resized := stackSource(t, "development", nil)
+	resized.Values = maps.Clone(src.Values)
+	resized.Values["lamina:colima"] = section(t, resized, "lamina:colima", map[string]any{"diskGiB": 250})
+	resized.ObserveVM = src.ObserveVM
+	after := preview(t, resized)
+	assert.NotEqual(t, env(t, settled, "colima-vm"), env(t, after, "colima-vm"))
+	assert.Equal(t, env(t, settled, "cluster-kubeconfig"), env(t, after, "cluster-kubeconfig"))
 
 	// Without a colima to ask, what the last run saw stands; the VM's command says what
 	// is missing when it runs.
@@ -640,7 +663,7 @@ func TestDeployAndDestroyOnAFakeMac(t *testing.T) {
 				if plainString(r.Raw()["update"]) != "" {
 					res := mac.exec(r, "update", map[string]string{"PULUMI_COMMAND_STDOUT": mac.stdout[r.Name]})
 					require.Equal(t, 0, res.code, res.stderr)
-					assert.Contains(t, res.stderr, "running with the requested settings; left alone")
+					assert.Regexp(t, "running( with the requested settings)?; left alone", res.stderr)
 				}
 			}
 			assert.Empty(t, mac.callsOf("colima", "start"))

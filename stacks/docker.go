@@ -97,7 +97,8 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		host, dirsReady = pulumi.String(dc.Host).ToStringOutput(), []pulumi.Resource{dirs}
 	}
 	var err error
-	if d.Provider, err = docker.NewProvider(ctx, "docker", &docker.ProviderArgs{Host: host}); err != nil {
+	// After the VM's commands: a VM found stopped is started before the daemon is asked.
+	if d.Provider, err = docker.NewProvider(ctx, "docker", &docker.ProviderArgs{Host: host}, pulumi.DependsOn(dirsReady)); err != nil {
 		return nil, err
 	}
 	withDocker := pulumi.Provider(d.Provider)

@@ -67,7 +67,7 @@ func TestHostVolumesKeepTheirDataAndSitOnThisStacksNode(t *testing.T) {
 	for _, stack := range []string{"development", "production"} {
 		t.Run(stack, func(t *testing.T) {
 			mac := newFakeMac(t, "colima", "kubectl")
-			node := "colima-lamina-" + stack + "-node"
+			node := "colima-lamina-" + stack
 			mac.env["FAKE_KUBECTL_NODE"] = node
 			overrides, dataDir := withDataDir(t, stack, nil)
 			g := deploy(t, stackSource(t, stack, overrides), mac)

@@ -59,9 +59,22 @@ type ClusterArgs struct {
 	// kubelet's probes come from.
 	NodeCIDR string
 	// Refresh changes whenever the cluster may have changed underneath (the VM was
-	// created, restarted or resized); the readiness wait and the kubeconfig are then
-	// read again.
+	// created, started, restarted or resized); the readiness wait and the rollout waits
+	// run again.
 	Refresh pulumi.StringInput
+	// Instance changes only when the cluster is another one (a VM made anew): the
+	// kubeconfig is read again, and with it the providers' configuration. A VM merely
+	// started again keeps its kubeconfig, so a preview after a reboot shows no change to
+	// the providers, nor to any resource of theirs. Nil: Refresh.
+	Instance pulumi.StringInput
+	// After are what must have run before the cluster is read: the VM's command, which
+	// writes the kubeconfig, first, then what starts the VM, which the readiness wait
+	// waits for too.
+	After []pulumi.Resource
+	// Nodes, when set, are the cluster's node names, known before it runs (a Colima VM's
+	// node is named by its hostname); the readiness wait checks them. Empty: the names
+	// the wait reads.
+	Nodes []string
 	// DockerHost is the Docker daemon for image builds; nil creates no Docker provider.
 	DockerHost pulumi.StringInput
 	// StorageClass names the StorageClass for volumes on the host data directory.
@@ -130,6 +143,10 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 	if refresh == nil {
 		refresh = pulumi.String("")
 	}
+	instance := args.Instance
+	if instance == nil {
+		instance = refresh
+	}
 	env := func(extra pulumi.StringMap) pulumi.StringMap {
 		m := pulumi.StringMap{
 			"LAMINA_KUBE_CONTEXT": args.KubeContext,
@@ -150,8 +167,9 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		Environment: env(pulumi.StringMap{
 			"LAMINA_READY_TIMEOUT_SECONDS": pulumi.String(strconv.Itoa(int(args.ReadyTimeout / time.Second))),
 			"LAMINA_API_SERVER_PORT":       pulumi.String(strconv.Itoa(args.APIServerPort)),
+			"LAMINA_EXPECTED_NODES":        pulumi.String(shell.Lines(args.Nodes)),
 		}),
-	}, pulumi.Parent(c))
+	}, pulumi.Parent(c), pulumi.DependsOn(args.After))
 	if err != nil {
 		return nil, err
 	}
@@ -159,11 +177,15 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 	kubeconfig, err := local.NewCommand(ctx, name+"-kubeconfig", &local.CommandArgs{
 		Interpreter: pulumi.ToStringArray(shell.Interpreter),
 		Create:      pulumi.String(KubeconfigScript),
-		Environment: env(nil),
+		Environment: pulumi.StringMap{
+			"LAMINA_KUBE_CONTEXT": args.KubeContext,
+			"LAMINA_KUBECONFIG":   pulumi.String(args.KubeconfigPath),
+			"LAMINA_REFRESH":      instance,
+		},
 		// Keep the credentials out of the console and out of the next run's environment.
 		Logging:                local.LoggingStderr,
 		AddPreviousOutputInEnv: pulumi.Bool(false),
-	}, pulumi.Parent(c),
+	}, pulumi.Parent(c), pulumi.DependsOn(args.After[:min(len(args.After), 1)]),
 		// Not after the readiness wait: reading the kubeconfig needs only the file Colima
 		// wrote when it started the VM, so both run at once and the provider waits for both.
 		pulumi.AdditionalSecretOutputs([]string{"stdout"}))
@@ -174,9 +196,13 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 	// from it (the provider's configuration, the stack output) stays secret.
 	c.Kubeconfig = pulumi.ToSecret(kubeconfig.Stdout).(pulumi.StringOutput)
 	c.KubeContext = args.KubeContext.ToStringOutput()
-	c.Nodes = ready.Stdout.ApplyT(func(s string) []string {
-		return strings.Fields(s) // one node name per line
-	}).(pulumi.StringArrayOutput)
+	if len(args.Nodes) > 0 {
+		c.Nodes = pulumi.ToStringArray(args.Nodes).ToStringArrayOutput()
+	} else {
+		c.Nodes = ready.Stdout.ApplyT(func(s string) []string {
+			return strings.Fields(s) // one node name per line
+		}).(pulumi.StringArrayOutput)
+	}
 
 	c.Provider, err = kubernetes.NewProvider(ctx, name+"-kubernetes", &kubernetes.ProviderArgs{
 		Kubeconfig:        c.Kubeconfig,

@@ -1,7 +1,8 @@
 # Wait, bounded, until the cluster answers and every node is Ready, and check that the API
 # server listens on the port the network policy opens; print the node names.
 # Reads: LAMINA_READY_TIMEOUT_SECONDS, LAMINA_API_SERVER_PORT,
-#        LAMINA_READY_POLL_SECONDS (default 2).
+#        LAMINA_EXPECTED_NODES (one per line; empty: any), LAMINA_READY_POLL_SECONDS
+#        (default 2).
 timeout=$LAMINA_READY_TIMEOUT_SECONDS
 poll=${LAMINA_READY_POLL_SECONDS:-2}
 deadline=$(( SECONDS + timeout ))
@@ -31,6 +32,16 @@ LIST
   sleep "$poll"
 done
 lamina_log "every node of context $LAMINA_KUBE_CONTEXT is Ready:$ready"
+# The nodes the program pins volumes to by name must be the ones there.
+while IFS= read -r want; do
+  if [ -z "$want" ]; then continue; fi
+  case "$ready " in
+    *" $want "*) ;;
+    *) lamina_die "context $LAMINA_KUBE_CONTEXT has the nodes$ready, not $want, which the program names it by (the VM's hostname, colima start --hostname); was the VM made with another hostname? Look with: kubectl --context $LAMINA_KUBE_CONTEXT get nodes" ;;
+  esac
+done <<LIST
+${LAMINA_EXPECTED_NODES:-}
+LIST
 
 # Pods reach the API server through the kubernetes Service, translated to its endpoints
 # before the network policy matches: the endpoints' port is the one that must be open.

@@ -70,9 +70,15 @@ type ColimaVMArgs struct {
 	NodeCIDR string
 	// Protect makes `pulumi destroy` refuse to delete the VM.
 	Protect bool
-	// Generation changes when the VM was found not running (Observer.Generation), so
-	// that the VM's command runs again and brings it back.
+	// Generation changes when the VM was made anew or must be (the Observer's daemon
+	// token: the profile absent, or another Docker daemon in it), so that the VM's command
+	// runs again and everything that read the old VM reads the new one.
 	Generation string
+	// StartGeneration changes whenever the VM was found not running (the Observer's
+	// generation): the start command runs again and starts it, and nothing that reads
+	// the VM's summary changes, so a preview after a reboot shows the start and the waits
+	// that follow it, not every resource of the cluster.
+	StartGeneration string
 	// VMType is vz or krunkit (config.VMTypeKrunkit: containers see the GPU).
 	VMType string
 	// NoKubernetes starts the docker runtime alone (the Docker target): no k3s, and the
@@ -113,7 +119,9 @@ func (a ColimaVMArgs) StartArgs() []string {
 		// Lima's krunkit driver refuses: the data directory is mounted with reverse sshfs.
 		mountType = "sshfs"
 	}
-	args := []string{"--profile=" + a.Profile, "--runtime=docker", "--vm-type=" + vmType, "--arch=" + a.Arch,
+	// The hostname names the k3s node (colima-<profile> is Colima's own default, unless a
+	// saved setting or the template says otherwise: cmd/start.go at v0.10.3, L389-390).
+	args := []string{"--profile=" + a.Profile, "--hostname=" + a.NodeName(), "--runtime=docker", "--vm-type=" + vmType, "--arch=" + a.Arch,
 		"--cpus=" + strconv.Itoa(a.CPUs), "--memory=" + strconv.Itoa(a.MemoryGiB), "--disk=" + strconv.Itoa(a.DiskGiB)}
 	if a.NoKubernetes {
 		args = append(args, "--kubernetes=false")
@@ -139,6 +147,9 @@ func (a ColimaVMArgs) StartArgs() []string {
 	}
 	return append(args, "--activate=false")
 }
+
+// NodeName is the VM's hostname, which k3s names its node by.
+func (a ColimaVMArgs) NodeName() string { return "colima-" + a.Profile }
 
 // StartCommand is StartArgs as one command line a user can paste into a terminal.
 func (a ColimaVMArgs) StartCommand() string {
@@ -169,6 +180,11 @@ type ColimaVM struct {
 
 	// VM is the command that owns the profile's lifecycle.
 	VM *local.Command
+	// Start is the command that starts the VM when it was found stopped; what must run
+	// in a started VM waits for it.
+	Start *local.Command
+	// Args are the settings the VM was declared with.
+	Args ColimaVMArgs
 }
 
 // NewColimaVM creates the host data directories, then creates, starts or resizes the
@@ -176,7 +192,7 @@ type ColimaVM struct {
 // a row. Destroying it deletes the profile and leaves the data directory alone (the
 // delete script never touches it).
 func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pulumi.ResourceOption) (*ColimaVM, error) {
-	c := &ColimaVM{}
+	c := &ColimaVM{Args: args}
 	if err := ctx.RegisterComponentResource("lamina:colima:ColimaVM", name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -221,7 +237,27 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 		return nil, err
 	}
 
+	// The start: the same script, which creates, starts or leaves the VM alone, here
+	// never restarting a running VM (LAMINA_START_ONLY; the VM's command applies
+	// settings). It runs again only when the VM was found not running.
+	startEnv := pulumi.StringMap{}
+	for k, v := range env {
+		startEnv[k] = v
+	}
+	startEnv["LAMINA_VM_GENERATION"] = pulumi.String(args.StartGeneration)
+	startEnv["LAMINA_START_ONLY"] = pulumi.String("1")
+	start, err := local.NewCommand(ctx, name+"-start", &local.CommandArgs{
+		Interpreter: pulumi.ToStringArray(shell.Interpreter),
+		Create:      pulumi.String(EnsureScript),
+		Update:      pulumi.String(EnsureScript),
+		Environment: startEnv,
+	}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{vm}))
+	if err != nil {
+		return nil, err
+	}
+
 	c.VM = vm
+	c.Start = start
 	c.Profile = pulumi.String(args.Profile).ToStringOutput()
 	c.KubeContext = pulumi.String("colima-" + args.Profile).ToStringOutput()
 	c.State = vm.Stdout

@@ -8,7 +8,8 @@
 #        LAMINA_K3S_VERSION LAMINA_START_ARGS (colima start's arguments, one per line:
 #        ColimaVMArgs.StartArgs) LAMINA_DATA_DIR LAMINA_NODE_CIDR LAMINA_VM_GENERATION,
 #        LAMINA_KUBERNETES (unset: true), LAMINA_VM_TYPE (unset: vz),
-#        LAMINA_COLIMA_SUDOERS (krunkit: the text Colima's helper needs) and
+#        LAMINA_COLIMA_SUDOERS (krunkit: the text Colima's helper needs),
+#        LAMINA_START_ONLY (set: start a stopped VM, never restart a running one) and
 #        PULUMI_COMMAND_STDOUT (the last summary).
 profile=$LAMINA_PROFILE
 data_dir=$LAMINA_DATA_DIR
@@ -171,10 +172,12 @@ case $status in
     ;;
   Running)
     check_existing
-    if [ -n "$reasons" ]; then
+    if [ -n "$reasons" ] && [ -z "${LAMINA_START_ONLY:-}" ]; then
       lamina_log "restarting Colima profile $profile to apply:$reasons"
       colima stop "--profile=$profile"
       colima "${start_args[@]}"
+    elif [ -n "${LAMINA_START_ONLY:-}" ]; then
+      lamina_log "Colima profile $profile is running; left alone"
     else
       lamina_log "Colima profile $profile is running with the requested settings; left alone"
     fi

@@ -98,12 +98,12 @@ func (o Observer) Observe(profile string, dryRun bool) (generation, daemon strin
 	case "":
 		next.Generation, next.Daemon, next.DockerID = stamp+": profile absent", stamp+": a new VM", ""
 		if dryRun {
-			next.Generation, next.Daemon = "the next up creates the profile", "the next up builds the images on a new VM"
+			next.Generation, next.Daemon = willStart+"creates the profile", "the next up builds the images on a new VM"
 		}
 	default:
 		next.Generation = stamp + ": profile " + status
 		if dryRun {
-			next.Generation = "the next up starts the profile, now " + status
+			next.Generation = willStart + "starts the profile, now " + status
 		}
 	}
 	if !dryRun && next != last {
@@ -113,6 +113,12 @@ func (o Observer) Observe(profile string, dryRun bool) (generation, daemon strin
 	}
 	return next.Generation, next.Daemon, nil
 }
+
+// WillStart says a preview's generation is for a VM the next up must start or create.
+func WillStart(generation string) bool { return strings.HasPrefix(generation, willStart) }
+
+// willStart begins the generation a preview gives a VM that is not running.
+const willStart = "the next up "
 
 // keep writes what a run saw of a profile to path, readable by the Mac user only.
 func (o Observer) keep(path string, seen observed) error {

@@ -199,6 +199,50 @@ func nothingChanges(t *testing.T, p *project) {
 	out, took := p.timed(t, "up", "--yes", "--expect-no-changes", "-s", p.stack)
 	measured("up with no change", took)
 	measured("up with no change, the engine's part", engineDuration(t, out))
+	// What a reviewer runs before a preview: the state read back from the cluster, the
+	// VM and the Mac agrees with it, and the preview after it is still empty.
+	_, took = p.timed(t, "refresh", "--yes", "--expect-no-changes", "-s", p.stack)
+	measured("refresh with no change", took)
+	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
+}
+
+// previewTellsTheTruth previews, then ups, and fails unless the preview planned exactly
+// the changes the up made, counted by kind: the preview is what a change is reviewed by.
+// It returns the up's changes.
+func previewTellsTheTruth(t *testing.T, p *project, what string) map[string]int {
+	t.Helper()
+	out := p.must(t, "preview", "--json", "-s", p.stack)
+	var preview struct {
+		ChangeSummary map[string]int `json:"changeSummary"`
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &preview); err != nil {
+		t.Fatalf("preview --json: %v\n%s", err, lastLines(out, 20))
+	}
+	planned := changes(t, out)
+	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
+	measured("up "+what, took)
+	var history []struct {
+		ResourceChanges map[string]int `json:"resourceChanges"`
+	}
+	out = p.must(t, "stack", "history", "--json", "-s", p.stack)
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "["):]), &history); err != nil || len(history) == 0 {
+		t.Fatalf("stack history --json: %v\n%s", err, lastLines(out, 20))
+	}
+	made := history[0].ResourceChanges
+	for op, n := range preview.ChangeSummary {
+		if op != "same" && made[op] != n {
+			t.Errorf("%s: the preview planned %v (%v), the up made %v", what, preview.ChangeSummary, planned, made)
+			break
+		}
+	}
+	for op, n := range made {
+		if op != "same" && preview.ChangeSummary[op] != n {
+			t.Errorf("%s: the up made %v, the preview planned %v (%v)", what, made, preview.ChangeSummary, planned)
+			break
+		}
+	}
+	t.Logf("%s: planned and made %v: %v", what, made, planned)
+	return made
 }
 
 func policyPasses(t *testing.T, p *project) {
@@ -273,19 +317,39 @@ func configChange(t *testing.T, w *world, p *project) {
 }
 
 func stoppedVM(t *testing.T, w *world, p *project) {
-	if out, err := run(p.dir, w.mac.env, filepath.Join(w.dir, "mac-bin", "colima"), "stop", "--profile="+profile); err != nil {
-		t.Fatalf("colima stop: %v\n%s", err, out)
+	colima := func(args ...string) {
+		t.Helper()
+		if out, err := run(p.dir, w.mac.env, filepath.Join(w.dir, "mac-bin", "colima"), args...); err != nil {
+			t.Fatalf("colima %v: %v\n%s", args, err, out)
+		}
 	}
-	out, err := p.pulumi(t, "preview", "--json", "-s", p.stack)
-	if err != nil {
-		t.Logf("preview with the VM stopped failed: %v\n%s", err, lastLines(out, 20))
-	} else if got := changes(t, out); !slices.Contains(got, "update colima-vm") {
-		t.Errorf("the preview does not show that the VM will be started: %v", got)
+	colima("stop", "--profile="+profile)
+	// A preview cannot read a stopped VM's cluster: it says so, and plans the start.
+	out := p.must(t, "preview", "--json", "-s", p.stack)
+	if got := changes(t, out); !slices.Contains(got, "update colima-start") || slices.Contains(got, "update colima-vm") {
+		t.Errorf("the preview does not show that the VM will be started, and only started: %v", got)
+	}
+	if !strings.Contains(out, "is not running, so this preview cannot read its cluster") {
+		t.Errorf("the preview does not say why it cannot be exact:\n%s", lastLines(out, 20))
 	}
 	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
 	measured("up that starts a stopped VM", took)
 	if !w.mac.running() {
 		t.Fatal("the VM was not started")
+	}
+	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
+
+	// Started by hand, as the preview's warning says: the preview is exact again.
+	colima("stop", "--profile="+profile)
+	colima("start", "--profile="+profile)
+	previewTellsTheTruth(t, p, "after the VM was started by hand")
+
+	// A bigger disk restarts the VM: the preview shows the restart and the waits after
+	// it, and not the cluster's resources, which the up leaves alone.
+	p.must(t, "config", "set", "--path", "lamina:colima.diskGiB", "220", "-s", p.stack)
+	made := previewTellsTheTruth(t, p, "that grows the VM's disk")
+	if made["update"] == 0 || made["update"] > 12 {
+		t.Errorf("growing the disk updated %d resources; want the VM's command and the waits after it", made["update"])
 	}
 	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
 }

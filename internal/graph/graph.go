@@ -37,6 +37,11 @@ type Graph struct {
 // kindOf says whether r is a slow step and which kind.
 func kindOf(r *recorder.Resource) (string, bool) {
 	switch {
+	case r.Type == "command:local:Command" && r.Name == "colima-start":
+		// The VM's start follows the VM's command and waits on nothing of its own: it
+		// starts the VM only when it was found stopped, in an up where the VM's command
+		// does not run. Of the two, one is slow.
+		return "", false
 	case r.Type == "command:local:Command":
 		return "script", true
 	case r.Type == "kubernetes:helm.sh/v3:Release":
