@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -49,7 +52,8 @@ func TestDevelopmentStack(t *testing.T) {
 	scenario(t, "a config change updates only what it should", func(t *testing.T) { configChange(t, w, p) })
 	scenario(t, "a VM stopped behind Pulumi's back comes back", func(t *testing.T) { stoppedVM(t, w, p) })
 	scenario(t, "a second stack joins the platform, which then promotes its images", func(t *testing.T) { sharedStack(t, w, p) })
-	if scenario(t, "the documented teardown keeps the data", func(t *testing.T) { teardown(t, w, p) }) {
+	if scenario(t, "the documented teardown keeps the data", func(t *testing.T) { teardown(t, w, p) }) &&
+		scenario(t, "an up from nothing stopped with Ctrl-C half-way converges on the next up", func(t *testing.T) { interruptedUp(t, w, p) }) {
 		scenario(t, "the stack comes back on a krunkit VM with llm-serve on the GPU", func(t *testing.T) { onTheGPU(t, w, p) })
 	}
 }
@@ -493,6 +497,45 @@ func onTheGPU(t *testing.T, w *world, p *project) {
 	}
 	teardown(t, w, p)
 }
+
+// interruptedUp starts an up from nothing, stops it with SIGINT (Ctrl-C) once about half
+// of the resources are in the state, and runs up again: it converges with no manual step,
+// and the data written before stays. Then the stack is torn down again.
+func interruptedUp(t *testing.T, w *world, p *project) {
+	cmd := exec.Command(filepath.Join(w.bin, "pulumi"), "up", "--yes", "-s", p.stack, "--non-interactive")
+	cmd.Dir, cmd.Env = p.dir, w.mac.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	begin := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The local backend writes the state at every step: count what it holds.
+	checkpoint := filepath.Join(w.dir, "state", ".pulumi", "stacks", "lamina-infra", p.stack+".json")
+	half := 0
+	for half < 110 && time.Since(begin) < 5*time.Minute {
+		time.Sleep(250 * time.Millisecond)
+		if data, err := os.ReadFile(checkpoint); err == nil {
+			half = len(checkpointURN.FindAll(data, -1))
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatalf("the up ended before half its resources were in the state (%d): %v\n%s", half, err, lastLines(out.String(), 20))
+	}
+	err := cmd.Wait()
+	measured("up from nothing until Ctrl-C, and its stop", time.Since(begin))
+	t.Logf("Ctrl-C with %d resources in the state; the CLI exited with %v:\n%s", half, err, lastLines(out.String(), 8))
+	if err == nil {
+		t.Errorf("the interrupted up reported success")
+	}
+	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
+	measured("up after an interrupted up", took)
+	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
+	teardown(t, w, p)
+}
+
+// checkpointURN finds each resource's URN in a local backend's checkpoint.
+var checkpointURN = regexp.MustCompile(`"urn":\s*"urn:pulumi:`)
 
 func teardown(t *testing.T, w *world, p *project) {
 	keep := map[string]string{"models/llama-3.2-3b.gguf": "weights", "grafana/grafana.db": "dashboards", "chromadb/chroma.sqlite3": "vectors"}
