@@ -105,10 +105,10 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		// when the VM was made anew or was found not running. A resize or an upgrade of
 		// this program restarts the VM without touching the providers, so its preview
 		// shows what the up will do. A VM found not running cannot be read in a preview:
-		// its resources are shown as updates, and the program says why (notRunning).
+		// its resources are shown as updates, and the program says why (newColimaVM).
 		args.Refresh = pulumi.Sprintf("%s\nstart=%s", vm.State, vm.Args.StartGeneration)
 		args.Instance = pulumi.String(vm.Args.Generation + "\nstart=" + vm.Args.StartGeneration)
-		args.After = []pulumi.Resource{vm.VM, vm.Start}
+		args.After, args.Started = []pulumi.Resource{vm.VM}, []pulumi.Resource{vm.Start}
 		args.Nodes = []string{vm.Args.NodeName()}
 		if cfg.Builds() {
 			args.DockerHost = vm.DockerHost

@@ -5,6 +5,7 @@ package cluster
 
 import (
 	_ "embed"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,10 +68,10 @@ type ClusterArgs struct {
 	// started again keeps its kubeconfig, so a preview after a reboot shows no change to
 	// the providers, nor to any resource of theirs. Nil: Refresh.
 	Instance pulumi.StringInput
-	// After are what must have run before the cluster is read: the VM's command, which
-	// writes the kubeconfig, first, then what starts the VM, which the readiness wait
-	// waits for too.
-	After []pulumi.Resource
+	// After are what must have run before the kubeconfig is read (the VM's command,
+	// which writes it); Started what starts the cluster (the VM's start), which the
+	// readiness wait waits for too.
+	After, Started []pulumi.Resource
 	// Nodes, when set, are the cluster's node names, known before it runs (a Colima VM's
 	// node is named by its hostname); the readiness wait checks them. Empty: the names
 	// the wait reads.
@@ -169,7 +170,7 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 			"LAMINA_API_SERVER_PORT":       pulumi.String(strconv.Itoa(args.APIServerPort)),
 			"LAMINA_EXPECTED_NODES":        pulumi.String(shell.Lines(args.Nodes)),
 		}),
-	}, pulumi.Parent(c), pulumi.DependsOn(args.After))
+	}, pulumi.Parent(c), pulumi.DependsOn(append(slices.Clone(args.After), args.Started...)))
 	if err != nil {
 		return nil, err
 	}
@@ -177,15 +178,11 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 	kubeconfig, err := local.NewCommand(ctx, name+"-kubeconfig", &local.CommandArgs{
 		Interpreter: pulumi.ToStringArray(shell.Interpreter),
 		Create:      pulumi.String(KubeconfigScript),
-		Environment: pulumi.StringMap{
-			"LAMINA_KUBE_CONTEXT": args.KubeContext,
-			"LAMINA_KUBECONFIG":   pulumi.String(args.KubeconfigPath),
-			"LAMINA_REFRESH":      instance,
-		},
+		Environment: env(pulumi.StringMap{"LAMINA_REFRESH": instance}),
 		// Keep the credentials out of the console and out of the next run's environment.
 		Logging:                local.LoggingStderr,
 		AddPreviousOutputInEnv: pulumi.Bool(false),
-	}, pulumi.Parent(c), pulumi.DependsOn(args.After[:min(len(args.After), 1)]),
+	}, pulumi.Parent(c), pulumi.DependsOn(args.After),
 		// Not after the readiness wait: reading the kubeconfig needs only the file Colima
 		// wrote when it started the VM, so both run at once and the provider waits for both.
 		pulumi.AdditionalSecretOutputs([]string{"stdout"}))

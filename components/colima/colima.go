@@ -5,6 +5,7 @@ package colima
 import (
 	_ "embed"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -240,10 +241,7 @@ func NewColimaVM(ctx *pulumi.Context, name string, args ColimaVMArgs, opts ...pu
 	// The start: the same script, which creates, starts or leaves the VM alone, here
 	// never restarting a running VM (LAMINA_START_ONLY; the VM's command applies
 	// settings). It runs again only when the VM was found not running.
-	startEnv := pulumi.StringMap{}
-	for k, v := range env {
-		startEnv[k] = v
-	}
+	startEnv := maps.Clone(env)
 	startEnv["LAMINA_VM_GENERATION"] = pulumi.String(args.StartGeneration)
 	startEnv["LAMINA_START_ONLY"] = pulumi.String("1")
 	start, err := local.NewCommand(ctx, name+"-start", &local.CommandArgs{

@@ -12,7 +12,6 @@
 #        LAMINA_START_ONLY (set: start a stopped VM, never restart a running one) and
 #        PULUMI_COMMAND_STDOUT (the last summary).
 profile=$LAMINA_PROFILE
-data_dir=$LAMINA_DATA_DIR
 
 # Colima 0.10.0 is the first release with --port-forwarder=none, which keeps k3s's API
 # server and the kubelet off the Mac's network interfaces (0.9.1 brought
@@ -172,12 +171,12 @@ case $status in
     ;;
   Running)
     check_existing
-    if [ -n "$reasons" ] && [ -z "${LAMINA_START_ONLY:-}" ]; then
+    if [ -n "${LAMINA_START_ONLY:-}" ]; then
+      lamina_log "Colima profile $profile is running; left alone"
+    elif [ -n "$reasons" ]; then
       lamina_log "restarting Colima profile $profile to apply:$reasons"
       colima stop "--profile=$profile"
       colima "${start_args[@]}"
-    elif [ -n "${LAMINA_START_ONLY:-}" ]; then
-      lamina_log "Colima profile $profile is running; left alone"
     else
       lamina_log "Colima profile $profile is running with the requested settings; left alone"
     fi

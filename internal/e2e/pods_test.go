@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -181,7 +182,7 @@ func (p podUnderTest) start(t *testing.T, d *dockerd, objects map[string]map[str
 	}
 	host := map[string]any{"NetworkMode": "none", "Mounts": mounts, "GroupAdd": groups,
 		"ReadonlyRootfs": security("readOnlyRootFilesystem") == true}
-	if dig(c, "securityContext", "capabilities", "drop") != nil && strings.Contains(fmt.Sprint(dig(c, "securityContext", "capabilities", "drop")), "ALL") {
+	if slices.Contains(strs(list(dig(c, "securityContext", "capabilities", "drop"))), "ALL") {
 		host["CapDrop"] = []string{"ALL"}
 	}
 	if security("allowPrivilegeEscalation") == false {

@@ -179,7 +179,7 @@ func vmnetHelper(p Probe, s Stack) Check {
 		return Check{name, Fail, fmt.Sprintf("%s missing: Colima installs them with sudo when it starts a krunkit VM, which pulumi up cannot answer", strings.Join(missing, ", ")), fix}
 	}
 	if !strings.Contains(string(text), colima.SudoersText) {
-		v, _ := parseVersion(mustOutput(p, "colima", "version"))
+		v, _ := parseVersion(outputOf(p, "colima", "version"))
 		if v.less(version{0, 10, 4}) {
 			return Check{name, Fail, fmt.Sprintf("%s does not hold the permissions colima %s asks for (one from an older Colima?): Colima would replace it with sudo inside pulumi up", sudoers, v), fix}
 		}
@@ -211,8 +211,8 @@ func limaKrunkit(p Probe) Check {
 		strings.TrimPrefix(info.Version, "v"), strings.Join(info.VMTypes, ", ")), "brew reinstall lima (on Apple silicon, macOS 14 or later)"}
 }
 
-// mustOutput is a command's output, empty when it fails.
-func mustOutput(p Probe, name string, args ...string) string {
+// outputOf is a command's output, empty when it fails.
+func outputOf(p Probe, name string, args ...string) string {
 	out, _ := p.Output(name, args...)
 	return out
 }
