@@ -98,9 +98,10 @@ func rebase(value string, to netip.Prefix) string {
 }
 
 // validateVMNetwork: a krunkit VM's address is on Colima's helper network, whatever the
-// stack says; addresses elsewhere could never be reached.
+// stack says; addresses elsewhere could never be reached. validateVMType calls it for a
+// krunkit VM.
 func validateVMNetwork(c *Config, ps *problems) {
-	if c.Colima.VMType != VMTypeKrunkit || !(c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker && c.Docker.Host == "") {
+	if !(c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker && c.Docker.Host == "") {
 		return
 	}
 	if node, err := netip.ParsePrefix(c.Cluster.NodeCIDR); err == nil && !(krunkitNetwork.Contains(node.Addr()) && node.Bits() >= krunkitNetwork.Bits()) {
