@@ -7,7 +7,7 @@ OFFLINE_SECRETS := --assume-secret lamina:grafana.adminPassword
 LAMINA := go run ./cmd/lamina
 
 .DEFAULT_GOAL := help
-.PHONY: help doctor up preview destroy test tools e2e install-time compact-time check format render graph hosts endpoints kubeconfig smoke promote build-check
+.PHONY: help doctor up recover preview destroy test tools e2e install-time compact-time check format render graph hosts endpoints kubeconfig smoke promote build-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -15,9 +15,13 @@ help: ## list the targets
 doctor: ## check this Mac for the stack before anything changes
 	$(LAMINA) doctor -s $(STACK)
 
-up: doctor ## lamina doctor, then pulumi up the stack (STACK=development; created when missing) with the policy pack
+up: doctor ## lamina doctor, lamina recover (after a killed run), then pulumi up the stack (STACK=development; created when missing) with the policy pack
 	pulumi stack select --create $(STACK)
+	$(LAMINA) recover -s $(STACK)
 	pulumi up -s $(STACK) --policy-pack policy
+
+recover: ## repair the stack after a pulumi up was killed (docs/operations.md); make up runs it first
+	$(LAMINA) recover -s $(STACK)
 
 preview: ## pulumi preview the stack with the policy pack and a diff
 	pulumi preview -s $(STACK) --policy-pack policy --diff

@@ -36,6 +36,7 @@ const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <proj
        lamina check  -s <stack> [--dir <project dir>] [--policy-pack <dir>] [--assume-secret <key>]...
        lamina graph  -s <stack> [--format mermaid|dot] [--dir <project dir>] [--assume-secret <key>]...
        lamina doctor -s <stack> [--dir <project dir>]
+       lamina recover -s <stack> [--dir <project dir>]
        lamina build-check -s <stack> [-f <outputs.json>] [--commit <id>] [--dry-run]
        lamina hosts      [-f <outputs.json>] [--apply [--hosts-file /etc/hosts] [--sudo]]
        lamina endpoints  [-f <outputs.json>]
@@ -52,6 +53,12 @@ const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <proj
   doctor   check this Mac for the stack before pulumi up changes anything: macOS,
            the chip, colima, pulumi and kubectl, memory, disk, the passphrase,
            the hosts entries; exit 1 on any failure, each with its fix
+  recover  repair a stack whose last pulumi up was killed (kill -9, a crash, a closed
+           lid): stop the plugins it left running, forget Helm's records of the
+           releases the state does not hold (their objects stay), remove the lock
+           of a pulumi that is gone and clear the pending creates; changes nothing
+           while a pulumi still runs on the stack, or when the last run ended
+           normally. make up runs it first
   build-check  run the build tier's check of a commit (lamina:build.command, by
            default make check) on this Mac, in the image the stack built, on its
            Docker daemon, as the Job in lamina-build does; reads the outputs too:
@@ -103,6 +110,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return doctorCmd(args[1:], stdout, stderr)
 	case "build-check":
 		return buildCheck(args[1:], stdin, stdout, stderr)
+	case "recover":
+		return recoverCmd(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "lamina: unknown command %q\n%s", args[0], usage)
 		return 2
