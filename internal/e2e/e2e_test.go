@@ -53,7 +53,7 @@ func TestDevelopmentStack(t *testing.T) {
 	scenario(t, "a VM stopped behind Pulumi's back comes back", func(t *testing.T) { stoppedVM(t, w, p) })
 	scenario(t, "a second stack joins the platform, which then promotes its images", func(t *testing.T) { sharedStack(t, w, p) })
 	if scenario(t, "the documented teardown keeps the data", func(t *testing.T) { teardown(t, w, p) }) &&
-		scenario(t, "an up from nothing stopped with Ctrl-C half-way converges on the next up", func(t *testing.T) { interruptedUp(t, w, p) }) {
+		scenario(t, "an up from nothing killed half-way converges after lamina recover, one stopped with Ctrl-C on the next up", func(t *testing.T) { interruptedUps(t, w, p) }) {
 		scenario(t, "the stack comes back on a krunkit VM with llm-serve on the GPU", func(t *testing.T) { onTheGPU(t, w, p) })
 	}
 }
@@ -87,23 +87,7 @@ func upFromNothing(t *testing.T, w *world, p *project) {
 	ctx := context.Background()
 	cs := w.clientset
 
-	// Every release is deployed, at its first revision.
-	releases := map[string]string{}
-	secrets, err := cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range secrets.Items {
-		releases[s.Namespace+"/"+s.Labels["name"]] = s.Labels["status"]
-	}
-	if len(releases) != 12 {
-		t.Errorf("%d releases, want development's 12: %v", len(releases), releases)
-	}
-	for name, status := range releases {
-		if status != "deployed" {
-			t.Errorf("release %s is %s", name, status)
-		}
-	}
+	releases := releasesDeployed(t, w)
 
 	// Every workload is ready, every claim bound.
 	deployments, err := cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
@@ -145,7 +129,7 @@ func upFromNothing(t *testing.T, w *world, p *project) {
 			t.Errorf("claim %s/%s is %s", c.Namespace, c.Name, c.Status.Phase)
 		}
 	}
-	t.Logf("%d releases, %d Deployments, %d StatefulSets, %d DaemonSets, %d claims", len(releases), len(deployments.Items),
+	t.Logf("%d releases, %d Deployments, %d StatefulSets, %d DaemonSets, %d claims", releases, len(deployments.Items),
 		len(statefulsets.Items), len(daemonsets.Items), len(claims.Items))
 
 	// The outputs keep the contract the lamina commands read.
@@ -501,7 +485,54 @@ func onTheGPU(t *testing.T, w *world, p *project) {
 // interruptedUp starts an up from nothing, stops it with SIGINT (Ctrl-C) once about half
 // of the resources are in the state, and runs up again: it converges with no manual step,
 // and the data written before stays. Then the stack is torn down again.
-func interruptedUp(t *testing.T, w *world, p *project) {
+// interruptedUps cuts two ups from nothing short, as a user's week does: the first is
+// killed (kill -9, a crash, a closed lid) with about half the resources made and Helm
+// installs in flight; after `lamina recover`, which make up runs first, the next is
+// stopped with Ctrl-C further on; the one after converges with nothing else typed.
+func interruptedUps(t *testing.T, w *world, p *project) {
+	killed, plugins := upUntil(t, w, p, 110, os.Kill)
+	t.Logf("kill -9 with %d resources in the state; its plugins: %v", killed, plugins)
+	// Pulumi alone stops on the dead CLI's lock.
+	out, err := p.pulumi(t, "up", "--yes", "-s", p.stack)
+	if err == nil || !strings.Contains(out, "the stack is currently locked by 1 lock(s)") {
+		t.Fatalf("the up after a kill did not stop on the lock (%v):\n%s", err, lastLines(out, 20))
+	}
+	begin := time.Now()
+	out, err = run(p.dir, w.mac.env, laminaBinary(t, w), "recover", "-s", p.stack)
+	measured("lamina recover after a killed up", time.Since(begin))
+	t.Logf("lamina recover (%v):\n%s", err, out)
+	if err != nil {
+		t.Fatalf("lamina recover failed")
+	}
+	for _, want := range []string{"stopped pulumi-resource-kubernetes", "forgot Helm's record of release", "removed the lock of pulumi", "cleared the pending creates", "is repaired"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lamina recover did not say %q", want)
+		}
+	}
+	if left := processesOf(t, plugins); len(left) > 0 {
+		t.Errorf("the killed run's plugins still run after lamina recover: %v", left)
+	}
+	if pending := pendingOperations(t, p); len(pending) > 0 {
+		t.Errorf("pending operations after lamina recover: %v", pending)
+	}
+
+	interrupted, _ := upUntil(t, w, p, 170, os.Interrupt)
+	t.Logf("Ctrl-C with %d resources in the state", interrupted)
+	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
+	measured("up after a killed and an interrupted up", took)
+	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
+	if pending := pendingOperations(t, p); len(pending) > 0 {
+		t.Errorf("pending operations after the up converged: %v", pending)
+	}
+	releasesDeployed(t, w)
+	teardown(t, w, p)
+}
+
+// upUntil starts pulumi up and sends sig to the CLI alone once the local backend's
+// checkpoint holds at least n resources. It returns how many it held and the engine
+// address the run's plugins were started with.
+func upUntil(t *testing.T, w *world, p *project, n int, sig os.Signal) (int, string) {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(w.bin, "pulumi"), "up", "--yes", "-s", p.stack, "--non-interactive")
 	cmd.Dir, cmd.Env = p.dir, w.mac.env
 	var out bytes.Buffer
@@ -510,28 +541,112 @@ func interruptedUp(t *testing.T, w *world, p *project) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The local backend writes the state at every step: count what it holds.
 	checkpoint := filepath.Join(w.dir, "state", ".pulumi", "stacks", "lamina-infra", p.stack+".json")
-	half := 0
-	for half < 110 && time.Since(begin) < 5*time.Minute {
+	held := 0
+	for held < n && time.Since(begin) < 5*time.Minute {
 		time.Sleep(250 * time.Millisecond)
 		if data, err := os.ReadFile(checkpoint); err == nil {
-			half = len(checkpointURN.FindAll(data, -1))
+			held = len(checkpointURN.FindAll(data, -1))
 		}
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatalf("the up ended before half its resources were in the state (%d): %v\n%s", half, err, lastLines(out.String(), 20))
+	engine := engineOf(t, cmd.Process.Pid)
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("the up ended before %d resources were in the state (%d): %v\n%s", n, held, err, lastLines(out.String(), 20))
 	}
 	err := cmd.Wait()
-	measured("up from nothing until Ctrl-C, and its stop", time.Since(begin))
-	t.Logf("Ctrl-C with %d resources in the state; the CLI exited with %v:\n%s", half, err, lastLines(out.String(), 8))
+	measured(fmt.Sprintf("up until %v, and its stop", sig), time.Since(begin))
+	t.Logf("%v with %d resources in the state; the CLI exited with %v:\n%s", sig, held, err, lastLines(out.String(), 8))
 	if err == nil {
-		t.Errorf("the interrupted up reported success")
+		t.Errorf("the up stopped by %v reported success", sig)
 	}
-	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
-	measured("up after an interrupted up", took)
-	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
-	teardown(t, w, p)
+	return held, engine
+}
+
+// engineOf is the address a running CLI's engine serves its plugins on: their
+// argument.
+func engineOf(t *testing.T, cli int) string {
+	t.Helper()
+	out, err := exec.Command("ps", "-o", "args=", "--ppid", fmt.Sprint(cli)).Output()
+	if err != nil {
+		t.Fatalf("ps --ppid %d: %v", cli, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(filepath.Base(f[0]), "pulumi-") {
+			return f[1]
+		}
+	}
+	t.Fatalf("the CLI (pid %d) runs no plugin:\n%s", cli, out)
+	return ""
+}
+
+// processesOf lists the processes whose command line holds the engine address.
+func processesOf(t *testing.T, engine string) []string {
+	out, err := exec.Command("ps", "-axo", "pid=,args=").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasSuffix(line, " "+engine) {
+			found = append(found, strings.TrimSpace(line))
+		}
+	}
+	return found
+}
+
+// pendingOperations are the state's operations a run began and did not finish.
+func pendingOperations(t *testing.T, p *project) []string {
+	t.Helper()
+	var doc struct {
+		Deployment struct {
+			Pending []struct {
+				Type     string `json:"type"`
+				Resource struct {
+					URN string `json:"urn"`
+				} `json:"resource"`
+			} `json:"pending_operations"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal([]byte(p.must(t, "stack", "export", "-s", p.stack)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, op := range doc.Deployment.Pending {
+		ops = append(ops, op.Type+" "+op.Resource.URN)
+	}
+	return ops
+}
+
+// releasesDeployed checks that each of development's 12 releases is deployed at its
+// latest revision, and returns how many there are.
+func releasesDeployed(t *testing.T, w *world) int {
+	t.Helper()
+	secrets, err := w.clientset.CoreV1().Secrets("").List(context.Background(), metav1.ListOptions{LabelSelector: "owner=helm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type revision struct {
+		number int
+		status string
+	}
+	latest := map[string]revision{}
+	for _, s := range secrets.Items {
+		var n int
+		fmt.Sscan(s.Labels["version"], &n)
+		name := s.Namespace + "/" + s.Labels["name"]
+		if n > latest[name].number {
+			latest[name] = revision{n, s.Labels["status"]}
+		}
+	}
+	if len(latest) != 12 {
+		t.Errorf("%d releases, want development's 12: %v", len(latest), latest)
+	}
+	for name, r := range latest {
+		if r.status != "deployed" {
+			t.Errorf("release %s is %s at revision %d", name, r.status, r.number)
+		}
+	}
+	return len(latest)
 }
 
 // checkpointURN finds each resource's URN in a local backend's checkpoint.
