@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 )
 
 // timings are what the run measured, printed at the end.
@@ -51,6 +53,7 @@ func TestDevelopmentStack(t *testing.T) {
 	scenario(t, "the policy pack passes", func(t *testing.T) { policyPasses(t, p) })
 	scenario(t, "a config change updates only what it should", func(t *testing.T) { configChange(t, w, p) })
 	scenario(t, "a VM stopped behind Pulumi's back comes back", func(t *testing.T) { stoppedVM(t, w, p) })
+	scenario(t, "a reboot of the VM, control plane and node included, changes nothing", func(t *testing.T) { rebootedVM(t, w, p) })
 	scenario(t, "a second stack joins the platform, which then promotes its images", func(t *testing.T) { sharedStack(t, w, p) })
 	if scenario(t, "the documented teardown keeps the data", func(t *testing.T) { teardown(t, w, p) }) &&
 		scenario(t, "an up from nothing killed half-way converges after lamina recover, one stopped with Ctrl-C on the next up", func(t *testing.T) { interruptedUps(t, w, p) }) {
@@ -209,14 +212,7 @@ func previewTellsTheTruth(t *testing.T, p *project, what string) map[string]int 
 	planned := changes(t, out)
 	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
 	measured("up "+what, took)
-	var history []struct {
-		ResourceChanges map[string]int `json:"resourceChanges"`
-	}
-	out = p.must(t, "stack", "history", "--json", "-s", p.stack)
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "["):]), &history); err != nil || len(history) == 0 {
-		t.Fatalf("stack history --json: %v\n%s", err, lastLines(out, 20))
-	}
-	made := history[0].ResourceChanges
+	made := lastUpdate(t, p)
 	for op, n := range preview.ChangeSummary {
 		if op != "same" && made[op] != n {
 			t.Errorf("%s: the preview planned %v (%v), the up made %v", what, preview.ChangeSummary, planned, made)
@@ -257,6 +253,19 @@ type step struct {
 }
 
 // changes are the steps of a preview that change something, "op name" each, sorted.
+// lastUpdate is what the stack's last update changed, by operation, from its history.
+func lastUpdate(t *testing.T, p *project) map[string]int {
+	t.Helper()
+	var history []struct {
+		ResourceChanges map[string]int `json:"resourceChanges"`
+	}
+	out := p.must(t, "stack", "history", "--json", "-s", p.stack)
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "["):]), &history); err != nil || len(history) == 0 {
+		t.Fatalf("stack history --json: %v\n%s", err, lastLines(out, 20))
+	}
+	return history[0].ResourceChanges
+}
+
 func changes(t *testing.T, out string) []string {
 	t.Helper()
 	var preview struct {
@@ -340,6 +349,173 @@ func stoppedVM(t *testing.T, w *world, p *project) {
 		t.Errorf("growing the disk updated %d resources; want the VM's command and the waits after it", made["update"])
 	}
 	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
+}
+
+// rebootedVM reboots the VM under the stack, as a Mac's restart does to it: the VM stops,
+// every control-plane process restarts on the same data, the node is NotReady and its
+// pods are not ready until the kubelet is back. The next up starts the VM, waits through
+// the node's return, converges touching nothing that holds data, and the preview after
+// it is empty.
+func rebootedVM(t *testing.T, w *world, p *project) {
+	ctx := context.Background()
+	claims, files := boundVolumes(t, w), filesUnder(t, p.dataDir())
+	if out, err := run(p.dir, w.mac.env, filepath.Join(w.dir, "mac-bin", "colima"), "stop", "--profile="+profile); err != nil {
+		t.Fatalf("colima stop: %v\n%s", err, out)
+	}
+	kubelet, err := w.restartControlPlane(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := "colima-" + profile
+	if err := nodeLost(ctx, w.clientset, node); err != nil {
+		t.Fatal(err)
+	}
+	// The kubelet comes back 10 seconds after the VM runs again.
+	back := make(chan time.Time, 1)
+	go func() {
+		for !w.mac.running() {
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(10 * time.Second)
+		if err := kubelet(); err != nil {
+			t.Errorf("starting kwok again: %v", err)
+		}
+		if err := podsBack(ctx, w.clientset, node); err != nil {
+			t.Errorf("readying the pods again: %v", err)
+		}
+		back <- time.Now()
+	}()
+	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
+	measured("up after a reboot of the VM", took)
+	ended := time.Now()
+	select {
+	case at := <-back:
+		if at.After(ended) {
+			t.Errorf("the up ended %s before the node was Ready again: it did not wait for it", at.Sub(ended).Round(100*time.Millisecond))
+		} else {
+			t.Logf("the kubelet came back %s before the up ended", ended.Sub(at).Round(100*time.Millisecond))
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the VM did not run again, or its kubelet did not come back")
+	}
+	made := lastUpdate(t, p)
+	t.Logf("the up after the reboot made %v", made)
+	for _, op := range []string{"create", "delete", "replace"} {
+		if made[op] > 0 {
+			t.Errorf("the up after a reboot made %v: nothing should be made, deleted or replaced", made)
+		}
+	}
+	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
+	if got := boundVolumes(t, w); !maps.Equal(got, claims) {
+		t.Errorf("the claims after the reboot are bound to %v; before, %v", got, claims)
+	}
+	if got := filesUnder(t, p.dataDir()); !maps.Equal(got, files) {
+		t.Errorf("the host data directory changed across the reboot: %v, before %v", got, files)
+	}
+}
+
+// nodeLost marks the node and its pods as the node lifecycle controller does once the
+// kubelet stops posting status (kubernetes pkg/controller/nodelifecycle: the Ready
+// condition Unknown, NodeStatusUnknown; MarkPodsNotReady).
+func nodeLost(ctx context.Context, cs kubernetes.Interface, name string) error {
+	node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	for i, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			node.Status.Conditions[i] = corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionUnknown,
+				Reason: "NodeStatusUnknown", Message: "Kubelet stopped posting node status.", LastHeartbeatTime: c.LastHeartbeatTime,
+				LastTransitionTime: metav1.Now()}
+		}
+	}
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("marking node %s NotReady: %w", name, err)
+	}
+	return setPodsReady(ctx, cs, name, corev1.ConditionFalse)
+}
+
+// podsBack is the kubelet back after the reboot: kwok's stages make a node Ready again,
+// but not the pods it already ran, so the harness reports them ready as the kubelet's
+// probes would once their containers start again.
+func podsBack(ctx context.Context, cs kubernetes.Interface, name string) error {
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c.Status == corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("node %s is not Ready again: %w", name, err)
+	}
+	return setPodsReady(ctx, cs, name, corev1.ConditionTrue)
+}
+
+// setPodsReady sets the Ready and ContainersReady conditions of the running pods on a
+// node.
+func setPodsReady(ctx context.Context, cs kubernetes.Interface, node string, status corev1.ConditionStatus) error {
+	pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return err
+	}
+	for _, pod := range pods.Items {
+		if pod.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		for i, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+				pod.Status.Conditions[i].Status, pod.Status.Conditions[i].LastTransitionTime = status, metav1.Now()
+			}
+		}
+		for i := range pod.Status.ContainerStatuses {
+			pod.Status.ContainerStatuses[i].Ready = status == corev1.ConditionTrue
+		}
+		if _, err := cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, &pod, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+	}
+	return nil
+}
+
+// boundVolumes maps each claim to the volume it is bound to.
+func boundVolumes(t *testing.T, w *world) map[string]string {
+	t.Helper()
+	claims, err := w.clientset.CoreV1().PersistentVolumeClaims("").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := map[string]string{}
+	for _, c := range claims.Items {
+		bound[c.Namespace+"/"+c.Name] = c.Spec.VolumeName
+	}
+	return bound
+}
+
+// filesUnder maps each file under dir to its size and modification time.
+func filesUnder(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		files[path] = fmt.Sprintf("%d bytes, %s", info.Size(), info.ModTime().Format(time.RFC3339Nano))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // sharedStack runs the staging pipeline on development's platform: a stack joins it

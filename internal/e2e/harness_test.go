@@ -16,14 +16,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -341,4 +345,97 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// restartControlPlane does to the cluster what a reboot of its VM does: every
+// control-plane process stops (SIGTERM, as systemd stops k3s) and starts again with the
+// same arguments, certificates and data, etcd and the API server first. kwok, which
+// stands for the kubelet, stays stopped until the caller runs the function returned.
+func (w *world) restartControlPlane(ctx context.Context) (kubelet func() error, err error) {
+	restart := func(args []string, log io.Writer) (*exec.Cmd, error) {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting %s again: %w", filepath.Base(args[0]), err)
+		}
+		w.procs = append(w.procs, cmd)
+		return cmd, nil
+	}
+	// The harness's own processes: the controllers, the scheduler, kwok.
+	var stopped []*exec.Cmd
+	for _, cmd := range w.procs {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		stopped = append(stopped, cmd)
+	}
+	w.procs = nil
+	// envtest's: the API server, then etcd.
+	var envtest [][]string
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		pid, args, err := processOf(filepath.Join(w.bin, name))
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			return nil, err
+		}
+		for syscall.Kill(pid, 0) == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+		envtest = append([][]string{args}, envtest...)
+	}
+	logs := filepath.Join(w.dir, "logs")
+	for _, args := range envtest {
+		log, err := os.OpenFile(filepath.Join(logs, filepath.Base(args[0])+"-restarted.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := restart(args, log); err != nil {
+			return nil, err
+		}
+	}
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := w.clientset.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the API server is not ready again: %w", err)
+	}
+	var kwok *exec.Cmd
+	for _, cmd := range stopped {
+		if filepath.Base(cmd.Path) == "kwok" {
+			kwok = cmd
+			continue
+		}
+		if _, err := restart(cmd.Args, cmd.Stdout); err != nil {
+			return nil, err
+		}
+	}
+	return func() error {
+		_, err := restart(kwok.Args, kwok.Stdout)
+		return err
+	}, nil
+}
+
+// processOf finds the running process of an executable: its pid and command line.
+func processOf(executable string) (int, []string, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(raw) == 0 {
+			continue
+		}
+		args := strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
+		if args[0] == executable {
+			return pid, args, nil
+		}
+	}
+	return 0, nil, fmt.Errorf("no process runs %s", executable)
 }
