@@ -43,10 +43,12 @@ func TestDevelopmentStack(t *testing.T) {
 	measured("harness start", w.started)
 	p := newProject(t, w, "development")
 	w.installPlugins(t, p)
+	release := lastRelease(t, w)
+	p.copyProgram(t, release.dir)
 	p.must(t, "stack", "init", "development")
 	p.configure(t)
 
-	if !scenario(t, "up from nothing", func(t *testing.T) { upFromNothing(t, w, p) }) {
+	if !scenario(t, "the last release ("+release.tag+") brings the stack up from nothing, and this version takes it over", func(t *testing.T) { upgradeFromRelease(t, w, p, release) }) {
 		t.Fatal("the stack did not come up; the later scenarios need it")
 	}
 	scenario(t, "a second preview and up change nothing", func(t *testing.T) { nothingChanges(t, p) })
@@ -82,11 +84,106 @@ func TestProductionPreview(t *testing.T) {
 	})
 }
 
-func upFromNothing(t *testing.T, w *world, p *project) {
+// release is a release of this program, from docs/releases.md, extracted from the
+// clone's history.
+type release struct{ tag, commit, dir string }
+
+// releaseRow is a row of docs/releases.md's table: the tag, then the full commit.
+var releaseRow = regexp.MustCompile(`(?m)^\| (v\d+\.\d+\.\d+) \| ([0-9a-f]{40}) \|`)
+
+// lastRelease extracts the newest release's tree from this clone's history.
+func lastRelease(t *testing.T, w *world) release {
+	t.Helper()
+	table, err := os.ReadFile(filepath.Join(root, "docs", "releases.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := releaseRow.FindSubmatch(table)
+	if row == nil {
+		t.Fatal("docs/releases.md names no release (| vX.Y.Z | <40-hex commit> |)")
+	}
+	r := release{tag: string(row[1]), commit: string(row[2]), dir: filepath.Join(w.dir, "release")}
+	if out, err := run(root, nil, "git", "cat-file", "-e", r.commit+"^{commit}"); err != nil {
+		t.Fatalf("release %s's commit %s is not in this clone (a shallow clone? git fetch --unshallow): %v\n%s", r.tag, r.commit, err, out)
+	}
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(root, nil, "bash", "-c", `git archive "$1" | tar -x -C "$2"`, "archive", r.commit, r.dir); err != nil {
+		t.Fatalf("extracting release %s: %v\n%s", r.tag, err, out)
+	}
+	// The tool cache builds the plugins this version pins; the release must pin the same.
+	then, err := pluginVersions(filepath.Join(r.dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := pluginVersions(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(then, now) {
+		t.Fatalf("release %s pins the plugins %v, this version %v: the tool cache has only this version's; build the release's too (internal/e2e/build-tools.sh) and install them for its up", r.tag, then, now)
+	}
+	return r
+}
+
+// upgradeFromRelease brings the stack up from nothing with the last release's program
+// and stack file, then takes it over with this version as a git pull would: the
+// project's files become this version's, the stack file too, with the user's own lines
+// (the secrets' salt, the local settings) set again. The preview of the upgrade must be
+// what its up does; neither may delete or replace a namespace, volume or claim; every
+// claim stays on its volume and every host file as it was; and the stack is then what
+// this version makes from nothing.
+func upgradeFromRelease(t *testing.T, w *world, p *project, r release) {
 	out, took := p.timed(t, "up", "--yes", "-s", p.stack)
-	measured("up from nothing (with the language host's first build of the program)", took)
-	measured("up from nothing, the engine's part", engineDuration(t, out))
-	t.Log(lastLines(out, 12))
+	measured("up from nothing of release "+r.tag+" (with its program's first build)", took)
+	measured("up from nothing of release "+r.tag+", the engine's part", engineDuration(t, out))
+	claims, files := boundVolumes(t, w), filesUnder(t, p.dataDir())
+
+	stackFile := filepath.Join(p.dir, "Pulumi."+p.stack+".yaml")
+	old, err := os.ReadFile(stackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	salt := regexp.MustCompile(`(?m)^encryptionsalt: .*$`).Find(old)
+	if salt == nil {
+		t.Fatalf("the stack file has no encryptionsalt:\n%s", old)
+	}
+	src := root
+	if *programFlag != "" {
+		src = *programFlag
+	}
+	p.copyProgram(t, src)
+	f, err := os.OpenFile(stackFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(append(append([]byte("\n"), salt...), '\n')); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	p.configure(t)
+
+	for _, step := range steps(t, p.must(t, "preview", "--json", "-s", p.stack)) {
+		kind := step.URN[strings.LastIndex(step.URN, "$")+1 : strings.LastIndex(step.URN, "::")]
+		data := kind == "kubernetes:core/v1:Namespace" || kind == "kubernetes:core/v1:PersistentVolume" || kind == "kubernetes:core/v1:PersistentVolumeClaim"
+		if data && step.Op != "same" && step.Op != "update" {
+			t.Errorf("upgrading from %s would %s %s", r.tag, step.Op, step.URN)
+		}
+	}
+	made := previewTellsTheTruth(t, p, "upgrading from release "+r.tag)
+	t.Logf("upgrading from %s made %v", r.tag, made)
+	if got := boundVolumes(t, w); !maps.Equal(got, claims) {
+		t.Errorf("the claims after the upgrade are bound to %v; before, %v", got, claims)
+	}
+	if got := filesUnder(t, p.dataDir()); !maps.Equal(got, files) {
+		t.Errorf("the host data directory changed in the upgrade: %v, before %v", got, files)
+	}
+	theStackRuns(t, w, p)
+}
+
+// theStackRuns checks the development stack as an up from nothing makes it.
+func theStackRuns(t *testing.T, w *world, p *project) {
 	ctx := context.Background()
 	cs := w.clientset
 
@@ -252,7 +349,6 @@ type step struct {
 	URN string `json:"urn"`
 }
 
-// changes are the steps of a preview that change something, "op name" each, sorted.
 // lastUpdate is what the stack's last update changed, by operation, from its history.
 func lastUpdate(t *testing.T, p *project) map[string]int {
 	t.Helper()
@@ -266,7 +362,8 @@ func lastUpdate(t *testing.T, p *project) map[string]int {
 	return history[0].ResourceChanges
 }
 
-func changes(t *testing.T, out string) []string {
+// steps are the steps of a preview --json.
+func steps(t *testing.T, out string) []step {
 	t.Helper()
 	var preview struct {
 		Steps []step `json:"steps"`
@@ -274,8 +371,14 @@ func changes(t *testing.T, out string) []string {
 	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &preview); err != nil {
 		t.Fatalf("preview --json: %v\n%s", err, lastLines(out, 20))
 	}
+	return preview.Steps
+}
+
+// changes are the steps of a preview that change something, "op name" each, sorted.
+func changes(t *testing.T, out string) []string {
+	t.Helper()
 	var changed []string
-	for _, s := range preview.Steps {
+	for _, s := range steps(t, out) {
 		if s.Op != "same" {
 			changed = append(changed, s.Op+" "+s.URN[strings.LastIndex(s.URN, "::")+2:])
 		}

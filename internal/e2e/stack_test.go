@@ -32,13 +32,25 @@ func newProject(t testing.TB, w *world, stack string) *project {
 	if *programFlag != "" {
 		src = *programFlag
 	}
+	// The same path on every run: the language host's build of the program (whose
+	// cache keys hold the sources' paths) is then a relink.
+	p := &project{w: w, dir: filepath.Join(w.base, "project-"+stack), stack: stack}
+	if err := os.RemoveAll(p.dir); err != nil {
+		t.Fatal(err)
+	}
+	p.copyProgram(t, src)
+	return p
+}
+
+// copyProgram copies the program of the checkout src over the project's, as a git pull
+// brings a new version: files the new version no longer has are removed, and the
+// project's stack settings file is the new version's.
+func (p *project) copyProgram(t testing.TB, src string) {
+	t.Helper()
 	src, err := filepath.Abs(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The same path on every run: the language host's build of the program (whose
-	// cache keys hold the sources' paths) is then a relink.
-	p := &project{w: w, dir: filepath.Join(w.base, "project-"+stack), stack: stack}
 	if err := os.RemoveAll(p.dir); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +90,6 @@ func newProject(t testing.TB, w *world, stack string) *project {
 	if _, err := os.Stat(filepath.Join(p.dir, "Pulumi.yaml")); err != nil {
 		t.Fatalf("the copy of %s has no Pulumi.yaml: %v", src, err)
 	}
-	return p
 }
 
 // pulumi runs the CLI in the project, as the user does, and returns its output.
@@ -115,7 +126,8 @@ func (p *project) configure(t testing.TB) {
 	t.Helper()
 	set := func(key, value string) { p.must(t, "config", "set", "--path", key, value, "-s", p.stack) }
 	set("lamina:data.dir", p.dataDir())
-	repos, err := chartRepositories(filepath.Join(root, "docs", "configuration.md"))
+	// The chart keys of the version the project holds.
+	repos, err := chartRepositories(filepath.Join(p.dir, "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
