@@ -55,8 +55,9 @@ const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <proj
            the hosts entries; exit 1 on any failure, each with its fix
   recover  repair a stack whose last pulumi up was killed (kill -9, a crash, a closed
            lid): stop the plugins it left running, forget Helm's records of the
-           releases the state does not hold (their objects stay), remove the lock
-           of a pulumi that is gone and clear the pending creates; changes nothing
+           releases the state does not hold (their objects stay) and remove its
+           Docker containers and networks (volumes stay), remove the lock of a
+           pulumi that is gone and clear the pending creates; changes nothing
            while a pulumi still runs on the stack, or when the last run ended
            normally. make up runs it first
   build-check  run the build tier's check of a commit (lamina:build.command, by

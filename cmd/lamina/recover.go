@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,3 +126,35 @@ func (thisHost) Hostname() string {
 
 func (thisHost) ReadFile(path string) ([]byte, error)  { return os.ReadFile(path) }
 func (thisHost) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
+func (thisHost) Remove(path string) error              { return os.Remove(path) }
+
+// DockerDelete speaks to the Docker Engine API without the docker client, which a Mac
+// running the Docker target through Colima need not have.
+func (thisHost) DockerDelete(host, path string) (int, error) {
+	u, err := url.Parse(host)
+	if err != nil {
+		return 0, err
+	}
+	transport := &http.Transport{}
+	base := "http://docker"
+	switch u.Scheme {
+	case "unix":
+		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", u.Path)
+		}
+	case "tcp", "http":
+		base = "http://" + u.Host
+	default:
+		return 0, fmt.Errorf("lamina recover speaks to a Docker daemon over unix:// or tcp://, not %s; remove it with the docker client", u.Scheme)
+	}
+	req, err := http.NewRequest(http.MethodDelete, base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Transport: transport, Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

@@ -17,9 +17,10 @@
 //
 // Recover stops the orphaned plugins, forgets Helm's record of every release the state
 // does not hold (the release's objects stay, and the next install takes them over, as
-// Helm adopts objects that carry its release annotations), removes the lock of a CLI
-// that is gone, and clears the pending creates. It deletes no Kubernetes object and no
-// file: the next `pulumi up` creates what is missing.
+// Helm adopts objects that carry its release annotations), removes the Docker containers
+// and networks the state does not hold, removes the lock of a CLI that is gone, and
+// clears the pending creates. It deletes no Kubernetes object, no volume and no file:
+// the next `pulumi up` creates what is missing.
 package recovery
 
 import (
@@ -48,9 +49,13 @@ type Host interface {
 	Alive(pid int) bool
 	// Hostname is this machine's name, as Pulumi writes it into a lock.
 	Hostname() string
-	// ReadFile and Glob read the local backend.
+	// ReadFile, Glob and Remove read and repair the local backend.
 	ReadFile(path string) ([]byte, error)
 	Glob(pattern string) ([]string, error)
+	Remove(path string) error
+	// DockerDelete sends a DELETE request for path (with its query) to the Docker Engine
+	// API at host (unix:// or tcp://) and returns the response's status code.
+	DockerDelete(host, path string) (int, error)
 }
 
 // Process is one running process.
@@ -63,13 +68,26 @@ type Process struct {
 // locks under it.
 const Project = "lamina-infra"
 
-// Release is the Kubernetes provider's Helm release type.
-const Release = "kubernetes:helm.sh/v3:Release"
+// The resource types whose create fails when a killed run made the object: a Helm
+// release (Helm re-uses no name in use), and a Docker container or network (the Engine
+// API answers 409 Conflict to a name in use; the Docker provider v4.10.0 creates both
+// by name, upstream/internal/provider resource_docker_container_funcs.go L436 and
+// resource_docker_network_funcs.go L70). A volume of a name in use is returned as it is,
+// and every other object the providers create is applied.
+const (
+	Release   = "kubernetes:helm.sh/v3:Release"
+	Container = "docker:index/container:Container"
+	Network   = "docker:index/network:Network"
+)
 
 // Recover repairs stack and says on out what it did. It changes nothing while a Pulumi
 // run still holds the stack, and nothing at all when the last run ended normally.
 func Recover(h Host, stack string, out io.Writer) error {
-	lock, err := findLock(h, stack)
+	dir, err := backendDir(h)
+	if err != nil {
+		return err
+	}
+	lock, err := findLock(h, dir, stack)
 	if err != nil {
 		return err
 	}
@@ -88,12 +106,16 @@ func Recover(h Host, stack string, out io.Writer) error {
 	for _, p := range stopped {
 		fmt.Fprintf(out, "stopped %s (pid %d): a plugin of a pulumi run that is gone\n", filepath.Base(p.Args[0]), p.PID)
 	}
+	repaired, err := repairAttrs(h, dir, stack, out)
+	if err != nil {
+		return err
+	}
 	state, err := export(h, stack)
 	if err != nil {
 		return err
 	}
 	if lock == nil && len(state.Pending) == 0 {
-		if len(stopped) > 0 {
+		if len(stopped) > 0 || repaired {
 			fmt.Fprintf(out, "stack %s: its last run ended normally; nothing else to repair\n", stack)
 		}
 		return nil
@@ -102,6 +124,9 @@ func Recover(h Host, stack string, out io.Writer) error {
 		fmt.Fprintf(out, "pending %s: %s\n", op.Type, op.Resource.URN)
 	}
 	if err := forgetReleases(h, state, out); err != nil {
+		return err
+	}
+	if err := removeDockerObjects(h, state, out); err != nil {
 		return err
 	}
 	if lock != nil {
@@ -132,19 +157,8 @@ type lock struct {
 
 // findLock reads the stack's lock from a local (file://) backend. Any other backend
 // keeps its locks itself: nil.
-func findLock(h Host, stack string) (*lock, error) {
-	who, err := h.Output("pulumi", "whoami", "--json")
-	if err != nil {
-		return nil, fmt.Errorf("pulumi whoami: %w", err)
-	}
-	var w struct {
-		URL string `json:"url"`
-	}
-	if err := json.Unmarshal([]byte(who), &w); err != nil {
-		return nil, fmt.Errorf("pulumi whoami --json: %w", err)
-	}
-	dir, ok := localBackend(w.URL)
-	if !ok {
+func findLock(h Host, dir, stack string) (*lock, error) {
+	if dir == "" {
 		return nil, nil
 	}
 	// Project-scoped stacks lock under organization/<project>/<stack>; older, unscoped
@@ -180,6 +194,62 @@ func findLock(h Host, stack string) (*lock, error) {
 		}
 	}
 	return held, nil
+}
+
+// backendDir is the directory of the CLI's backend when it is a local (file://) one;
+// empty for any other.
+func backendDir(h Host) (string, error) {
+	who, err := h.Output("pulumi", "whoami", "--json")
+	if err != nil {
+		return "", fmt.Errorf("pulumi whoami: %w", err)
+	}
+	var w struct {
+		URL string `json:"url"`
+	}
+	if err := json.Unmarshal([]byte(who), &w); err != nil {
+		return "", fmt.Errorf("pulumi whoami --json: %w", err)
+	}
+	dir, _ := localBackend(w.URL)
+	return dir, nil
+}
+
+// repairAttrs removes the metadata files of the stack's checkpoint that a kill cut
+// short. A local backend stores each file through gocloud's fileblob, which writes the
+// file atomically (a temporary file renamed) but its "<file>.attrs" in place
+// (os.Create, then the JSON: gocloud.dev blob/fileblob attrs.go setAttrs). A CLI killed
+// between the two leaves it empty, and every later command on the stack fails with
+// "failed to load checkpoint: EOF". Without the file, fileblob takes the defaults
+// (getAttrs), which is all Pulumi needs of it.
+func repairAttrs(h Host, dir, stack string, out io.Writer) (bool, error) {
+	if dir == "" {
+		return false, nil
+	}
+	repaired := false
+	for _, pattern := range []string{
+		filepath.Join(dir, ".pulumi", "stacks", Project, stack+".json*.attrs"),
+		filepath.Join(dir, ".pulumi", "stacks", stack+".json*.attrs"),
+	} {
+		files, err := h.Glob(pattern)
+		if err != nil {
+			return repaired, err
+		}
+		for _, file := range files {
+			data, err := h.ReadFile(file)
+			if err != nil {
+				return repaired, err
+			}
+			var attrs map[string]any
+			if json.Unmarshal(data, &attrs) == nil {
+				continue
+			}
+			if err := h.Remove(file); err != nil {
+				return repaired, err
+			}
+			repaired = true
+			fmt.Fprintf(out, "removed %s, which the kill cut short (%d bytes); the checkpoint reads again\n", file, len(data))
+		}
+	}
+	return repaired, nil
 }
 
 // localBackend is the directory of a file:// backend URL ("file://~" is the home).
@@ -337,6 +407,47 @@ func forgetReleases(h Host, state *deployment, out io.Writer) error {
 		}()
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// removeDockerObjects removes the containers, then the networks, that the killed run was
+// creating: the state holds none of them, and the next up creates them by the same
+// names. A container goes without its volumes (the Engine API removes only anonymous
+// ones with v=true, which is not asked); the host's bind-mounted data is not touched.
+// No container the state holds can be attached to such a network: the engine creates a
+// container only after the network it joins.
+func removeDockerObjects(h Host, state *deployment, out io.Writer) error {
+	for _, kind := range []struct{ typ, noun, path string }{
+		{Container, "container", "/containers/%s?force=true"},
+		{Network, "network", "/networks/%s"},
+	} {
+		for _, op := range state.Pending {
+			r := op.Resource
+			if r.Type != kind.typ || op.Type != "creating" {
+				continue
+			}
+			name, _ := plain(r.Inputs["name"]).(string)
+			if name == "" {
+				return fmt.Errorf("%s: the state holds no %s name", r.URN, kind.noun)
+			}
+			host := "unix:///var/run/docker.sock" // the provider's default
+			if p, ok := state.provider(r.Provider); ok {
+				if v, _ := plain(p.Inputs["host"]).(string); v != "" {
+					host = v
+				}
+			}
+			status, err := h.DockerDelete(host, fmt.Sprintf(kind.path, url.PathEscape(name)))
+			switch {
+			case err != nil:
+				return fmt.Errorf("removing the %s %s at %s, which the killed run was creating: %w", kind.noun, name, host, err)
+			case status == 404:
+			case status >= 200 && status < 300:
+				fmt.Fprintf(out, "removed the %s %s, which the killed run made and the state does not hold; the next up makes it again\n", kind.noun, name)
+			default:
+				return fmt.Errorf("removing the %s %s at %s, which the killed run was creating: the Docker Engine answered %d", kind.noun, name, host, status)
+			}
 		}
 	}
 	return nil

@@ -15,7 +15,7 @@ import (
 // Helm records, and every command recovery runs.
 type mac struct {
 	backend  string
-	locks    map[string]string // file -> content
+	locks    map[string]string // the local backend's files: path -> content
 	procs    []Process
 	engines  map[string]bool // listening engine addresses
 	alive    map[int]bool
@@ -23,6 +23,7 @@ type mac struct {
 	records  map[string][]helmRecord // namespace/name -> revisions
 	ran      []string
 	stopped  []int
+	docker   map[string]bool  // host+path of the objects the daemon has
 	failWith map[string]error // command prefix -> error
 }
 
@@ -53,6 +54,15 @@ func (m *mac) Output(name string, args ...string) (string, error) {
 	return "", nil
 }
 
+func (m *mac) DockerDelete(host, path string) (int, error) {
+	m.ran = append(m.ran, "DELETE "+host+path)
+	if !m.docker[host+path] {
+		return 404, nil
+	}
+	delete(m.docker, host+path)
+	return 204, nil
+}
+
 func (m *mac) Processes() ([]Process, error) { return m.procs, nil }
 func (m *mac) Listening(addr string) bool    { return m.engines[addr] }
 func (m *mac) Stop(pid int) error            { m.stopped = append(m.stopped, pid); return nil }
@@ -63,6 +73,11 @@ func (m *mac) ReadFile(path string) ([]byte, error) {
 		return []byte(c), nil
 	}
 	return nil, os.ErrNotExist
+}
+func (m *mac) Remove(path string) error {
+	m.ran = append(m.ran, "rm "+path)
+	delete(m.locks, path)
+	return nil
 }
 func (m *mac) Glob(pattern string) ([]string, error) {
 	var found []string
@@ -265,5 +280,76 @@ func TestLocalBackendDirectories(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("localBackend(%q) = %q, %v; want %q", raw, got, ok, want)
 		}
+	}
+}
+
+func TestAKilledUpOfTheDockerTargetLosesItsUnrecordedContainersAndNetworks(t *testing.T) {
+	m := killed(t)
+	const (
+		socket   = "unix:///Users/lamina/.colima/lamina-compact/docker.sock"
+		provider = "urn:pulumi:compact::lamina-infra::pulumi:providers:docker::docker"
+	)
+	doc := map[string]any{"version": 3, "deployment": map[string]any{
+		"resources": []map[string]any{{"urn": provider, "id": "9c1e", "type": "pulumi:providers:docker", "inputs": map[string]any{"host": socket}}},
+		"pending_operations": []pending{
+			{Type: "creating", Resource: resource{URN: "urn:pulumi:compact::lamina-infra::lamina:dockermesh:Service$docker:index/network:Network::chromadb-private", Type: Network, Inputs: map[string]any{"name": "lamina-chromadb-private"}, Provider: provider + "::9c1e"}},
+			{Type: "creating", Resource: resource{URN: "urn:pulumi:compact::lamina-infra::lamina:dockermesh:Service$docker:index/container:Container::chromadb", Type: Container, Inputs: map[string]any{"name": "lamina-chromadb"}, Provider: provider + "::9c1e"}},
+			{Type: "creating", Resource: resource{URN: "urn:pulumi:compact::lamina-infra::lamina:dockermesh:Service$docker:index/container:Container::core", Type: Container, Inputs: map[string]any{"name": "lamina-core"}, Provider: provider + "::9c1e"}},
+			{Type: "creating", Resource: resource{URN: "urn:pulumi:compact::lamina-infra::lamina:dockermesh:Service$docker:index/volume:Volume::chromadb-files", Type: "docker:index/volume:Volume", Inputs: map[string]any{"name": "lamina-chromadb-files"}, Provider: provider + "::9c1e"}},
+		},
+	}}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.state = string(data)
+	// The killed run made the chromadb network and container; core's create never reached the daemon.
+	m.docker = map[string]bool{socket + "/containers/lamina-chromadb?force=true": true, socket + "/networks/lamina-chromadb-private": true}
+	var out strings.Builder
+	if err := Recover(m, "compact", &out); err != nil {
+		t.Fatal(err)
+	}
+	var deletes []string
+	for _, line := range m.ran {
+		if strings.HasPrefix(line, "DELETE ") {
+			deletes = append(deletes, strings.TrimPrefix(line, "DELETE "+socket))
+		}
+	}
+	// Containers before the network they join; the volume is never removed.
+	if want := []string{"/containers/lamina-chromadb?force=true", "/containers/lamina-core?force=true", "/networks/lamina-chromadb-private"}; !slices.Equal(deletes, want) {
+		t.Errorf("asked the daemon to delete %v; want %v", deletes, want)
+	}
+	if len(m.docker) > 0 {
+		t.Errorf("left %v", m.docker)
+	}
+	for _, line := range []string{"removed the container lamina-chromadb", "removed the network lamina-chromadb-private"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("the report lacks %q:\n%s", line, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "lamina-core,") || strings.Contains(out.String(), "container lamina-core") {
+		t.Errorf("it reports removing a container the daemon did not have:\n%s", out.String())
+	}
+}
+
+func TestACheckpointWhoseAttributesTheKillCutShortReadsAgain(t *testing.T) {
+	m := killed(t)
+	const stacks = "/Users/lamina/.pulumi/stacks/lamina-infra/"
+	m.locks[stacks+"development.json.attrs"] = ""
+	m.locks[stacks+"development.json.bak.attrs"] = `{"user.content_type":"application/octet-stream","md5":"NE/WM/oH+FI3+jzfecZtOA=="}` + "\n"
+	var out strings.Builder
+	if err := Recover(m, "development", &out); err != nil {
+		t.Fatal(err)
+	}
+	export := slices.Index(m.ran, "pulumi stack export --show-secrets -s development")
+	removed := slices.Index(m.ran, "rm "+stacks+"development.json.attrs")
+	if removed < 0 || export < removed {
+		t.Errorf("the empty attributes file was not removed before the state was read: %v", m.ran)
+	}
+	if _, ok := m.locks[stacks+"development.json.bak.attrs"]; !ok {
+		t.Errorf("a whole attributes file was removed")
+	}
+	if !strings.Contains(out.String(), "development.json.attrs, which the kill cut short (0 bytes)") {
+		t.Errorf("the report does not say so:\n%s", out.String())
 	}
 }
