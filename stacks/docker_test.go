@@ -164,10 +164,10 @@ func TestDockerTargetPublishesOnlyTheEdgeAndHidesEachServiceBehindItsProxy(t *te
 	assert.Equal(t, "127.0.0.1", g.Outputs["gatewayAddress"])
 }
 
-// `pulumi up` ends when every service answers its health path: each proxy, made beside
-// its app, is waited for until Docker's health check, asking the proxy's loopback
-// /ready, finds the app answering through it; the edge, beside them, is waited for the
-// same way.
+// `pulumi up` ends when every service answers its health path: each proxy, made once its
+// app's container exists, is waited for until Docker's health check, asking the proxy's
+// loopback /ready, finds the app answering through it; the edge, beside them, is waited
+// for the same way.
 func TestDockerTargetUpWaitsUntilEveryServiceAnswersItsHealthPath(t *testing.T) {
 	g, _ := deployCompact(t)
 	apps := map[string]*recorder.Resource{}
@@ -214,9 +214,11 @@ func TestDockerTargetUpWaitsUntilEveryServiceAnswersItsHealthPath(t *testing.T) 
 			}
 			continue
 		}
-		// Side by side: the proxy's creation waits for the app's health, and the app may
-		// need the proxy to be healthy (a health path that calls another service).
-		assert.False(t, g.DependsOn(c, apps[service].URN), "%s's proxy does not wait for its app's creation", service)
+		// The proxy's creation waits for the app's health, so it starts once the app's
+		// container exists: a Ctrl-C then never leaves a proxy waiting out its health
+		// wait for an app the stopped engine does not create. The app's creation does not
+		// wait for its health path, which may call another service through the proxy.
+		assert.True(t, g.DependsOn(c, apps[service].URN), "%s's proxy waits for its app's creation", service)
 		assert.False(t, g.DependsOn(apps[service], c.URN), "%s's app does not wait for its proxy's health", service)
 		if want := health[service]; want != "" {
 			assert.Contains(t, conf, `set $lamina_app_health "`+want+`";`, service)

@@ -110,7 +110,8 @@ type ServiceArgs struct {
 	Devices []string
 	// Check, when set, is the app's own health check, a command its image runs, for
 	// what its health path cannot tell (llm-serve's seeing the GPU): `pulumi up` waits
-	// until it passes, and fails naming the container when it does not.
+	// until it passes, and fails naming the container when it does not. It runs before
+	// the proxy exists, so it must not call through it.
 	Check []string
 	// Internet lets the service's container reach the internet (model downloads): its
 	// private network is not internal. It still reaches the other services only through
@@ -253,11 +254,14 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		return nil, err
 	}
 
-	// Its proxy, beside the app and not after it: its creation ends when Docker's health
-	// check through it finds the app answering, and the app may need the proxy's
-	// outbound side to answer (a health path that calls another service), so neither
-	// waits for the other. nginx resolves the app's name per request, so it starts
-	// without the app.
+	// Its proxy, after the app's container: its creation ends when Docker's health check
+	// through it finds the app answering, so it is created only once the app exists. An
+	// app's creation does not wait for its health path (only for its own Check, which
+	// runs in its image and must not need the proxy), so a health path that calls
+	// another service through the proxy's outbound side still answers once the proxy
+	// runs. Created beside the app, a proxy whose app an interrupted up (Ctrl-C: the
+	// engine starts no new step) never created waited out its whole health wait before
+	// the run could end: 10m47s measured with llm-serve's.
 	proxyArgs := &docker.ContainerArgs{
 		Name:  pulumi.String(proxyName),
 		Image: pulumi.String(args.ProxyImage),
@@ -272,7 +276,7 @@ func NewService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	hardenedArgs(proxyArgs, proxyUser)
 	files.mount(proxyArgs, proxyName, s.Files)
 	readyArgs(proxyArgs, args.StartupSeconds)
-	if s.Proxy, err = docker.NewContainer(ctx, name+"-proxy", proxyArgs, parent, carried); err != nil {
+	if s.Proxy, err = docker.NewContainer(ctx, name+"-proxy", proxyArgs, parent, pulumi.DependsOn([]pulumi.Resource{s.Carrier, s.App})); err != nil {
 		return nil, err
 	}
 
