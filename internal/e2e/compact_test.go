@@ -180,16 +180,13 @@ func TestCompactStack(t *testing.T) {
 	scenario(t, "compact: a replaced network and a replaced container converge in one up", func(t *testing.T) { compactReplace(t, d, p) })
 	scenario(t, "compact: the daemon restarted behind Pulumi's back", func(t *testing.T) { compactRestart(t, d, p) })
 	scenario(t, "compact: the documented teardown keeps the data, and up comes back on it", func(t *testing.T) { compactTeardown(t, w, d, p) })
-	scenario(t, "compact: an up killed half-way converges after lamina recover", func(t *testing.T) { compactKilled(t, w, d, p) })
+	scenario(t, "compact: an up killed half-way converges after lamina recover, one stopped with Ctrl-C on the next up", func(t *testing.T) { compactInterrupted(t, w, d, p) })
 }
 
-// compactKilled kills an up from nothing on the Docker target once half the resources
-// are in the state, runs lamina recover, and checks that the next up converges on the
-// kept data. (A Ctrl-C here can take as long as a proxy's health wait to stop: the
-// engine stops starting steps, and a proxy created beside its app waits for an app
-// that is then never created; up to 10m47s was measured with llm-serve's. So this
-// scenario kills only; docs/operations.md says what Ctrl-C costs on this target.)
-func compactKilled(t *testing.T, w *world, d *dockerd, p *project) {
+// compactInterrupted cuts two ups from nothing short on the Docker target, as
+// interruptedUps does on Kubernetes: kill -9 once half the resources are in the state,
+// lamina recover, Ctrl-C at three quarters, then an up that converges on the kept data.
+func compactInterrupted(t *testing.T, w *world, d *dockerd, p *project) {
 	data, err := os.ReadFile(filepath.Join(w.dir, "state", ".pulumi", "stacks", "lamina-infra", p.stack+".json"))
 	if err != nil {
 		t.Fatal(err)
@@ -197,13 +194,16 @@ func compactKilled(t *testing.T, w *world, d *dockerd, p *project) {
 	total := len(checkpointURN.FindAll(data, -1))
 	p.must(t, "destroy", "--yes", "-s", p.stack)
 	out := killedThenRecovered(t, w, p, total/2)
-	// Which objects were in flight depends on the moment of the kill (networks, in the
-	// runs measured); the next up converging is what must hold.
+	// Which objects were in flight depends on the moment of the kill (networks, and
+	// once a files container, in the runs measured); the next up converging is what
+	// must hold.
 	if !strings.Contains(out, "removed the network") && !strings.Contains(out, "removed the container") {
 		t.Logf("no network or container create was in flight at the kill")
 	}
+	interrupted, _ := upUntil(t, w, p, total*3/4, os.Interrupt)
+	t.Logf("Ctrl-C with %d of %d resources in the state", interrupted, total)
 	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
-	measured("compact: up after a killed up", took)
+	measured("compact: up after a killed and an interrupted up", took)
 	compactHealthy(t, d, time.Minute)
 	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
 	if pending := pendingOperations(t, p); len(pending) > 0 {
