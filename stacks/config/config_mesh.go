@@ -152,11 +152,6 @@ var WorkloadNamespaces = []string{NamespaceMonitoring, NamespaceObservability, N
 // out of the mesh.
 var SystemNamespaces = []string{NamespaceIstio, NamespaceMetalLB, NamespaceCertManager}
 
-// AllNamespaces lists every namespace the platform declares.
-func AllNamespaces() []string {
-	return append(append([]string{NamespaceGateway}, SystemNamespaces...), WorkloadNamespaces...)
-}
-
 // AgentNamespaces hold the agent stack: the only namespaces a shared stack declares.
 var AgentNamespaces = []string{NamespaceLaminaSystem, NamespaceLLMServe, NamespaceDashboard}
 
@@ -194,7 +189,7 @@ func (c *Config) ClusterName(name string) string {
 	return Namespace + "-" + name
 }
 
-// NamespaceOf is the name namespace ns (one of AllNamespaces) has in the cluster. A
+// NamespaceOf is the name namespace ns (one the platform declares) has in the cluster. A
 // shared stack's agent namespaces carry the stack's name, so that two stacks never share
 // one: lamina-<stack>, lamina-<stack>-llm-serve, lamina-<stack>-dashboard. Every other
 // namespace is the platform's, under its own name.
