@@ -19,9 +19,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 )
 
 // timings are what the run measured, printed at the end.
@@ -468,10 +470,22 @@ func rebootedVM(t *testing.T, w *world, p *project) {
 	if out, err := run(p.dir, w.mac.env, filepath.Join(w.dir, "mac-bin", "colima"), "stop", "--profile="+profile); err != nil {
 		t.Fatalf("colima stop: %v\n%s", err, out)
 	}
-	kubelet, err := w.restartControlPlane(ctx)
+	restartKubelet, err := w.restartControlPlane(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The kubelet comes back once, whatever happens here: the later scenarios need it.
+	var once sync.Once
+	var kubeletErr error
+	kubelet := func() error {
+		once.Do(func() { kubeletErr = restartKubelet() })
+		return kubeletErr
+	}
+	defer func() {
+		if err := kubelet(); err != nil {
+			t.Errorf("starting kwok again: %v", err)
+		}
+	}()
 	node := "colima-" + profile
 	if err := nodeLost(ctx, w.clientset, node); err != nil {
 		t.Fatal(err)
@@ -524,18 +538,24 @@ func rebootedVM(t *testing.T, w *world, p *project) {
 // kubelet stops posting status (kubernetes pkg/controller/nodelifecycle: the Ready
 // condition Unknown, NodeStatusUnknown; MarkPodsNotReady).
 func nodeLost(ctx context.Context, cs kubernetes.Interface, name string) error {
-	node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	for i, c := range node.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			node.Status.Conditions[i] = corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionUnknown,
-				Reason: "NodeStatusUnknown", Message: "Kubelet stopped posting node status.", LastHeartbeatTime: c.LastHeartbeatTime,
-				LastTransitionTime: metav1.Now()}
+	// As the controllers do: read, change, write, and again when another writer came
+	// first (the controllers still touch the objects).
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
 		}
-	}
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		for i, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				node.Status.Conditions[i] = corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionUnknown,
+					Reason: "NodeStatusUnknown", Message: "Kubelet stopped posting node status.", LastHeartbeatTime: c.LastHeartbeatTime,
+					LastTransitionTime: metav1.Now()}
+			}
+		}
+		_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("marking node %s NotReady: %w", name, err)
 	}
 	return setPodsReady(ctx, cs, name, corev1.ConditionFalse)
@@ -570,20 +590,25 @@ func setPodsReady(ctx context.Context, cs kubernetes.Interface, node string, sta
 	if err != nil {
 		return err
 	}
-	for _, pod := range pods.Items {
-		if pod.Status.Phase != corev1.PodRunning {
-			continue
-		}
-		for i, c := range pod.Status.Conditions {
-			if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
-				pod.Status.Conditions[i].Status, pod.Status.Conditions[i].LastTransitionTime = status, metav1.Now()
+	for _, listed := range pods.Items {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			pod, err := cs.CoreV1().Pods(listed.Namespace).Get(ctx, listed.Name, metav1.GetOptions{})
+			if err != nil || pod.Status.Phase != corev1.PodRunning {
+				return err
 			}
-		}
-		for i := range pod.Status.ContainerStatuses {
-			pod.Status.ContainerStatuses[i].Ready = status == corev1.ConditionTrue
-		}
-		if _, err := cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, &pod, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+			for i, c := range pod.Status.Conditions {
+				if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+					pod.Status.Conditions[i].Status, pod.Status.Conditions[i].LastTransitionTime = status, metav1.Now()
+				}
+			}
+			for i := range pod.Status.ContainerStatuses {
+				pod.Status.ContainerStatuses[i].Ready = status == corev1.ConditionTrue
+			}
+			_, err = cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("pod %s/%s: %w", listed.Namespace, listed.Name, err)
 		}
 	}
 	return nil
