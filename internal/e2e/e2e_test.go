@@ -170,7 +170,9 @@ func upgradeFromRelease(t *testing.T, w *world, p *project, r release) {
 	p.configure(t)
 
 	for _, step := range steps(t, p.must(t, "preview", "--json", "-s", p.stack)) {
-		kind := step.URN[strings.LastIndex(step.URN, "$")+1 : strings.LastIndex(step.URN, "::")]
+		// urn:pulumi:<stack>::<project>::<parent types$>type::<name>
+		kind := strings.Split(step.URN, "::")[2]
+		kind = kind[strings.LastIndex(kind, "$")+1:]
 		data := kind == "kubernetes:core/v1:Namespace" || kind == "kubernetes:core/v1:PersistentVolume" || kind == "kubernetes:core/v1:PersistentVolumeClaim"
 		if data && step.Op != "same" && step.Op != "update" {
 			t.Errorf("upgrading from %s would %s %s", r.tag, step.Op, step.URN)
@@ -802,16 +804,29 @@ func interruptedUps(t *testing.T, w *world, p *project) {
 		t.Errorf("lamina recover forgot no Helm release the killed run installed")
 	}
 
-	interrupted, _ := upUntil(t, w, p, 170, os.Interrupt)
+	interruptedThenConverged(t, w, p, 170)
+	releasesDeployed(t, w)
+	teardown(t, w, p)
+}
+
+// interruptedThenConverged stops an up with Ctrl-C once the checkpoint holds n
+// resources, and checks that the next up converges with no other step: the preview
+// after it is empty and no operation is pending.
+func interruptedThenConverged(t *testing.T, w *world, p *project, n int) {
+	t.Helper()
+	interrupted, _ := upUntil(t, w, p, n, os.Interrupt)
 	t.Logf("Ctrl-C with %d resources in the state", interrupted)
 	_, took := p.timed(t, "up", "--yes", "-s", p.stack)
-	measured("up after a killed and an interrupted up", took)
+	measured(p.stack+": up after a killed and an interrupted up", took)
 	p.must(t, "preview", "--expect-no-changes", "-s", p.stack)
 	if pending := pendingOperations(t, p); len(pending) > 0 {
 		t.Errorf("pending operations after the up converged: %v", pending)
 	}
-	releasesDeployed(t, w)
-	teardown(t, w, p)
+}
+
+// checkpoint is the file the local backend keeps the stack's state in.
+func (p *project) checkpoint() string {
+	return filepath.Join(p.w.dir, "state", ".pulumi", "stacks", "lamina-infra", p.stack+".json")
 }
 
 // killedThenRecovered kills the CLI of an up from nothing (SIGKILL, the CLI alone) once
@@ -863,7 +878,7 @@ func upUntil(t *testing.T, w *world, p *project, n int, sig os.Signal) (int, str
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	checkpoint := filepath.Join(w.dir, "state", ".pulumi", "stacks", "lamina-infra", p.stack+".json")
+	checkpoint := p.checkpoint()
 	held := 0
 	for held < n && time.Since(begin) < 5*time.Minute {
 		time.Sleep(250 * time.Millisecond)
