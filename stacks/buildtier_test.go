@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/components/buildtier"
 	"github.com/lamina-os/lamina-infra/internal/gittest"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
+	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
 
 // gitCheckout makes a git repository of Lamina OS's shape (the images' and the build

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	installgraph "github.com/lamina-os/lamina-infra/internal/graph"
+	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
 
 // maxCriticalPath is the longest chain of slow steps a stack may make a user wait on

@@ -7,9 +7,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	installgraph "github.com/lamina-os/lamina-infra/internal/graph"
 	"github.com/lamina-os/lamina-infra/internal/readme"
+	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
 
 var updateGraph = flag.Bool("update-graph", false, "rewrite the install-order graph in docs/offline.md from the production stack")

@@ -22,9 +22,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks/config"
+	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
 
 // projectDir is the repository root, where Pulumi.yaml and the stack files live.

@@ -47,8 +47,8 @@ func imports(t *testing.T, dir string) map[string][]string {
 }
 
 // The layers run one way: the program (stacks) wires components and shared code, and
-// nothing below it reaches back up. The offline runner and the doctor, which run the
-// program or read its configuration, sit beside the command that uses them.
+// nothing below it reaches back up. The offline runner (stacks/offline), which runs the
+// program, sits above it; the doctor, which reads its configuration, beside its command.
 func TestNothingBelowTheProgramImportsIt(t *testing.T) {
 	for _, dir := range []string{"internal", "components"} {
 		for file, pkgs := range imports(t, dir) {

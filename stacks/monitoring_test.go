@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
 
 // Each stack's Prometheus sizing reaches the chart and its volume: the original's

@@ -9,9 +9,9 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/policy"
+	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
 
 func loadPack(t *testing.T) *policy.Pack {

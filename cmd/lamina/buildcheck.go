@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/components/buildtier"
 	"github.com/lamina-os/lamina-infra/internal/outputs"
 	"github.com/lamina-os/lamina-infra/internal/shell"
 	"github.com/lamina-os/lamina-infra/stacks/config"
+	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
 
 // buildCheck runs the build tier's check of a commit on this Mac, in the image the stack

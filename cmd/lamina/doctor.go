@@ -9,9 +9,9 @@ import (
 	"os/exec"
 
 	"github.com/lamina-os/lamina-infra/cmd/lamina/doctor"
-	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	"github.com/lamina-os/lamina-infra/stacks"
 	"github.com/lamina-os/lamina-infra/stacks/config"
+	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
 
 // doctorCmd checks the Mac for a stack before anything is changed.

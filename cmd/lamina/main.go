@@ -27,9 +27,9 @@ import (
 	"os"
 	"slices"
 
-	"github.com/lamina-os/lamina-infra/cmd/lamina/offline"
 	installgraph "github.com/lamina-os/lamina-infra/internal/graph"
 	"github.com/lamina-os/lamina-infra/policy"
+	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
 
 const usage = `usage: lamina render -s <stack> [--format json|yaml] [--dir <project dir>] [--assume-secret <key>]...
