@@ -191,3 +191,39 @@ type Dashboard struct {
 	// '_' not starting with a digit, not one the program sets.
 	Env map[string]string `json:"env"`
 }
+
+// keyedImage is an image with its config key.
+type keyedImage struct {
+	key string
+	im  Image
+}
+
+// Builds holds when any image of the stack (a Lamina image, or the build tier's) is
+// built from the checkout, and so a Docker daemon is needed.
+func (c *Config) Builds() bool {
+	for _, i := range c.images() {
+		if i.im.Build {
+			return true
+		}
+	}
+	return false
+}
+
+// images lists the images this stack builds or takes itself, with their config keys:
+// the Lamina images unless it promotes another stack's, and the build environment
+// with the build tier.
+func (c *Config) images() []keyedImage {
+	var out []keyedImage
+	if c.Images.PromoteFrom == "" {
+		im := c.Images
+		out = append(out, keyedImage{"lamina:images.llmServe", im.LLMServe}, keyedImage{"lamina:images.core", im.Core}, keyedImage{"lamina:images.dashboard", im.Dashboard})
+	}
+	if c.Build.Enabled && !c.Shared() {
+		out = append(out, keyedImage{"lamina:build.image", c.Build.Image})
+	}
+	return out
+}
+
+// StopsBeforeStart says a rollout stops a server before its replacement starts, even
+// with one replica: on the GPU, two servers' models would not fit side by side.
+func (l LLMServe) StopsBeforeStart() bool { return l.Accelerator == AcceleratorGPU }

@@ -40,3 +40,8 @@ const NamespaceBuild = "lamina-build"
 // BuildDir is the subdirectory of data.dir that holds the build tier's exported
 // sources (sources/<commit>) and its dependency cache (cache).
 const BuildDir = "build"
+
+// buildsCommits reports whether `pulumi up` runs the checks of a commit.
+func (c *Config) buildsCommits() bool {
+	return c.Build.Enabled && c.Build.Commit != "" && c.Cluster.Target == TargetColima
+}

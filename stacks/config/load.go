@@ -8,46 +8,8 @@ import (
 	"math"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 )
-
-// Problem is one thing wrong with a stack's configuration.
-type Problem struct {
-	// Key is the config key at fault, as `pulumi config set --path` names it.
-	Key string
-	// Message says what is wrong and what is allowed.
-	Message string
-}
-
-func (p Problem) String() string { return p.Key + ": " + p.Message }
-
-// ConfigError reports every problem of a configuration at once. It is returned before a
-// single resource is registered, so nothing has been changed.
-type ConfigError struct {
-	Stack, Origin string
-	Problems      []Problem
-}
-
-func (e *ConfigError) Error() string {
-	var b strings.Builder
-	noun := "problems"
-	if len(e.Problems) == 1 {
-		noun = "problem"
-	}
-	fmt.Fprintf(&b, "stack %s: %d configuration %s in %s; nothing was changed:", e.Stack, len(e.Problems), noun, e.Origin)
-	for _, p := range e.Problems {
-		b.WriteString("\n  " + p.String())
-	}
-	return b.String()
-}
-
-// problems collects Problems.
-type problems []Problem
-
-func (ps *problems) add(key, format string, args ...any) {
-	*ps = append(*ps, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
-}
 
 // Load turns a stack's raw configuration into the typed tree: the profile's defaults
 // overlaid with what the stack sets, then validated. Unknown keys, values of the wrong
@@ -301,15 +263,6 @@ func (d decoder) decode(key string, raw any, dst reflect.Value) {
 	}
 }
 
-// entryKey is the config key of a map's entry, as `pulumi config set --path` writes it:
-// key.name, or key["name"] when the name holds characters a path cannot (a '.', say).
-func entryKey(key, name string) string {
-	if dnsLabel.MatchString(name) || envName.MatchString(name) {
-		return key + "." + name
-	}
-	return key + "[" + strconv.Quote(name) + "]"
-}
-
 // fieldByTag finds the struct field whose json tag is name.
 func fieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
 	t := v.Type()
@@ -402,12 +355,4 @@ func describe(raw any) string {
 		return "a list"
 	}
 	return fmt.Sprintf("%v", raw)
-}
-
-// quote quotes a user's text for a message, shortened so a stray file cannot flood it.
-func quote(s string) string {
-	if r := []rune(s); len(r) > 60 {
-		s = string(r[:60]) + "..."
-	}
-	return fmt.Sprintf("%q", s)
 }

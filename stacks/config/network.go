@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"strings"
 )
@@ -97,15 +98,31 @@ func rebase(value string, to netip.Prefix) string {
 	return strings.Join(parts, "-")
 }
 
-// validateVMNetwork: a krunkit VM's address is on Colima's helper network, whatever the
-// stack says; addresses elsewhere could never be reached. validateVMType calls it for a
-// krunkit VM.
-func validateVMNetwork(c *Config, ps *problems) {
-	if !(c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker && c.Docker.Host == "") {
-		return
+// privateRanges are the IPv4 ranges the Docker target's networks may come from.
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"),
+}
+
+// DockerServices are the Docker target's services by the names the components give
+// them (their identities), each behind its proxy, in the order their private networks
+// are carved from lamina:docker.subnet.
+var DockerServices = []string{"lamina-llm-serve", "chromadb", "lamina-core", "lamina-dashboard", "grafana", "loki", "vector"}
+
+// DockerNetworks carves the Docker target's networks from subnet: the mesh network (the
+// first /24) and one /28 per service of DockerServices, after it.
+func DockerNetworks(subnet string) (mesh netip.Prefix, private map[string]netip.Prefix, err error) {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil || !p.Addr().Is4() || p != p.Masked() || p.Bits() < 16 || p.Bits() > 20 {
+		return netip.Prefix{}, nil, fmt.Errorf("%s is not an IPv4 network from /16 to /20; allowed: the form 10.213.0.0/20", quote(subnet))
 	}
-	if node, err := netip.ParsePrefix(c.Cluster.NodeCIDR); err == nil && !(krunkitNetwork.Contains(node.Addr()) && node.Bits() >= krunkitNetwork.Bits()) {
-		ps.add("lamina:cluster.nodeCIDR", "%s with lamina:colima.vmType krunkit: Colima puts a krunkit VM on its network helper's %s (socket_vmnet, gateway 192.168.106.1), not on macOS's vmnet network; allowed: %s or a network within it (unset, the profile's addresses move there too)",
-			c.Cluster.NodeCIDR, krunkitNetwork, krunkitNetwork)
+	base := p.Addr().As4()
+	mesh = netip.PrefixFrom(netip.AddrFrom4(base), 24)
+	private = map[string]netip.Prefix{}
+	for i, name := range DockerServices {
+		a := base
+		a[2]++ // the /24 after the mesh's
+		a[3] = byte(16 * i)
+		private[name] = netip.PrefixFrom(netip.AddrFrom4(a), 28)
 	}
+	return mesh, private, nil
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 )
 
 var (
@@ -303,21 +302,15 @@ func under(path string, dirs ...string) bool {
 	return false
 }
 
-func hasControl(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) >= 0
-}
-
-func inRange(ps *problems, key string, v, lo, hi int) {
-	if v < lo || v > hi {
-		ps.add(key, "%d is out of range; allowed: %d to %d", v, lo, hi)
+// validateVMNetwork: a krunkit VM's address is on Colima's helper network, whatever the
+// stack says; addresses elsewhere could never be reached. validateVMType calls it for a
+// krunkit VM.
+func validateVMNetwork(c *Config, ps *problems) {
+	if !(c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker && c.Docker.Host == "") {
+		return
 	}
-}
-
-func oneOf(ps *problems, key, v string, allowed ...string) {
-	for _, a := range allowed {
-		if v == a {
-			return
-		}
+	if node, err := netip.ParsePrefix(c.Cluster.NodeCIDR); err == nil && !(krunkitNetwork.Contains(node.Addr()) && node.Bits() >= krunkitNetwork.Bits()) {
+		ps.add("lamina:cluster.nodeCIDR", "%s with lamina:colima.vmType krunkit: Colima puts a krunkit VM on its network helper's %s (socket_vmnet, gateway 192.168.106.1), not on macOS's vmnet network; allowed: %s or a network within it (unset, the profile's addresses move there too)",
+			c.Cluster.NodeCIDR, krunkitNetwork, krunkitNetwork)
 	}
-	ps.add(key, "%s is not allowed; allowed: %s", quote(v), strings.Join(allowed, ", "))
 }

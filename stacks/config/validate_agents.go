@@ -11,7 +11,6 @@ import (
 )
 
 var (
-	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	modelName    = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$`)
 	agentName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 	useCase      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
@@ -30,10 +29,6 @@ var ManagedEnv = map[string][]string{
 	"lamina:core.env":      {"AGENT_NAME", "CHROMADB_TOKEN", "CHROMA_HOST", "CHROMA_PORT", "LAMINA_AGENTS", "LAMINA_LLM_URL", "SERVER_MODE"},
 	"lamina:dashboard.env": {"KUBERNETES_NAMESPACE", "PROMETHEUS_URL"},
 }
-
-// SystemReserve is what k3s and the pods the program does not size (CoreDNS, MetalLB,
-// cert-manager, the Istio CNI agent) take of the VM before any workload.
-var SystemReserve = Quantities{CPU: "1", Memory: "4Gi"}
 
 // validateAgents checks the images, llm-serve and its catalogue, ChromaDB, the agent
 // server and the dashboard, then that the whole platform fits in the VM.
@@ -61,38 +56,6 @@ func validateAgents(c *Config, ps *problems) {
 			validateCapacity(c, ps, demands)
 		}
 	}
-}
-
-// keyedImage is an image with its config key.
-type keyedImage struct {
-	key string
-	im  Image
-}
-
-// Builds holds when any image of the stack (a Lamina image, or the build tier's) is
-// built from the checkout, and so a Docker daemon is needed.
-func (c *Config) Builds() bool {
-	for _, i := range c.images() {
-		if i.im.Build {
-			return true
-		}
-	}
-	return false
-}
-
-// images lists the images this stack builds or takes itself, with their config keys:
-// the Lamina images unless it promotes another stack's, and the build environment
-// with the build tier.
-func (c *Config) images() []keyedImage {
-	var out []keyedImage
-	if c.Images.PromoteFrom == "" {
-		im := c.Images
-		out = append(out, keyedImage{"lamina:images.llmServe", im.LLMServe}, keyedImage{"lamina:images.core", im.Core}, keyedImage{"lamina:images.dashboard", im.Dashboard})
-	}
-	if c.Build.Enabled && !c.Shared() {
-		out = append(out, keyedImage{"lamina:build.image", c.Build.Image})
-	}
-	return out
 }
 
 func validateImages(c *Config, ps *problems) {
@@ -320,117 +283,6 @@ func validateCore(c *Config, ps *problems) {
 	validateEnv(c, ps, key, co.Env)
 }
 
-// Demand is one workload's share of the VM: its pods, each with its containers' requests.
-type Demand struct {
-	// Name is the workload; Key is the config key of its resources.
-	Name, Key string
-	// Pods is the number of its pods.
-	Pods int
-	// Requests are one pod's requests, its sidecar included.
-	CPU, Memory float64
-	// Surge is a Deployment of one replica the program rolls out by starting the new pod
-	// before the old one stops (components/workload): for a while it has two pods.
-	Surge bool
-}
-
-// Demands lists every workload the program sizes with what its pods request: replicas
-// times the container's requests, plus each injected pod's sidecar.
-func (c *Config) Demands() []Demand {
-	proxyCPU, _ := ParseQuantity(c.Mesh.ProxyResources.Requests.CPU)
-	proxyMem, _ := ParseQuantity(c.Mesh.ProxyResources.Requests.Memory)
-	var out []Demand
-	add := func(name, key string, pods int, r Resources, sidecar bool) *Demand {
-		cpu, _ := ParseQuantity(r.Requests.CPU)
-		mem, _ := ParseQuantity(r.Requests.Memory)
-		if sidecar {
-			cpu, mem = cpu+proxyCPU, mem+proxyMem
-		}
-		out = append(out, Demand{Name: name, Key: key, Pods: pods, CPU: cpu, Memory: mem})
-		return &out[len(out)-1]
-	}
-	platform := !c.Shared() // a shared stack's platform is its platform stack's
-	if platform {
-		add("istiod", "lamina:mesh.istiodResources", c.Mesh.IstiodReplicas, c.Mesh.IstiodResources, false)
-		c.platformDemands(add)
-	}
-	add("chromadb", "lamina:chroma.resources", 1, c.Chroma.Resources, true)
-	// The program's own Deployments.
-	for _, d := range []struct {
-		name, key string
-		replicas  int
-		r         Resources
-		noSurge   bool
-	}{
-		{"lamina-llm-serve", "lamina:llm.resources", c.LLM.Replicas, c.LLM.Resources, c.LLM.StopsBeforeStart()},
-		{"lamina-core", "lamina:core.resources", c.Core.Replicas, c.Core.Resources, false},
-		{"lamina-dashboard", "lamina:dashboard.resources", 1, c.Dashboard.Resources, false},
-	} {
-		add(d.name, d.key, d.replicas, d.r, true).Surge = d.replicas == 1 && !d.noSurge
-	}
-	if c.Build.Enabled && platform {
-		// A check may run at any time, so its pod is counted whether a commit is set or not.
-		add("build check", "lamina:build.resources", 1, c.Build.Resources, true)
-	}
-	if platform {
-		// What the tenants may request, as they are sized, sidecars included.
-		for i, t := range c.Colima.Tenants {
-			cpu, _ := ParseQuantity(t.CPU)
-			mem, _ := ParseQuantity(t.Memory)
-			out = append(out, Demand{Name: "tenant " + t.Stack, Key: "lamina:colima.tenants[" + strconv.Itoa(i) + "]", Pods: 1, CPU: cpu, Memory: mem})
-		}
-	}
-	return out
-}
-
-// platformDemands adds the platform's workloads but istiod to a list of demands.
-func (c *Config) platformDemands(add func(name, key string, pods int, r Resources, sidecar bool) *Demand) {
-	add("istio-gateway", "lamina:mesh.gateway.resources", c.Mesh.Gateway.MinReplicas, c.Mesh.Gateway.Resources, false)
-	add("prometheus", "lamina:monitoring.prometheus.resources", 1, c.Monitoring.Prometheus.Resources, true)
-	add("kube-state-metrics", "lamina:monitoring.prometheus.kubeStateMetricsResources", 1, c.Monitoring.Prometheus.KubeStateMetricsResources, true)
-	add("grafana", "lamina:grafana.resources", 1, c.Grafana.Resources, true)
-	add("loki", "lamina:logs.loki.resources", 1, c.Logs.Loki.Resources, true)
-	add("vector", "lamina:logs.vector.resources", 1, c.Logs.Vector.Resources, true) // one node
-	add("jaeger", "lamina:tracing.jaeger.resources", 1, c.Tracing.Jaeger.Resources, true)
-	if c.Tracing.Collector.Enabled {
-		add("otel-collector", "lamina:tracing.collector.resources", c.Tracing.Collector.Replicas, c.Tracing.Collector.Resources, true)
-	}
-	add("kiali", "lamina:kiali.resources", 1, c.Kiali.Resources, true)
-}
-
-// Totals are what demands request in all, with the largest single-replica Deployment's
-// second pod during a rollout (surgeCPU and surgeMemory, nil when there is none).
-func Totals(demands []Demand) (cpu, memory float64, surgeCPU, surgeMemory *Demand) {
-	for i, d := range demands {
-		cpu += float64(d.Pods) * d.CPU
-		memory += float64(d.Pods) * d.Memory
-		if d.Surge && (surgeMemory == nil || d.Memory > surgeMemory.Memory) {
-			surgeMemory = &demands[i]
-		}
-		if d.Surge && (surgeCPU == nil || d.CPU > surgeCPU.CPU) {
-			surgeCPU = &demands[i]
-		}
-	}
-	if surgeMemory != nil {
-		memory += surgeMemory.Memory
-	}
-	if surgeCPU != nil {
-		cpu += surgeCPU.CPU
-	}
-	return cpu, memory, surgeCPU, surgeMemory
-}
-
-// about reports whether a problem was reported on one of keys or a field below it.
-func (ps problems) about(keys ...string) bool {
-	for _, p := range ps {
-		for _, k := range keys {
-			if p.Key == k || strings.HasPrefix(p.Key, k+".") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // validateCapacity checks that every workload's requests fit in the VM beside k3s and
 // the system pods, naming the workloads that take the most.
 func validateCapacity(c *Config, ps *problems, demands []Demand) {
@@ -472,14 +324,4 @@ func validateCapacity(c *Config, ps *problems, demands []Demand) {
 		ps.add("lamina:colima.cpus", "%d cores cannot hold the workloads: their requests, sidecars included, come to %s cores%s, %s more than the %s the VM has for them after %s for k3s and system pods; the largest: %s. Raise the VM's cores or lower those requests",
 			c.Colima.CPUs, FormatCores(cpu), rolling(surgeCPU, func(d Demand) string { return FormatCores(d.CPU) }), FormatCores(cpu-availCPU), FormatCores(availCPU), SystemReserve.CPU, largest(func(d Demand) float64 { return d.CPU }, func(v float64) string { return FormatCores(v) + " cores" }))
 	}
-}
-
-// FormatGiB prints bytes as GiB with at most one decimal.
-func FormatGiB(b float64) string {
-	return strconv.FormatFloat(float64(int64(b/(1<<30)*10+0.5))/10, 'f', -1, 64) + "Gi"
-}
-
-// FormatCores prints a CPU amount with at most two decimals.
-func FormatCores(v float64) string {
-	return strconv.FormatFloat(float64(int64(v*100+0.5))/100, 'f', -1, 64)
 }

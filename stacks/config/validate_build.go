@@ -25,11 +25,6 @@ func ValidateCommit(id string) error {
 	return fmt.Errorf("%s is not a full commit ID; allowed: the 40 lower-case hex digits git rev-parse <branch> prints (64 in a SHA-256 repository): a branch or tag moves, and the check would not say what it checked", quote(id))
 }
 
-// buildsCommits reports whether `pulumi up` runs the checks of a commit.
-func (c *Config) buildsCommits() bool {
-	return c.Build.Enabled && c.Build.Commit != "" && c.Cluster.Target == TargetColima
-}
-
 func validateBuild(c *Config, ps *problems) {
 	b := c.Build
 	if !b.Enabled {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 )
@@ -15,35 +14,6 @@ const (
 	ProxyMemory = 64 << 20
 	VMOverhead  = 1 << 30
 )
-
-// privateRanges are the IPv4 ranges the Docker target's networks may come from.
-var privateRanges = []netip.Prefix{
-	netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"),
-}
-
-// DockerServices are the Docker target's services by the names the components give
-// them (their identities), each behind its proxy, in the order their private networks
-// are carved from lamina:docker.subnet.
-var DockerServices = []string{"lamina-llm-serve", "chromadb", "lamina-core", "lamina-dashboard", "grafana", "loki", "vector"}
-
-// DockerNetworks carves the Docker target's networks from subnet: the mesh network (the
-// first /24) and one /28 per service of DockerServices, after it.
-func DockerNetworks(subnet string) (mesh netip.Prefix, private map[string]netip.Prefix, err error) {
-	p, err := netip.ParsePrefix(subnet)
-	if err != nil || !p.Addr().Is4() || p != p.Masked() || p.Bits() < 16 || p.Bits() > 20 {
-		return netip.Prefix{}, nil, fmt.Errorf("%s is not an IPv4 network from /16 to /20; allowed: the form 10.213.0.0/20", quote(subnet))
-	}
-	base := p.Addr().As4()
-	mesh = netip.PrefixFrom(netip.AddrFrom4(base), 24)
-	private = map[string]netip.Prefix{}
-	for i, name := range DockerServices {
-		a := base
-		a[2]++ // the /24 after the mesh's
-		a[3] = byte(16 * i)
-		private[name] = netip.PrefixFrom(netip.AddrFrom4(a), 28)
-	}
-	return mesh, private, nil
-}
 
 func validateDocker(c *Config, ps *problems) {
 	d := c.Docker

@@ -24,10 +24,6 @@ const (
 	krunkitAddressGiB   = 61
 )
 
-// StopsBeforeStart says a rollout stops a server before its replacement starts, even
-// with one replica: on the GPU, two servers' models would not fit side by side.
-func (l LLMServe) StopsBeforeStart() bool { return l.Accelerator == AcceleratorGPU }
-
 // GPUMemoryGiB is the GPU's memory krunkit maps into a VM of memoryGiB: 61 GiB minus it.
 func GPUMemoryGiB(memoryGiB int) int { return krunkitAddressGiB - memoryGiB }
 

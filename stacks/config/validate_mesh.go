@@ -13,9 +13,7 @@ import (
 )
 
 var (
-	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	emailAddress = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
-	quantity     = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$`)
 )
 
 // validateMesh checks the sections of the mesh, edge and network security.
@@ -191,47 +189,6 @@ func validateIstio(c *Config, ps *problems) {
 	inRange(ps, "lamina:mesh.circuitBreaker.maxConnections", cb.MaxConnections, 1, 100000)
 	inRange(ps, "lamina:mesh.circuitBreaker.http1MaxPendingRequests", cb.HTTP1MaxPendingRequests, 1, 100000)
 	inRange(ps, "lamina:mesh.circuitBreaker.http2MaxRequests", cb.HTTP2MaxRequests, 1, 100000)
-}
-
-func durationInRange(ps *problems, key string, d Duration, lo, hi time.Duration) {
-	if d.Duration < lo || d.Duration > hi {
-		ps.add(key, "%s is out of range; allowed: %s to %s", d, lo, hi)
-	}
-}
-
-// validateResources checks quantities and that no request exceeds its limit.
-func validateResources(ps *problems, key string, r Resources) {
-	pairs := []struct {
-		name, request, limit string
-	}{{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory}}
-	for _, p := range pairs {
-		req, okReq := ParseQuantity(p.request)
-		lim, okLim := ParseQuantity(p.limit)
-		if !okReq {
-			ps.add(key+".requests."+p.name, "%s is not a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi", quote(p.request))
-		}
-		if !okLim {
-			ps.add(key+".limits."+p.name, "%s is not a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi", quote(p.limit))
-		}
-		if okReq && okLim && req > lim {
-			ps.add(key+".requests."+p.name, "%s is more than the limit %s", p.request, p.limit)
-		}
-	}
-}
-
-// ParseQuantity reads the Kubernetes quantities the config uses into a number of units.
-func ParseQuantity(s string) (float64, bool) {
-	m := quantity.FindStringSubmatch(s)
-	if m == nil {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(m[1], 64)
-	if err != nil {
-		return 0, false
-	}
-	scale := map[string]float64{"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-		"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}[m[3]]
-	return v * scale, true
 }
 
 func validateEdge(c *Config, ps *problems, pool []addressRange) {

@@ -1,0 +1,110 @@
+package config
+
+// Capacity: what each workload asks of the VM (its pods and their requests) and the sum.
+// Validation compares it with the VM (validate_agents.go); the program checks a tenant
+// against its share with it. It calls only quantity.go and the config types.
+
+import "strconv"
+
+// SystemReserve is what k3s and the pods the program does not size (CoreDNS, MetalLB,
+// cert-manager, the Istio CNI agent) take of the VM before any workload.
+var SystemReserve = Quantities{CPU: "1", Memory: "4Gi"}
+
+// Demand is one workload's share of the VM: its pods, each with its containers' requests.
+type Demand struct {
+	// Name is the workload; Key is the config key of its resources.
+	Name, Key string
+	// Pods is the number of its pods.
+	Pods int
+	// Requests are one pod's requests, its sidecar included.
+	CPU, Memory float64
+	// Surge is a Deployment of one replica the program rolls out by starting the new pod
+	// before the old one stops (components/workload): for a while it has two pods.
+	Surge bool
+}
+
+// Demands lists every workload the program sizes with what its pods request: replicas
+// times the container's requests, plus each injected pod's sidecar.
+func (c *Config) Demands() []Demand {
+	proxyCPU, _ := ParseQuantity(c.Mesh.ProxyResources.Requests.CPU)
+	proxyMem, _ := ParseQuantity(c.Mesh.ProxyResources.Requests.Memory)
+	var out []Demand
+	add := func(name, key string, pods int, r Resources, sidecar bool) *Demand {
+		cpu, _ := ParseQuantity(r.Requests.CPU)
+		mem, _ := ParseQuantity(r.Requests.Memory)
+		if sidecar {
+			cpu, mem = cpu+proxyCPU, mem+proxyMem
+		}
+		out = append(out, Demand{Name: name, Key: key, Pods: pods, CPU: cpu, Memory: mem})
+		return &out[len(out)-1]
+	}
+	platform := !c.Shared() // a shared stack's platform is its platform stack's
+	if platform {
+		add("istiod", "lamina:mesh.istiodResources", c.Mesh.IstiodReplicas, c.Mesh.IstiodResources, false)
+		c.platformDemands(add)
+	}
+	add("chromadb", "lamina:chroma.resources", 1, c.Chroma.Resources, true)
+	// The program's own Deployments.
+	for _, d := range []struct {
+		name, key string
+		replicas  int
+		r         Resources
+		noSurge   bool
+	}{
+		{"lamina-llm-serve", "lamina:llm.resources", c.LLM.Replicas, c.LLM.Resources, c.LLM.StopsBeforeStart()},
+		{"lamina-core", "lamina:core.resources", c.Core.Replicas, c.Core.Resources, false},
+		{"lamina-dashboard", "lamina:dashboard.resources", 1, c.Dashboard.Resources, false},
+	} {
+		add(d.name, d.key, d.replicas, d.r, true).Surge = d.replicas == 1 && !d.noSurge
+	}
+	if c.Build.Enabled && platform {
+		// A check may run at any time, so its pod is counted whether a commit is set or not.
+		add("build check", "lamina:build.resources", 1, c.Build.Resources, true)
+	}
+	if platform {
+		// What the tenants may request, as they are sized, sidecars included.
+		for i, t := range c.Colima.Tenants {
+			cpu, _ := ParseQuantity(t.CPU)
+			mem, _ := ParseQuantity(t.Memory)
+			out = append(out, Demand{Name: "tenant " + t.Stack, Key: "lamina:colima.tenants[" + strconv.Itoa(i) + "]", Pods: 1, CPU: cpu, Memory: mem})
+		}
+	}
+	return out
+}
+
+// platformDemands adds the platform's workloads but istiod to a list of demands.
+func (c *Config) platformDemands(add func(name, key string, pods int, r Resources, sidecar bool) *Demand) {
+	add("istio-gateway", "lamina:mesh.gateway.resources", c.Mesh.Gateway.MinReplicas, c.Mesh.Gateway.Resources, false)
+	add("prometheus", "lamina:monitoring.prometheus.resources", 1, c.Monitoring.Prometheus.Resources, true)
+	add("kube-state-metrics", "lamina:monitoring.prometheus.kubeStateMetricsResources", 1, c.Monitoring.Prometheus.KubeStateMetricsResources, true)
+	add("grafana", "lamina:grafana.resources", 1, c.Grafana.Resources, true)
+	add("loki", "lamina:logs.loki.resources", 1, c.Logs.Loki.Resources, true)
+	add("vector", "lamina:logs.vector.resources", 1, c.Logs.Vector.Resources, true) // one node
+	add("jaeger", "lamina:tracing.jaeger.resources", 1, c.Tracing.Jaeger.Resources, true)
+	if c.Tracing.Collector.Enabled {
+		add("otel-collector", "lamina:tracing.collector.resources", c.Tracing.Collector.Replicas, c.Tracing.Collector.Resources, true)
+	}
+	add("kiali", "lamina:kiali.resources", 1, c.Kiali.Resources, true)
+}
+
+// Totals are what demands request in all, with the largest single-replica Deployment's
+// second pod during a rollout (surgeCPU and surgeMemory, nil when there is none).
+func Totals(demands []Demand) (cpu, memory float64, surgeCPU, surgeMemory *Demand) {
+	for i, d := range demands {
+		cpu += float64(d.Pods) * d.CPU
+		memory += float64(d.Pods) * d.Memory
+		if d.Surge && (surgeMemory == nil || d.Memory > surgeMemory.Memory) {
+			surgeMemory = &demands[i]
+		}
+		if d.Surge && (surgeCPU == nil || d.CPU > surgeCPU.CPU) {
+			surgeCPU = &demands[i]
+		}
+	}
+	if surgeMemory != nil {
+		memory += surgeMemory.Memory
+	}
+	if surgeCPU != nil {
+		cpu += surgeCPU.CPU
+	}
+	return cpu, memory, surgeCPU, surgeMemory
+}
