@@ -1,17 +1,13 @@
 package stacks
 
 import (
-	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 
 	"github.com/lamina-os/lamina-infra/components/chromadb"
-	"github.com/lamina-os/lamina-infra/components/dashboard"
-	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/components/network"
-	"github.com/lamina-os/lamina-infra/internal/outputs"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -77,11 +73,24 @@ func Program(src *config.Source) pulumi.RunFunc {
 // when set, looks at the Colima VM (config.Source.ObserveVM).
 func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (*Platform, error) {
 	p := &Platform{}
+	var (
+		out Outputs
+		err error
+	)
 	if cfg.Cluster.Target == config.TargetDocker {
-		var err error
-		p.Docker, err = buildDocker(ctx, cfg, observeVM)
-		return p, err
+		p.Docker, out, err = buildDocker(ctx, cfg, observeVM)
+	} else {
+		out, err = p.buildKubernetes(ctx, cfg, observeVM)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return p, out.export(ctx)
+}
+
+// buildKubernetes declares a stack on a Kubernetes cluster: its VM (colima), the cluster,
+// the mesh, the observability and the agents.
+func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (Outputs, error) {
 	args := cluster.ClusterArgs{
 		ReadyTimeout:  cfg.Cluster.ReadyTimeout.Duration,
 		APIServerPort: cfg.Cluster.APIServerPort,
@@ -94,7 +103,7 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 	case config.TargetColima:
 		vm, observed, err := newColimaVM(ctx, cfg, observeVM)
 		if err != nil {
-			return nil, err
+			return Outputs{}, err
 		}
 		daemon = observed
 		p.VM = vm
@@ -124,7 +133,7 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 	case config.TargetShared:
 		ref, kubeContext, err := joinPlatform(ctx, cfg)
 		if err != nil {
-			return nil, err
+			return Outputs{}, err
 		}
 		args.KubeContext = kubeContext
 		args.ClusterIdentifier = "shared:" + cfg.Cluster.Platform
@@ -137,84 +146,68 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 	}
 	cl, err := cluster.NewCluster(ctx, "cluster", args)
 	if err != nil {
-		return nil, err
+		return Outputs{}, err
 	}
 	p.Cluster = cl
 	var needers []network.Needer
 	if cfg.Shared() {
 		if p.Mesh, err = joinMesh(ctx, cfg, cl); err != nil {
-			return nil, err
+			return Outputs{}, err
 		}
 		needers = []network.Needer{p.Mesh.Members}
 	} else {
 		if p.Mesh, err = buildMesh(ctx, cfg, cl, spansTarget(cfg)); err != nil {
-			return nil, err
+			return Outputs{}, err
 		}
 		if p.Monitoring, err = buildMonitoring(ctx, cfg, cl, p.Mesh); err != nil {
-			return nil, err
+			return Outputs{}, err
 		}
 		needers = append([]network.Needer{p.Mesh.Istio}, p.Monitoring.needers()...)
 	}
 	if p.Agents, err = buildAgents(ctx, cfg, cl, p.Mesh, daemon); err != nil {
-		return nil, err
+		return Outputs{}, err
 	}
 	if cfg.Build.Enabled && !cfg.Shared() {
 		if p.Build, err = buildBuildTier(ctx, cfg, cl, p.Mesh, daemon); err != nil {
-			return nil, err
+			return Outputs{}, err
 		}
 	}
 	if err = connectMesh(ctx, cfg, cl, p.Mesh, slices.Concat(needers, p.Agents.needers())...); err != nil {
-		return nil, err
+		return Outputs{}, err
 	}
 
-	ctx.Export("schemaVersion", pulumi.Int(outputs.SchemaVersion))
-	ctx.Export("stack", pulumi.String(ctx.Stack()))
-	ctx.Export("profile", pulumi.String(cfg.Profile))
-	ctx.Export("clusterTarget", pulumi.String(cfg.Cluster.Target))
-	ctx.Export("kubeconfig", cl.Kubeconfig)
-	ctx.Export("kubeContext", cl.KubeContext)
-	ctx.Export("nodes", cl.Nodes)
-	ctx.Export("storageClass", cl.StorageClass)
-	ctx.Export("dataDir", pulumi.String(cfg.Data.Dir))
-	dataDirs := pulumi.StringMap{}
+	urls := map[string]string{}
+	for host, url := range p.Mesh.Edge.URLs {
+		urls[host] = url
+	}
 	subdirs := config.DataSubdirs
 	if cfg.Shared() {
 		subdirs = sharedDataSubdirs
 	}
-	for _, sub := range subdirs {
-		dataDirs[sub] = pulumi.String(path.Join(cfg.Data.Dir, sub))
-	}
-	ctx.Export("dataDirs", dataDirs)
+	out := newOutputs(ctx, cfg, cfg.Edge.Address, urls, subdirs)
+	out.Kubeconfig, out.KubeContext, out.Nodes, out.StorageClass = cl.Kubeconfig, cl.KubeContext, cl.Nodes, cl.StorageClass
 	var declared []string
 	for _, ns := range cfg.DeclaredNamespaces() {
 		declared = append(declared, cfg.NamespaceOf(ns))
 	}
-	ctx.Export("namespaces", pulumi.ToStringArray(declared))
-	urls := pulumi.StringMap{}
-	for host, url := range p.Mesh.Edge.URLs {
-		urls[host+"."+cfg.Edge.Domain] = pulumi.String(url)
-	}
-	ctx.Export("gatewayAddress", pulumi.String(cfg.Edge.Address))
-	ctx.Export("urls", urls)
-	ctx.Export("mtlsMode", pulumi.String("STRICT"))
+	out.Namespaces = pulumi.ToStringArray(declared)
 	if p.Monitoring != nil {
-		ctx.Export("grafanaAdminUser", p.Monitoring.Grafana.AdminUser)
-		ctx.Export("grafanaAdminPassword", p.Monitoring.Grafana.AdminPassword)
+		out.GrafanaUser, out.GrafanaPass = p.Monitoring.Grafana.AdminUser, p.Monitoring.Grafana.AdminPassword
 	}
 	if cfg.Cluster.Target == config.TargetColima {
 		// What each tenant (a shared stack) may request in this VM; it checks its own
 		// requests against it.
-		ctx.Export("tenants", tenantShares(cfg))
+		out.Tenants = tenantShares(cfg)
 	}
 	if cfg.Shared() {
-		ctx.Export("platform", pulumi.String(cfg.Cluster.Platform))
+		out.Platform = pulumi.String(cfg.Cluster.Platform)
 	}
 	// What the agent stack runs: the images a promotion takes.
 	refs := pulumi.Map{chromadb.Name: pulumi.String(cfg.Chroma.Image)}
 	for workload, im := range p.Agents.Images {
 		refs[workload] = im.Ref
 	}
-	ctx.Export("images", refs)
+	out.Images = refs
 	if p.Build != nil {
 		build := pulumi.Map{
 			"namespace": pulumi.String(cfg.NamespaceOf(config.NamespaceBuild)),
@@ -225,68 +218,10 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 		if p.Build.Tier.Job != nil {
 			build["job"] = p.Build.Tier.Job.Metadata.Name().Elem()
 		}
-		ctx.Export("build", build)
+		out.Build = build
 	}
-	// As in urls: the gateway's URL of the route, without a path.
-	ctx.Export("llmURL", pulumi.String(p.Mesh.Edge.URLs[llmserve.Host]))
-	ctx.Export("dashboardURL", pulumi.String(p.Mesh.Edge.URLs[dashboard.Host]))
-	ctx.Export("modelsDir", pulumi.String(path.Join(cfg.Data.Dir, modelsVolume)))
 	if p.VM != nil {
-		exportVM(ctx, p.VM)
-		ctx.Export("dockerHost", p.VM.DockerHost)
+		out.withVM(p.VM)
 	}
-	return p, nil
-}
-
-// newColimaVM declares the stack's Colima VM, after looking at it (observeVM, when set):
-// with k3s, or for the Docker target the docker runtime alone. daemon stands for the
-// VM's Docker daemon, which the images are built on.
-func newColimaVM(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (vm *colima.ColimaVM, daemon string, err error) {
-	var generation string
-	if observeVM != nil {
-		if generation, daemon, err = observeVM(cfg.Colima.Profile, ctx.DryRun()); err != nil {
-			return nil, "", err
-		}
-	}
-	args := ColimaArgs(cfg)
-	// The VM's command runs again when the VM is (to be) made anew, its start whenever
-	// it was found not running.
-	args.Generation, args.StartGeneration = daemon, generation
-	if ctx.DryRun() && colima.WillStart(generation) {
-		// The one preview Pulumi cannot make exact: the cluster is not there to compare.
-		_ = ctx.Log.Warn(fmt.Sprintf("Colima profile %s is not running, so this preview cannot read its cluster: it shows the Kubernetes resources as updates. `pulumi up` starts the VM first and changes only what differs. For the exact plan, start it (colima start --profile %s) and preview again.",
-			cfg.Colima.Profile, cfg.Colima.Profile), nil)
-	}
-	vm, err = colima.NewColimaVM(ctx, "colima", args)
-	return vm, daemon, err
-}
-
-// ColimaArgs are the stack's Colima VM as the configuration asks for it (the doctor prints
-// its start for a VM a user must create in a terminal).
-func ColimaArgs(cfg *config.Config) colima.ColimaVMArgs {
-	return colima.ColimaVMArgs{
-		Profile:      cfg.Colima.Profile,
-		CPUs:         cfg.Colima.CPUs,
-		MemoryGiB:    cfg.Colima.MemoryGiB,
-		DiskGiB:      cfg.Colima.DiskGiB,
-		Arch:         cfg.Colima.Arch,
-		K3sVersion:   cfg.Colima.K3sVersion,
-		K3sPort:      cfg.Cluster.APIServerPort,
-		PodCIDR:      cfg.Cluster.PodCIDR,
-		ServiceCIDR:  cfg.Cluster.ServiceCIDR,
-		ExtraK3sArgs: cfg.Colima.K3sArgs,
-		DNS:          cfg.Colima.DNS,
-		DataDir:      cfg.Data.Dir,
-		DataSubdirs:  config.DataSubdirs,
-		NodeCIDR:     cfg.Cluster.NodeCIDR,
-		Protect:      cfg.Colima.Protect,
-		NoKubernetes: cfg.Cluster.Target == config.TargetDocker,
-		VMType:       cfg.Colima.VMType,
-	}
-}
-
-// exportVM exports the VM's profile and size.
-func exportVM(ctx *pulumi.Context, vm *colima.ColimaVM) {
-	ctx.Export("colimaProfile", vm.Profile)
-	ctx.Export("vm", pulumi.Map{"cpus": vm.CPUs, "memoryGiB": vm.MemoryGiB, "diskGiB": vm.DiskGiB, "address": vm.Address})
+	return out, nil
 }

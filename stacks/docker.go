@@ -19,7 +19,6 @@ import (
 	"github.com/lamina-os/lamina-infra/components/images"
 	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/components/storage"
-	"github.com/lamina-os/lamina-infra/internal/outputs"
 	"github.com/lamina-os/lamina-infra/internal/secret"
 	"github.com/lamina-os/lamina-infra/internal/shell"
 	"github.com/lamina-os/lamina-infra/stacks/config"
@@ -67,7 +66,7 @@ const (
 
 // buildDocker declares the Docker target: no Kubernetes, the agent stack and Grafana,
 // Loki and Vector as containers, each behind its nginx proxy.
-func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (*DockerPlatform, error) {
+func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (*DockerPlatform, Outputs, error) {
 	d := &DockerPlatform{Services: map[string]*dockermesh.Service{}, Images: map[string]pulumi.StringOutput{}}
 	dc := cfg.Docker
 	var host pulumi.StringOutput
@@ -76,7 +75,7 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 	if dc.Host == "" {
 		vm, observed, err := newColimaVM(ctx, cfg, observeVM)
 		if err != nil {
-			return nil, err
+			return nil, Outputs{}, err
 		}
 		daemon = observed
 		d.VM, host, dirsReady = vm, vm.DockerHost, []pulumi.Resource{vm}
@@ -92,39 +91,39 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 			},
 		})
 		if err != nil {
-			return nil, err
+			return nil, Outputs{}, err
 		}
 		host, dirsReady = pulumi.String(dc.Host).ToStringOutput(), []pulumi.Resource{dirs}
 	}
 	var err error
 	// After the VM's commands: a VM found stopped is started before the daemon is asked.
 	if d.Provider, err = docker.NewProvider(ctx, "docker", &docker.ProviderArgs{Host: host}, pulumi.DependsOn(dirsReady)); err != nil {
-		return nil, err
+		return nil, Outputs{}, err
 	}
 	withDocker := pulumi.Provider(d.Provider)
 	labels := map[string]string{"lamina.io/stack": ctx.Stack()}
 
 	meshNet, private, err := config.DockerNetworks(dc.Subnet)
 	if err != nil {
-		return nil, err // validated already
+		return nil, Outputs{}, err // validated already
 	}
 	if d.Mesh, err = docker.NewNetwork(ctx, "mesh", &docker.NetworkArgs{
 		Name: pulumi.String("lamina-mesh"), Driver: pulumi.String("bridge"), Internal: pulumi.Bool(true),
 		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(meshNet.String())}},
 		Labels:      dockermesh.NetworkLabels(labels, ""),
 	}, withDocker, dockermesh.ReplaceNamed); err != nil {
-		return nil, err
+		return nil, Outputs{}, err
 	}
 	if d.EdgeNetwork, err = docker.NewNetwork(ctx, "edge-network", &docker.NetworkArgs{
 		Name: pulumi.String("lamina-edge"), Driver: pulumi.String("bridge"),
 		Labels: dockermesh.NetworkLabels(labels, ""),
 	}, withDocker, dockermesh.ReplaceNamed); err != nil {
-		return nil, err
+		return nil, Outputs{}, err
 	}
 	if d.PKI, err = dockermesh.NewPKI(ctx, "mesh-tls", dockermesh.PKIArgs{
 		Name: "Lamina mesh CA (" + ctx.Stack() + ")", Days: dc.TLSDays, Generation: dc.TLSGeneration,
 	}); err != nil {
-		return nil, err
+		return nil, Outputs{}, err
 	}
 
 	// Images: the Lamina images built on this daemon (or taken prebuilt), the others
@@ -140,12 +139,12 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 			Reference: im.image.Reference, Daemon: daemon,
 		}, withDocker)
 		if err != nil {
-			return nil, err
+			return nil, Outputs{}, err
 		}
 		d.Images[im.name] = built.Ref
 		if !im.image.Build {
 			if d.Images[im.name], err = pull(ctx, im.name, im.image.Reference, withDocker); err != nil {
-				return nil, err
+				return nil, Outputs{}, err
 			}
 		}
 	}
@@ -154,7 +153,7 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		"vector": dc.Vector.Image, "proxy": dc.ProxyImage,
 	} {
 		if d.Images[name], err = pull(ctx, name, ref, withDocker); err != nil {
-			return nil, err
+			return nil, Outputs{}, err
 		}
 	}
 
@@ -162,13 +161,13 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 	token := pulumi.ToSecret(pulumi.String(cfg.Chroma.AuthToken)).(pulumi.StringOutput)
 	if cfg.Chroma.AuthToken == "" {
 		if token, err = secret.Generate(ctx, "chromadb-token", 32); err != nil {
-			return nil, err
+			return nil, Outputs{}, err
 		}
 	}
 	password := pulumi.ToSecret(pulumi.String(cfg.Grafana.AdminPassword)).(pulumi.StringOutput)
 	if cfg.Grafana.AdminPassword == "" {
 		if password, err = secret.Generate(ctx, "grafana-admin-password", 24); err != nil {
-			return nil, err
+			return nil, Outputs{}, err
 		}
 	}
 
@@ -265,34 +264,34 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 	for _, s := range services {
 		cert, err := d.PKI.Issue(ctx, s.Name, []string{s.Name, dockermesh.MeshName(s.Name)})
 		if err != nil {
-			return nil, err
+			return nil, Outputs{}, err
 		}
 		net, ok := private[s.Name]
 		if !ok {
-			return nil, fmt.Errorf("docker target: service %s has no private network in config.DockerServices", s.Name)
+			return nil, Outputs{}, fmt.Errorf("docker target: service %s has no private network in config.DockerServices", s.Name)
 		}
 		s.Private, s.Mesh, s.ProxyImage = net, d.Mesh, dc.ProxyImage
 		s.Certificate, s.CACert, s.Labels = cert, d.PKI.CACert, labels
 		if d.Services[s.Name], err = dockermesh.NewService(ctx, s.Name, s, withDocker, pulumi.DependsOn(dirsReady)); err != nil {
-			return nil, err
+			return nil, Outputs{}, err
 		}
 	}
 
 	// The edge: one hostname per service a browser reaches.
 	var hostnames []string
 	var routes []dockermesh.Route
-	urls := pulumi.StringMap{}
+	urls := map[string]string{}
 	for _, r := range []struct{ host, service string }{
 		{llmserve.Host, llmserve.Name}, {core.Host, core.Name}, {dashboard.Host, dashboard.Name}, {grafana.Host, "grafana"},
 	} {
 		name := r.host + "." + cfg.Edge.Domain
 		hostnames = append(hostnames, name)
 		routes = append(routes, dockermesh.Route{Name: name, Target: dockermesh.MeshName(r.service) + ":" + strconv.Itoa(dockermesh.MeshPort), Service: r.service})
-		urls[name] = pulumi.String(fmt.Sprintf("https://%s:%d", name, dc.EdgePort))
+		urls[r.host] = fmt.Sprintf("https://%s:%d", name, dc.EdgePort)
 	}
 	edgeCert, err := d.PKI.Issue(ctx, "edge", hostnames)
 	if err != nil {
-		return nil, err
+		return nil, Outputs{}, err
 	}
 	// The edge starts beside the services, not after them: nginx resolves each route's
 	// proxy per request, and `up` still ends only when every proxy, each waited for
@@ -302,38 +301,22 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		Network: d.EdgeNetwork, Mesh: d.Mesh, ProxyImage: dc.ProxyImage,
 		Certificate: edgeCert, CACert: d.PKI.CACert, Labels: labels,
 	}, withDocker); err != nil {
-		return nil, err
+		return nil, Outputs{}, err
 	}
 
-	ctx.Export("schemaVersion", pulumi.Int(outputs.SchemaVersion))
-	ctx.Export("stack", pulumi.String(ctx.Stack()))
-	ctx.Export("profile", pulumi.String(cfg.Profile))
-	ctx.Export("clusterTarget", pulumi.String(cfg.Cluster.Target))
-	ctx.Export("dataDir", pulumi.String(cfg.Data.Dir))
-	dataDirs := pulumi.StringMap{}
-	for _, sub := range config.DataSubdirs {
-		dataDirs[sub] = pulumi.String(dataDir(sub))
-	}
-	ctx.Export("dataDirs", dataDirs)
-	ctx.Export("gatewayAddress", pulumi.String(dc.EdgeAddress))
-	ctx.Export("urls", urls)
-	ctx.Export("mtlsMode", pulumi.String("STRICT"))
-	ctx.Export("caCertificate", d.PKI.CACert)
-	ctx.Export("grafanaAdminUser", pulumi.String(cfg.Grafana.AdminUser))
-	ctx.Export("grafanaAdminPassword", password)
+	out := newOutputs(ctx, cfg, dc.EdgeAddress, urls, config.DataSubdirs)
+	out.CACertificate = d.PKI.CACert
+	out.GrafanaUser, out.GrafanaPass = pulumi.String(cfg.Grafana.AdminUser), password
 	refs := pulumi.Map{}
 	for _, name := range []string{llmserve.Name, chromadb.Name, core.Name, dashboard.Name} {
 		refs[name] = d.Images[name]
 	}
-	ctx.Export("images", refs)
-	ctx.Export("llmURL", urls[llmserve.Host+"."+cfg.Edge.Domain])
-	ctx.Export("dashboardURL", urls[dashboard.Host+"."+cfg.Edge.Domain])
-	ctx.Export("modelsDir", pulumi.String(dataDir(modelsVolume)))
-	ctx.Export("dockerHost", host)
+	out.Images = refs
 	if d.VM != nil {
-		exportVM(ctx, d.VM)
+		out.withVM(d.VM)
 	}
-	return d, nil
+	out.DockerHost = host
+	return d, out, nil
 }
 
 // chromaTokenFile is where ChromaDB reads its token: one line, without a newline (a
