@@ -4,7 +4,12 @@ package config
 // Validation compares it with the VM (validate_agents.go); the program checks a tenant
 // against its share with it. It calls only quantity.go and the config types.
 
-import "strconv"
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+)
 
 // SystemReserve is what k3s and the pods the program does not size (CoreDNS, MetalLB,
 // cert-manager, the Istio CNI agent) take of the VM before any workload.
@@ -107,4 +112,54 @@ func Totals(demands []Demand) (cpu, memory float64, surgeCPU, surgeMemory *Deman
 		cpu += surgeCPU.CPU
 	}
 	return cpu, memory, surgeCPU, surgeMemory
+}
+
+// vmBudget is what the host leaves for VMs.
+func (h Host) vmBudget() (cpus, memoryGiB int) {
+	return h.CPUs - h.MacOSCPUs, h.MemoryGiB - h.MacOSMemoryGiB - h.ReserveMemoryGiB
+}
+
+// sideBySide is what the other stacks' VMs take of the host: cores, GiB, and their stacks.
+func (h Host) sideBySide() (cpus, memoryGiB int, stacks []string) {
+	for _, vm := range h.SideBySide {
+		cpus += vm.CPUs
+		memoryGiB += vm.MemoryGiB
+		stacks = append(stacks, vm.Stack)
+	}
+	return cpus, memoryGiB, stacks
+}
+
+// krunkit's bounds (krunkit's src/context.rs): it refuses more than 61440 MiB of memory,
+// and gives the GPU what is left of 62 GiB of guest address space once the memory is
+// rounded up to the next GiB plus one.
+const (
+	KrunkitMaxMemoryGiB = 60
+	krunkitAddressGiB   = 61
+)
+
+// GPUMemoryGiB is the GPU's memory krunkit maps into a VM of memoryGiB: 61 GiB minus it.
+func GPUMemoryGiB(memoryGiB int) int { return krunkitAddressGiB - memoryGiB }
+
+func sideBySideNote(gib int) string {
+	if gib == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" and the side-by-side VMs' %d GiB", gib)
+}
+
+// loadedModels is what each server loads: the total size and "name size" of each.
+func loadedModels(l LLMServe) (float64, []string) {
+	total := 0.0
+	var names []string
+	for _, name := range slices.Sorted(maps.Keys(l.Models)) {
+		m := l.Models[name]
+		if m.Disabled || !m.Load {
+			continue
+		}
+		if size, ok := ParseQuantity(m.Size); ok {
+			total += size
+			names = append(names, name+" "+m.Size)
+		}
+	}
+	return total, names
 }

@@ -4,6 +4,7 @@ package config
 // problems.go and quantity.go.
 
 import (
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -53,3 +54,74 @@ func validateResources(ps *problems, key string, r Resources) {
 		}
 	}
 }
+
+var (
+	profileName  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	tenantName   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?$`)
+	stackName    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+	k3sRelease   = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$`)
+	dns1123      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	kubeContext  = regexp.MustCompile(`^[^\s]{1,253}$`)
+	dockerScheme = regexp.MustCompile(`^(unix|tcp|ssh)://.+`)
+)
+
+// Limits of the values the program accepts.
+const (
+	minVMMemoryGiB = 2
+	minDiskGiB     = 20
+	maxDiskGiB     = 8192
+	minReadyWait   = 30 * time.Second
+	maxReadyWait   = 30 * time.Minute
+)
+
+// validateImageRef checks a prebuilt image reference; production refuses a moving tag.
+func validateImageRef(c *Config, ps *problems, key, ref string) {
+	if !imageRef.MatchString(ref) || len(ref) > 512 {
+		ps.add(key, "%s is not an image reference; allowed: name:tag or name@sha256:<64 hex digits>, in lower case", quote(ref))
+		return
+	}
+	last := imageLastSeg.FindString(ref)
+	m := imageTag.FindStringSubmatch(last)
+	if c.Profile == Production && !imageDigest.MatchString(ref) && (m == nil || m[1] == "latest") {
+		ps.add(key, "%s names no fixed version; production refuses latest and untagged images: give a version tag or a digest (name@sha256:...)", quote(ref))
+	}
+}
+
+func validateSecurity(ps *problems, key string, s Security) {
+	inRange(ps, key+".runAsUser", s.RunAsUser, 1, 65535)
+	inRange(ps, key+".runAsGroup", s.RunAsGroup, 1, 65535)
+}
+
+// setSecret is the command that sets field (lamina:section.field) as a secret.
+func setSecret(c *Config, field, placeholder string) string {
+	return "pulumi config set --secret --path " + field + " <" + placeholder + "> -s " + c.Stack()
+}
+
+// validateSecretField checks a field of section that holds a secret, never shown: set,
+// it must be a secret in the stack file (the whole section's key is encrypted), min to
+// max characters.
+func validateSecretField(c *Config, ps *problems, section, field, value, placeholder string, min, max int) {
+	key := section + "." + field
+	switch {
+	case value == "":
+	case !c.Secret(section):
+		ps.add(key, "is in plaintext in the stack file; remove it and set it as a secret with: %s", setSecret(c, key, placeholder))
+	case value != SecretPlaceholder && (len(value) < min || len(value) > max):
+		ps.add(key, "has %d characters; allowed: %d to %d", len(value), min, max)
+	}
+}
+
+// validateSize checks a volume size from 1Gi to max (named maxName).
+func validateSize(ps *problems, key, size string, max float64, maxName string) {
+	if v, ok := ParseQuantity(size); !ok || v < 1<<30 || v > max {
+		ps.add(key, "%s is not a size from 1Gi to %s", quote(size), maxName)
+	}
+}
+
+// Image references: the whole, its tag, its digest, its last path segment.
+var (
+	imageRef     = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+	imageTag     = regexp.MustCompile(`:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(@|$)`)
+	imageDigest  = regexp.MustCompile(`@sha256:[a-f0-9]{64}$`)
+	imageLastSeg = regexp.MustCompile(`[^/]*$`)
+)

@@ -286,3 +286,12 @@ func ExpandHome(p string) string {
 	}
 	return p
 }
+
+// VM types and accelerators.
+const (
+	VMTypeVZ      = "vz"
+	VMTypeKrunkit = "krunkit"
+
+	AcceleratorNone = "none"
+	AcceleratorGPU  = "gpu"
+)

@@ -6,26 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
-)
-
-var (
-	profileName  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
-	tenantName   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?$`)
-	stackName    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
-	k3sRelease   = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$`)
-	dns1123      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	kubeContext  = regexp.MustCompile(`^[^\s]{1,253}$`)
-	dockerScheme = regexp.MustCompile(`^(unix|tcp|ssh)://.+`)
-)
-
-// Limits of the values the program accepts.
-const (
-	minVMMemoryGiB = 2
-	minDiskGiB     = 20
-	maxDiskGiB     = 8192
-	minReadyWait   = 30 * time.Second
-	maxReadyWait   = 30 * time.Minute
 )
 
 // k3sManagedArgs are the k3s arguments the program sets itself.
@@ -48,7 +28,15 @@ func validate(c *Config) []Problem {
 	validateLogs(c, &ps)
 	validateTracing(c, &ps)
 	validateKiali(c, &ps)
-	validateAgents(c, &ps)
+	// The agent stack: images, llm-serve and its catalogue, its accelerator, ChromaDB,
+	// the agent server and the dashboard, then whether the whole platform fits the VM.
+	validateImages(c, &ps)
+	validateLLM(c, &ps)
+	validateAccelerator(c, &ps)
+	validateChroma(c, &ps)
+	validateCore(c, &ps)
+	validateDashboard(c, &ps)
+	validateFit(c, &ps)
 	validateBuild(c, &ps)
 	return ps
 }
@@ -79,21 +67,6 @@ func validateHost(c *Config, ps *problems) {
 			}
 		}
 	}
-}
-
-// vmBudget is what the host leaves for VMs.
-func (h Host) vmBudget() (cpus, memoryGiB int) {
-	return h.CPUs - h.MacOSCPUs, h.MemoryGiB - h.MacOSMemoryGiB - h.ReserveMemoryGiB
-}
-
-// sideBySide is what the other stacks' VMs take of the host: cores, GiB, and their stacks.
-func (h Host) sideBySide() (cpus, memoryGiB int, stacks []string) {
-	for _, vm := range h.SideBySide {
-		cpus += vm.CPUs
-		memoryGiB += vm.MemoryGiB
-		stacks = append(stacks, vm.Stack)
-	}
-	return cpus, memoryGiB, stacks
 }
 
 func validateColima(c *Config, ps *problems) {
@@ -300,17 +273,4 @@ func under(path string, dirs ...string) bool {
 		}
 	}
 	return false
-}
-
-// validateVMNetwork: a krunkit VM's address is on Colima's helper network, whatever the
-// stack says; addresses elsewhere could never be reached. validateVMType calls it for a
-// krunkit VM.
-func validateVMNetwork(c *Config, ps *problems) {
-	if !(c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker && c.Docker.Host == "") {
-		return
-	}
-	if node, err := netip.ParsePrefix(c.Cluster.NodeCIDR); err == nil && !(krunkitNetwork.Contains(node.Addr()) && node.Bits() >= krunkitNetwork.Bits()) {
-		ps.add("lamina:cluster.nodeCIDR", "%s with lamina:colima.vmType krunkit: Colima puts a krunkit VM on its network helper's %s (socket_vmnet, gateway 192.168.106.1), not on macOS's vmnet network; allowed: %s or a network within it (unset, the profile's addresses move there too)",
-			c.Cluster.NodeCIDR, krunkitNetwork, krunkitNetwork)
-	}
 }

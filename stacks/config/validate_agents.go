@@ -11,16 +11,12 @@ import (
 )
 
 var (
-	modelName    = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$`)
-	agentName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
-	useCase      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
-	quantLabel   = regexp.MustCompile(`^[A-Za-z0-9_]{1,20}$`)
-	hfRepo       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	ollamaModel  = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$`)
-	imageRef     = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
-	imageTag     = regexp.MustCompile(`:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(@|$)`)
-	imageDigest  = regexp.MustCompile(`@sha256:[a-f0-9]{64}$`)
-	imageLastSeg = regexp.MustCompile(`[^/]*$`)
+	modelName   = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$`)
+	agentName   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	useCase     = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	quantLabel  = regexp.MustCompile(`^[A-Za-z0-9_]{1,20}$`)
+	hfRepo      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	ollamaModel = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$`)
 )
 
 // ManagedEnv are the environment variables the program sets on each workload, by the
@@ -30,18 +26,17 @@ var ManagedEnv = map[string][]string{
 	"lamina:dashboard.env": {"KUBERNETES_NAMESPACE", "PROMETHEUS_URL"},
 }
 
-// validateAgents checks the images, llm-serve and its catalogue, ChromaDB, the agent
-// server and the dashboard, then that the whole platform fits in the VM.
-func validateAgents(c *Config, ps *problems) {
-	validateImages(c, ps)
-	validateLLM(c, ps)
-	validateAccelerator(c, ps)
-	validateChroma(c, ps)
-	validateCore(c, ps)
+// validateDashboard checks the dashboard's size, user and environment.
+func validateDashboard(c *Config, ps *problems) {
 	key := "lamina:dashboard"
 	validateResources(ps, key+".resources", c.Dashboard.Resources)
 	validateSecurity(ps, key+".security", c.Dashboard.Security)
 	validateEnv(c, ps, key, c.Dashboard.Env)
+}
+
+// validateFit checks that the whole platform fits in the VM, once the VM's size and
+// every workload's requests are valid.
+func validateFit(c *Config, ps *problems) {
 	// The VM's own size is checked first; an impossible size says nothing about fit.
 	cpuBudget, memBudget := c.Host.vmBudget()
 	// So are the requests: a capacity total made of invalid ones would only add noise.
@@ -113,24 +108,6 @@ func validateImages(c *Config, ps *problems) {
 			ps.add(i.key+".dockerfile", "%s is not a file of the checkout; give the Dockerfile's path relative to lamina:images.checkout, or set build false with a reference", path.Join(dir, i.im.Dockerfile))
 		}
 	}
-}
-
-// validateImageRef checks a prebuilt image reference; production refuses a moving tag.
-func validateImageRef(c *Config, ps *problems, key, ref string) {
-	if !imageRef.MatchString(ref) || len(ref) > 512 {
-		ps.add(key, "%s is not an image reference; allowed: name:tag or name@sha256:<64 hex digits>, in lower case", quote(ref))
-		return
-	}
-	last := imageLastSeg.FindString(ref)
-	m := imageTag.FindStringSubmatch(last)
-	if c.Profile == Production && !imageDigest.MatchString(ref) && (m == nil || m[1] == "latest") {
-		ps.add(key, "%s names no fixed version; production refuses latest and untagged images: give a version tag or a digest (name@sha256:...)", quote(ref))
-	}
-}
-
-func validateSecurity(ps *problems, key string, s Security) {
-	inRange(ps, key+".runAsUser", s.RunAsUser, 1, 65535)
-	inRange(ps, key+".runAsGroup", s.RunAsGroup, 1, 65535)
 }
 
 func validateEnv(c *Config, ps *problems, section string, env map[string]string) {

@@ -1,31 +1,9 @@
 package config
 
 import (
-	"fmt"
-	"maps"
-	"slices"
+	"net/netip"
 	"strings"
 )
-
-// VM types and accelerators.
-const (
-	VMTypeVZ      = "vz"
-	VMTypeKrunkit = "krunkit"
-
-	AcceleratorNone = "none"
-	AcceleratorGPU  = "gpu"
-)
-
-// krunkit's bounds (krunkit's src/context.rs): it refuses more than 61440 MiB of memory,
-// and gives the GPU what is left of 62 GiB of guest address space once the memory is
-// rounded up to the next GiB plus one.
-const (
-	KrunkitMaxMemoryGiB = 60
-	krunkitAddressGiB   = 61
-)
-
-// GPUMemoryGiB is the GPU's memory krunkit maps into a VM of memoryGiB: 61 GiB minus it.
-func GPUMemoryGiB(memoryGiB int) int { return krunkitAddressGiB - memoryGiB }
 
 // validateVMType: what krunkit cannot run is refused before any VM is touched.
 func validateVMType(c *Config, ps *problems) {
@@ -89,26 +67,15 @@ func validateAccelerator(c *Config, ps *problems) {
 	}
 }
 
-func sideBySideNote(gib int) string {
-	if gib == 0 {
-		return ""
+// validateVMNetwork: a krunkit VM's address is on Colima's helper network, whatever the
+// stack says; addresses elsewhere could never be reached. validateVMType calls it for a
+// krunkit VM.
+func validateVMNetwork(c *Config, ps *problems) {
+	if !(c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker && c.Docker.Host == "") {
+		return
 	}
-	return fmt.Sprintf(" and the side-by-side VMs' %d GiB", gib)
-}
-
-// loadedModels is what each server loads: the total size and "name size" of each.
-func loadedModels(l LLMServe) (float64, []string) {
-	total := 0.0
-	var names []string
-	for _, name := range slices.Sorted(maps.Keys(l.Models)) {
-		m := l.Models[name]
-		if m.Disabled || !m.Load {
-			continue
-		}
-		if size, ok := ParseQuantity(m.Size); ok {
-			total += size
-			names = append(names, name+" "+m.Size)
-		}
+	if node, err := netip.ParsePrefix(c.Cluster.NodeCIDR); err == nil && !(krunkitNetwork.Contains(node.Addr()) && node.Bits() >= krunkitNetwork.Bits()) {
+		ps.add("lamina:cluster.nodeCIDR", "%s with lamina:colima.vmType krunkit: Colima puts a krunkit VM on its network helper's %s (socket_vmnet, gateway 192.168.106.1), not on macOS's vmnet network; allowed: %s or a network within it (unset, the profile's addresses move there too)",
+			c.Cluster.NodeCIDR, krunkitNetwork, krunkitNetwork)
 	}
-	return total, names
 }

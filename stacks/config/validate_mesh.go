@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"maps"
 	"net/netip"
 	"net/url"
@@ -70,43 +69,6 @@ func validateNamespaces(c *Config, ps *problems) {
 			ps.add("lamina:namespaces.podSecurity", "lacks %s; every namespace states its level", name)
 		}
 	}
-}
-
-// addressRange is an inclusive range of IPv4 addresses.
-type addressRange struct{ first, last netip.Addr }
-
-func (r addressRange) overlaps(o addressRange) bool {
-	return r.first.Compare(o.last) <= 0 && o.first.Compare(r.last) <= 0
-}
-
-func (r addressRange) contains(a netip.Addr) bool {
-	return r.first.Compare(a) <= 0 && a.Compare(r.last) <= 0
-}
-
-func (r addressRange) within(p netip.Prefix) bool {
-	return p.Contains(r.first) && p.Contains(r.last)
-}
-
-func (r addressRange) String() string { return r.first.String() + "-" + r.last.String() }
-
-// parseRange reads a MetalLB address: a CIDR or a range a.b.c.d-a.b.c.e.
-func parseRange(s string) (addressRange, error) {
-	if first, last, ok := strings.Cut(s, "-"); ok {
-		a, err1 := netip.ParseAddr(strings.TrimSpace(first))
-		b, err2 := netip.ParseAddr(strings.TrimSpace(last))
-		if err1 != nil || err2 != nil || !a.Is4() || !b.Is4() || b.Less(a) {
-			return addressRange{}, fmt.Errorf("not a range of IPv4 addresses")
-		}
-		return addressRange{a, b}, nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil || !p.Addr().Is4() || p != p.Masked() {
-		return addressRange{}, fmt.Errorf("not an IPv4 CIDR or range")
-	}
-	b := p.Addr().As4()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	v |= uint32(1)<<(32-p.Bits()) - 1 // the last address: every host bit set
-	return addressRange{p.Addr(), netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})}, nil
 }
 
 // validatePool checks MetalLB's addresses and returns the ones that parse.

@@ -53,38 +53,12 @@ func validateGrafana(c *Config, ps *problems) {
 	validateResources(ps, key+".resources", g.Resources)
 }
 
-// setSecret is the command that sets field (lamina:section.field) as a secret.
-func setSecret(c *Config, field, placeholder string) string {
-	return "pulumi config set --secret --path " + field + " <" + placeholder + "> -s " + c.Stack()
-}
-
-// validateSecretField checks a field of section that holds a secret, never shown: set,
-// it must be a secret in the stack file (the whole section's key is encrypted), min to
-// max characters.
-func validateSecretField(c *Config, ps *problems, section, field, value, placeholder string, min, max int) {
-	key := section + "." + field
-	switch {
-	case value == "":
-	case !c.Secret(section):
-		ps.add(key, "is in plaintext in the stack file; remove it and set it as a secret with: %s", setSecret(c, key, placeholder))
-	case value != SecretPlaceholder && (len(value) < min || len(value) > max):
-		ps.add(key, "has %d characters; allowed: %d to %d", len(value), min, max)
-	}
-}
-
 // validateRetention checks a retention such as 7d: whole hours, days or weeks, 1d to 730d.
 func validateRetention(ps *problems, key, retention string) {
 	if hours, ok := retentionHours(retention); !ok {
 		ps.add(key, "%s is not a retention; allowed: a whole number of hours, days or weeks such as 36h, 7d or 4w", quote(retention))
 	} else if hours < 24 || hours > 730*24 {
 		ps.add(key, "%s is out of range; allowed: 1d to 730d", retention)
-	}
-}
-
-// validateSize checks a volume size from 1Gi to max (named maxName).
-func validateSize(ps *problems, key, size string, max float64, maxName string) {
-	if v, ok := ParseQuantity(size); !ok || v < 1<<30 || v > max {
-		ps.add(key, "%s is not a size from 1Gi to %s", quote(size), maxName)
 	}
 }
 

@@ -1,0 +1,49 @@
+package config_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/internal/filegraph"
+)
+
+// The package reads from the top down: load.go calls validate.go, which calls one
+// validator per section (validate_*.go), which call the shared checks, capacity and the
+// network layout, which read the profiles and the types, under which sit the problems
+// and the quantities. A file uses only files of lower layers; only the type tree's
+// files (a Config holds its sections, and their methods read the Config) refer to one
+// another. A new file gets its layer here.
+func TestFilesCallOnlyDownward(t *testing.T) {
+	layers := [][]string{
+		{"problems.go", "quantity.go"},
+		{"config.go", "config_agents.go", "config_build.go", "config_docker.go", "config_mesh.go", "config_monitoring.go", "charts.go", "source.go"},
+		{"profiles.go"},
+		{"network.go", "capacity.go", "checks.go"},
+		{"validate_agents.go", "validate_build.go", "validate_charts.go", "validate_docker.go", "validate_gpu.go", "validate_mesh.go", "validate_monitoring.go"},
+		{"validate.go"},
+		{"load.go"},
+	}
+	const types = 1
+	layer := map[string]int{}
+	for i, files := range layers {
+		for _, f := range files {
+			layer[f] = i
+		}
+	}
+	g, err := filegraph.Load(".")
+	require.NoError(t, err)
+	for _, f := range g.Files {
+		from, ok := layer[f]
+		if !assert.True(t, ok, "%s has no layer in this test: give it one", f) {
+			continue
+		}
+		for _, to := range g.Edges[f] {
+			if layer[to] == types && from == types {
+				continue
+			}
+			assert.Less(t, layer[to], from, "%s uses %s (%v), which is not below it", f, to, g.Why(f, to))
+		}
+	}
+}
