@@ -5,6 +5,7 @@
 # No Pulumi CLI, backend, cluster or passphrase is needed.
 #
 #   scripts/render-same.sh <base revision> [<head revision>]
+#   RENDER_SAME_KEEP=<dir> keeps the renders there, to name what differs.
 set -euo pipefail
 
 if [ "$#" -lt 1 ] || [ "$#" -gt 2 ]; then
@@ -36,6 +37,11 @@ if [ "$#" -eq 2 ]; then
   render head "$work/head"
 else
   render head "$root"
+fi
+
+if [ -n "${RENDER_SAME_KEEP:-}" ]; then
+  # Keeps the renders, to name what differs: base-<stack>.<format> and head-<stack>.<format>.
+  mkdir -p "$RENDER_SAME_KEEP" && cp "$work"/base-* "$work"/head-* "$RENDER_SAME_KEEP"/
 fi
 
 differ=0

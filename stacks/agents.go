@@ -49,11 +49,8 @@ func imageRepository(workload string) string { return "lamina/" + workload }
 
 // newImage declares the image of workload (lamina/<workload> when built from the
 // checkout on the cluster's daemon), or takes promoted, another stack's.
-func newImage(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, workload string, im config.Image, promoted pulumi.StringInput, daemon string) (*images.Image, error) {
-	var opts []pulumi.ResourceOption
-	if cl.Docker != nil {
-		opts = append(opts, pulumi.Providers(cl.Docker))
-	}
+// Both targets declare their images with it; opts carry the daemon's provider.
+func newImage(ctx *pulumi.Context, cfg *config.Config, workload string, im config.Image, promoted pulumi.StringInput, daemon string, opts ...pulumi.ResourceOption) (*images.Image, error) {
 	checkout := config.ExpandHome(cfg.Images.Checkout)
 	return images.NewImage(ctx, workload+"-image", images.ImageArgs{
 		Promoted:   promoted,
@@ -64,6 +61,14 @@ func newImage(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, work
 		Reference:  im.Reference,
 		Daemon:     daemon,
 	}, opts...)
+}
+
+// onDaemon are the options of a resource on the cluster's Docker daemon, when it has one.
+func onDaemon(cl *cluster.Cluster) []pulumi.ResourceOption {
+	if cl.Docker == nil {
+		return nil
+	}
+	return []pulumi.ResourceOption{pulumi.Providers(cl.Docker)}
 }
 
 // buildAgents declares the agent stack after istiod: the model store and lamina-llm-serve,
@@ -91,7 +96,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		if ref, ok := promoted[im.workload]; ok {
 			from = ref
 		}
-		if a.Images[im.workload], err = newImage(ctx, cfg, cl, im.workload, im.image, from, daemon); err != nil {
+		if a.Images[im.workload], err = newImage(ctx, cfg, im.workload, im.image, from, daemon, onDaemon(cl)...); err != nil {
 			return nil, err
 		}
 	}

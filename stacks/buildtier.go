@@ -25,7 +25,7 @@ func buildBuildTier(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster
 	b := cfg.Build
 	p := &BuildPlatform{}
 	var err error
-	if p.Image, err = newImage(ctx, cfg, cl, buildEnvironment, b.Image, nil, daemon); err != nil {
+	if p.Image, err = newImage(ctx, cfg, buildEnvironment, b.Image, nil, daemon, onDaemon(cl)...); err != nil {
 		return nil, err
 	}
 	p.Tier, err = buildtier.NewBuildTier(ctx, "build-tier", buildtier.BuildTierArgs{

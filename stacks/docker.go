@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"strconv"
-	"strings"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -16,9 +15,11 @@ import (
 	"github.com/lamina-os/lamina-infra/components/dashboard"
 	"github.com/lamina-os/lamina-infra/components/dockermesh"
 	"github.com/lamina-os/lamina-infra/components/grafana"
-	"github.com/lamina-os/lamina-infra/components/images"
 	"github.com/lamina-os/lamina-infra/components/llmserve"
+	"github.com/lamina-os/lamina-infra/components/logs"
+	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/storage"
+	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/secret"
 	"github.com/lamina-os/lamina-infra/internal/shell"
 	"github.com/lamina-os/lamina-infra/stacks/config"
@@ -101,7 +102,7 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		return nil, Outputs{}, err
 	}
 	withDocker := pulumi.Provider(d.Provider)
-	labels := map[string]string{"lamina.io/stack": ctx.Stack()}
+	labels := map[string]string{stackLabel: ctx.Stack()}
 
 	meshNet, private, err := config.DockerNetworks(dc.Subnet)
 	if err != nil {
@@ -132,12 +133,7 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 		name  string
 		image config.Image
 	}{{llmserve.Name, cfg.Images.LLMServe}, {core.Name, cfg.Images.Core}, {dashboard.Name, cfg.Images.Dashboard}} {
-		checkout := config.ExpandHome(cfg.Images.Checkout)
-		built, err := images.NewImage(ctx, im.name+"-image", images.ImageArgs{
-			Repository: imageRepository(im.name), Build: im.image.Build,
-			Context: path.Join(checkout, im.image.Context), Dockerfile: path.Join(checkout, im.image.Dockerfile),
-			Reference: im.image.Reference, Daemon: daemon,
-		}, withDocker)
+		built, err := newImage(ctx, cfg, im.name, im.image, nil, daemon, withDocker)
 		if err != nil {
 			return nil, Outputs{}, err
 		}
@@ -176,16 +172,12 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 	cpus := func(q string) float64 { v, _ := config.ParseQuantity(q); return v }
 	user := func(s config.Security) string { return fmt.Sprintf("%d:%d", s.RunAsUser, s.RunAsGroup) }
 	dataDir := func(sub string) string { return path.Join(cfg.Data.Dir, sub) }
-	lokiPort, grafanaPort := 3100, 3000
+	lokiPort, grafanaPort := logs.LokiPort, grafana.ContainerPort
 	llm, ch, co, da := cfg.LLM, cfg.Chroma, cfg.Core, cfg.Dashboard
-	coreEnv := map[string]string{
-		"SERVER_MODE": co.Mode, "LAMINA_AGENTS": strings.Join(co.Agents, ","),
+	coreEnv := merge(core.Settings(co.Mode, co.Agents).Map(), map[string]string{
 		"LAMINA_LLM_URL": url(llmserve.Name, llmserve.Port),
 		"CHROMA_HOST":    chromadb.Name, "CHROMA_PORT": strconv.Itoa(chromadb.Port),
-	}
-	if len(co.Agents) > 0 {
-		coreEnv["AGENT_NAME"] = co.Agents[0]
-	}
+	})
 	var llmDevices, llmCheck []string
 	if llm.Accelerator == config.AcceleratorGPU {
 		// krunkit's GPU is the VM's /dev/dri (its render node is made 0666 at boot): the
@@ -201,13 +193,9 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 			Callers: []string{core.Name, "edge"}, Streaming: true, Internet: llm.Downloads,
 			HealthPath: llmserve.HealthPath, StartupSeconds: llmserve.StartupSeconds, Devices: llmDevices, Check: llmCheck},
 		{Name: chromadb.Name, Image: d.Images[chromadb.Name], Port: chromadb.Port,
-			Env: map[string]string{
-				"IS_PERSISTENT": "TRUE", "PERSIST_DIRECTORY": chromadb.DataDir, "ANONYMIZED_TELEMETRY": "FALSE",
-				"CHROMA_SERVER_AUTHN_PROVIDER":         "chromadb.auth.token_authn.TokenAuthenticationServerProvider",
-				"CHROMA_AUTH_TOKEN_TRANSPORT_HEADER":   chromadb.TokenHeader,
+			Env: merge(chromadb.Settings(chromaLogConfig).Map(), map[string]string{
 				"CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": chromaTokenFile,
-				"CHROMA_LOG_CONFIG":                    chromaLogConfig,
-			},
+			}),
 			Files: []dockermesh.File{
 				{Path: chromaTokenFile, Content: token},
 				{Path: chromaLogConfig, Content: pulumi.String(chromadb.LogConfig)},
@@ -233,30 +221,25 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile
 			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: core.Name, Port: core.Port}},
 			HealthPath: dashboard.HealthPath, StartupSeconds: dashboard.StartupSeconds},
 		{Name: "grafana", Image: d.Images["grafana"], Port: grafanaPort,
-			Env: map[string]string{
+			Env: merge(grafana.Env(fmt.Sprintf("https://%s.%s:%d", grafana.Host, cfg.Edge.Domain, dc.EdgePort)).Map(), map[string]string{
 				"GF_SECURITY_ADMIN_USER": cfg.Grafana.AdminUser, "GF_SECURITY_ADMIN_PASSWORD__FILE": grafanaSecret,
-				"GF_SERVER_ROOT_URL":             fmt.Sprintf("https://%s.%s:%d", grafana.Host, cfg.Edge.Domain, dc.EdgePort),
-				"GF_ANALYTICS_REPORTING_ENABLED": "false", "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
 				"GF_PATHS_PROVISIONING": grafanaProvisioning,
-				// Grafana installs its default plugins from grafana.com at every start
-				// (pkg/setting/setting_plugins.go); its containers reach no internet.
-				"GF_PLUGINS_PREINSTALL_DISABLED": "true",
-			},
+			}),
 			Files: []dockermesh.File{
 				{Path: grafanaSecret, Content: password},
-				{Path: grafanaProvisioning + "/datasources/lamina.yaml", Content: pulumi.String(grafanaDatasources(url("loki", lokiPort)))},
+				{Path: grafanaProvisioning + "/datasources/lamina.yaml", Content: pulumi.String(grafana.DatasourcesFile(grafanaDatasources(url("loki", lokiPort))))},
 			},
 			Mounts: []dockermesh.Mount{{Host: dataDir("grafana"), Container: "/var/lib/grafana"}},
 			User:   grafanaUser, MemoryBytes: mb(dc.Grafana.Memory), CPUs: cpus(dc.Grafana.CPUs),
 			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: "loki", Port: lokiPort}},
 			HealthPath: "/api/health", StartupSeconds: observabilityStartupSeconds},
 		{Name: "loki", Image: d.Images["loki"], Port: lokiPort, Command: []string{"-config.file=" + lokiConfig},
-			Files:  []dockermesh.File{{Path: lokiConfig, Content: pulumi.String(lokiYAML(lokiPort, cfg.Logs.Loki.Retention))}},
+			Files:  []dockermesh.File{{Path: lokiConfig, Content: pulumi.String(logs.LokiFile(lokiPort, "/loki", cfg.Logs.Loki.Retention))}},
 			Mounts: []dockermesh.Mount{{Host: dataDir("loki"), Container: "/loki"}},
 			User:   lokiUser, MemoryBytes: mb(dc.Loki.Memory), CPUs: cpus(dc.Loki.CPUs),
 			Callers: []string{"grafana", "vector"}, HealthPath: "/ready", StartupSeconds: observabilityStartupSeconds},
 		{Name: "vector", Image: d.Images["vector"], Command: []string{"--config", vectorConfig},
-			Files:  []dockermesh.File{{Path: vectorConfig, Content: pulumi.String(vectorYAML(url("loki", lokiPort), ctx.Stack()))}},
+			Files:  []dockermesh.File{{Path: vectorConfig, Content: pulumi.String(vectorFile(url("loki", lokiPort), ctx.Stack()))}},
 			Mounts: []dockermesh.Mount{{Host: dockerSocket, Container: dockerSocket, ReadOnly: true}},
 			User:   vectorUser, MemoryBytes: mb(dc.Vector.Memory), CPUs: cpus(dc.Vector.CPUs),
 			Calls: []dockermesh.Call{{Service: "loki", Port: lokiPort}}},
@@ -345,74 +328,29 @@ func merge(ms ...map[string]string) map[string]string {
 	return out
 }
 
-// grafanaDatasources provisions Loki, reached through Grafana's proxy.
-func grafanaDatasources(loki string) string {
-	return "apiVersion: 1\ndatasources:\n  - name: Loki\n    type: loki\n    access: proxy\n    url: " + loki + "\n    isDefault: true\n    editable: false\n"
+// grafanaDatasources are Grafana's datasources on this target: Loki alone, the default.
+func grafanaDatasources(loki string) []grafana.Datasource {
+	ds := logs.Datasource(loki, network.Endpoint{})
+	ds.IsDefault = true
+	return []grafana.Datasource{ds}
 }
 
-// lokiYAML is Loki as one binary keeping its chunks and index on the host directory.
-func lokiYAML(port int, retention string) string {
-	return strings.Join([]string{
-		"auth_enabled: false",
-		"server:",
-		"  http_listen_port: " + strconv.Itoa(port),
-		"  grpc_listen_port: 9095",
-		"common:",
-		"  path_prefix: /loki",
-		"  replication_factor: 1",
-		"  ring:",
-		"    kvstore:",
-		"      store: inmemory",
-		"  storage:",
-		"    filesystem:",
-		"      chunks_directory: /loki/chunks",
-		"      rules_directory: /loki/rules",
-		"schema_config:",
-		"  configs:",
-		"    - from: 2024-01-01",
-		"      store: tsdb",
-		"      object_store: filesystem",
-		"      schema: v13",
-		"      index:",
-		"        prefix: index_",
-		"        period: 24h",
-		// Ready as soon as it is: one instance with an in-memory ring has no ring
-		// updates to wait for (min_ready_duration, 15 s by default, slows rollouts of
-		// many; dskit ring/lifecycler.go).
-		"ingester:",
-		"  lifecycler:",
-		"    min_ready_duration: 0s",
-		"limits_config:",
-		"  retention_period: " + retention,
-		"compactor:",
-		"  working_directory: /loki/compactor",
-		"  retention_enabled: true",
-		"  delete_request_store: filesystem",
-		"analytics:",
-		"  reporting_enabled: false",
-		"",
-	}, "\n")
-}
+// stackLabel marks every container and network of this stack.
+const stackLabel = "lamina.io/stack"
 
-// vectorYAML sends every container's logs of this stack to Loki, through Vector's proxy.
-func vectorYAML(loki, stack string) string {
-	return strings.Join([]string{
-		"sources:",
-		"  containers:",
-		"    type: docker_logs",
-		"    docker_host: unix://" + dockerSocket,
-		"    include_labels: [\"lamina.io/stack=" + stack + "\"]",
-		"sinks:",
-		"  loki:",
-		"    type: loki",
-		"    inputs: [containers]",
-		"    endpoint: " + loki,
-		"    encoding:",
-		"      codec: json",
-		"    labels:",
-		"      stack: " + stack,
-		"      service: '{{ label.\"lamina.io/service\" }}'",
-		"      role: '{{ label.\"lamina.io/role\" }}'",
-		"",
-	}, "\n")
+// vectorFile sends every container's logs of this stack to Loki, through Vector's
+// proxy, labelled by stack, service and role (dockermesh's labels).
+func vectorFile(loki, stack string) string {
+	return kube.YAML(map[string]any{
+		"sources": map[string]any{"containers": map[string]any{
+			"type":           "docker_logs",
+			"docker_host":    "unix://" + dockerSocket,
+			"include_labels": []string{stackLabel + "=" + stack},
+		}},
+		"sinks": map[string]any{"loki": logs.LokiSink(loki, "containers", map[string]string{
+			"stack":   stack,
+			"service": `{{ label."` + dockermesh.ServiceLabel + `" }}`,
+			"role":    `{{ label."` + dockermesh.RoleLabel + `" }}`,
+		})},
+	})
 }

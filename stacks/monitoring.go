@@ -143,8 +143,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Datasources: []grafana.Datasource{
 			{Name: "Prometheus", Type: "prometheus", UID: "prometheus", Access: "proxy", IsDefault: true,
 				URL: monitoring.ServiceURL(config.NamespaceMonitoring), Endpoint: monitoring.Endpoint(config.NamespaceMonitoring)},
-			{Name: "Loki", Type: "loki", UID: "loki", Access: "proxy", URL: logs.LokiURL(config.NamespaceMonitoring),
-				Endpoint: logs.Loki(config.NamespaceMonitoring)},
+			logs.Datasource(logs.LokiURL(config.NamespaceMonitoring), logs.Loki(config.NamespaceMonitoring)),
 			{Name: "Jaeger", Type: "jaeger", UID: "jaeger", Access: "proxy",
 				URL: kube.ServiceURL(tracing.Service, config.NamespaceObservability, tracing.QueryPort), Endpoint: tracing.Query(config.NamespaceObservability)},
 		},

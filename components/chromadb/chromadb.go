@@ -11,6 +11,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/workload"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/secret"
+	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
 // Names, paths and ports of ChromaDB.
@@ -145,16 +146,7 @@ func NewChromaDB(ctx *pulumi.Context, name string, args ChromaDBArgs, opts ...pu
 	if err != nil {
 		return nil, err
 	}
-	value := workload.EnvVar
-	env := corev1.EnvVarArray{
-		value("CHROMA_LOG_CONFIG", LogConfigPath),
-		value("IS_PERSISTENT", "TRUE"),
-		value("PERSIST_DIRECTORY", DataDir),
-		value("ANONYMIZED_TELEMETRY", "FALSE"),
-		value("CHROMA_SERVER_AUTHN_PROVIDER", "chromadb.auth.token_authn.TokenAuthenticationServerProvider"),
-		value("CHROMA_AUTH_TOKEN_TRANSPORT_HEADER", TokenHeader),
-		TokenEnv("CHROMA_SERVER_AUTHN_CREDENTIALS"),
-	}
+	env := append(workload.EnvVars(Settings(LogConfigPath)), TokenEnv("CHROMA_SERVER_AUTHN_CREDENTIALS"))
 	if c.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
 		Name: Name, Namespace: args.Namespace, Kind: workload.StatefulSet, Replicas: 1,
 		Image: pulumi.String(args.Image), PullPolicy: workload.PullIfNotPresent, Env: env,
@@ -173,6 +165,21 @@ func NewChromaDB(ctx *pulumi.Context, name string, args ChromaDBArgs, opts ...pu
 		return nil, err
 	}
 	return c, nil
+}
+
+// Settings are ChromaDB's environment on both targets, its logging configuration read
+// from logConfig: persistent in DataDir, no telemetry, and tokens required in
+// TokenHeader. The token itself each target hands over its own way (TokenEnv here, a
+// file on the Docker target).
+func Settings(logConfig string) spec.Env {
+	return spec.Env{
+		{Name: "CHROMA_LOG_CONFIG", Value: logConfig},
+		{Name: "IS_PERSISTENT", Value: "TRUE"},
+		{Name: "PERSIST_DIRECTORY", Value: DataDir},
+		{Name: "ANONYMIZED_TELEMETRY", Value: "FALSE"},
+		{Name: "CHROMA_SERVER_AUTHN_PROVIDER", Value: "chromadb.auth.token_authn.TokenAuthenticationServerProvider"},
+		{Name: "CHROMA_AUTH_TOKEN_TRANSPORT_HEADER", Value: TokenHeader},
+	}
 }
 
 // TokenEnv is the environment variable name holding the token, read from AuthSecret:

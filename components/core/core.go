@@ -13,6 +13,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/workload"
 	"github.com/lamina-os/lamina-infra/internal/kube"
+	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
 // Names and ports of the agent server.
@@ -86,26 +87,33 @@ func Args(mode string, agents []string) []string {
 	return args
 }
 
+// Settings are the agent server's environment on both targets: its mode and agents,
+// the first of them its default. Where llm-serve and ChromaDB are, and ChromaDB's
+// token, each target hands over its own way.
+func Settings(mode string, agents []string) spec.Env {
+	first := ""
+	if len(agents) > 0 {
+		first = agents[0]
+	}
+	return spec.Env{
+		{Name: "SERVER_MODE", Value: mode},
+		{Name: "AGENT_NAME", Value: first},
+		{Name: "LAMINA_AGENTS", Value: strings.Join(agents, ",")},
+	}
+}
+
 // NewCore declares the agent server.
 func NewCore(ctx *pulumi.Context, name string, args CoreArgs, opts ...pulumi.ResourceOption) (*Core, error) {
 	c := &Core{}
 	if err := ctx.RegisterComponentResource("lamina:core:Core", name, c, opts...); err != nil {
 		return nil, err
 	}
-	value := workload.EnvVar
-	first := ""
-	if len(args.Agents) > 0 {
-		first = args.Agents[0]
-	}
-	env := corev1.EnvVarArray{
-		value("SERVER_MODE", args.Mode),
-		value("AGENT_NAME", first),
-		value("LAMINA_AGENTS", strings.Join(args.Agents, ",")),
+	env := append(workload.EnvVars(Settings(args.Mode, args.Agents)),
 		&corev1.EnvVarArgs{Name: pulumi.String("LAMINA_LLM_URL"), Value: args.LLMURL},
 		&corev1.EnvVarArgs{Name: pulumi.String("CHROMA_HOST"), Value: args.ChromaHost},
-		value("CHROMA_PORT", strconv.Itoa(args.ChromaPort)),
+		workload.EnvVar("CHROMA_PORT", strconv.Itoa(args.ChromaPort)),
 		chromadb.TokenEnv("CHROMADB_TOKEN"),
-	}
+	)
 	var err error
 	if c.Workload, err = workload.NewWorkload(ctx, name, workload.WorkloadArgs{
 		Name: Name, Namespace: args.Namespace, Kind: workload.Deployment, Replicas: args.Replicas,

@@ -159,19 +159,6 @@ type values struct {
 	} `json:"testFramework"`
 }
 
-type grafanaIni struct {
-	Server struct {
-		RootURL string `json:"root_url"`
-	} `json:"server"`
-	Analytics struct {
-		CheckForUpdates  bool `json:"check_for_updates"`
-		ReportingEnabled bool `json:"reporting_enabled"`
-	} `json:"analytics"`
-	Users struct {
-		AllowSignUp bool `json:"allow_sign_up"`
-	} `json:"users"`
-}
-
 // provisioning is a Grafana provisioning file.
 type provisioning struct {
 	APIVersion  int          `json:"apiVersion"`
@@ -222,7 +209,7 @@ func NewGrafana(ctx *pulumi.Context, name string, args GrafanaArgs, opts ...pulu
 	v.Persistence.Enabled, v.Persistence.ExistingClaim = true, args.Claim
 	v.DeploymentStrategy.Type = "Recreate"
 	v.Resources = args.Resources
-	v.GrafanaIni.Server.RootURL = args.RootURL
+	v.GrafanaIni = settings(args.RootURL)
 	v.Datasources = map[string]provisioning{"datasources.yaml": {APIVersion: 1, Datasources: args.Datasources}}
 	v.DashboardProviders = map[string]provisioning{"dashboardproviders.yaml": {APIVersion: 1, Providers: []provider{{
 		Name: providerName, OrgID: 1, Folder: DashboardFolder, Type: "file", DisableDeletion: true,

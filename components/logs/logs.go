@@ -82,13 +82,9 @@ type lokiValues struct {
 		SchemaConfig struct {
 			Configs []schemaPeriod `json:"configs"`
 		} `json:"schemaConfig"`
-		LimitsConfig struct {
-			RetentionPeriod string `json:"retention_period"`
-		} `json:"limits_config"`
-		Compactor struct {
-			RetentionEnabled   bool   `json:"retention_enabled"`
-			DeleteRequestStore string `json:"delete_request_store"`
-		} `json:"compactor"`
+		LimitsConfig lokiLimits    `json:"limits_config"`
+		Compactor    lokiCompactor `json:"compactor"`
+		Analytics    lokiAnalytics `json:"analytics"`
 	} `json:"loki"`
 	SingleBinary struct {
 		Replicas  int            `json:"replicas"`
@@ -161,12 +157,10 @@ func NewLogs(ctx *pulumi.Context, name string, args LogsArgs, opts ...pulumi.Res
 	lv.Loki.AuthEnabled = false
 	lv.Loki.CommonConfig.ReplicationFactor = 1
 	lv.Loki.Storage.Type = "filesystem"
-	period := schemaPeriod{From: "2024-04-01", Store: "tsdb", ObjectStore: "filesystem", Schema: "v13"}
-	period.Index.Prefix, period.Index.Period = "index_", "24h"
-	lv.Loki.SchemaConfig.Configs = []schemaPeriod{period}
-	lv.Loki.LimitsConfig.RetentionPeriod = args.Retention
-	lv.Loki.Compactor.RetentionEnabled = true
-	lv.Loki.Compactor.DeleteRequestStore = "filesystem"
+	lv.Loki.SchemaConfig.Configs = []schemaPeriod{schema()}
+	lv.Loki.LimitsConfig = lokiLimits{RetentionPeriod: args.Retention}
+	lv.Loki.Compactor = compactor("")
+	lv.Loki.Analytics = lokiAnalytics{ReportingEnabled: false}
 	lv.SingleBinary.Replicas = 1
 	lv.SingleBinary.Resources = args.LokiResources
 	lv.SingleBinary.Persistence.DataVolumeParameters = map[string]any{
@@ -179,7 +173,7 @@ func NewLogs(ctx *pulumi.Context, name string, args LogsArgs, opts ...pulumi.Res
 		return nil, err
 	}
 
-	labels := map[string]any{
+	labels := map[string]string{
 		"namespace": vectorTemplate("kubernetes.pod_namespace"),
 		"pod":       vectorTemplate("kubernetes.pod_name"),
 		"container": vectorTemplate("kubernetes.container_name"),
@@ -192,16 +186,7 @@ func NewLogs(ctx *pulumi.Context, name string, args LogsArgs, opts ...pulumi.Res
 		CustomConfig: map[string]any{
 			"data_dir": "/vector-data-dir",
 			"sources":  map[string]any{"pods": map[string]any{"type": "kubernetes_logs"}},
-			"sinks": map[string]any{"loki": map[string]any{
-				"type":     "loki",
-				"inputs":   []any{"pods"},
-				"endpoint": LokiURL(args.NamespaceName),
-				"encoding": map[string]any{"codec": "json"},
-				"labels":   labels,
-				// Loki refuses entries older than the newest of their stream; keep them
-				// in order instead of failing the batch.
-				"out_of_order_action": "accept",
-			}},
+			"sinks":    map[string]any{"loki": LokiSink(LokiURL(args.NamespaceName), "pods", labels)},
 		},
 	}
 	// Not after Loki: the agents keep what they read in their buffer and retry until

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
+	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
 // AppLabel is the label every pod carries with its workload's name; Services,
@@ -324,6 +325,16 @@ func ContainerSecurity(user, group int) *corev1.SecurityContextArgs {
 // EnvVar is a plain environment variable.
 func EnvVar(name, value string) *corev1.EnvVarArgs {
 	return &corev1.EnvVarArgs{Name: pulumi.String(name), Value: pulumi.String(value)}
+}
+
+// EnvVars are a component's settings (spec.Env, which the Docker target sets too) as a
+// pod's environment, in their order.
+func EnvVars(env spec.Env) corev1.EnvVarArray {
+	out := make(corev1.EnvVarArray, 0, len(env))
+	for _, v := range env {
+		out = append(out, EnvVar(v.Name, v.Value))
+	}
+	return out
 }
 
 // rollout is how a Deployment replaces its pods. One replica: the new pod starts before

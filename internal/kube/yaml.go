@@ -1,0 +1,30 @@
+package kube
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// YAML writes typed values as a YAML file by their JSON names (as the charts read the
+// same types), keys sorted: the configuration files the Docker target hands its
+// containers. It panics on a value JSON cannot hold: the program's own types.
+func YAML(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("kube.YAML: %v", err))
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		panic(fmt.Sprintf("kube.YAML: %v", err))
+	}
+	var out strings.Builder
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(generic); err != nil {
+		panic(fmt.Sprintf("kube.YAML: %v", err))
+	}
+	return out.String()
+}
