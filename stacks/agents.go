@@ -1,12 +1,6 @@
 package stacks
 
 import (
-	"maps"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/chromadb"
@@ -35,40 +29,6 @@ type AgentPlatform struct {
 	ChromaDB  *chromadb.ChromaDB
 	Core      *core.Core
 	Dashboard *dashboard.Dashboard
-}
-
-// The agent stack's host volumes: the model store (data.dir/models) and ChromaDB's
-// (data.dir/chromadb).
-const (
-	modelsVolume = "models"
-	chromaVolume = "chromadb"
-)
-
-// imageRepository is the repository of a built Lamina image.
-func imageRepository(workload string) string { return "lamina/" + workload }
-
-// newImage declares the image of workload (lamina/<workload> when built from the
-// checkout on the cluster's daemon), or takes promoted, another stack's.
-// Both targets declare their images with it; opts carry the daemon's provider.
-func newImage(ctx *pulumi.Context, cfg *config.Config, workload string, im config.Image, promoted pulumi.StringInput, daemon string, opts ...pulumi.ResourceOption) (*images.Image, error) {
-	checkout := config.ExpandHome(cfg.Images.Checkout)
-	return images.NewImage(ctx, workload+"-image", images.ImageArgs{
-		Promoted:   promoted,
-		Repository: imageRepository(workload),
-		Build:      im.Build,
-		Context:    path.Join(checkout, im.Context),
-		Dockerfile: path.Join(checkout, im.Dockerfile),
-		Reference:  im.Reference,
-		Daemon:     daemon,
-	}, opts...)
-}
-
-// onDaemon are the options of a resource on the cluster's Docker daemon, when it has one.
-func onDaemon(cl *cluster.Cluster) []pulumi.ResourceOption {
-	if cl.Docker == nil {
-		return nil
-	}
-	return []pulumi.ResourceOption{pulumi.Providers(cl.Docker)}
 }
 
 // buildAgents declares the agent stack after istiod: the model store and lamina-llm-serve,
@@ -206,52 +166,4 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 // offers (ChromaDB opens no flow and serves no hostname; it admits the agent server).
 func (a *AgentPlatform) needers() []network.Needer {
 	return []network.Needer{a.LLMServe, a.ChromaDB, a.Core, a.Dashboard}
-}
-
-// catalogueOf turns the configured catalogue into llm-serve's models.yaml: the enabled
-// models, llama.cpp with as many threads as a server's CPU limit, and the defaults.
-func catalogueOf(l config.LLMServe) llmserve.Catalogue {
-	c := llmserve.Catalogue{Models: map[string]llmserve.Model{}, Defaults: l.Defaults}
-	for _, name := range slices.Sorted(maps.Keys(l.Models)) {
-		m := l.Models[name]
-		if m.Disabled {
-			continue
-		}
-		var dl llmserve.Download
-		if m.Download.HuggingFace != "" {
-			dl.HuggingFace = &llmserve.HuggingFace{RepoID: m.Download.HuggingFace, Filename: m.Download.File}
-		}
-		if m.Download.Ollama != "" {
-			dl.Ollama = &llmserve.Ollama{Model: m.Download.Ollama}
-		}
-		c.Models[name] = llmserve.Model{
-			Path: m.Path, Backend: m.Backend, Quantization: m.Quantization, Size: m.Size,
-			Description: m.Description, UseCases: m.UseCases, Download: dl, Load: m.Load,
-		}
-	}
-	c.Backends = map[string]llmserve.Backend{config.BackendLlamaCpp: {
-		Executable:  "llama-server",
-		DefaultArgs: llamaArgs(l),
-	}}
-	return c
-}
-
-// llamaArgs are llama-server's arguments for every model: its context and threads, and
-// on the GPU every layer offloaded (the threads then only feed it).
-func llamaArgs(l config.LLMServe) []string {
-	args := []string{"--ctx-size", "8192", "--threads", strconv.Itoa(threads(l.Resources.Limits.CPU))}
-	if l.Accelerator == config.AcceleratorGPU {
-		args = append(args, "--n-gpu-layers", llmserve.GPULayers)
-	}
-	return args
-}
-
-// threads is a CPU limit as a whole number of threads, at least one.
-func threads(cpu string) int {
-	if n, ok := strings.CutSuffix(cpu, "m"); ok {
-		v, _ := strconv.Atoi(n)
-		return max(1, v/1000)
-	}
-	v, _ := strconv.ParseFloat(cpu, 64)
-	return max(1, int(v))
 }

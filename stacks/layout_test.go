@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lamina-os/lamina-infra/internal/filegraph"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,4 +72,20 @@ func TestTheMeshNamesNoWorkload(t *testing.T) {
 			assert.True(t, platform[p], "stacks/mesh.go imports the workload component %s", p)
 		}
 	}
+}
+
+// The program's files read from the top down: Build (build.go) calls each target and
+// each part of the platform, which call the conversions of config into the components'
+// arguments (convert.go), the outputs and the VM; none calls back up, and no part calls
+// another of its layer. A new file gets its layer here.
+func TestProgramFilesCallOnlyDownward(t *testing.T) {
+	g, err := filegraph.Load(".")
+	require.NoError(t, err)
+	assert.Empty(t, g.Against([][]string{
+		{"convert.go"},
+		{"mesh.go", "promote.go", "colima.go", "outputs.go"},
+		{"monitoring.go", "agents.go", "buildtier.go", "shared.go"},
+		{"docker.go"},
+		{"build.go"},
+	}))
 }

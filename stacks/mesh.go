@@ -1,9 +1,6 @@
 package stacks
 
 import (
-	"fmt"
-	"slices"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/certmanager"
@@ -14,7 +11,6 @@ import (
 	"github.com/lamina-os/lamina-infra/components/namespaces"
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/security"
-	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
@@ -123,15 +119,6 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	return m, nil
 }
 
-// circuitBreaker is the mesh's traffic policy for every workload namespace's services.
-func circuitBreaker(cb config.CircuitBreaker) istio.CircuitBreaker {
-	return istio.CircuitBreaker{
-		Consecutive5xxErrors: cb.Consecutive5xxErrors, Interval: cb.Interval.Duration, BaseEjectionTime: cb.BaseEjectionTime.Duration,
-		MaxEjectionPercent: cb.MaxEjectionPercent, MaxConnections: cb.MaxConnections,
-		HTTP1MaxPendingRequests: cb.HTTP1MaxPendingRequests, HTTP2MaxRequests: cb.HTTP2MaxRequests,
-	}
-}
-
 // connectMesh declares the edge and the network security once every component has
 // said what it needs: the edge serves their hostnames, and the network is closed but
 // for the flows they open and the edge's own.
@@ -200,21 +187,7 @@ func meshNamespaces(cfg *config.Config) []string {
 	return append([]string{config.NamespaceGateway}, cfg.Workloads()...)
 }
 
-// chart is the release's pin c of cfg, with its extra values and where they are
-// configured (the key Config.Charts lists for it).
-func chart(cfg *config.Config, c *config.HelmChart) kube.Chart {
-	pins := cfg.Charts()
-	i := slices.IndexFunc(pins, func(p config.ChartPin) bool { return p.Chart == c })
-	if i < 0 {
-		panic(fmt.Sprintf("stacks: chart %s is not a pin of the configuration (config.Config.Charts)", c.Name)) // a programming error
-	}
-	return kube.Chart{Repository: c.Repository, Name: c.Name, Version: c.Version, Timeout: c.Timeout.Duration,
-		Values: c.Values, ValuesKey: pins[i].Key + ".values"}
-}
-
-func resourcesOf(r config.Resources) kube.Resources {
-	return kube.Resources{
-		Requests: kube.Quantities{CPU: r.Requests.CPU, Memory: r.Requests.Memory},
-		Limits:   kube.Quantities{CPU: r.Limits.CPU, Memory: r.Limits.Memory},
-	}
-}
+// joinedNamespaces are the platform's namespaces a shared stack's flows reach into: the
+// gateway's (to its routes), Prometheus's (scrapes, the dashboard's queries) and the
+// tracing's (spans).
+var joinedNamespaces = []string{config.NamespaceGateway, config.NamespaceMonitoring, config.NamespaceObservability}

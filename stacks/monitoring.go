@@ -1,8 +1,6 @@
 package stacks
 
 import (
-	"path"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/cluster"
@@ -29,28 +27,6 @@ type MonitoringPlatform struct {
 	Logs             *logs.Logs
 	Tracing          *tracing.Tracing
 	Kiali            *kiali.Kiali
-}
-
-// The volumes' names: each names a PersistentVolume (lamina-<name>), its claim
-// (<name>-data) and its directory under data.dir.
-const (
-	prometheusVolume = "prometheus"
-	grafanaVolume    = "grafana"
-	lokiVolume       = "loki"
-)
-
-// hostVolume declares the volume name on this stack's node.
-func hostVolume(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, namespace pulumi.StringInput, name, size string) (*storage.HostVolume, error) {
-	return storage.NewHostVolume(ctx, name+"-data", storage.HostVolumeArgs{
-		VolumeName:   cfg.ClusterName(name),
-		ClaimName:    name + "-data",
-		Namespace:    namespace,
-		Path:         path.Join(cfg.Data.Dir, name),
-		Size:         size,
-		StorageClass: cl.StorageClass,
-		Node:         cl.Nodes.Index(pulumi.Int(0)),
-		After:        cl.HostDirs,
-	}, pulumi.Providers(cl.Provider))
 }
 
 // buildMonitoring declares the observability of the platform, after istiod, which

@@ -65,3 +65,13 @@ func promotable(from, workload, image string) error {
 	}
 	return nil
 }
+
+// stackReference reads the outputs of stack, another stack of this project: as
+// organization/project/stack, which both Pulumi Cloud and a DIY backend accept.
+func stackReference(ctx *pulumi.Context, name, stack string) (*pulumi.StackReference, error) {
+	org := ctx.Organization()
+	if org == "" {
+		org = "organization" // a DIY backend's, which the Go SDK reports only sometimes
+	}
+	return pulumi.NewStackReference(ctx, name, &pulumi.StackReferenceArgs{Name: pulumi.String(org + "/" + ctx.Project() + "/" + stack)})
+}

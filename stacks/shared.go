@@ -15,16 +15,6 @@ import (
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
-// stackReference reads the outputs of stack, another stack of this project: as
-// organization/project/stack, which both Pulumi Cloud and a DIY backend accept.
-func stackReference(ctx *pulumi.Context, name, stack string) (*pulumi.StackReference, error) {
-	org := ctx.Organization()
-	if org == "" {
-		org = "organization" // a DIY backend's, which the Go SDK reports only sometimes
-	}
-	return pulumi.NewStackReference(ctx, name, &pulumi.StackReferenceArgs{Name: pulumi.String(org + "/" + ctx.Project() + "/" + stack)})
-}
-
 // sharedDataSubdirs are the subdirectories of a shared stack's data.dir: the agent
 // stack's volumes only.
 var sharedDataSubdirs = []string{modelsVolume, chromaVolume}
@@ -117,8 +107,3 @@ func joinMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster) (*Me
 	}
 	return m, nil
 }
-
-// joinedNamespaces are the platform's namespaces a shared stack's flows reach into: the
-// gateway's (to its routes), Prometheus's (scrapes, the dashboard's queries) and the
-// tracing's (spans).
-var joinedNamespaces = []string{config.NamespaceGateway, config.NamespaceMonitoring, config.NamespaceObservability}

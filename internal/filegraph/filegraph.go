@@ -11,6 +11,7 @@ import (
 	"go/token"
 	"go/types"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -386,4 +387,34 @@ func names(list []string) string {
 		return strings.Join(list, ", ")
 	}
 	return fmt.Sprintf("%s, … (%d more)", strings.Join(list[:whyLimit], ", "), len(list)-whyLimit)
+}
+
+// Against checks the graph against layers of files, the lowest first: each arrow must
+// go to a lower layer, or stay inside one of the layers numbered in within (files that
+// refer to one another by nature, such as a tree of types). It returns one message per
+// arrow that does not, and per file that has no layer, sorted.
+func (g *Graph) Against(layers [][]string, within ...int) []string {
+	layer := map[string]int{}
+	for i, files := range layers {
+		for _, f := range files {
+			layer[f] = i
+		}
+	}
+	var out []string
+	for _, f := range g.Files {
+		from, ok := layer[f]
+		if !ok {
+			out = append(out, fmt.Sprintf("%s has no layer: give it one", f))
+			continue
+		}
+		for _, to := range g.Edges[f] {
+			l, ok := layer[to]
+			if !ok || l < from || l == from && slices.Contains(within, l) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s uses %s (%s), which is not below it", f, to, strings.Join(g.Why(f, to), ", ")))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

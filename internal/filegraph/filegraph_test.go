@@ -206,3 +206,27 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestAgainstNamesEachArrowThatDoesNotGoDown(t *testing.T) {
+	g := &Graph{
+		Files: []string{"load.go", "check.go", "a.go", "b.go", "new.go"},
+		Edges: map[string][]string{
+			"load.go":  {"check.go", "a.go"},
+			"check.go": {"load.go"}, // up
+			"a.go":     {"b.go"},    // inside the type layer: allowed
+			"b.go":     {"a.go"},
+		},
+	}
+	layers := [][]string{{"a.go", "b.go"}, {"check.go"}, {"load.go"}}
+	want := []string{
+		"check.go uses load.go (), which is not below it",
+		"new.go has no layer: give it one",
+	}
+	if got := g.Against(layers, 0); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Against = %q, want %q", got, want)
+	}
+	// Without the exception, the type layer's two arrows are reported too.
+	if got := g.Against(layers); len(got) != 4 {
+		t.Fatalf("Against without within = %q, want 4 messages", got)
+	}
+}
