@@ -37,7 +37,7 @@ func buildBuildTier(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster
 		DataDir:      cfg.Data.Dir,
 		BuildDir:     config.BuildDir,
 		Command:      b.Command,
-		Resources:    resourcesOf(b.Resources),
+		Resources:    b.Resources,
 		RunAsUser:    b.Security.RunAsUser,
 		RunAsGroup:   b.Security.RunAsGroup,
 		Timeout:      b.Timeout.Duration,

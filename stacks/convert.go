@@ -127,13 +127,6 @@ func chart(cfg *config.Config, c *config.HelmChart) kube.Chart {
 		Values: c.Values, ValuesKey: pins[i].Key + ".values"}
 }
 
-func resourcesOf(r config.Resources) kube.Resources {
-	return kube.Resources{
-		Requests: kube.Quantities{CPU: r.Requests.CPU, Memory: r.Requests.Memory},
-		Limits:   kube.Quantities{CPU: r.Limits.CPU, Memory: r.Limits.Memory},
-	}
-}
-
 // The volumes' names: each names a PersistentVolume (lamina-<name>), its claim
 // (<name>-data) and its directory under data.dir.
 const (

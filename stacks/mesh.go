@@ -101,11 +101,11 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 			return cl.WaitForRollout(ctx, name, config.NamespaceIstio, workload, mc.Charts.CNI.Timeout.Duration, revision, opts...)
 		},
 		IstiodReplicas:  mc.IstiodReplicas,
-		IstiodResources: resourcesOf(mc.IstiodResources),
-		ProxyResources:  resourcesOf(mc.ProxyResources),
+		IstiodResources: mc.IstiodResources,
+		ProxyResources:  mc.ProxyResources,
 		Gateway: istio.Gateway{
 			MinReplicas: mc.Gateway.MinReplicas, MaxReplicas: mc.Gateway.MaxReplicas,
-			Resources: resourcesOf(mc.Gateway.Resources), Address: cfg.Edge.Address,
+			Resources: mc.Gateway.Resources, Address: cfg.Edge.Address,
 		},
 		GatewayDependsOn: []pulumi.Resource{m.MetalLB.Pool, m.MetalLB.Advertisement},
 		// Spans go where the observability part of the stack receives them.

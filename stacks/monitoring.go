@@ -54,8 +54,8 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Claim:                     prometheusVolume + "-data",
 		Volume:                    m.PrometheusVolume.Claim,
 		IstioReady:                mesh.Istio.Sidecars,
-		Resources:                 resourcesOf(p.Resources),
-		KubeStateMetricsResources: resourcesOf(p.KubeStateMetricsResources),
+		Resources:                 p.Resources,
+		KubeStateMetricsResources: p.KubeStateMetricsResources,
 	}, k8s); err != nil {
 		return nil, err
 	}
@@ -72,8 +72,8 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Retention:       l.Loki.Retention,
 		Claim:           lokiVolume + "-data",
 		Volume:          m.LokiVolume.Claim,
-		LokiResources:   resourcesOf(l.Loki.Resources),
-		VectorResources: resourcesOf(l.Vector.Resources),
+		LokiResources:   l.Loki.Resources,
+		VectorResources: l.Vector.Resources,
 		IstioReady:      mesh.Istio.Sidecars,
 		APIServer:       cl.APIServer,
 	}, k8s); err != nil {
@@ -83,14 +83,14 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	j, col := cfg.Tracing.Jaeger, cfg.Tracing.Collector
 	var collector *tracing.Collector
 	if col.Enabled {
-		collector = &tracing.Collector{Chart: chart(cfg, &cfg.Tracing.Collector.Chart), Replicas: col.Replicas, Resources: resourcesOf(col.Resources)}
+		collector = &tracing.Collector{Chart: chart(cfg, &cfg.Tracing.Collector.Chart), Replicas: col.Replicas, Resources: col.Resources}
 	}
 	if m.Tracing, err = tracing.NewTracing(ctx, "tracing", tracing.TracingArgs{
 		Chart:          chart(cfg, &cfg.Tracing.Jaeger.Chart),
 		Namespace:      mesh.Namespaces.Names[config.NamespaceObservability],
 		NamespaceName:  config.NamespaceObservability,
 		MaxTraces:      j.MaxTraces,
-		Resources:      resourcesOf(j.Resources),
+		Resources:      j.Resources,
 		Collector:      collector,
 		IstioReady:     mesh.Istio.Sidecars,
 		MeshNamespaces: meshNamespaces(cfg),
@@ -114,7 +114,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		AdminPassword: password,
 		Claim:         grafanaVolume + "-data",
 		Volume:        m.GrafanaVolume.Claim,
-		Resources:     resourcesOf(g.Resources),
+		Resources:     g.Resources,
 		RootURL:       edge.URL(cfg.Edge.Domain, grafana.Host) + "/",
 		Datasources: []grafana.Datasource{
 			{Name: "Prometheus", Type: "prometheus", UID: "prometheus", Access: "proxy", IsDefault: true,
@@ -152,7 +152,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Grafana:            grafana.Endpoint(config.NamespaceMonitoring),
 		Istiod:             istio.IstiodMonitoring(config.NamespaceIstio),
 		APIServer:          cl.APIServer,
-		Resources:          resourcesOf(k.Resources),
+		Resources:          k.Resources,
 		IstioReady:         mesh.Istio.Sidecars,
 	}, k8s); err != nil {
 		return nil, err

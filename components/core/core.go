@@ -26,9 +26,9 @@ const (
 	HealthPath = "/health"
 	// StartupSeconds is how long it may take to answer HealthPath after a start.
 	StartupSeconds = 120
-	// Modes.
-	SingleAgent = "single-agent"
-	MultiAgent  = "multi-agent"
+	// Modes, as the configuration names them.
+	SingleAgent = spec.ModeSingleAgent
+	MultiAgent  = spec.ModeMultiAgent
 )
 
 // Host is the hostname's first label the API is served under.

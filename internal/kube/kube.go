@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lamina-os/lamina-infra/internal/spec"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -196,17 +197,12 @@ func CustomResource(ctx *pulumi.Context, name, apiVersion, kind string, meta *me
 	}, opts...)
 }
 
-// Resources are a container's requests and limits, as chart values and pod specs write them.
-type Resources struct {
-	Requests Quantities `json:"requests"`
-	Limits   Quantities `json:"limits"`
-}
-
-// Quantities are CPU and memory amounts such as 500m and 512Mi.
-type Quantities struct {
-	CPU    string `json:"cpu"`
-	Memory string `json:"memory"`
-}
+// Resources are a container's requests and limits, as chart values and pod specs write
+// them; the configuration's own type (spec), so the program passes it on unchanged.
+type (
+	Resources  = spec.Resources
+	Quantities = spec.Quantities
+)
 
 // ServiceHost is the cluster DNS name of Service service in namespace.
 func ServiceHost(service, namespace string) string {

@@ -1,5 +1,7 @@
 package config
 
+import "github.com/lamina-os/lamina-infra/internal/spec"
+
 // Images says where the Lamina images come from: built from a Lamina OS checkout on the
 // cluster's own Docker daemon (Colima's docker runtime, whose images k3s runs without a
 // registry), or taken prebuilt.
@@ -156,10 +158,10 @@ type Chroma struct {
 	Security Security `json:"security"`
 }
 
-// Agent server modes.
+// Agent server modes (lamina:core.mode).
 const (
-	ModeSingleAgent = "single-agent"
-	ModeMultiAgent  = "multi-agent"
+	ModeSingleAgent = spec.ModeSingleAgent
+	ModeMultiAgent  = spec.ModeMultiAgent
 )
 
 // Core is the unified agent server (lamina-core) in lamina-system.

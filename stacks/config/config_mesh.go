@@ -3,23 +3,16 @@ package config
 import (
 	"slices"
 	"strings"
+
+	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
-// Resources are a container's requests and limits, as Kubernetes quantities.
-type Resources struct {
-	// Requests are the CPU and memory the scheduler reserves.
-	Requests Quantities `json:"requests"`
-	// Limits are the most the container may use.
-	Limits Quantities `json:"limits"`
-}
-
-// Quantities are CPU and memory amounts.
-type Quantities struct {
-	// CPU is a Kubernetes CPU quantity such as 500m or 2. Allowed: a quantity.
-	CPU string `json:"cpu"`
-	// Memory is a Kubernetes memory quantity such as 512Mi or 2Gi. Allowed: a quantity.
-	Memory string `json:"memory"`
-}
+// Resources are a container's requests and limits; Quantities CPU and memory amounts.
+// Their fields are documented in package spec, which the components share.
+type (
+	Resources  = spec.Resources
+	Quantities = spec.Quantities
+)
 
 // Namespaces says which namespaces stay out of the mesh and which Pod Security level
 // each namespace enforces.

@@ -124,8 +124,12 @@ func cell(v reflect.Value) string {
 // fieldDocs reads the doc comment of every struct field in the package's source files,
 // keyed "Type.Field", as one line.
 func fieldDocs(t *testing.T) map[string]string {
+	// The config tree's own files, and the types it shares with the components.
 	files, err := filepath.Glob("*.go")
 	require.NoError(t, err)
+	shared, err := filepath.Glob(filepath.Join(projectDir, "internal", "spec", "*.go"))
+	require.NoError(t, err)
+	files = append(files, shared...)
 	docs := map[string]string{}
 	for _, file := range files {
 		if strings.HasSuffix(file, "_test.go") {
