@@ -1,0 +1,163 @@
+// Tests of the storage component on its own, under Pulumi's mocks (internal/recorder):
+// that a HostVolume is a PersistentVolume on its host directory, pinned to the node,
+// retained when released and pre-bound to its claim, and a claim that names the volume
+// with the same access mode, class and size; that only the volume waits for what creates
+// its directory; and that HostDirs runs the data-directory script once, as root, on the
+// node, with the directory mounted at its own path.
+package storage_test
+
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/components/storage"
+	"github.com/lamina-os/lamina-infra/internal/recorder"
+)
+
+const (
+	volumeType = "kubernetes:core/v1:PersistentVolume"
+	claimType  = "kubernetes:core/v1:PersistentVolumeClaim"
+	jobType    = "kubernetes:batch/v1:Job"
+	dirsType   = "test:index:HostDirs"
+)
+
+// declare runs NewHostVolume for Grafana's data as a stack declares it, after a resource
+// that stands for what creates the directory, and exports the claim's name.
+func declare(t *testing.T) *recorder.Graph {
+	t.Helper()
+	g, err := recorder.Run(recorder.Options{Project: "lamina", Stack: "test"}, func(ctx *pulumi.Context) error {
+		var dirs pulumi.CustomResourceState
+		if err := ctx.RegisterResource(dirsType, "host-dirs", pulumi.Map{}, &dirs); err != nil {
+			return err
+		}
+		v, err := storage.NewHostVolume(ctx, "grafana-data", storage.HostVolumeArgs{
+			VolumeName:   "lamina-development-grafana",
+			ClaimName:    "grafana-data",
+			Namespace:    pulumi.String("monitoring"),
+			Path:         "/Users/me/Lamina Data/development/grafana",
+			Size:         "10Gi",
+			StorageClass: pulumi.String("lamina-host"),
+			Node:         pulumi.String("colima-lamina-development"),
+			After:        []pulumi.Resource{&dirs},
+		})
+		if err != nil {
+			return err
+		}
+		ctx.Export("claimName", v.ClaimName)
+		return nil
+	})
+	require.NoError(t, err)
+	return g
+}
+
+func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
+	t.Helper()
+	r := g.Find(typ, name)
+	require.NotNil(t, r, "%s %s", typ, name)
+	return r
+}
+
+// The volume is the host directory itself (a local volume on Path), on the node that
+// mounts it, kept with its data when its claim goes (Retain), for one node at a time,
+// in the cluster's host-directory class, and reserved for its claim by namespace and
+// name. Neither it nor the claim is protected or retained on delete: they are only the
+// cluster's view of the directory.
+func TestVolumeIsTheHostDirectoryOnItsNodeAndIsRetained(t *testing.T) {
+	g := declare(t)
+	pv := find(t, g, volumeType, "grafana-data-volume")
+	assert.Equal(t, map[string]any{"name": "lamina-development-grafana", "labels": map[string]any{
+		"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "lamina",
+	}}, pv.Inputs["metadata"], "cluster-wide: no namespace")
+	assert.Equal(t, map[string]any{
+		"capacity":                      map[string]any{"storage": "10Gi"},
+		"accessModes":                   []any{"ReadWriteOnce"},
+		"volumeMode":                    "Filesystem",
+		"persistentVolumeReclaimPolicy": "Retain",
+		"storageClassName":              "lamina-host",
+		"local":                         map[string]any{"path": "/Users/me/Lamina Data/development/grafana"},
+		"nodeAffinity": map[string]any{"required": map[string]any{"nodeSelectorTerms": []any{map[string]any{
+			"matchExpressions": []any{map[string]any{"key": "kubernetes.io/hostname", "operator": "In", "values": []any{"colima-lamina-development"}}},
+		}}}},
+		"claimRef": map[string]any{"namespace": "monitoring", "name": "grafana-data"},
+	}, pv.Inputs["spec"])
+
+	claim := find(t, g, claimType, "grafana-data-claim")
+	for _, r := range []*recorder.Resource{pv, claim} {
+		assert.False(t, r.Protect || r.RetainOnDelete, "%s: neither protected nor retained", r.Name)
+		assert.Equal(t, "urn:pulumi:test::lamina::lamina:storage:HostVolume::grafana-data", r.Parent, r.Name)
+	}
+}
+
+// The claim, in its namespace under the name the volume reserves, names the volume
+// (volumeName) and asks for what the volume has: one node's access, the same class and
+// the same size, so that the two bind to each other and to nothing else. The claim's
+// name is the component's output, for a chart's existingClaim.
+func TestClaimNamesItsVolumeAndAsksForWhatItHas(t *testing.T) {
+	g := declare(t)
+	pv := find(t, g, volumeType, "grafana-data-volume")
+	claim := find(t, g, claimType, "grafana-data-claim")
+	assert.Equal(t, map[string]any{"name": "grafana-data", "namespace": "monitoring", "labels": map[string]any{
+		"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "lamina",
+	}}, claim.Inputs["metadata"])
+	assert.Equal(t, map[string]any{
+		"volumeName":       "lamina-development-grafana",
+		"accessModes":      []any{"ReadWriteOnce"},
+		"storageClassName": "lamina-host",
+		"resources":        map[string]any{"requests": map[string]any{"storage": "10Gi"}},
+	}, claim.Inputs["spec"])
+	assert.Equal(t, []string{pv.URN}, claim.Dependencies, "volumeName is the declared volume's name")
+	assert.Equal(t, "grafana-data", g.Outputs["claimName"])
+}
+
+// Only the volume waits for what creates its directory; the claim waits for the volume
+// alone, and so for the directory through it.
+func TestVolumeWaitsForItsDirectory(t *testing.T) {
+	g := declare(t)
+	dirs := find(t, g, dirsType, "host-dirs")
+	pv := find(t, g, volumeType, "grafana-data-volume")
+	assert.Equal(t, []string{dirs.URN}, pv.Dependencies)
+	assert.Equal(t, []string{pv.URN}, find(t, g, claimType, "grafana-data-claim").Dependencies)
+}
+
+// HostDirs is a Job in kube-system (outside the mesh: no sidecar) that runs the data
+// directories' script once (never restarted, two retries) as root, without an API
+// token, on the volumes' node, with the data directory mounted from that node at the
+// same path (made if absent), and the directory and its subdirectories in the
+// environment the script reads, one subdirectory a line.
+func TestHostDirsRunsTheScriptOnceAsRootOnTheNode(t *testing.T) {
+	g, err := recorder.Run(recorder.Options{Project: "lamina", Stack: "test"}, func(ctx *pulumi.Context) error {
+		_, err := storage.NewHostDirs(ctx, "host-dirs", storage.HostDirsArgs{
+			Dir: "/var/lib/lamina", Subdirs: []string{"models", "grafana"}, Node: pulumi.String("lab-node-1"),
+		})
+		return err
+	})
+	require.NoError(t, err)
+	job := find(t, g, jobType, "host-dirs")
+	meta := job.Inputs["metadata"].(map[string]any)
+	assert.Equal(t, [2]any{"lamina-host-dirs", "kube-system"}, [2]any{meta["name"], meta["namespace"]})
+	spec := job.Inputs["spec"].(map[string]any)
+	assert.Equal(t, float64(2), spec["backoffLimit"])
+	template := spec["template"].(map[string]any)
+	assert.Equal(t, map[string]any{"sidecar.istio.io/inject": "false"}, template["metadata"].(map[string]any)["annotations"])
+
+	pod := template["spec"].(map[string]any)
+	assert.Equal(t, "Never", pod["restartPolicy"])
+	assert.Equal(t, false, pod["automountServiceAccountToken"])
+	assert.Equal(t, map[string]any{"kubernetes.io/hostname": "lab-node-1"}, pod["nodeSelector"])
+	assert.Equal(t, []any{map[string]any{"name": "data", "hostPath": map[string]any{"path": "/var/lib/lamina", "type": "DirectoryOrCreate"}}}, pod["volumes"])
+
+	containers := pod["containers"].([]any)
+	require.Len(t, containers, 1)
+	c := containers[0].(map[string]any)
+	assert.Equal(t, "docker.io/library/bash:5.2.37", c["image"], "a pinned image with bash")
+	assert.Equal(t, []any{"bash", "-c", storage.DataDirsScript}, c["command"])
+	assert.Equal(t, map[string]any{"runAsUser": float64(0), "runAsNonRoot": false}, c["securityContext"])
+	assert.Equal(t, []any{map[string]any{"name": "data", "mountPath": "/var/lib/lamina"}}, c["volumeMounts"])
+	assert.Equal(t, []any{
+		map[string]any{"name": "LAMINA_DATA_DIR", "value": "/var/lib/lamina"},
+		map[string]any{"name": "LAMINA_DATA_SUBDIRS", "value": "models\ngrafana"},
+	}, c["env"])
+}
