@@ -11,5 +11,5 @@ import (
 
 func main() {
 	var src config.Source
-	pulumi.Run(stacks.Program(&src), stacks.Capture(&src))
+	pulumi.Run(stacks.Program(&src, stacks.ThisMac()), stacks.Capture(&src))
 }

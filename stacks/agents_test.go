@@ -17,6 +17,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/stacks"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
@@ -338,7 +339,7 @@ func TestPrebuiltImagesAndProductionTags(t *testing.T) {
 	for _, bad := range []string{"lamina/dashboard:latest", "lamina/dashboard"} {
 		src := stackSource(t, "production", nil)
 		src.Values["lamina:images"] = `{"dashboard": {"build": false, "reference": "` + bad + `"}}`
-		_, err := offline.Run(src, recorder.Options{Preview: true})
+		_, err := offline.Run(src, nil, recorder.Options{Preview: true})
 		require.Error(t, err, bad)
 		assert.Contains(t, err.Error(), `lamina:images.dashboard.reference: "`+bad+`" names no fixed version; production refuses latest and untagged images`)
 	}
@@ -368,7 +369,7 @@ func TestChromaTokenIsSecretEndToEnd(t *testing.T) {
 	assert.Equal(t, []string{"stdout"}, gen.AdditionalSecretOutputs)
 
 	plain := stackSource(t, "development", map[string]string{"lamina:chroma": `{"authToken": "` + token + `"}`})
-	_, err := offline.Run(plain, recorder.Options{Preview: true})
+	_, err := offline.Run(plain, nil, recorder.Options{Preview: true})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "lamina:chroma.authToken: is in plaintext in the stack file; remove it and set it as a secret with: pulumi config set --secret --path lamina:chroma.authToken <token> -s development")
 	assert.NotContains(t, err.Error(), token)
@@ -515,23 +516,20 @@ func TestMissingBuildInputsAreReportedBeforeAnyChange(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(checkout, f), []byte("FROM scratch\n"), 0o644))
 	}
 	src := stackSource(t, "development", map[string]string{"lamina:images": `{"checkout": "` + checkout + `"}`})
-	src.Stat = os.Stat
-	g, err := offline.Run(src, recorder.Options{Preview: true})
+	g, err := offline.Run(src, stacks.Mac{}, recorder.Options{Preview: true})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "1 configuration problem")
 	assert.Contains(t, err.Error(), "lamina:images.core.dockerfile: "+filepath.Join(checkout, "packages/lamina-core/Dockerfile")+" is not a file of the checkout")
 	assert.Empty(t, g.Resources, "nothing is registered")
 
 	src = stackSource(t, "development", map[string]string{"lamina:images": `{"checkout": "` + filepath.Join(checkout, "gone") + `"}`})
-	src.Stat = os.Stat
-	_, err = offline.Run(src, recorder.Options{Preview: true})
+	_, err = offline.Run(src, stacks.Mac{}, recorder.Options{Preview: true})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "lamina:images.checkout: "+filepath.Join(checkout, "gone")+" is not a directory here; clone Lamina OS there")
 
 	require.NoError(t, os.WriteFile(filepath.Join(checkout, "packages/lamina-core/Dockerfile"), []byte("FROM scratch\n"), 0o644))
 	src = stackSource(t, "development", map[string]string{"lamina:images": `{"checkout": "` + checkout + `"}`})
-	src.Stat = os.Stat
-	preview(t, src)
+	previewOn(t, src, stacks.Mac{})
 }
 
 // The capacity check counts the extra pod of a rollout exactly where the program's

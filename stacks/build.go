@@ -1,9 +1,7 @@
 package stacks
 
 import (
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 
 	"github.com/lamina-os/lamina-infra/components/chromadb"
@@ -48,39 +46,36 @@ func Capture(src *config.Source) pulumi.RunOption {
 		for _, k := range info.ConfigSecretKeys {
 			src.Secret[k] = true
 		}
-		src.Stat = os.Stat
-		if home, err := os.UserHomeDir(); err == nil {
-			src.ObserveVM = colima.Observer{Dir: filepath.Join(home, ".lamina", "colima")}.Observe
-		}
 	}
 }
 
 // Program is the whole Pulumi program: load the stack's configuration from src (reporting
-// every problem before a single resource is registered), then build the platform. main.go,
-// the tests and `lamina render` all run it.
-func Program(src *config.Source) pulumi.RunFunc {
+// every problem before a single resource is registered), then build the platform, asking
+// probes about the machine it runs on (ThisMac under the engine; nil offline). main.go, the
+// tests and `lamina render` all run it.
+func Program(src *config.Source, probes config.Probes) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, err := config.Load(src)
+		cfg, err := config.Load(src, probes)
 		if err != nil {
 			return err
 		}
-		_, err = Build(ctx, cfg, src.ObserveVM)
+		_, err = Build(ctx, cfg, probes)
 		return err
 	}
 }
 
-// Build wires the components of a stack together and exports its outputs. observeVM,
-// when set, looks at the Colima VM (config.Source.ObserveVM).
-func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (*Platform, error) {
+// Build wires the components of a stack together and exports its outputs. probes, when
+// set, are asked about the Colima VM (config.Probes).
+func Build(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) (*Platform, error) {
 	p := &Platform{}
 	var (
 		out Outputs
 		err error
 	)
 	if cfg.Cluster.Target == config.TargetDocker {
-		p.Docker, out, err = buildDocker(ctx, cfg, observeVM)
+		p.Docker, out, err = buildDocker(ctx, cfg, probes)
 	} else {
-		out, err = p.buildKubernetes(ctx, cfg, observeVM)
+		out, err = p.buildKubernetes(ctx, cfg, probes)
 	}
 	if err != nil {
 		return nil, err
@@ -90,7 +85,7 @@ func Build(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile strin
 
 // buildKubernetes declares a stack on a Kubernetes cluster: its VM (colima), the cluster,
 // the mesh, the observability and the agents.
-func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (Outputs, error) {
+func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) (Outputs, error) {
 	args := cluster.ClusterArgs{
 		ReadyTimeout:  cfg.Cluster.ReadyTimeout.Duration,
 		APIServerPort: cfg.Cluster.APIServerPort,
@@ -101,7 +96,7 @@ func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, obse
 	var daemon string
 	switch cfg.Cluster.Target {
 	case config.TargetColima:
-		vm, observed, err := newColimaVM(ctx, cfg, observeVM)
+		vm, observed, err := newColimaVM(ctx, cfg, probes)
 		if err != nil {
 			return Outputs{}, err
 		}

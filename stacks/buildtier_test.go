@@ -14,6 +14,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/buildtier"
 	"github.com/lamina-os/lamina-infra/internal/gittest"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/stacks"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 	"github.com/lamina-os/lamina-infra/stacks/offline"
 )
@@ -51,10 +52,11 @@ func TestBuildTierChecksOneCommitInARestrictedNamespace(t *testing.T) {
 	checkout, commit := gitCheckout(t)
 	overrides, dataDir := buildOverrides(t, checkout, commit)
 	src := stackSource(t, "production", overrides)
-	src.Stat = os.Stat // as under `pulumi up`: the checkout is looked at first
-	cfg, err := config.Load(src)
+	// As under `pulumi up`: the checkout is looked at first.
+	cfg, err := config.Load(src, stacks.Mac{})
 	require.NoError(t, err)
 	kit := newFakeMac(t, "colima", "kubectl")
+	kit.probes = stacks.Mac{}
 	g, err := deployWith(src, kit, nil)
 	require.NoError(t, err)
 
@@ -237,11 +239,12 @@ func TestBuildTierRefusesWhatItCannotCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := stackSource(t, tc.stack, tc.overrides)
+			var probes config.Probes
 			if tc.checkout != "" {
 				src.Values["lamina:images"] = section(t, src, "lamina:images", map[string]any{"checkout": tc.checkout})
-				src.Stat = os.Stat
+				probes = stacks.Mac{}
 			}
-			g, err := offline.Run(src, recorder.Options{Preview: true})
+			g, err := offline.Run(src, probes, recorder.Options{Preview: true})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Empty(t, g.Resources, "nothing is registered")

@@ -11,13 +11,13 @@ import (
 // The Colima VM as the stack's configuration asks for it, for both targets (build.go,
 // docker.go) and for the doctor.
 
-// newColimaVM declares the stack's Colima VM, after looking at it (observeVM, when set):
+// newColimaVM declares the stack's Colima VM, after looking at it (probes, when set):
 // with k3s, or for the Docker target the docker runtime alone. daemon stands for the
 // VM's Docker daemon, which the images are built on.
-func newColimaVM(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (vm *colima.ColimaVM, daemon string, err error) {
+func newColimaVM(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) (vm *colima.ColimaVM, daemon string, err error) {
 	var generation string
-	if observeVM != nil {
-		if generation, daemon, err = observeVM(cfg.Colima.Profile, ctx.DryRun()); err != nil {
+	if probes != nil {
+		if generation, daemon, err = probes.ObserveVM(cfg.Colima.Profile, ctx.DryRun()); err != nil {
 			return nil, "", err
 		}
 	}

@@ -88,7 +88,7 @@ func TestColimaStartsTheVMWithTheConfiguredFlags(t *testing.T) {
 				want = append(want, "--dns="+ip)
 			}
 			want = append(want, "--k3s-listen-port=6443", "--activate=false")
-			cfg, err := config.Load(src)
+			cfg, err := config.Load(src, nil)
 			require.NoError(t, err)
 			assert.Equal(t, want[1:], stacks.ColimaArgs(cfg).StartArgs(), "the doctor prints the start the program runs")
 			starts := mac.callsOf("colima", "start")
@@ -274,7 +274,7 @@ func TestColimaKrunkitVM(t *testing.T) {
 	}
 	t.Run("the stack's addresses follow the VM onto the helper's network", func(t *testing.T) {
 		overrides, _ := withDataDir(t, "development", nil)
-		cfg, err := config.Load(gpuDevelopment(t, overrides))
+		cfg, err := config.Load(gpuDevelopment(t, overrides), nil)
 		require.NoError(t, err)
 		assert.Equal(t, "192.168.106.0/24", cfg.Cluster.NodeCIDR)
 		assert.Equal(t, []string{"192.168.106.200-192.168.106.209"}, cfg.MetalLB.Addresses)
@@ -283,7 +283,7 @@ func TestColimaKrunkitVM(t *testing.T) {
 
 		src := gpuDevelopment(t, overrides)
 		src.Values["lamina:cluster"] = section(t, src, "lamina:cluster", map[string]any{"nodeCIDR": "192.168.64.0/24"})
-		_, err = config.Load(src)
+		_, err = config.Load(src, nil)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "lamina:cluster.nodeCIDR: 192.168.64.0/24 with lamina:colima.vmType krunkit: Colima puts a krunkit VM on its network helper's 192.168.106.0/24 (socket_vmnet, gateway 192.168.106.1), not on macOS's vmnet network; allowed: 192.168.106.0/24 or a network within it")
 	})
@@ -476,11 +476,11 @@ func TestStoppedVMComesBackAndConverges(t *testing.T) {
 	created := env(t, first, "colima-start")["LAMINA_VM_GENERATION"]
 	assert.Equal(t, "2026-12-01T08:00:00Z: profile absent", created)
 	assert.Equal(t, "2026-12-01T08:00:00Z: a new VM", env(t, first, "colima-vm")["LAMINA_VM_GENERATION"])
-	assert.Equal(t, created, env(t, preview(t, src), "colima-start")["LAMINA_VM_GENERATION"], "a running VM: no change")
+	assert.Equal(t, created, env(t, previewOn(t, src, mac.probes), "colima-start")["LAMINA_VM_GENERATION"], "a running VM: no change")
 
 	_, err := mac.run("colima", "stop", "--profile=lamina-development")
 	require.NoError(t, err)
-	stopped := preview(t, src)
+	stopped := previewOn(t, src, mac.probes)
 	assert.Equal(t, "the next up starts the profile, now Stopped", env(t, stopped, "colima-start")["LAMINA_VM_GENERATION"],
 		"the preview shows that the VM's start will run")
 	// The VM's command keeps its inputs: its summary, which the Docker provider and the
@@ -500,7 +500,7 @@ func TestStoppedVMComesBackAndConverges(t *testing.T) {
 	assert.Equal(t, imageTriggers(first), imageTriggers(again), "the same VM keeps its images")
 
 	*clock = clock.Add(time.Hour)
-	assert.Equal(t, started, env(t, preview(t, src), "colima-start")["LAMINA_VM_GENERATION"], "converged: no change")
+	assert.Equal(t, started, env(t, previewOn(t, src, mac.probes), "colima-start")["LAMINA_VM_GENERATION"], "converged: no change")
 	settled := deploy(t, src, mac)
 	assert.Equal(t, started, env(t, settled, "colima-start")["LAMINA_VM_GENERATION"])
 
@@ -509,8 +509,7 @@ func TestStoppedVMComesBackAndConverges(t *testing.T) {
 	resized := stackSource(t, "development", nil)
 	resized.Values = maps.Clone(src.Values)
 	resized.Values["lamina:colima"] = section(t, resized, "lamina:colima", map[string]any{"diskGiB": 250})
-	resized.ObserveVM = src.ObserveVM
-	after := preview(t, resized)
+	after := previewOn(t, resized, mac.probes)
 	assert.NotEqual(t, env(t, settled, "colima-vm"), env(t, after, "colima-vm"))
 	assert.Equal(t, env(t, settled, "cluster-kubeconfig"), env(t, after, "cluster-kubeconfig"))
 
@@ -536,14 +535,14 @@ func TestImagesAreBuiltAgainOnANewVM(t *testing.T) {
 	for name, trigger := range built {
 		assert.Equal(t, "2026-12-01T08:00:00Z: a new VM", trigger, name)
 	}
-	assert.Equal(t, built, imageTriggers(preview(t, src)), "the VM the program made keeps the images it built")
+	assert.Equal(t, built, imageTriggers(previewOn(t, src, mac.probes)), "the VM the program made keeps the images it built")
 
 	for _, args := range [][]string{{"stop", "--profile=lamina-development"}, {"delete", "--profile=lamina-development"},
 		{"start", "--profile=lamina-development", "--cpu=12", "--memory=128", "--disk=200", "--k3s-listen-port=6443"}} {
 		_, err := mac.run("colima", args...)
 		require.NoError(t, err)
 	}
-	for name, trigger := range imageTriggers(preview(t, src)) {
+	for name, trigger := range imageTriggers(previewOn(t, src, mac.probes)) {
 		assert.Regexp(t, `^the next up builds the images again on Docker daemon DAEMON-lamina-development-\d+$`, trigger, name)
 	}
 	*clock = clock.Add(time.Hour)
@@ -551,23 +550,29 @@ func TestImagesAreBuiltAgainOnANewVM(t *testing.T) {
 	for name, trigger := range again {
 		assert.Regexp(t, `^2026-12-01T09:00:00Z: Docker daemon DAEMON-lamina-development-\d+$`, trigger, name)
 	}
-	assert.Equal(t, again, imageTriggers(preview(t, src)), "converged: no change")
+	assert.Equal(t, again, imageTriggers(previewOn(t, src, mac.probes)), "converged: no change")
 }
 
 // observedMac is a fake Mac whose colima and Docker daemon the program observes, at a
-// clock the test moves, as `pulumi up` on the Mac would.
+// clock the test moves, as `pulumi up` on the Mac would; the Mac holds the checkout the
+// images are built from.
 func observedMac(t *testing.T) (*fakeMac, *config.Source, *time.Time) {
 	t.Helper()
 	mac := newFakeMac(t, "colima", "kubectl")
 	mac.dockerd("lamina-development")
-	overrides, _ := withDataDir(t, "development", nil)
+	checkout := t.TempDir()
+	for _, pkg := range []string{"lamina-llm-serve", "lamina-core", "lamina-dashboard"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(checkout, "packages", pkg), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(checkout, "packages", pkg, "Dockerfile"), []byte("FROM scratch\n"), 0o644))
+	}
+	overrides, _ := withDataDir(t, "development", map[string]string{"lamina:images": `{"checkout": "` + checkout + `"}`})
 	src := stackSource(t, "development", overrides)
 	clock := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	src.ObserveVM = colima.Observer{
+	mac.probes = stacks.Mac{VMs: &colima.Observer{
 		Colima: func(args ...string) ([]byte, error) { return mac.run("colima", args...) },
 		Dir:    filepath.Join(mac.home, ".lamina", "colima"),
 		Now:    func() time.Time { return clock },
-	}.Observe
+	}}
 	return mac, src, &clock
 }
 

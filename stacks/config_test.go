@@ -27,11 +27,11 @@ func TestBadConfigurationRegistersNothing(t *testing.T) {
 		{"development", map[string]string{"lamina:profile": "prod"}},
 	} {
 		src := stackSource(t, tc.stack, tc.overrides)
-		_, want := config.Load(stackSource(t, tc.stack, tc.overrides))
+		_, want := config.Load(stackSource(t, tc.stack, tc.overrides), nil)
 		var cerr *config.ConfigError
 		require.True(t, errors.As(want, &cerr), "%s %v: want a ConfigError, got %v", tc.stack, tc.overrides, want)
 
-		g, err := offline.Run(src, recorder.Options{Preview: true})
+		g, err := offline.Run(src, nil, recorder.Options{Preview: true})
 		require.Error(t, err, tc.stack)
 		assert.Contains(t, err.Error(), want.Error(), tc.stack)
 		assert.Empty(t, g.Resources, "%s %v: nothing may be registered when the configuration is refused", tc.stack, tc.overrides)

@@ -67,14 +67,14 @@ const (
 
 // buildDocker declares the Docker target: no Kubernetes, the agent stack and Grafana,
 // Loki and Vector as containers, each behind its nginx proxy.
-func buildDocker(ctx *pulumi.Context, cfg *config.Config, observeVM func(profile string, dryRun bool) (string, string, error)) (*DockerPlatform, Outputs, error) {
+func buildDocker(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) (*DockerPlatform, Outputs, error) {
 	d := &DockerPlatform{Services: map[string]*dockermesh.Service{}, Images: map[string]pulumi.StringOutput{}}
 	dc := cfg.Docker
 	var host pulumi.StringOutput
 	var daemon string
 	var dirsReady []pulumi.Resource
 	if dc.Host == "" {
-		vm, observed, err := newColimaVM(ctx, cfg, observeVM)
+		vm, observed, err := newColimaVM(ctx, cfg, probes)
 		if err != nil {
 			return nil, Outputs{}, err
 		}

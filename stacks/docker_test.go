@@ -327,7 +327,7 @@ func TestDockerTargetRefusesWhatItCannotRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := stackSource(t, "compact", tc.overrides)
-			_, err := config.Load(src)
+			_, err := config.Load(src, nil)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -373,7 +373,7 @@ func TestDockerTargetGivesTheGPUToLLMServeAlone(t *testing.T) {
 	assert.Equal(t, "krunkit", plainString(vm.Raw()["environment"].ObjectValue()["LAMINA_VM_TYPE"]))
 
 	gpu["lamina:docker"] = section(t, compact, "lamina:docker", map[string]any{"host": "unix:///var/run/docker.sock"})
-	_, err = config.Load(stackSource(t, "compact", gpu))
+	_, err = config.Load(stackSource(t, "compact", gpu), nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `lamina:llm.accelerator: is gpu, but lamina:docker.host is "unix:///var/run/docker.sock": the GPU reaches containers only on the daemon of this stack's own krunkit VM; allowed: none, or gpu with lamina:docker.host empty`)
 }

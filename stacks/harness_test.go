@@ -84,7 +84,13 @@ func section(t testing.TB, src *config.Source, key string, fields map[string]any
 // preview runs the program on src as `lamina render` does.
 func preview(t testing.TB, src *config.Source) *recorder.Graph {
 	t.Helper()
-	g, err := offline.Run(src, recorder.Options{Preview: true})
+	return previewOn(t, src, nil)
+}
+
+// previewOn is preview, looking at the machine through probes, as on a Mac.
+func previewOn(t testing.TB, src *config.Source, probes config.Probes) *recorder.Graph {
+	t.Helper()
+	g, err := offline.Run(src, probes, recorder.Options{Preview: true})
 	if err != nil {
 		t.Fatalf("program failed: %v", err)
 	}
@@ -107,7 +113,7 @@ func deploy(t testing.TB, src *config.Source, kit *fakeMac) *recorder.Graph {
 // name), and returns the program's error.
 func deployWith(src *config.Source, kit *fakeMac, refs map[string]resource.PropertyMap) (*recorder.Graph, error) {
 	var failed []string
-	g, err := offline.Run(src, recorder.Options{References: refs, Outputs: func(r *recorder.Resource) resource.PropertyMap {
+	g, err := offline.Run(src, kit.probes, recorder.Options{References: refs, Outputs: func(r *recorder.Resource) resource.PropertyMap {
 		if r.Type == dockerImageType {
 			// A local build's repoDigest is its image ID.
 			return resource.PropertyMap{"repoDigest": resource.NewProperty(kit.imageID(r.Name))}
@@ -185,7 +191,9 @@ func command(t testing.TB, g *recorder.Graph, suffix string) *recorder.Resource 
 // else but the few utilities the scripts may use, so that a script needing anything more
 // fails here before it fails on a Mac.
 type fakeMac struct {
-	t      testing.TB
+	t testing.TB
+	// probes are how the program looks at this Mac (config.Probes); nil: it does not.
+	probes config.Probes
 	home   string
 	bin    string
 	log    string

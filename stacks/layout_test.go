@@ -83,7 +83,7 @@ func TestProgramFilesCallOnlyDownward(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, g.Against([][]string{
 		{"convert.go"},
-		{"mesh.go", "promote.go", "colima.go", "outputs.go"},
+		{"mesh.go", "promote.go", "colima.go", "outputs.go", "host.go"},
 		{"monitoring.go", "agents.go", "buildtier.go", "shared.go"},
 		{"docker.go"},
 		{"build.go"},

@@ -75,7 +75,7 @@ func forBothStacks(t *testing.T, f func(t *testing.T, g *recorder.Graph, cfg *co
 	for _, stack := range bothStacks {
 		t.Run(stack, func(t *testing.T) {
 			src := stackSource(t, stack, nil)
-			cfg, err := config.Load(src)
+			cfg, err := config.Load(src, nil)
 			require.NoError(t, err)
 			f(t, preview(t, src), cfg)
 		})

@@ -134,12 +134,12 @@ func TestGrafanaPasswordSources(t *testing.T) {
 	assert.Nil(t, gen.Inputs["update"], "created once: every up keeps it")
 	assert.Equal(t, recorder.SecretMask, g.Outputs["grafanaAdminPassword"])
 
-	_, err := offline.Run(stackSource(t, "production", map[string]string{"lamina:grafana": ""}), recorder.Options{Preview: true})
+	_, err := offline.Run(stackSource(t, "production", map[string]string{"lamina:grafana": ""}), nil, recorder.Options{Preview: true})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "lamina:grafana.adminPassword: is required in production; set it with: pulumi config set --secret --path lamina:grafana.adminPassword <password> -s production")
 
 	plain := stackSource(t, "development", map[string]string{"lamina:grafana": `{"adminPassword": "in-plain-sight-1234"}`})
-	_, err = offline.Run(plain, recorder.Options{Preview: true})
+	_, err = offline.Run(plain, nil, recorder.Options{Preview: true})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "lamina:grafana.adminPassword: is in plaintext in the stack file; remove it and set it as a secret with: pulumi config set --secret --path lamina:grafana.adminPassword <password> -s development")
 	assert.NotContains(t, err.Error(), "in-plain-sight-1234")

@@ -108,7 +108,7 @@ func TestStackOutputsAreTheDocumentedContract(t *testing.T) {
 	for _, stack := range allStacks {
 		t.Run(stack, func(t *testing.T) {
 			g := deployStack(t, stack)
-			cfg, err := config.Load(stackSource(t, stack, nil))
+			cfg, err := config.Load(stackSource(t, stack, nil), nil)
 			require.NoError(t, err)
 			printed := map[string]any{}
 			for name := range g.Outputs {

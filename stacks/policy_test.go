@@ -64,7 +64,7 @@ func TestPermissiveMeshWideModeFailsTheCheck(t *testing.T) {
 			return &pulumi.ResourceTransformationResult{Props: args.Props, Opts: args.Opts}
 		})
 	}
-	g, err := offline.Run(src, recorder.Options{Preview: true, Before: permissive})
+	g, err := offline.Run(src, nil, recorder.Options{Preview: true, Before: permissive})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,6 +207,6 @@ func TestExtraChartValuesCannotReplaceAnObjectTheProgramSets(t *testing.T) {
 	src.Values["lamina:monitoring"] = section(t, src, "lamina:monitoring", map[string]any{"prometheus": map[string]any{
 		"chart": map[string]any{"values": map[string]any{"server": nil}},
 	}})
-	_, err := offline.Run(src, recorder.Options{Preview: true})
+	_, err := offline.Run(src, nil, recorder.Options{Preview: true})
 	assert.ErrorContains(t, err, "release prometheus: lamina:monitoring.prometheus.chart.values.server: replaces an object the program sets with null; set the keys inside it instead")
 }

@@ -272,7 +272,7 @@ func TestProductionPromotesStagingsImagesByContent(t *testing.T) {
 // Production's capacity check counts staging's share of its VM as a workload of its
 // own, and a share that does not fit is refused naming the tenant.
 func TestProductionCountsStagingsShareInItsVM(t *testing.T) {
-	cfg, err := config.Load(stackSource(t, "production", nil))
+	cfg, err := config.Load(stackSource(t, "production", nil), nil)
 	require.NoError(t, err)
 	demands := cfg.Demands()
 	tenant := demands[len(demands)-1]
@@ -299,7 +299,7 @@ func TestProductionCountsStagingsShareInItsVM(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := config.Load(stackSource(t, "production", tenants(tc.tenants)))
+			_, err := config.Load(stackSource(t, "production", tenants(tc.tenants)), nil)
 			var cerr *config.ConfigError
 			require.ErrorAs(t, err, &cerr)
 			var got []string

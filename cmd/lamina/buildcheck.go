@@ -40,7 +40,7 @@ func buildCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 	}
-	cfg, err := config.Load(src)
+	cfg, err := config.Load(src, nil)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -27,8 +27,7 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// As under pulumi up: the build checkout and Dockerfiles are looked for on this Mac.
-	src.Stat = os.Stat
-	if s.Config, s.LoadErr = config.Load(src); s.LoadErr != nil {
+	if s.Config, s.LoadErr = config.Load(src, stacks.Mac{}); s.LoadErr != nil {
 		s.Config = nil
 	} else {
 		s.Hostnames, s.RenderErr = offline.Hostnames(src)

@@ -41,7 +41,7 @@ func FuzzLoadStackFile(f *testing.F) {
 			}
 			return
 		}
-		cfg, err := config.Load(src)
+		cfg, err := config.Load(src, nil)
 		if err != nil {
 			var cerr *config.ConfigError
 			if !errors.As(err, &cerr) || len(cerr.Problems) == 0 {

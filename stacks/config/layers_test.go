@@ -17,7 +17,7 @@ import (
 // another. A new file gets its layer here.
 func TestFilesCallOnlyDownward(t *testing.T) {
 	layers := [][]string{
-		{"problems.go", "quantity.go"},
+		{"problems.go", "quantity.go", "probes.go"},
 		{"config.go", "config_agents.go", "config_build.go", "config_docker.go", "config_mesh.go", "config_monitoring.go", "charts.go", "source.go"},
 		{"profiles.go"},
 		{"network.go", "capacity.go", "checks.go"},

@@ -13,8 +13,10 @@ import (
 
 // Load turns a stack's raw configuration into the typed tree: the profile's defaults
 // overlaid with what the stack sets, then validated. Unknown keys, values of the wrong
-// type and values out of range are all reported together in one *ConfigError.
-func Load(src *Source) (*Config, error) {
+// type and values out of range are all reported together in one *ConfigError. probes,
+// when set, are asked whether the files the configuration names are there; nil checks
+// none.
+func Load(src *Source, probes Probes) (*Config, error) {
 	var ps problems
 	profile, ok := src.Values[Namespace+":profile"]
 	if !ok {
@@ -33,7 +35,9 @@ func Load(src *Source) (*Config, error) {
 	vmType := requestedVMType(src)
 	cfg.onVMNetwork(vmType)
 	cfg.stack = src.Stack
-	cfg.stat = src.Stat
+	if probes != nil {
+		cfg.stat = probes.Stat
+	}
 	cfg.secret = map[string]bool{}
 	for k, secret := range src.Secret {
 		cfg.secret[k] = secret

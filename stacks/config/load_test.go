@@ -16,9 +16,9 @@ import (
 // The stack files carry the proposal's sizing, and each one's plan for the other stack's
 // VM matches what the other stack file really asks for.
 func TestStackFilesCarryTheProposalSizing(t *testing.T) {
-	dev, err := config.Load(stackSource(t, "development", nil))
+	dev, err := config.Load(stackSource(t, "development", nil), nil)
 	require.NoError(t, err)
-	prod, err := config.Load(stackSource(t, "production", nil))
+	prod, err := config.Load(stackSource(t, "production", nil), nil)
 	require.NoError(t, err)
 
 	assert.Equal(t, []int{12, 128, 200}, []int{dev.Colima.CPUs, dev.Colima.MemoryGiB, dev.Colima.DiskGiB})
@@ -39,9 +39,9 @@ func TestStackFilesCarryTheProposalSizing(t *testing.T) {
 		if stack == "production" {
 			require.NoError(t, none.AssumeSecret(grafanaPassword))
 		}
-		bare, err := config.Load(none)
+		bare, err := config.Load(none, nil)
 		require.NoError(t, err)
-		full, err := config.Load(stackSource(t, stack, nil))
+		full, err := config.Load(stackSource(t, stack, nil), nil)
 		require.NoError(t, err)
 		assert.Equal(t, bare, full, stack)
 	}
@@ -503,7 +503,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			for _, k := range tc.secret {
 				src.Secret[k] = true
 			}
-			_, err := config.Load(src)
+			_, err := config.Load(src, nil)
 			var cerr *config.ConfigError
 			require.True(t, errors.As(err, &cerr), "want a ConfigError, got %v", err)
 			var got []string
@@ -522,7 +522,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 }
 
 func TestConfigErrorMessage(t *testing.T) {
-	_, err := config.Load(stackSource(t, "production", map[string]string{"lamina:colima": `{"cpus":0,"diskGiB":10}`}))
+	_, err := config.Load(stackSource(t, "production", map[string]string{"lamina:colima": `{"cpus":0,"diskGiB":10}`}), nil)
 	require.Error(t, err)
 	assert.Equal(t, "stack production: 2 configuration problems in Pulumi.production.yaml; nothing was changed:\n"+
 		"  lamina:colima.cpus: 0 is out of range; allowed: 1 to 28\n"+

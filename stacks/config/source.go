@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -24,17 +23,6 @@ type Source struct {
 	Values map[string]string
 	// Secret holds the keys whose values are secret.
 	Secret map[string]bool
-	// Stat, when set, looks at the files of the machine the program runs on (the Mac
-	// under `pulumi up` and `pulumi preview`), so that a missing build checkout is
-	// reported with the configuration's problems. Offline runs leave it nil: what they
-	// declare must not depend on the files of the machine that renders.
-	Stat func(path string) (fs.FileInfo, error)
-	// ObserveVM, when set, looks at the Colima VM of a profile on the machine the program
-	// runs on (colima.Observer): generation changes when the VM is not running, so that
-	// pulumi up brings it back, and daemon when its Docker daemon is new, so that the
-	// images are built again (dryRun: a preview, which keeps nothing). Offline runs
-	// leave it nil, and both empty.
-	ObserveVM func(profile string, dryRun bool) (generation, daemon string, err error)
 }
 
 // StackFile returns the path of a stack's settings file in the project directory.

@@ -57,7 +57,7 @@ func render(dir, stack string, assumeSecrets []string, seen map[string]bool) (*r
 	opts := recorder.Options{Preview: true, References: map[string]resource.PropertyMap{}}
 	refs := map[string]*recorder.Graph{}
 	// A configuration the program refuses renders nothing: the program says why.
-	if cfg, err := config.Load(src); err == nil {
+	if cfg, err := config.Load(src, nil); err == nil {
 		for _, other := range References(cfg) {
 			g, _, err := render(dir, other, assumeSecrets, seen)
 			if err != nil {
@@ -66,7 +66,7 @@ func render(dir, stack string, assumeSecrets []string, seen map[string]bool) (*r
 			refs[other], opts.References[other] = g, g.StackOutputs()
 		}
 	}
-	g, err := Run(src, opts)
+	g, err := Run(src, nil, opts)
 	return g, refs, err
 }
 
@@ -91,9 +91,9 @@ func Source(dir, stack string) (*config.Source, error) {
 	return config.ReadStackFile(dir, project, stack)
 }
 
-// Run runs the program on src under mocks; opts supplies Preview and Outputs, the rest
-// comes from src.
-func Run(src *config.Source, opts recorder.Options) (*recorder.Graph, error) {
+// Run runs the program on src under mocks, asking probes about the machine (nil: nothing,
+// as `lamina render` does); opts supplies Preview and Outputs, the rest comes from src.
+func Run(src *config.Source, probes config.Probes, opts recorder.Options) (*recorder.Graph, error) {
 	opts.Project, opts.Stack = src.Project, src.Stack
 	opts.Config = src.Values
 	opts.SecretKeys = nil
@@ -101,13 +101,13 @@ func Run(src *config.Source, opts recorder.Options) (*recorder.Graph, error) {
 		opts.SecretKeys = append(opts.SecretKeys, k)
 	}
 	sort.Strings(opts.SecretKeys)
-	return recorder.Run(opts, stacks.Program(src))
+	return recorder.Run(opts, stacks.Program(src, probes))
 }
 
 // Hostnames are the stack's hostnames, as its render's urls output lists them: the
 // components declare them, so only the program knows them.
 func Hostnames(src *config.Source) ([]string, error) {
-	g, err := Run(src, recorder.Options{Preview: true})
+	g, err := Run(src, nil, recorder.Options{Preview: true})
 	if err != nil {
 		return nil, err
 	}
