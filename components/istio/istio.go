@@ -5,6 +5,7 @@ package istio
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -333,7 +334,12 @@ func NewMembers(ctx *pulumi.Context, name string, args MembersArgs, opts ...pulu
 	return c, nil
 }
 
-func duration(d time.Duration) string { return fmt.Sprintf("%ds", int(d/time.Second)) }
+// duration writes d as a protobuf Duration's JSON, which Istio's fields take: seconds,
+// with a fraction when there is one (1.5s; whole seconds were all it kept before, so a
+// configured 1500ms became 1s).
+func duration(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}
 
 // Chart values, typed after each chart's values.yaml (release-1.31). Only what the
 // program sets is declared; the charts' defaults hold for the rest.

@@ -35,10 +35,10 @@ func chart(name string) kube.Chart {
 }
 
 // breaker has a distinct value in every field, so that a field landing in another's
-// place shows; its durations are whole seconds past a minute, as Istio's proto JSON
-// wants them ("90s", not "1m30s").
+// place shows; its durations are written as Istio's proto JSON wants them: seconds past
+// a minute ("90s", not "1m30s"), with a fraction kept ("45.5s", not "45s").
 var breaker = istio.CircuitBreaker{
-	Consecutive5xxErrors: 7, Interval: 90 * time.Second, BaseEjectionTime: 45 * time.Second,
+	Consecutive5xxErrors: 7, Interval: 90 * time.Second, BaseEjectionTime: 45500 * time.Millisecond,
 	MaxEjectionPercent: 33, MaxConnections: 101, HTTP1MaxPendingRequests: 102, HTTP2MaxRequests: 103,
 }
 
@@ -327,7 +327,7 @@ func TestMeshPolicyIsStrictMutualTLSWithTheCircuitBreaker(t *testing.T) {
 					"http": map[string]any{"http1MaxPendingRequests": float64(102), "http2MaxRequests": float64(103)},
 				},
 				"outlierDetection": map[string]any{
-					"consecutive5xxErrors": float64(7), "interval": "90s", "baseEjectionTime": "45s", "maxEjectionPercent": float64(33),
+					"consecutive5xxErrors": float64(7), "interval": "90s", "baseEjectionTime": "45.5s", "maxEjectionPercent": float64(33),
 				},
 			},
 		}, spec, ws)
@@ -432,7 +432,7 @@ func TestMembersJoinTheMeshWithoutMeshWidePolicy(t *testing.T) {
 		assert.Equal(t, "*."+ns+".svc.cluster.local", spec["host"])
 		policy := spec["trafficPolicy"].(map[string]any)
 		assert.Equal(t, map[string]any{"mode": "ISTIO_MUTUAL"}, policy["tls"])
-		assert.Equal(t, map[string]any{"consecutive5xxErrors": float64(7), "interval": "90s", "baseEjectionTime": "45s", "maxEjectionPercent": float64(33)},
+		assert.Equal(t, map[string]any{"consecutive5xxErrors": float64(7), "interval": "90s", "baseEjectionTime": "45.5s", "maxEjectionPercent": float64(33)},
 			policy["outlierDetection"])
 		assert.Equal(t, map[string]any{"maxConnections": float64(101)}, policy["connectionPool"].(map[string]any)["tcp"])
 	}
