@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"net/netip"
 	"path"
 	"strconv"
 
@@ -70,87 +71,18 @@ const (
 func buildDocker(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) (*DockerPlatform, Outputs, error) {
 	d := &DockerPlatform{Services: map[string]*dockermesh.Service{}, Images: map[string]pulumi.StringOutput{}}
 	dc := cfg.Docker
-	var host pulumi.StringOutput
-	var daemon string
-	var dirsReady []pulumi.Resource
-	if dc.Host == "" {
-		vm, observed, err := newColimaVM(ctx, cfg, probes)
-		if err != nil {
-			return nil, Outputs{}, err
-		}
-		daemon = observed
-		d.VM, host, dirsReady = vm, vm.DockerHost, []pulumi.Resource{vm}
-	} else {
-		// Another daemon: the data directories are made here, on this Mac, whose paths
-		// that daemon's host must share (Docker Desktop shares /Users).
-		dirs, err := local.NewCommand(ctx, "data-dirs", &local.CommandArgs{
-			Interpreter: pulumi.ToStringArray(shell.Interpreter),
-			Create:      pulumi.String(storage.DataDirsScript),
-			Environment: pulumi.StringMap{
-				"LAMINA_DATA_DIR":     pulumi.String(cfg.Data.Dir),
-				"LAMINA_DATA_SUBDIRS": pulumi.String(shell.Lines(config.DataSubdirs)),
-			},
-		})
-		if err != nil {
-			return nil, Outputs{}, err
-		}
-		host, dirsReady = pulumi.String(dc.Host).ToStringOutput(), []pulumi.Resource{dirs}
-	}
-	var err error
-	// After the VM's commands: a VM found stopped is started before the daemon is asked.
-	if d.Provider, err = docker.NewProvider(ctx, "docker", &docker.ProviderArgs{Host: host}, pulumi.DependsOn(dirsReady)); err != nil {
+	host, daemon, dirsReady, err := d.daemon(ctx, cfg, probes)
+	if err != nil {
 		return nil, Outputs{}, err
 	}
 	withDocker := pulumi.Provider(d.Provider)
 	labels := map[string]string{stackLabel: ctx.Stack()}
-
-	meshNet, private, err := config.DockerNetworks(dc.Subnet)
+	private, err := d.networks(ctx, cfg, labels, withDocker)
 	if err != nil {
-		return nil, Outputs{}, err // validated already
-	}
-	if d.Mesh, err = docker.NewNetwork(ctx, "mesh", &docker.NetworkArgs{
-		Name: pulumi.String("lamina-mesh"), Driver: pulumi.String("bridge"), Internal: pulumi.Bool(true),
-		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(meshNet.String())}},
-		Labels:      dockermesh.NetworkLabels(labels, ""),
-	}, withDocker, dockermesh.ReplaceNamed); err != nil {
 		return nil, Outputs{}, err
 	}
-	if d.EdgeNetwork, err = docker.NewNetwork(ctx, "edge-network", &docker.NetworkArgs{
-		Name: pulumi.String("lamina-edge"), Driver: pulumi.String("bridge"),
-		Labels: dockermesh.NetworkLabels(labels, ""),
-	}, withDocker, dockermesh.ReplaceNamed); err != nil {
+	if err := d.images(ctx, cfg, daemon, withDocker); err != nil {
 		return nil, Outputs{}, err
-	}
-	if d.PKI, err = dockermesh.NewPKI(ctx, "mesh-tls", dockermesh.PKIArgs{
-		Name: "Lamina mesh CA (" + ctx.Stack() + ")", Days: dc.TLSDays, Generation: dc.TLSGeneration,
-	}); err != nil {
-		return nil, Outputs{}, err
-	}
-
-	// Images: the Lamina images built on this daemon (or taken prebuilt), the others
-	// pulled once and kept.
-	for _, im := range []struct {
-		name  string
-		image config.Image
-	}{{llmserve.Name, cfg.Images.LLMServe}, {core.Name, cfg.Images.Core}, {dashboard.Name, cfg.Images.Dashboard}} {
-		built, err := newImage(ctx, cfg, im.name, im.image, nil, daemon, withDocker)
-		if err != nil {
-			return nil, Outputs{}, err
-		}
-		d.Images[im.name] = built.Ref
-		if !im.image.Build {
-			if d.Images[im.name], err = pull(ctx, im.name, im.image.Reference, withDocker); err != nil {
-				return nil, Outputs{}, err
-			}
-		}
-	}
-	for name, ref := range map[string]string{
-		chromadb.Name: cfg.Chroma.Image, "grafana": dc.Grafana.Image, "loki": dc.Loki.Image,
-		"vector": dc.Vector.Image, "proxy": dc.ProxyImage,
-	} {
-		if d.Images[name], err = pull(ctx, name, ref, withDocker); err != nil {
-			return nil, Outputs{}, err
-		}
 	}
 
 	// Secrets reach containers as files, never through their environment.
@@ -167,6 +99,143 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) 
 		}
 	}
 
+	for _, s := range dockerServices(ctx, cfg, d.Images, token, password) {
+		cert, err := d.PKI.Issue(ctx, s.Name, []string{s.Name, dockermesh.MeshName(s.Name)})
+		if err != nil {
+			return nil, Outputs{}, err
+		}
+		net, ok := private[s.Name]
+		if !ok {
+			return nil, Outputs{}, fmt.Errorf("docker target: service %s has no private network in config.DockerServices", s.Name)
+		}
+		s.Private, s.Mesh, s.ProxyImage = net, d.Mesh, dc.ProxyImage
+		s.Certificate, s.CACert, s.Labels = cert, d.PKI.CACert, labels
+		if d.Services[s.Name], err = dockermesh.NewService(ctx, s.Name, s, withDocker, pulumi.DependsOn(dirsReady)); err != nil {
+			return nil, Outputs{}, err
+		}
+	}
+
+	urls, err := d.edge(ctx, cfg, labels, withDocker)
+	if err != nil {
+		return nil, Outputs{}, err
+	}
+
+	out := newOutputs(ctx, cfg, dc.EdgeAddress, urls, config.DataSubdirs)
+	out.CACertificate = d.PKI.CACert
+	out.GrafanaUser, out.GrafanaPass = pulumi.String(cfg.Grafana.AdminUser), password
+	refs := pulumi.Map{}
+	for _, name := range []string{llmserve.Name, chromadb.Name, core.Name, dashboard.Name} {
+		refs[name] = d.Images[name]
+	}
+	out.Images = refs
+	if d.VM != nil {
+		out.withVM(d.VM)
+	}
+	out.DockerHost = host
+	return d, out, nil
+}
+
+// daemon declares the Docker daemon the target runs on: this stack's Colima VM started
+// without Kubernetes, or lamina:docker.host with the data directories made here; then
+// its provider. daemon stands for the daemon the images are built on.
+func (d *DockerPlatform) daemon(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) (host pulumi.StringOutput, daemon string, dirsReady []pulumi.Resource, err error) {
+	dc := cfg.Docker
+	if dc.Host == "" {
+		vm, observed, err := newColimaVM(ctx, cfg, probes)
+		if err != nil {
+			return host, "", nil, err
+		}
+		daemon = observed
+		d.VM, host, dirsReady = vm, vm.DockerHost, []pulumi.Resource{vm}
+	} else {
+		// Another daemon: the data directories are made here, on this Mac, whose paths
+		// that daemon's host must share (Docker Desktop shares /Users).
+		dirs, err := local.NewCommand(ctx, "data-dirs", &local.CommandArgs{
+			Interpreter: pulumi.ToStringArray(shell.Interpreter),
+			Create:      pulumi.String(storage.DataDirsScript),
+			Environment: pulumi.StringMap{
+				"LAMINA_DATA_DIR":     pulumi.String(cfg.Data.Dir),
+				"LAMINA_DATA_SUBDIRS": pulumi.String(shell.Lines(config.DataSubdirs)),
+			},
+		})
+		if err != nil {
+			return host, "", nil, err
+		}
+		host, dirsReady = pulumi.String(dc.Host).ToStringOutput(), []pulumi.Resource{dirs}
+	}
+	// After the VM's commands: a VM found stopped is started before the daemon is asked.
+	if d.Provider, err = docker.NewProvider(ctx, "docker", &docker.ProviderArgs{Host: host}, pulumi.DependsOn(dirsReady)); err != nil {
+		return host, "", nil, err
+	}
+	return host, daemon, dirsReady, nil
+}
+
+// networks declares the internal mesh network, the edge's network and the mesh's CA, and
+// returns each service's private network.
+func (d *DockerPlatform) networks(ctx *pulumi.Context, cfg *config.Config, labels map[string]string, withDocker pulumi.ResourceOption) (map[string]netip.Prefix, error) {
+	dc := cfg.Docker
+	meshNet, private, err := config.DockerNetworks(dc.Subnet)
+	if err != nil {
+		return nil, err // validated already
+	}
+	if d.Mesh, err = docker.NewNetwork(ctx, "mesh", &docker.NetworkArgs{
+		Name: pulumi.String("lamina-mesh"), Driver: pulumi.String("bridge"), Internal: pulumi.Bool(true),
+		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(meshNet.String())}},
+		Labels:      dockermesh.NetworkLabels(labels, ""),
+	}, withDocker, dockermesh.ReplaceNamed); err != nil {
+		return nil, err
+	}
+	if d.EdgeNetwork, err = docker.NewNetwork(ctx, "edge-network", &docker.NetworkArgs{
+		Name: pulumi.String("lamina-edge"), Driver: pulumi.String("bridge"),
+		Labels: dockermesh.NetworkLabels(labels, ""),
+	}, withDocker, dockermesh.ReplaceNamed); err != nil {
+		return nil, err
+	}
+	if d.PKI, err = dockermesh.NewPKI(ctx, "mesh-tls", dockermesh.PKIArgs{
+		Name: "Lamina mesh CA (" + ctx.Stack() + ")", Days: dc.TLSDays, Generation: dc.TLSGeneration,
+	}); err != nil {
+		return nil, err
+	}
+
+	return private, nil
+}
+
+// images declares the Lamina images built on this daemon (or taken prebuilt), and pulls
+// the others once and keeps them.
+func (d *DockerPlatform) images(ctx *pulumi.Context, cfg *config.Config, daemon string, withDocker pulumi.ResourceOption) error {
+	dc := cfg.Docker
+	for _, im := range []struct {
+		name  string
+		image config.Image
+	}{{llmserve.Name, cfg.Images.LLMServe}, {core.Name, cfg.Images.Core}, {dashboard.Name, cfg.Images.Dashboard}} {
+		built, err := newImage(ctx, cfg, im.name, im.image, nil, daemon, withDocker)
+		if err != nil {
+			return err
+		}
+		d.Images[im.name] = built.Ref
+		if !im.image.Build {
+			if d.Images[im.name], err = pull(ctx, im.name, im.image.Reference, withDocker); err != nil {
+				return err
+			}
+		}
+	}
+	for name, ref := range map[string]string{
+		chromadb.Name: cfg.Chroma.Image, "grafana": dc.Grafana.Image, "loki": dc.Loki.Image,
+		"vector": dc.Vector.Image, "proxy": dc.ProxyImage,
+	} {
+		var err error
+		if d.Images[name], err = pull(ctx, name, ref, withDocker); err != nil {
+			return err
+		}
+	}
+
+	return nil
+}
+
+// dockerServices are the target's services: the agent stack's, then Grafana, Loki and
+// Vector, with the settings their components give both targets.
+func dockerServices(ctx *pulumi.Context, cfg *config.Config, images map[string]pulumi.StringOutput, token, password pulumi.StringOutput) []dockermesh.ServiceArgs {
+	dc := cfg.Docker
 	url := func(service string, port int) string { return "http://" + service + ":" + strconv.Itoa(port) }
 	mb := func(q string) int64 { v, _ := config.ParseQuantity(q); return int64(v) }
 	cpus := func(q string) float64 { v, _ := config.ParseQuantity(q); return v }
@@ -185,14 +254,14 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) 
 		// pod's preflight must pass before `pulumi up` goes on.
 		llmDevices, llmCheck = []string{gpuDevices}, llmserve.VulkanCheck
 	}
-	services := []dockermesh.ServiceArgs{
-		{Name: llmserve.Name, Image: d.Images[llmserve.Name], Port: llmserve.Port, Env: merge(llm.Env),
+	return []dockermesh.ServiceArgs{
+		{Name: llmserve.Name, Image: images[llmserve.Name], Port: llmserve.Port, Env: merge(llm.Env),
 			Files:  []dockermesh.File{{Path: llmserve.Manifest, Content: pulumi.String(catalogueOf(llm).YAML())}},
 			Mounts: []dockermesh.Mount{{Host: dataDir(modelsVolume), Container: llmserve.ModelsDir}},
 			User:   user(llm.Security), MemoryBytes: mb(llm.Resources.Limits.Memory), CPUs: cpus(llm.Resources.Limits.CPU),
 			Callers: []string{core.Name, "edge"}, Streaming: true, Internet: llm.Downloads,
 			HealthPath: llmserve.HealthPath, StartupSeconds: llmserve.StartupSeconds, Devices: llmDevices, Check: llmCheck},
-		{Name: chromadb.Name, Image: d.Images[chromadb.Name], Port: chromadb.Port,
+		{Name: chromadb.Name, Image: images[chromadb.Name], Port: chromadb.Port,
 			Env: merge(chromadb.Settings(chromaLogConfig).Map(), map[string]string{
 				"CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": chromaTokenFile,
 			}),
@@ -203,7 +272,7 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) 
 			Mounts: []dockermesh.Mount{{Host: dataDir("chromadb"), Container: chromadb.DataDir}},
 			User:   user(ch.Security), MemoryBytes: mb(ch.Resources.Limits.Memory), CPUs: cpus(ch.Resources.Limits.CPU),
 			Callers: []string{core.Name, "edge"}, HealthPath: chromadb.HealthPath, StartupSeconds: chromadb.StartupSeconds},
-		{Name: core.Name, Image: d.Images[core.Name], Port: core.Port,
+		{Name: core.Name, Image: images[core.Name], Port: core.Port,
 			Command: append([]string{"python", "-m", "lamina.api.unified_server"}, core.Args(co.Mode, co.Agents)...),
 			Env:     merge(coreEnv, co.Env),
 			User:    user(co.Security), MemoryBytes: mb(co.Resources.Limits.Memory), CPUs: cpus(co.Resources.Limits.CPU),
@@ -215,12 +284,12 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) 
 				{Service: chromadb.Name, Port: chromadb.Port, Headers: map[string]pulumi.StringInput{
 					chromadb.TokenHeader: pulumi.Sprintf("Bearer %s", token)}},
 			}},
-		{Name: dashboard.Name, Image: d.Images[dashboard.Name], Port: dashboard.Port,
+		{Name: dashboard.Name, Image: images[dashboard.Name], Port: dashboard.Port,
 			Env:  merge(map[string]string{"LAMINA_API_URL": url(core.Name, core.Port)}, da.Env),
 			User: user(da.Security), MemoryBytes: mb(da.Resources.Limits.Memory), CPUs: cpus(da.Resources.Limits.CPU),
 			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: core.Name, Port: core.Port}},
 			HealthPath: dashboard.HealthPath, StartupSeconds: dashboard.StartupSeconds},
-		{Name: "grafana", Image: d.Images["grafana"], Port: grafanaPort,
+		{Name: "grafana", Image: images["grafana"], Port: grafanaPort,
 			Env: merge(grafana.Env(fmt.Sprintf("https://%s.%s:%d", grafana.Host, cfg.Edge.Domain, dc.EdgePort)).Map(), map[string]string{
 				"GF_SECURITY_ADMIN_USER": cfg.Grafana.AdminUser, "GF_SECURITY_ADMIN_PASSWORD__FILE": grafanaSecret,
 				"GF_PATHS_PROVISIONING": grafanaProvisioning,
@@ -233,34 +302,23 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) 
 			User:   grafanaUser, MemoryBytes: mb(dc.Grafana.Memory), CPUs: cpus(dc.Grafana.CPUs),
 			Callers: []string{"edge"}, Calls: []dockermesh.Call{{Service: "loki", Port: lokiPort}},
 			HealthPath: "/api/health", StartupSeconds: observabilityStartupSeconds},
-		{Name: "loki", Image: d.Images["loki"], Port: lokiPort, Command: []string{"-config.file=" + lokiConfig},
+		{Name: "loki", Image: images["loki"], Port: lokiPort, Command: []string{"-config.file=" + lokiConfig},
 			Files:  []dockermesh.File{{Path: lokiConfig, Content: pulumi.String(logs.LokiFile(lokiPort, "/loki", cfg.Logs.Loki.Retention))}},
 			Mounts: []dockermesh.Mount{{Host: dataDir("loki"), Container: "/loki"}},
 			User:   lokiUser, MemoryBytes: mb(dc.Loki.Memory), CPUs: cpus(dc.Loki.CPUs),
 			Callers: []string{"grafana", "vector"}, HealthPath: "/ready", StartupSeconds: observabilityStartupSeconds},
-		{Name: "vector", Image: d.Images["vector"], Command: []string{"--config", vectorConfig},
+		{Name: "vector", Image: images["vector"], Command: []string{"--config", vectorConfig},
 			Files:  []dockermesh.File{{Path: vectorConfig, Content: pulumi.String(vectorFile(url("loki", lokiPort), ctx.Stack()))}},
 			Mounts: []dockermesh.Mount{{Host: dockerSocket, Container: dockerSocket, ReadOnly: true}},
 			User:   vectorUser, MemoryBytes: mb(dc.Vector.Memory), CPUs: cpus(dc.Vector.CPUs),
 			Calls: []dockermesh.Call{{Service: "loki", Port: lokiPort}}},
 	}
-	for _, s := range services {
-		cert, err := d.PKI.Issue(ctx, s.Name, []string{s.Name, dockermesh.MeshName(s.Name)})
-		if err != nil {
-			return nil, Outputs{}, err
-		}
-		net, ok := private[s.Name]
-		if !ok {
-			return nil, Outputs{}, fmt.Errorf("docker target: service %s has no private network in config.DockerServices", s.Name)
-		}
-		s.Private, s.Mesh, s.ProxyImage = net, d.Mesh, dc.ProxyImage
-		s.Certificate, s.CACert, s.Labels = cert, d.PKI.CACert, labels
-		if d.Services[s.Name], err = dockermesh.NewService(ctx, s.Name, s, withDocker, pulumi.DependsOn(dirsReady)); err != nil {
-			return nil, Outputs{}, err
-		}
-	}
+}
 
-	// The edge: one hostname per service a browser reaches.
+// edge declares the one published port: a hostname per service a browser reaches. It
+// returns their URLs by hostname without the domain.
+func (d *DockerPlatform) edge(ctx *pulumi.Context, cfg *config.Config, labels map[string]string, withDocker pulumi.ResourceOption) (map[string]string, error) {
+	dc := cfg.Docker
 	var hostnames []string
 	var routes []dockermesh.Route
 	urls := map[string]string{}
@@ -274,7 +332,7 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) 
 	}
 	edgeCert, err := d.PKI.Issue(ctx, "edge", hostnames)
 	if err != nil {
-		return nil, Outputs{}, err
+		return nil, err
 	}
 	// The edge starts beside the services, not after them: nginx resolves each route's
 	// proxy per request, and `up` still ends only when every proxy, each waited for
@@ -284,22 +342,10 @@ func buildDocker(ctx *pulumi.Context, cfg *config.Config, probes config.Probes) 
 		Network: d.EdgeNetwork, Mesh: d.Mesh, ProxyImage: dc.ProxyImage,
 		Certificate: edgeCert, CACert: d.PKI.CACert, Labels: labels,
 	}, withDocker); err != nil {
-		return nil, Outputs{}, err
+		return nil, err
 	}
 
-	out := newOutputs(ctx, cfg, dc.EdgeAddress, urls, config.DataSubdirs)
-	out.CACertificate = d.PKI.CACert
-	out.GrafanaUser, out.GrafanaPass = pulumi.String(cfg.Grafana.AdminUser), password
-	refs := pulumi.Map{}
-	for _, name := range []string{llmserve.Name, chromadb.Name, core.Name, dashboard.Name} {
-		refs[name] = d.Images[name]
-	}
-	out.Images = refs
-	if d.VM != nil {
-		out.withVM(d.VM)
-	}
-	out.DockerHost = host
-	return d, out, nil
+	return urls, nil
 }
 
 // chromaTokenFile is where ChromaDB reads its token: one line, without a newline (a
