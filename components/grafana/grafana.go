@@ -210,7 +210,7 @@ func NewGrafana(ctx *pulumi.Context, name string, args GrafanaArgs, opts ...pulu
 	v.DeploymentStrategy.Type = "Recreate"
 	v.Resources = args.Resources
 	v.GrafanaIni = settings(args.RootURL)
-	v.Datasources = map[string]provisioning{"datasources.yaml": {APIVersion: 1, Datasources: args.Datasources}}
+	v.Datasources = map[string]provisioning{"datasources.yaml": datasourcesFile(args.Datasources)}
 	v.DashboardProviders = map[string]provisioning{"dashboardproviders.yaml": {APIVersion: 1, Providers: []provider{{
 		Name: providerName, OrgID: 1, Folder: DashboardFolder, Type: "file", DisableDeletion: true,
 		Options: map[string]string{"path": "/var/lib/grafana/dashboards/" + providerName},

@@ -346,3 +346,20 @@ func TestEnvSetsEveryGrafanaIniSetting(t *testing.T) {
 	}
 	assert.Equal(t, fromChart, env.Map())
 }
+
+// Grafana takes one default datasource per organization and refuses to start with two:
+// of several marked default, the first stays the default, on both targets.
+func TestOnlyTheFirstDefaultDatasourceIsTheDefault(t *testing.T) {
+	two := []grafana.Datasource{
+		{Name: "Loki", Type: "loki", UID: "loki", URL: "http://loki:3100", Access: "proxy", IsDefault: true},
+		{Name: "Prometheus", Type: "prometheus", UID: "prometheus", URL: "http://prometheus:9090", Access: "proxy", IsDefault: true},
+	}
+	var file map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(grafana.DatasourcesFile(two)), &file))
+	var defaults []any
+	for _, ds := range file["datasources"].([]any) {
+		defaults = append(defaults, ds.(map[string]any)["isDefault"])
+	}
+	assert.Equal(t, []any{true, false}, defaults)
+	assert.True(t, two[1].IsDefault, "the caller's datasources are left as they were")
+}

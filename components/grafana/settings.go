@@ -72,5 +72,18 @@ func Env(rootURL string) spec.Env {
 // DatasourcesFile is the provisioning file of datasources (the chart's datasources.yaml
 // holds the same).
 func DatasourcesFile(datasources []Datasource) string {
-	return kube.YAML(provisioning{APIVersion: 1, Datasources: datasources})
+	return kube.YAML(datasourcesFile(datasources))
+}
+
+// datasourcesFile provisions datasources with the first that IsDefault the only default:
+// Grafana refuses a second default in one organization and does not start.
+func datasourcesFile(datasources []Datasource) provisioning {
+	out := make([]Datasource, len(datasources))
+	copy(out, datasources)
+	seen := false
+	for i := range out {
+		out[i].IsDefault = out[i].IsDefault && !seen
+		seen = seen || out[i].IsDefault
+	}
+	return provisioning{APIVersion: 1, Datasources: out}
 }
