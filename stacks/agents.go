@@ -92,6 +92,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		ClaimReady: a.ModelStore.Claim,
 		IstioReady: llmReady,
 		GPU:        gpuResource,
+		Placement:  l.Placement,
 	}, k8s); err != nil {
 		return nil, err
 	}

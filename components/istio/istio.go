@@ -12,6 +12,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
+	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
 // Names of what the component declares, which other components refer to.
@@ -381,6 +382,9 @@ type istiodValues struct {
 	ReplicaCount     int            `json:"replicaCount"`
 	Resources        kube.Resources `json:"resources"`
 	MeshConfig       meshConfig     `json:"meshConfig"`
+	// TopologySpreadConstraints spread istiod's replicas (its pods are istio: pilot, the
+	// chart's selector without a revision).
+	TopologySpreadConstraints []spec.TopologySpread `json:"topologySpreadConstraints,omitempty"`
 }
 
 // meshConfig is merged over istiod's generated mesh configuration.
@@ -417,6 +421,7 @@ func istiodValuesFor(args IstioArgs) istiodValues {
 	v.CNI.Enabled = args.CNI
 	v.AutoscaleEnabled = false
 	v.ReplicaCount = args.IstiodReplicas
+	v.TopologySpreadConstraints = spec.Spread(args.IstiodReplicas, map[string]string{"istio": "pilot"}, true)
 	v.Resources = args.IstiodResources
 	v.MeshConfig.EnableTracing = true
 	otel := extensionProvider{Name: TracingProvider}
@@ -452,6 +457,8 @@ type gatewayValues struct {
 		MinAvailable int `json:"minAvailable"`
 	} `json:"podDisruptionBudget,omitempty"`
 	Resources kube.Resources `json:"resources"`
+	// TopologySpreadConstraints spread the gateway's pods when it may have several.
+	TopologySpreadConstraints []spec.TopologySpread `json:"topologySpreadConstraints,omitempty"`
 }
 
 func gatewayValuesFor(g Gateway) gatewayValues {
@@ -473,6 +480,7 @@ func gatewayValuesFor(g Gateway) gatewayValues {
 		}{g.MinReplicas - 1}
 	}
 	v.Resources = g.Resources
+	v.TopologySpreadConstraints = spec.Spread(g.MaxReplicas, GatewaySelector, true)
 	return v
 }
 

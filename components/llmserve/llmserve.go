@@ -14,6 +14,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/workload"
 	"github.com/lamina-os/lamina-infra/internal/kube"
+	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
 // Names, paths and ports of lamina-llm-serve.
@@ -125,6 +126,8 @@ type LLMServeArgs struct {
 	// server requests it, checks that it sees a Vulkan device before it starts, and is
 	// stopped before its replacement starts (two servers' models would not fit).
 	GPU string
+	// Placement chooses the nodes the servers may run on, by label and taint.
+	Placement spec.Placement
 }
 
 // GPULayers offloads every layer of a model to the GPU (llama-server's --n-gpu-layers;
@@ -212,6 +215,7 @@ func NewLLMServe(ctx *pulumi.Context, name string, args LLMServeArgs, opts ...pu
 		Devices:         gpuDevices(args.GPU),
 		Preflight:       preflight(args.GPU),
 		StopBeforeStart: args.GPU != "",
+		Placement:       args.Placement,
 	}, pulumi.Parent(l)); err != nil {
 		return nil, err
 	}

@@ -8,10 +8,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/internal/kube"
+	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
 // HostnameLabel is the node label a volume's node affinity selects on.
-const HostnameLabel = "kubernetes.io/hostname"
+const HostnameLabel = spec.HostnameLabel
 
 // HostVolumeArgs configure a HostVolume.
 type HostVolumeArgs struct {

@@ -103,6 +103,8 @@ type WorkloadArgs struct {
 	// StopBeforeStart replaces a pod by stopping it before its replacement starts, even
 	// with one replica (a brief outage): for pods whose resources cannot be held twice.
 	StopBeforeStart bool
+	// Placement chooses the nodes the pods may run on, by label and taint.
+	Placement spec.Placement
 }
 
 // Workload is the application's resources.
@@ -227,6 +229,9 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 			InitContainers:               initContainers,
 			Containers:                   corev1.ContainerArray{container},
 			Volumes:                      volumes,
+			NodeSelector:                 nodeSelector(args.Placement),
+			Tolerations:                  tolerations(args.Placement),
+			TopologySpreadConstraints:    spread(args.Kind, args.Replicas, selector),
 		},
 	}
 	meta := kube.Meta(args.Name, args.Namespace, selector)
@@ -283,6 +288,53 @@ func NewWorkload(ctx *pulumi.Context, name string, args WorkloadArgs, opts ...pu
 		return nil, err
 	}
 	return w, nil
+}
+
+// spread is spec.Spread as a pod template's constraints.
+func spread(kind string, replicas int, selector map[string]string) corev1.TopologySpreadConstraintArray {
+	var out corev1.TopologySpreadConstraintArray
+	for _, c := range spec.Spread(replicas, selector, kind == Deployment) {
+		args := &corev1.TopologySpreadConstraintArgs{
+			MaxSkew: pulumi.Int(c.MaxSkew), TopologyKey: pulumi.String(c.TopologyKey), WhenUnsatisfiable: pulumi.String(c.WhenUnsatisfiable),
+			LabelSelector:    &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(c.LabelSelector.MatchLabels)},
+			NodeTaintsPolicy: pulumi.String(c.NodeTaintsPolicy),
+		}
+		if len(c.MatchLabelKeys) > 0 {
+			args.MatchLabelKeys = pulumi.ToStringArray(c.MatchLabelKeys)
+		}
+		out = append(out, args)
+	}
+	return out
+}
+
+// nodeSelector and tolerations are a placement's, nil when it sets none.
+func nodeSelector(p spec.Placement) pulumi.StringMapInput {
+	if len(p.NodeSelector) == 0 {
+		return nil
+	}
+	return pulumi.ToStringMap(p.NodeSelector)
+}
+
+func tolerations(p spec.Placement) corev1.TolerationArray {
+	var out corev1.TolerationArray
+	for _, t := range p.Tolerations {
+		op := t.Operator
+		if op == "" {
+			op = "Equal"
+		}
+		tol := &corev1.TolerationArgs{Operator: pulumi.String(op)}
+		if t.Key != "" {
+			tol.Key = pulumi.String(t.Key)
+		}
+		if t.Value != "" {
+			tol.Value = pulumi.String(t.Value)
+		}
+		if t.Effect != "" {
+			tol.Effect = pulumi.String(t.Effect)
+		}
+		out = append(out, tol)
+	}
+	return out
 }
 
 // resources are a container's requests and limits, with devices (extended resources,

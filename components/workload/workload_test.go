@@ -16,6 +16,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/workload"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
 const (
@@ -293,4 +294,66 @@ func TestControllerWaitsForItsDependenciesAndStatefulSetNamesItsService(t *testi
 
 	_, err = declare(t, func(_ *pulumi.Context, a *workload.WorkloadArgs) { a.Kind = "DaemonSet" })
 	assert.ErrorContains(t, err, `workload core: kind "DaemonSet" is neither Deployment nor StatefulSet`)
+}
+
+// Several replicas are spread across nodes as a rule and across zones as a preference,
+// with cordoned nodes left out and a Deployment's old pods not counted; one replica is
+// not spread. A StatefulSet's pods have no pod-template-hash to match.
+func TestReplicasAreSpreadAcrossNodesAndZones(t *testing.T) {
+	constraint := func(key, unsatisfiable string, deployment bool) map[string]any {
+		c := map[string]any{
+			"maxSkew": float64(1), "topologyKey": key, "whenUnsatisfiable": unsatisfiable, "nodeTaintsPolicy": "Honor",
+			"labelSelector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "lamina-core"}},
+		}
+		if deployment {
+			c["matchLabelKeys"] = []any{"pod-template-hash"}
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name     string
+		kind     string
+		replicas int
+	}{{"one replica", workload.Deployment, 1}, {"three replicas", workload.Deployment, 3}, {"a StatefulSet of two", workload.StatefulSet, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := declare(t, func(_ *pulumi.Context, a *workload.WorkloadArgs) { a.Kind, a.Replicas = tc.kind, tc.replicas })
+			require.NoError(t, err)
+			typ := deploymentType
+			if tc.kind == workload.StatefulSet {
+				typ = statefulSetType
+			}
+			spec := podSpec(t, find(t, g, typ, "core"))
+			if tc.replicas == 1 {
+				assert.NotContains(t, spec, "topologySpreadConstraints")
+				return
+			}
+			deployment := tc.kind == workload.Deployment
+			assert.Equal(t, []any{
+				constraint("kubernetes.io/hostname", "DoNotSchedule", deployment),
+				constraint("topology.kubernetes.io/zone", "ScheduleAnyway", deployment),
+			}, spec["topologySpreadConstraints"])
+		})
+	}
+}
+
+// A placement reaches the pods as a node selector and tolerations; an Equal toleration
+// of no operator is written Equal, and empty fields are left out. No placement: neither.
+func TestPlacementChoosesTheNodesByLabelAndTaint(t *testing.T) {
+	g, err := declare(t, nil)
+	require.NoError(t, err)
+	pod := podSpec(t, find(t, g, deploymentType, "core"))
+	assert.NotContains(t, pod, "nodeSelector")
+	assert.NotContains(t, pod, "tolerations")
+
+	g, err = declare(t, func(_ *pulumi.Context, a *workload.WorkloadArgs) {
+		a.Placement.NodeSelector = map[string]string{"lamina.io/gpu": "true"}
+		a.Placement.Tolerations = []spec.Toleration{{Key: "lamina.io/gpu", Value: "true", Effect: "NoSchedule"}, {Operator: "Exists"}}
+	})
+	require.NoError(t, err)
+	pod = podSpec(t, find(t, g, deploymentType, "core"))
+	assert.Equal(t, map[string]any{"lamina.io/gpu": "true"}, pod["nodeSelector"])
+	assert.Equal(t, []any{
+		map[string]any{"key": "lamina.io/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+		map[string]any{"operator": "Exists"},
+	}, pod["tolerations"])
 }

@@ -4,7 +4,10 @@ package config
 // problems.go and quantity.go.
 
 import (
+	"maps"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -125,3 +128,59 @@ var (
 	imageDigest  = regexp.MustCompile(`@sha256:[a-f0-9]{64}$`)
 	imageLastSeg = regexp.MustCompile(`[^/]*$`)
 )
+
+// Kubernetes label keys (an optional DNS-subdomain prefix and a name) and values.
+var (
+	labelName   = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelPrefix = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	labelValue  = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
+)
+
+// validLabelKey says whether k is a Kubernetes label key, such as lamina.io/gpu.
+func validLabelKey(k string) bool {
+	prefix, name, found := strings.Cut(k, "/")
+	if !found {
+		return labelName.MatchString(k)
+	}
+	return len(prefix) <= 253 && labelPrefix.MatchString(prefix) && labelName.MatchString(name)
+}
+
+// validatePlacement checks node labels and tolerations, and that the target has nodes.
+func validatePlacement(c *Config, ps *problems, key string, p Placement) {
+	if c.Cluster.Target == TargetDocker && (len(p.NodeSelector) > 0 || len(p.Tolerations) > 0) {
+		ps.add(key, "the Docker target has no nodes to choose; remove it, or use lamina:cluster.target colima or existing")
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(p.NodeSelector)) {
+		if !validLabelKey(k) {
+			ps.add(entryKey(key+".nodeSelector", k), "%s is not a Kubernetes label key; allowed: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.'", quote(k))
+		}
+		if v := p.NodeSelector[k]; !labelValue.MatchString(v) {
+			ps.add(entryKey(key+".nodeSelector", k), "%s is not a Kubernetes label value; allowed: up to 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", quote(v))
+		}
+	}
+	for i, t := range p.Tolerations {
+		tk := key + ".tolerations[" + strconv.Itoa(i) + "]"
+		if t.Key != "" && !validLabelKey(t.Key) {
+			ps.add(tk+".key", "%s is not a taint key; allowed: a Kubernetes label key", quote(t.Key))
+		}
+		switch t.Operator {
+		case "Exists":
+			if t.Value != "" {
+				ps.add(tk+".value", "must be empty with operator Exists, which admits any value")
+			}
+		case "Equal", "":
+			if t.Key == "" {
+				ps.add(tk+".key", "is empty; operator Equal needs the taint's key (Exists with no key admits every taint)")
+			}
+			if !labelValue.MatchString(t.Value) {
+				ps.add(tk+".value", "%s is not a taint value; allowed: a Kubernetes label value", quote(t.Value))
+			}
+		default:
+			ps.add(tk+".operator", "%s is not allowed; allowed: Equal, Exists", quote(t.Operator))
+		}
+		if !slices.Contains([]string{"", "NoSchedule", "PreferNoSchedule", "NoExecute"}, t.Effect) {
+			ps.add(tk+".effect", "%s is not allowed; allowed: NoSchedule, PreferNoSchedule, NoExecute, or empty for all three", quote(t.Effect))
+		}
+	}
+}

@@ -96,7 +96,16 @@ type LLMServe struct {
 	// Defaults maps a use case to the model that serves it. Allowed: models of the
 	// catalogue that list the use case.
 	Defaults map[string]string `json:"defaults"`
+	// Placement chooses the nodes the servers may run on by label and taint (the GPU or
+	// large-memory nodes of a cluster), never by a node's name. Empty: any node.
+	Placement Placement `json:"placement"`
 }
+
+// Placement chooses nodes by label and taint; its fields are documented in package spec.
+type (
+	Placement  = spec.Placement
+	Toleration = spec.Toleration
+)
 
 // LLM backends lamina-llm-serve implements.
 const BackendLlamaCpp = "llama.cpp"

@@ -137,6 +137,7 @@ func validateLLM(c *Config, ps *problems) {
 	validateSecurity(ps, key+".security", l.Security)
 	validateEnv(c, ps, key, l.Env)
 	validateSize(ps, key+".modelStoreSize", l.ModelStoreSize, 64<<40, "64Ti")
+	validatePlacement(c, ps, key+".placement", l.Placement)
 
 	total := 0.0
 	enabled := 0

@@ -1,0 +1,98 @@
+package stacks_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lamina-os/lamina-infra/stacks/config"
+)
+
+// Every workload of several replicas the program declares is spread across nodes as a
+// rule, and a PodDisruptionBudget of its namespace selects its pods, so that a node's
+// drain takes at most one: production's llm-serve and agent server, and, through their
+// charts, its two istiods and its gateway, which may scale to five (each chart makes its
+// own budget). Development runs one of each: nothing is
+// spread.
+func TestEveryWorkloadOfSeveralReplicasIsSpreadAndBudgeted(t *testing.T) {
+	for _, stack := range bothStacks {
+		t.Run(stack, func(t *testing.T) {
+			g := deployStack(t, stack)
+			budgets := map[string][]map[string]any{}
+			for _, pdb := range kind(g, "PodDisruptionBudget") {
+				budgets[namespaceOf(pdb)] = append(budgets[namespaceOf(pdb)], field(pdb.Inputs, "spec", "selector", "matchLabels").(map[string]any))
+			}
+			var spread []string
+			for _, k := range []string{"Deployment", "StatefulSet"} {
+				for _, r := range kind(g, k) {
+					replicas, _ := field(r.Inputs, "spec", "replicas").(float64)
+					if replicas < 2 {
+						continue
+					}
+					spread = append(spread, nameOf(r))
+					labels := field(r.Inputs, "spec", "selector", "matchLabels").(map[string]any)
+					assert.Contains(t, budgets[namespaceOf(r)], labels, "%s %s has a disruption budget", k, nameOf(r))
+					constraints := list(field(r.Inputs, "spec", "template", "spec", "topologySpreadConstraints"))
+					require.NotEmpty(t, constraints, "%s %s is spread", k, nameOf(r))
+					first := constraints[0].(map[string]any)
+					assert.Equal(t, "kubernetes.io/hostname", first["topologyKey"])
+					assert.Equal(t, "DoNotSchedule", first["whenUnsatisfiable"])
+					assert.Equal(t, labels, field(first, "labelSelector", "matchLabels"))
+				}
+			}
+			gateway := list(field(release(t, g, "istio-ingressgateway").Inputs["values"], "topologySpreadConstraints"))
+			istiod := list(field(release(t, g, "istiod").Inputs["values"], "topologySpreadConstraints"))
+			if stack == "production" {
+				assert.ElementsMatch(t, []string{"lamina-llm-serve", "lamina-core"}, spread)
+				require.Len(t, gateway, 2, "the gateway scales to five")
+				assert.Equal(t, "kubernetes.io/hostname", field(gateway[0], "topologyKey"))
+				assert.Equal(t, map[string]any{"istio": "ingressgateway"}, field(gateway[0], "labelSelector", "matchLabels"))
+				require.Len(t, istiod, 2, "two istiods")
+				assert.Equal(t, map[string]any{"istio": "pilot"}, field(istiod[0], "labelSelector", "matchLabels"))
+			} else {
+				assert.Empty(t, spread)
+				assert.Empty(t, gateway)
+				assert.Empty(t, istiod)
+			}
+		})
+	}
+}
+
+// The nodes llm-serve may run on are chosen in config by label and taint, never by a
+// node's name; bad labels and operators are refused by key, and the Docker target,
+// which has no nodes, refuses a placement.
+func TestLLMServeIsPlacedByLabelAndTaint(t *testing.T) {
+	src := stackSource(t, "production", map[string]string{"lamina:llm": `{"placement": {"nodeSelector": {"lamina.io/gpu": "true"},` +
+		`"tolerations": [{"key": "lamina.io/gpu", "operator": "Exists", "effect": "NoSchedule"}]}}`})
+	g := preview(t, src)
+	pod := field(object(t, g, "Deployment", "lamina-llm-serve").Inputs, "spec", "template", "spec")
+	assert.Equal(t, map[string]any{"lamina.io/gpu": "true"}, field(pod, "nodeSelector"))
+	assert.Equal(t, []any{map[string]any{"key": "lamina.io/gpu", "operator": "Exists", "effect": "NoSchedule"}}, field(pod, "tolerations"))
+	assert.Nil(t, field(object(t, g, "Deployment", "lamina-core").Inputs, "spec", "template", "spec", "nodeSelector"), "only llm-serve is placed")
+
+	for _, tc := range []struct {
+		stack, llm string
+		want       []string
+	}{
+		{"production", `{"placement": {"nodeSelector": {"-gpu": "yes please"}, "tolerations": [{"key": "gpu", "operator": "In"}, {"value": "x", "operator": "Exists", "effect": "Never"}]}}`, []string{
+			`lamina:llm.placement.nodeSelector["-gpu"]: "-gpu" is not a Kubernetes label key; allowed: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.'`,
+			`lamina:llm.placement.nodeSelector["-gpu"]: "yes please" is not a Kubernetes label value; allowed: up to 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit`,
+			`lamina:llm.placement.tolerations[0].operator: "In" is not allowed; allowed: Equal, Exists`,
+			`lamina:llm.placement.tolerations[1].effect: "Never" is not allowed; allowed: NoSchedule, PreferNoSchedule, NoExecute, or empty for all three`,
+			`lamina:llm.placement.tolerations[1].value: must be empty with operator Exists, which admits any value`,
+		}},
+		{"compact", `{"placement": {"nodeSelector": {"lamina.io/gpu": "true"}}}`, []string{
+			`lamina:llm.placement: the Docker target has no nodes to choose; remove it, or use lamina:cluster.target colima or existing`,
+		}},
+	} {
+		_, err := config.Load(stackSource(t, tc.stack, map[string]string{"lamina:llm": tc.llm}), nil)
+		var cerr *config.ConfigError
+		require.ErrorAs(t, err, &cerr, tc.stack)
+		var got []string
+		for _, p := range cerr.Problems {
+			got = append(got, p.String())
+		}
+		assert.Equal(t, tc.want, got, tc.stack)
+	}
+}
