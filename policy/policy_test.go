@@ -203,7 +203,7 @@ func TestPackAsTheAnalyzerLoadsIt(t *testing.T) {
 		"deny_helm_inline_credentials", "deny_namespace_outside_mesh", "deny_peer_authentication_not_strict",
 		"deny_service_exposed", "deny_sidecar_injection_disabled",
 	}
-	wantAdvisory := []string{"warn_container_runs_as_root", "warn_container_without_limits", "warn_image_latest"}
+	wantAdvisory := []string{"warn_container_runs_as_root", "warn_container_without_limits", "warn_image_latest", "warn_replicas_not_spread"}
 	if !slices.Equal(mandatory, wantMandatory) || !slices.Equal(advisory, wantAdvisory) {
 		t.Errorf("mandatory %q\nadvisory %q", mandatory, advisory)
 	}
@@ -303,6 +303,22 @@ func container(name, role, service string, networks ...string) Resource {
 	}}
 }
 
+// workload is a Deployment or StatefulSet of replicas whose pods carry labels.
+func workload(kind, namespace, name string, replicas int, labels map[string]any) Resource {
+	return Resource{URN: kind + "-" + name, Type: "kubernetes:apps/v1:" + kind, Properties: map[string]any{
+		"apiVersion": "apps/v1", "kind": kind, "metadata": map[string]any{"name": name, "namespace": namespace},
+		"spec": map[string]any{"replicas": float64(replicas), "template": map[string]any{"metadata": map[string]any{"labels": labels}}},
+	}}
+}
+
+// budget is a PodDisruptionBudget selecting matchLabels.
+func budget(namespace, name string, matchLabels map[string]any) Resource {
+	return Resource{URN: "pdb-" + name, Type: "kubernetes:policy/v1:PodDisruptionBudget", Properties: map[string]any{
+		"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": map[string]any{"name": name, "namespace": namespace},
+		"spec": map[string]any{"maxUnavailable": float64(1), "selector": map[string]any{"matchLabels": matchLabels}},
+	}}
+}
+
 func TestStackWideChecks(t *testing.T) {
 	p := load(t)
 	enabled := map[string]any{"istio-injection": "enabled"}
@@ -339,6 +355,16 @@ func TestStackWideChecks(t *testing.T) {
 			container("lamina-loki-proxy", "proxy", "loki", "lamina-loki", "lamina-mesh"),
 			container("lamina-grafana-proxy", "proxy", "grafana", "lamina-grafana", "lamina-mesh", "lamina-loki"),
 		}, []string{StackDockerPrivateNetworks + ": container lamina-grafana-proxy shares network lamina-loki with service container lamina-loki, which only loki's proxy may reach; give it a network of its own"}},
+		// Several replicas need a budget of their namespace that selects their pods.
+		"replicas with their budget, and one replica without": {append(slices.Clone(base),
+			workload("Deployment", "lamina-system", "lamina-core", 2, map[string]any{"app.kubernetes.io/name": "lamina-core", "tier": "agents"}),
+			budget("lamina-system", "lamina-core", map[string]any{"app.kubernetes.io/name": "lamina-core"}),
+			workload("StatefulSet", "lamina-system", "chromadb", 1, map[string]any{"app.kubernetes.io/name": "chromadb"})), nil},
+		"replicas whose budget selects other pods or lives elsewhere": {append(slices.Clone(base),
+			workload("Deployment", "lamina-system", "lamina-core", 2, map[string]any{"app.kubernetes.io/name": "lamina-core"}),
+			budget("lamina-system", "dashboard", map[string]any{"app.kubernetes.io/name": "lamina-dashboard"}),
+			budget("monitoring", "lamina-core", map[string]any{"app.kubernetes.io/name": "lamina-core"})),
+			[]string{StackReplicasBudgeted + ": Deployment lamina-system/lamina-core runs several replicas but no PodDisruptionBudget in its namespace selects its pods; declare one (maxUnavailable 1), so that a node's drain keeps the service up"}},
 		"a namespace without default deny": {append(slices.Clone(base[:5]), base[5],
 			istio("AuthorizationPolicy", "monitoring", "deny-all", map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "grafana"}}})),
 			[]string{StackDefaultDeny + ": namespace monitoring is in the mesh but has no default-deny AuthorizationPolicy: declare one with an empty spec (no selector, no rules), so that only the declared flows are allowed"}},

@@ -22,10 +22,53 @@ const (
 	// holds its container and its proxy and nothing else, so that only the proxy
 	// reaches the service.
 	StackDockerPrivateNetworks = "stack_docker_private_networks"
+	// StackReplicasBudgeted: a Deployment or StatefulSet of more than one replica has a
+	// PodDisruptionBudget in its namespace that selects its pods, so that a node's drain
+	// keeps the service up.
+	StackReplicasBudgeted = "stack_replicas_budgeted"
 )
 
 // StackChecks are the names of the stack-wide checks.
-var StackChecks = []string{StackMeshWideStrict, StackDefaultDeny, StackDockerPrivateNetworks}
+var StackChecks = []string{StackMeshWideStrict, StackDefaultDeny, StackDockerPrivateNetworks, StackReplicasBudgeted}
+
+// checkBudgets runs StackReplicasBudgeted.
+func checkBudgets(stackURN string, resources []Resource) []Violation {
+	type workload struct {
+		kind, namespace, name string
+		labels                map[string]any
+	}
+	var replicated []workload
+	budgets := map[string][]map[string]any{}
+	for _, r := range resources {
+		props := r.Properties
+		kind, _ := props["kind"].(string)
+		ns := str(props, "metadata", "namespace")
+		switch apiVersion, _ := props["apiVersion"].(string); {
+		case apiVersion == "apps/v1" && (kind == "Deployment" || kind == "StatefulSet"):
+			if replicas, _ := asMap(props["spec"])["replicas"].(float64); replicas > 1 {
+				replicated = append(replicated, workload{kind, ns, str(props, "metadata", "name"), asMap(asMap(asMap(asMap(props["spec"])["template"])["metadata"])["labels"])})
+			}
+		case apiVersion == "policy/v1" && kind == "PodDisruptionBudget":
+			budgets[ns] = append(budgets[ns], asMap(asMap(asMap(props["spec"])["selector"])["matchLabels"]))
+		}
+	}
+	var out []Violation
+	for _, w := range replicated {
+		covered := slices.ContainsFunc(budgets[w.namespace], func(selector map[string]any) bool {
+			for k, v := range selector {
+				if w.labels[k] != v {
+					return false
+				}
+			}
+			return len(selector) > 0
+		})
+		if !covered {
+			out = append(out, Violation{Policy: StackReplicasBudgeted, URN: stackURN, Level: Mandatory, Message: fmt.Sprintf(
+				"%s %s/%s runs several replicas but no PodDisruptionBudget in its namespace selects its pods; declare one (maxUnavailable 1), so that a node's drain keeps the service up", w.kind, w.namespace, w.name)})
+		}
+	}
+	return out
+}
 
 // dockerContainer is what the stack-wide check reads of a Docker container.
 type dockerContainer struct {
@@ -123,7 +166,7 @@ func (p *Pack) CheckStack(ctx context.Context, stackURN string, resources []Reso
 		}
 	}
 
-	out := checkDockerNetworks(stackURN, resources)
+	out := slices.Concat(checkDockerNetworks(stackURN, resources), checkBudgets(stackURN, resources))
 	// The mesh's checks are for stacks on Kubernetes; the Docker target has its own.
 	if !meshWide && kubernetes {
 		out = append(out, Violation{Policy: StackMeshWideStrict, URN: stackURN, Level: Mandatory, Message: fmt.Sprintf(

@@ -58,3 +58,28 @@ image_tag(image) := tag if {
 tag_of(name) := split(name, ":")[1] if contains(name, ":")
 
 tag_of(name) := "latest" if not contains(name, ":")
+
+# METADATA
+# title: Replicas are spread across nodes
+# description: >-
+#   A Deployment or StatefulSet of more than one replica spreads its pods across nodes: a
+#   topology spread constraint on kubernetes.io/hostname that is a rule (DoNotSchedule),
+#   or a required pod anti-affinity on it, so that one node's loss or drain takes at
+#   most one of them.
+warn_replicas_not_spread contains msg if {
+	input.kind in {"Deployment", "StatefulSet"}
+	object.get(input, ["spec", "replicas"], 1) > 1
+	not spread_across_nodes
+	msg := sprintf("%s runs %d replicas that may all land on one node; add a topologySpreadConstraint on kubernetes.io/hostname with whenUnsatisfiable DoNotSchedule", [object_name, input.spec.replicas])
+}
+
+spread_across_nodes if {
+	some c in object.get(pod_template, ["spec", "topologySpreadConstraints"], [])
+	c.topologyKey == "kubernetes.io/hostname"
+	c.whenUnsatisfiable == "DoNotSchedule"
+}
+
+spread_across_nodes if {
+	some term in object.get(pod_template, ["spec", "affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"], [])
+	term.topologyKey == "kubernetes.io/hostname"
+}
