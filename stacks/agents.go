@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/chromadb"
@@ -12,14 +13,13 @@ import (
 	"github.com/lamina-os/lamina-infra/components/llmserve"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/network"
-	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/stacks/config"
 )
 
 // AgentPlatform is what the agent stack declares.
 type AgentPlatform struct {
-	ModelStore   *storage.HostVolume
-	ChromaVolume *storage.HostVolume
+	ModelStore   *corev1.PersistentVolumeClaim
+	ChromaVolume *corev1.PersistentVolumeClaim
 	// Images are the Lamina images by workload (lamina-llm-serve, lamina-core,
 	// lamina-dashboard).
 	Images   map[string]*images.Image
@@ -62,7 +62,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	}
 
 	l := cfg.LLM
-	if a.ModelStore, err = hostVolume(ctx, cfg, cl, names[llmNS], modelsVolume, l.ModelStoreSize); err != nil {
+	if a.ModelStore, err = volume(ctx, cfg, cl, names[llmNS], modelsVolume, l.ModelStoreSize); err != nil {
 		return nil, err
 	}
 	llmImage := a.Images[llmserve.Name]
@@ -89,7 +89,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		Env:        l.Env,
 		Catalogue:  catalogueOf(l),
 		Claim:      modelsVolume + "-data",
-		ClaimReady: a.ModelStore.Claim,
+		ClaimReady: a.ModelStore,
 		IstioReady: llmReady,
 		GPU:        gpuResource,
 		Placement:  l.Placement,
@@ -98,7 +98,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 	}
 
 	ch := cfg.Chroma
-	if a.ChromaVolume, err = hostVolume(ctx, cfg, cl, names[systemNS], chromaVolume, ch.StorageSize); err != nil {
+	if a.ChromaVolume, err = volume(ctx, cfg, cl, names[systemNS], chromaVolume, ch.StorageSize); err != nil {
 		return nil, err
 	}
 	var token pulumi.StringInput
@@ -114,7 +114,7 @@ func buildAgents(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, m
 		RunAsUser:     ch.Security.RunAsUser, RunAsGroup: ch.Security.RunAsGroup,
 		Token:      token,
 		Claim:      chromaVolume + "-data",
-		ClaimReady: a.ChromaVolume.Claim,
+		ClaimReady: a.ChromaVolume,
 		IstioReady: mesh.sidecars(),
 	}, k8s); err != nil {
 		return nil, err

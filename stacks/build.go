@@ -118,7 +118,13 @@ func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, prob
 			args.DockerHost = vm.DockerHost
 		}
 	case config.TargetExisting:
-		args.DataDir, args.DataSubdirs = cfg.Data.Dir, config.DataSubdirs
+		if cfg.Storage.Provisioned() {
+			// Every volume is a claim of the cluster's classes: no directory on a node,
+			// and no class of the program's.
+			args.StorageClassExists, args.StorageClass = true, cfg.Storage.Class
+		} else {
+			args.DataDir, args.DataSubdirs = cfg.Data.Dir, config.DataSubdirs
+		}
 		args.KubeContext = pulumi.String(cfg.Cluster.Context)
 		args.KubeconfigPath = cfg.Cluster.Kubeconfig
 		args.ClusterIdentifier = "existing:" + cfg.Cluster.Context

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/cluster"
@@ -135,9 +136,21 @@ const (
 	lokiVolume       = "loki"
 )
 
-// hostVolume declares the volume name on this stack's node.
-func hostVolume(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, namespace pulumi.StringInput, name, size string) (*storage.HostVolume, error) {
-	return storage.NewHostVolume(ctx, name+"-data", storage.HostVolumeArgs{
+// volume declares the volume name and returns its claim, which the workloads wait for:
+// a claim of its class (lamina:storage), or a directory of data.dir on this stack's
+// node, as a PersistentVolume bound to the claim.
+func volume(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, namespace pulumi.StringInput, name, size string) (*corev1.PersistentVolumeClaim, error) {
+	if class := cfg.Storage.ClassOf(name); class != "" {
+		c, err := storage.NewClaim(ctx, name+"-data", storage.ClaimArgs{
+			ClaimName: name + "-data", Namespace: namespace, Size: size,
+			StorageClass: class, AccessMode: cfg.Storage.AccessModeOf(name),
+		}, pulumi.Providers(cl.Provider))
+		if err != nil {
+			return nil, err
+		}
+		return c.Claim, nil
+	}
+	v, err := storage.NewHostVolume(ctx, name+"-data", storage.HostVolumeArgs{
 		VolumeName:   cfg.ClusterName(name),
 		ClaimName:    name + "-data",
 		Namespace:    namespace,
@@ -147,4 +160,8 @@ func hostVolume(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, na
 		Node:         cl.Nodes.Index(pulumi.Int(0)),
 		After:        cl.HostDirs,
 	}, pulumi.Providers(cl.Provider))
+	if err != nil {
+		return nil, err
+	}
+	return v.Claim, nil
 }

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lamina-os/lamina-infra/components/cluster"
@@ -11,7 +12,6 @@ import (
 	"github.com/lamina-os/lamina-infra/components/logs"
 	"github.com/lamina-os/lamina-infra/components/monitoring"
 	"github.com/lamina-os/lamina-infra/components/network"
-	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/components/tracing"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/stacks/config"
@@ -19,11 +19,11 @@ import (
 
 // MonitoringPlatform is what the monitoring and observability parts of a stack declare.
 type MonitoringPlatform struct {
-	PrometheusVolume *storage.HostVolume
+	PrometheusVolume *corev1.PersistentVolumeClaim
 	Monitoring       *monitoring.Monitoring
-	GrafanaVolume    *storage.HostVolume
+	GrafanaVolume    *corev1.PersistentVolumeClaim
 	Grafana          *grafana.Grafana
-	LokiVolume       *storage.HostVolume
+	LokiVolume       *corev1.PersistentVolumeClaim
 	Logs             *logs.Logs
 	Tracing          *tracing.Tracing
 	Kiali            *kiali.Kiali
@@ -39,7 +39,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	p := cfg.Monitoring.Prometheus
 	m := &MonitoringPlatform{}
 	var err error
-	if m.PrometheusVolume, err = hostVolume(ctx, cfg, cl, ns, prometheusVolume, p.StorageSize); err != nil {
+	if m.PrometheusVolume, err = volume(ctx, cfg, cl, ns, prometheusVolume, p.StorageSize); err != nil {
 		return nil, err
 	}
 	if m.Monitoring, err = monitoring.NewMonitoring(ctx, "monitoring", monitoring.MonitoringArgs{
@@ -52,7 +52,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		Retention:                 p.Retention,
 		ScrapeInterval:            p.ScrapeInterval.Duration,
 		Claim:                     prometheusVolume + "-data",
-		Volume:                    m.PrometheusVolume.Claim,
+		Volume:                    m.PrometheusVolume,
 		IstioReady:                mesh.Istio.Sidecars,
 		Resources:                 p.Resources,
 		KubeStateMetricsResources: p.KubeStateMetricsResources,
@@ -61,7 +61,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	}
 
 	l := cfg.Logs
-	if m.LokiVolume, err = hostVolume(ctx, cfg, cl, ns, lokiVolume, l.Loki.StorageSize); err != nil {
+	if m.LokiVolume, err = volume(ctx, cfg, cl, ns, lokiVolume, l.Loki.StorageSize); err != nil {
 		return nil, err
 	}
 	if m.Logs, err = logs.NewLogs(ctx, "logs", logs.LogsArgs{
@@ -71,7 +71,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		NamespaceName:   config.NamespaceMonitoring,
 		Retention:       l.Loki.Retention,
 		Claim:           lokiVolume + "-data",
-		Volume:          m.LokiVolume.Claim,
+		Volume:          m.LokiVolume,
 		LokiResources:   l.Loki.Resources,
 		VectorResources: l.Vector.Resources,
 		IstioReady:      mesh.Istio.Sidecars,
@@ -99,7 +99,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 	}
 
 	g := cfg.Grafana
-	if m.GrafanaVolume, err = hostVolume(ctx, cfg, cl, ns, grafanaVolume, g.StorageSize); err != nil {
+	if m.GrafanaVolume, err = volume(ctx, cfg, cl, ns, grafanaVolume, g.StorageSize); err != nil {
 		return nil, err
 	}
 	var password pulumi.StringInput
@@ -113,7 +113,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluste
 		AdminUser:     g.AdminUser,
 		AdminPassword: password,
 		Claim:         grafanaVolume + "-data",
-		Volume:        m.GrafanaVolume.Claim,
+		Volume:        m.GrafanaVolume,
 		Resources:     g.Resources,
 		RootURL:       edge.URL(cfg.Edge.Domain, grafana.Host) + "/",
 		Datasources: []grafana.Datasource{

@@ -96,3 +96,64 @@ func TestLLMServeIsPlacedByLabelAndTaint(t *testing.T) {
 		assert.Equal(t, tc.want, got, tc.stack)
 	}
 }
+
+// On an existing cluster of several nodes every volume is a claim of the cluster's own
+// StorageClass: no volume is pinned to a node or a host directory, the program declares
+// no class and no host-directory Job, and `pulumi destroy` leaves each claim (and its
+// data) in the cluster. The model store, which the three llm-serve replicas mount on
+// any node, is ReadWriteMany; a store they cannot all mount is refused by key, and so
+// are claims on the Colima target, which keeps its data in data.dir.
+func TestAnExistingClusterKeepsItsVolumesInItsStorageClasses(t *testing.T) {
+	// The example stack file of docs/examples.
+	lab := func(overrides map[string]string) *config.Source {
+		src, err := config.ReadStackFile("../docs/examples", "lamina-infra", "lab")
+		require.NoError(t, err)
+		require.NoError(t, src.AssumeSecret(grafanaPassword))
+		for k, v := range overrides {
+			src.Values[k] = v
+		}
+		return src
+	}
+	g := preview(t, lab(nil))
+	assert.Empty(t, kind(g, "PersistentVolume"), "no volume is pinned to a node")
+	assert.Empty(t, kind(g, "StorageClass"), "the cluster's classes, not the program's")
+	assert.Nil(t, g.Find("kubernetes:batch/v1:Job", "cluster-host-dirs"), "no host directory is made")
+	claims := map[string][]any{}
+	for _, c := range kind(g, "PersistentVolumeClaim") {
+		claims[nameOf(c)] = []any{field(c.Inputs, "spec", "storageClassName"), list(field(c.Inputs, "spec", "accessModes"))[0], c.RetainOnDelete}
+		assert.Nil(t, field(c.Inputs, "spec", "volumeName"), "%s is bound by the provisioner", nameOf(c))
+	}
+	assert.Equal(t, map[string][]any{
+		"models-data":     {"nfs", "ReadWriteMany", true},
+		"chromadb-data":   {"longhorn", "ReadWriteOnce", true},
+		"prometheus-data": {"longhorn", "ReadWriteOnce", true},
+		"loki-data":       {"longhorn", "ReadWriteOnce", true},
+		"grafana-data":    {"longhorn", "ReadWriteOnce", true},
+	}, claims)
+	assert.Equal(t, "longhorn", g.Outputs["storageClass"])
+	llm := field(object(t, g, "Deployment", "lamina-llm-serve").Inputs, "spec", "template", "spec")
+	assert.Equal(t, map[string]any{"lamina.io/llm": "true"}, field(llm, "nodeSelector"), "llm-serve on its nodes")
+	assert.Len(t, list(field(llm, "topologySpreadConstraints")), 2, "and spread across them")
+
+	for _, tc := range []struct {
+		overrides map[string]string
+		want      []string
+	}{
+		{map[string]string{"lamina:storage": `{"class": "longhorn", "volumes": {"models": {"accessMode": "ReadWriteOnce"}, "vectors": {}}}`}, []string{
+			`lamina:storage.volumes.models.accessMode: is ReadWriteOnce, but lamina:llm.replicas is 3: every replica mounts the model store, on any node; set ReadWriteMany (with a class that offers it) or lamina:llm.replicas 1`,
+			`lamina:storage.volumes.vectors: "vectors" is not a volume; allowed: models, prometheus, loki, grafana, chromadb`,
+		}},
+		{map[string]string{"lamina:cluster": `{"target": "colima"}`, "lamina:storage": `{"class": "local-path"}`}, []string{
+			`lamina:storage: claims of a StorageClass are for lamina:cluster.target existing; the colima target keeps its volumes in lamina:data.dir: remove lamina:storage`,
+		}},
+	} {
+		_, err := config.Load(lab(tc.overrides), nil)
+		var cerr *config.ConfigError
+		require.ErrorAs(t, err, &cerr)
+		var got []string
+		for _, p := range cerr.Problems {
+			got = append(got, p.String())
+		}
+		assert.Equal(t, tc.want, got)
+	}
+}

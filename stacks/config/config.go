@@ -29,6 +29,9 @@ type Config struct {
 	Host Host `json:"host"`
 	// Data says where persistent data lives on the host.
 	Data Data `json:"data"`
+	// Storage says where the volumes live on a cluster of several nodes (target
+	// existing): claims of the cluster's StorageClass instead of data.dir.
+	Storage Storage `json:"storage"`
 	// Cluster says which Kubernetes cluster the platform runs on and how to reach it.
 	Cluster Cluster `json:"cluster"`
 	// Colima sizes and configures the VM that runs k3s (cluster.target colima).

@@ -18,10 +18,10 @@ import (
 func TestFilesCallOnlyDownward(t *testing.T) {
 	layers := [][]string{
 		{"problems.go", "quantity.go", "probes.go"},
-		{"config.go", "config_agents.go", "config_build.go", "config_docker.go", "config_mesh.go", "config_monitoring.go", "charts.go", "source.go"},
+		{"config.go", "config_agents.go", "config_build.go", "config_docker.go", "config_mesh.go", "config_monitoring.go", "config_storage.go", "charts.go", "source.go"},
 		{"profiles.go"},
 		{"network.go", "capacity.go", "checks.go"},
-		{"validate_agents.go", "validate_build.go", "validate_charts.go", "validate_docker.go", "validate_gpu.go", "validate_mesh.go", "validate_monitoring.go"},
+		{"validate_agents.go", "validate_build.go", "validate_charts.go", "validate_docker.go", "validate_gpu.go", "validate_mesh.go", "validate_monitoring.go", "validate_storage.go"},
 		{"validate.go"},
 		{"load.go"},
 	}

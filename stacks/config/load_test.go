@@ -336,7 +336,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name:      "an unknown key far from every known one",
 			overrides: map[string]string{"lamina:zipkin": `{}`},
-			want:      []string{"lamina:zipkin: unknown key; known keys: build, certManager, chroma, cluster, colima, core, dashboard, data, docker, edge, grafana, host, images, kiali, llm, logs, mesh, metallb, monitoring, namespaces, profile, tracing"},
+			want:      []string{"lamina:zipkin: unknown key; known keys: build, certManager, chroma, cluster, colima, core, dashboard, data, docker, edge, grafana, host, images, kiali, llm, logs, mesh, metallb, monitoring, namespaces, profile, storage, tracing"},
 		},
 		{
 			name:      "a secret value of the wrong type is not shown",

@@ -17,6 +17,7 @@ func validate(c *Config) []Problem {
 	validateHost(c, &ps)
 	validateCharts(c, &ps)
 	validatePath(&ps, "lamina:data.dir", c.Data.Dir)
+	validateStorage(c, &ps)
 	validateCluster(c, &ps)
 	if c.Cluster.Target == TargetColima || c.Cluster.Target == TargetDocker && c.Docker.Host == "" {
 		validateColima(c, &ps)
