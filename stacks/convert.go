@@ -136,6 +136,23 @@ const (
 	lokiVolume       = "loki"
 )
 
+// volumeNamespaces are the namespaces of the volumes, by volume.
+var volumeNamespaces = map[string]string{
+	modelsVolume: config.NamespaceLLMServe, chromaVolume: config.NamespaceLaminaSystem,
+	prometheusVolume: config.NamespaceMonitoring, lokiVolume: config.NamespaceMonitoring, grafanaVolume: config.NamespaceMonitoring,
+}
+
+// holdsClaims says whether namespace ns (unprefixed) holds a claim of a provisioner's
+// volume, which `pulumi destroy` must leave with its namespace.
+func holdsClaims(cfg *config.Config, ns string) bool {
+	for name, in := range volumeNamespaces {
+		if in == ns && cfg.Storage.ClassOf(name) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // volume declares the volume name and returns its claim, which the workloads wait for:
 // a claim of its class (lamina:storage), or a directory of data.dir on this stack's
 // node, as a PersistentVolume bound to the claim.

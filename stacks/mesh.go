@@ -56,7 +56,8 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 
 	var decl []namespaces.Namespace
 	for _, ns := range cfg.DeclaredNamespaces() {
-		decl = append(decl, namespaces.Namespace{Name: ns, OutOfMeshReason: cfg.Namespaces.OutOfMesh[ns], PodSecurity: cfg.Namespaces.PodSecurity[ns]})
+		decl = append(decl, namespaces.Namespace{Name: ns, OutOfMeshReason: cfg.Namespaces.OutOfMesh[ns], PodSecurity: cfg.Namespaces.PodSecurity[ns],
+			Keep: holdsClaims(cfg, ns)})
 	}
 	if m.Namespaces, err = namespaces.NewNamespaces(ctx, "namespaces", namespaces.NamespacesArgs{Namespaces: decl}, k8s); err != nil {
 		return nil, err

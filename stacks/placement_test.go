@@ -100,7 +100,7 @@ func TestLLMServeIsPlacedByLabelAndTaint(t *testing.T) {
 // On an existing cluster of several nodes every volume is a claim of the cluster's own
 // StorageClass: no volume is pinned to a node or a host directory, the program declares
 // no class and no host-directory Job, and `pulumi destroy` leaves each claim (and its
-// data) in the cluster. The model store, which the three llm-serve replicas mount on
+// data) in the cluster, with the namespace that holds it. The model store, which the three llm-serve replicas mount on
 // any node, is ReadWriteMany; a store they cannot all mount is refused by key, and so
 // are claims on the Colima target, which keeps its data in data.dir.
 func TestAnExistingClusterKeepsItsVolumesInItsStorageClasses(t *testing.T) {
@@ -131,6 +131,14 @@ func TestAnExistingClusterKeepsItsVolumesInItsStorageClasses(t *testing.T) {
 		"grafana-data":    {"longhorn", "ReadWriteOnce", true},
 	}, claims)
 	assert.Equal(t, "longhorn", g.Outputs["storageClass"])
+	// Deleting a namespace deletes its claims: the three that hold claims are left too.
+	var kept []string
+	for _, ns := range kind(g, "Namespace") {
+		if ns.RetainOnDelete {
+			kept = append(kept, field(ns.Inputs, "metadata", "name").(string))
+		}
+	}
+	assert.ElementsMatch(t, []string{config.NamespaceLLMServe, config.NamespaceLaminaSystem, config.NamespaceMonitoring}, kept)
 	llm := field(object(t, g, "Deployment", "lamina-llm-serve").Inputs, "spec", "template", "spec")
 	assert.Equal(t, map[string]any{"lamina.io/llm": "true"}, field(llm, "nodeSelector"), "llm-serve on its nodes")
 	assert.Len(t, list(field(llm, "topologySpreadConstraints")), 2, "and spread across them")

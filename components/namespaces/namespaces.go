@@ -26,6 +26,9 @@ type Namespace struct {
 	OutOfMeshReason string
 	// PodSecurity is the Pod Security Standard level it enforces.
 	PodSecurity string
+	// Keep leaves the namespace in the cluster on `pulumi destroy`: it holds claims of a
+	// provisioner's volumes, which deleting the namespace would delete with their data.
+	Keep bool
 }
 
 // NamespacesArgs lists the namespaces.
@@ -72,7 +75,7 @@ func NewNamespaces(ctx *pulumi.Context, name string, args NamespacesArgs, opts .
 				Labels:      kube.Labels(labels),
 				Annotations: annotations,
 			},
-		}, pulumi.Parent(c))
+		}, pulumi.Parent(c), pulumi.RetainOnDelete(ns.Keep))
 		if err != nil {
 			return nil, err
 		}

@@ -4,7 +4,8 @@ package config
 // data.dir on the node the stack runs on (the Colima target; an existing cluster of one
 // node); with a class, each volume is a claim the cluster's provisioner fills (an
 // existing cluster of several nodes). Either way `pulumi destroy` keeps the data: a
-// claim is left in the cluster, with its volume, for the next `up` to take again.
+// claim is left in the cluster, with its volume and its namespace, for the next `up` to
+// take again.
 type Storage struct {
 	// Class is the StorageClass of the volumes' claims; empty: the volumes are data.dir's
 	// directories. Allowed with lamina:cluster.target existing only: a DNS-1123
