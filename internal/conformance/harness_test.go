@@ -64,6 +64,8 @@ func render(t testing.TB, stack string) []resource {
 		dir = withStackFile(t, dir, stack, withBuildCommit)
 	case "development":
 		dir = withStackFile(t, dir, stack, withGPU)
+	case "lab":
+		dir = exampleProject(t, dir, stack)
 	}
 	cmd := exec.Command("go", "run", "./cmd/lamina", "render", "-s", stack, "--format", "json", "--dir", dir,
 		// Production requires a secret only the Mac's stack file holds.
@@ -133,6 +135,26 @@ func withStackFile(t testing.TB, project, stack string, edit func(testing.TB, []
 	return dir
 }
 
+// exampleProject is a project of the stack file docs/examples/Pulumi.<stack>.yaml: an
+// existing cluster of several nodes, its volumes claims of the cluster's classes.
+func exampleProject(t testing.TB, project, stack string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, from := range map[string]string{
+		"Pulumi.yaml":               filepath.Join(project, "Pulumi.yaml"),
+		"Pulumi." + stack + ".yaml": filepath.Join(project, "docs", "examples", "Pulumi."+stack+".yaml"),
+	} {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // releases are the Helm releases the stack installs.
 func releases(resources []resource) []resource {
 	var out []resource
@@ -144,10 +166,11 @@ func releases(resources []resource) []resource {
 	return out
 }
 
-// stacks are the platforms, which install the charts; allStacks adds staging, which
-// installs its agent stack on production's platform.
+// stacks are the platforms, which install the charts (lab: docs/examples' existing
+// cluster of three nodes); allStacks adds staging, which installs its agent stack on
+// production's platform.
 var (
-	stacks    = []string{"development", "production"}
+	stacks    = []string{"development", "production", "lab"}
 	allStacks = append(slices.Clone(stacks), "staging")
 )
 

@@ -91,7 +91,7 @@ func install(t *testing.T, stack string, cfg *rest.Config) *installation {
 		t.Fatal(err)
 	}
 	// The cluster's: a shared stack's is its platform's.
-	kube, err := kubeVersion(render(t, platformOf(stack)))
+	kube, err := stackKubeVersion(t, platformOf(stack))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +173,27 @@ func kubeVersion(resources []resource) (*chartutil.KubeVersion, error) {
 		}
 	}
 	return nil, fmt.Errorf("no command of the render sets %s: which Kubernetes version do the charts see?", k3sVersionEnv)
+}
+
+// stackKubeVersion is the Kubernetes version stack's charts see: its VM's k3s, or for a
+// stack on an existing cluster (no VM: its version is the cluster's, unknown offline)
+// development's, the version this program pins and these API servers run.
+func stackKubeVersion(t testing.TB, stack string) (*chartutil.KubeVersion, error) {
+	kube, err := kubeVersion(render(t, stack))
+	if err != nil && stack != "development" && !hasVM(render(t, stack)) {
+		return kubeVersion(render(t, "development"))
+	}
+	return kube, err
+}
+
+// hasVM says whether the render declares a Colima VM.
+func hasVM(resources []resource) bool {
+	for _, r := range resources {
+		if r.Type == "lamina:colima:ColimaVM" {
+			return true
+		}
+	}
+	return false
 }
 
 // dependencies are the URNs r waits for, directly or through what it waits for.

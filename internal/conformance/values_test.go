@@ -60,7 +60,7 @@ func freeFormEntry(chart, key string) (string, bool) {
 // version, and the API versions Helm knows of itself.
 func offlineCaps(t *testing.T, stack string) capabilities {
 	t.Helper()
-	kube, err := kubeVersion(render(t, stack))
+	kube, err := stackKubeVersion(t, stack)
 	if err != nil {
 		t.Fatal(err)
 	}
