@@ -25,6 +25,7 @@ import (
 	"github.com/lamina-os/lamina-infra/internal/gittest"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 	"github.com/lamina-os/lamina-infra/internal/shell"
 	"github.com/lamina-os/lamina-infra/internal/tooltest"
 )
@@ -80,31 +81,6 @@ func declare(t *testing.T, edit func(a *buildtier.BuildTierArgs)) *recorder.Grap
 	})
 	require.NoError(t, err)
 	return g
-}
-
-func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
-	t.Helper()
-	r := g.Find(typ, name)
-	require.NotNil(t, r, "%s %s", typ, name)
-	return r
-}
-
-// at walks an object by keys (and list indexes as ints).
-func at(t *testing.T, v any, path ...any) any {
-	t.Helper()
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, ok := v.(map[string]any)
-			require.True(t, ok, "%v: not an object at %q", path, k)
-			v = m[k]
-		case int:
-			a, ok := v.([]any)
-			require.True(t, ok && k < len(a), "%v: no item %d", path, k)
-			v = a[k]
-		}
-	}
-	return v
 }
 
 // export runs the export script as `pulumi up` does, with the environment
@@ -184,8 +160,8 @@ func TestExportScriptExportsTheCommitsTreeOnceForThePods(t *testing.T) {
 // lamina-build, waits for it; everything Kubernetes goes to the given provider.
 func TestExportRunsOnTheMacBeforeTheBuildDirectorysVolume(t *testing.T) {
 	g := declare(t, nil)
-	k8s := find(t, g, "pulumi:providers:kubernetes", "k8s")
-	exp := find(t, g, commandType, "build-tier-export")
+	k8s := recordertest.Find(t, g, "pulumi:providers:kubernetes", "k8s")
+	exp := recordertest.Find(t, g, commandType, "build-tier-export")
 	assert.Equal(t, []any{"/bin/bash", "-c"}, exp.Inputs["interpreter"])
 	assert.Equal(t, buildtier.ExportScript, exp.Inputs["create"])
 	assert.Equal(t, map[string]any{
@@ -197,14 +173,14 @@ func TestExportRunsOnTheMacBeforeTheBuildDirectorysVolume(t *testing.T) {
 	}, exp.Inputs["environment"])
 	assert.NotEqual(t, k8s.URN, exp.Provider, "the export runs on the Mac, not through the cluster")
 
-	pv := find(t, g, volumeType, "build-tier-data-volume")
-	assert.Equal(t, "lamina-test-build", at(t, pv.Inputs, "metadata", "name"))
-	assert.Equal(t, map[string]any{"path": dataDir + "/build"}, at(t, pv.Inputs, "spec", "local"))
-	assert.Equal(t, map[string]any{"storage": "100Gi"}, at(t, pv.Inputs, "spec", "capacity"))
-	assert.Equal(t, map[string]any{"namespace": "lamina-build", "name": "build-data"}, at(t, pv.Inputs, "spec", "claimRef"))
+	pv := recordertest.Find(t, g, volumeType, "build-tier-data-volume")
+	assert.Equal(t, "lamina-test-build", recordertest.At(t, pv.Inputs, "metadata", "name"))
+	assert.Equal(t, map[string]any{"path": dataDir + "/build"}, recordertest.At(t, pv.Inputs, "spec", "local"))
+	assert.Equal(t, map[string]any{"storage": "100Gi"}, recordertest.At(t, pv.Inputs, "spec", "capacity"))
+	assert.Equal(t, map[string]any{"namespace": "lamina-build", "name": "build-data"}, recordertest.At(t, pv.Inputs, "spec", "claimRef"))
 	assert.Equal(t, []string{exp.URN}, pv.Dependencies)
-	claim := find(t, g, claimType, "build-tier-data-claim")
-	for _, r := range []*recorder.Resource{pv, claim, find(t, g, serviceAccountType, "build-tier-sa"), find(t, g, jobType, "build-tier-check")} {
+	claim := recordertest.Find(t, g, claimType, "build-tier-data-claim")
+	for _, r := range []*recorder.Resource{pv, claim, recordertest.Find(t, g, serviceAccountType, "build-tier-sa"), recordertest.Find(t, g, jobType, "build-tier-check")} {
 		assert.Equal(t, k8s.URN, r.Provider, r.Name)
 	}
 }
@@ -215,18 +191,18 @@ func TestExportRunsOnTheMacBeforeTheBuildDirectorysVolume(t *testing.T) {
 // token, and meets Pod Security restricted with the check's user and group.
 func TestCheckJobRunsOnceUnderPodSecurityRestricted(t *testing.T) {
 	g := declare(t, nil)
-	job := find(t, g, jobType, "build-tier-check")
-	assert.Equal(t, "check-0123456789ab", at(t, job.Inputs, "metadata", "name"))
-	assert.Equal(t, "lamina-build", at(t, job.Inputs, "metadata", "namespace"))
-	assert.Equal(t, commit, at(t, job.Inputs, "metadata", "labels", "lamina.io/commit"))
-	assert.Equal(t, float64(0), at(t, job.Inputs, "spec", "backoffLimit"))
-	assert.Equal(t, float64(1800), at(t, job.Inputs, "spec", "activeDeadlineSeconds"))
+	job := recordertest.Find(t, g, jobType, "build-tier-check")
+	assert.Equal(t, "check-0123456789ab", recordertest.At(t, job.Inputs, "metadata", "name"))
+	assert.Equal(t, "lamina-build", recordertest.At(t, job.Inputs, "metadata", "namespace"))
+	assert.Equal(t, commit, recordertest.At(t, job.Inputs, "metadata", "labels", "lamina.io/commit"))
+	assert.Equal(t, float64(0), recordertest.At(t, job.Inputs, "spec", "backoffLimit"))
+	assert.Equal(t, float64(1800), recordertest.At(t, job.Inputs, "spec", "activeDeadlineSeconds"))
 	assert.Equal(t, &recorder.Timeouts{Create: "31m0s", Update: "31m0s"}, job.CustomTimeouts)
 
-	tmpl := at(t, job.Inputs, "spec", "template")
-	assert.Equal(t, map[string]any{"sidecar.istio.io/nativeSidecar": "true"}, at(t, tmpl, "metadata", "annotations"))
-	assert.Equal(t, "lamina-check", at(t, tmpl, "metadata", "labels", "app.kubernetes.io/name"))
-	pod := at(t, tmpl, "spec").(map[string]any)
+	tmpl := recordertest.At(t, job.Inputs, "spec", "template")
+	assert.Equal(t, map[string]any{"sidecar.istio.io/nativeSidecar": "true"}, recordertest.At(t, tmpl, "metadata", "annotations"))
+	assert.Equal(t, "lamina-check", recordertest.At(t, tmpl, "metadata", "labels", "app.kubernetes.io/name"))
+	pod := recordertest.At(t, tmpl, "spec").(map[string]any)
 	assert.Equal(t, "Never", pod["restartPolicy"])
 	assert.Equal(t, "lamina-check", pod["serviceAccountName"])
 	assert.Equal(t, false, pod["automountServiceAccountToken"])
@@ -254,8 +230,8 @@ func TestCheckJobRunsOnceUnderPodSecurityRestricted(t *testing.T) {
 		"requests": map[string]any{"cpu": "500m", "memory": "1Gi"}, "limits": map[string]any{"cpu": "2", "memory": "4Gi"},
 	}, c["resources"])
 
-	sa := find(t, g, serviceAccountType, "build-tier-sa")
-	assert.Equal(t, "lamina-check", at(t, sa.Inputs, "metadata", "name"))
+	sa := recordertest.Find(t, g, serviceAccountType, "build-tier-sa")
+	assert.Equal(t, "lamina-check", recordertest.At(t, sa.Inputs, "metadata", "name"))
 	assert.Equal(t, false, sa.Inputs["automountServiceAccountToken"])
 }
 
@@ -264,20 +240,20 @@ func TestCheckJobRunsOnceUnderPodSecurityRestricted(t *testing.T) {
 // the export, the claim, its ServiceAccount and what was given (the mesh).
 func TestCheckReadsTheTreeReadOnlyAndWorksInACopy(t *testing.T) {
 	g := declare(t, nil)
-	job := find(t, g, jobType, "build-tier-check")
-	pod := at(t, job.Inputs, "spec", "template", "spec")
+	job := recordertest.Find(t, g, jobType, "build-tier-check")
+	pod := recordertest.At(t, job.Inputs, "spec", "template", "spec")
 	assert.Equal(t, []any{
 		map[string]any{"name": "build", "subPath": "sources/" + commit, "mountPath": "/src", "readOnly": true},
 		map[string]any{"name": "build", "subPath": "cache", "mountPath": "/cache"},
 		map[string]any{"name": "workspace", "mountPath": "/workspace"},
-	}, at(t, pod, "containers", 0, "volumeMounts"))
+	}, recordertest.At(t, pod, "containers", 0, "volumeMounts"))
 	assert.Equal(t, []any{
 		map[string]any{"name": "build", "persistentVolumeClaim": map[string]any{"claimName": "build-data"}},
 		map[string]any{"name": "workspace", "emptyDir": map[string]any{"sizeLimit": "20Gi"}},
-	}, at(t, pod, "volumes"))
+	}, recordertest.At(t, pod, "volumes"))
 	assert.ElementsMatch(t, []string{
-		find(t, g, commandType, "build-tier-export").URN, find(t, g, claimType, "build-tier-data-claim").URN,
-		find(t, g, serviceAccountType, "build-tier-sa").URN, find(t, g, readyType, "istiod").URN,
+		recordertest.Find(t, g, commandType, "build-tier-export").URN, recordertest.Find(t, g, claimType, "build-tier-data-claim").URN,
+		recordertest.Find(t, g, serviceAccountType, "build-tier-sa").URN, recordertest.Find(t, g, readyType, "istiod").URN,
 	}, job.Dependencies)
 }
 
@@ -286,9 +262,9 @@ func TestCheckReadsTheTreeReadOnlyAndWorksInACopy(t *testing.T) {
 func TestWithoutACommitThereIsNoJob(t *testing.T) {
 	g := declare(t, func(a *buildtier.BuildTierArgs) { a.Commit = "" })
 	assert.Empty(t, g.ByType(jobType))
-	assert.Equal(t, "", at(t, find(t, g, commandType, "build-tier-export").Inputs, "environment", "LAMINA_COMMIT"))
-	find(t, g, volumeType, "build-tier-data-volume")
-	find(t, g, serviceAccountType, "build-tier-sa")
+	assert.Equal(t, "", recordertest.At(t, recordertest.Find(t, g, commandType, "build-tier-export").Inputs, "environment", "LAMINA_COMMIT"))
+	recordertest.Find(t, g, volumeType, "build-tier-data-volume")
+	recordertest.Find(t, g, serviceAccountType, "build-tier-sa")
 }
 
 // `docker run` on the Mac runs what the Job runs: the same command after the image, the
@@ -314,8 +290,8 @@ func TestDockerRunArgsRunWhatTheJobRuns(t *testing.T) {
 
 	// Read back against the Job's pod.
 	g := declare(t, nil)
-	pod := at(t, find(t, g, jobType, "build-tier-check").Inputs, "spec", "template", "spec")
-	c := at(t, pod, "containers", 0)
+	pod := recordertest.At(t, recordertest.Find(t, g, jobType, "build-tier-check").Inputs, "spec", "template", "spec")
+	c := recordertest.At(t, pod, "containers", 0)
 	var env, mounts []string
 	var user, image string
 	var command []string
@@ -341,17 +317,17 @@ func TestDockerRunArgsRunWhatTheJobRuns(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "lamina/lamina-build:dev", image)
-	assert.Equal(t, at(t, c, "command"), toAny(command))
+	assert.Equal(t, recordertest.At(t, c, "command"), toAny(command))
 	var jobEnv []string
-	for _, e := range at(t, c, "env").([]any) {
+	for _, e := range recordertest.At(t, c, "env").([]any) {
 		jobEnv = append(jobEnv, e.(map[string]any)["name"].(string)+"="+e.(map[string]any)["value"].(string))
 	}
 	assert.Equal(t, jobEnv, env)
 	assert.Equal(t, "1000:1001", user)
-	assert.Equal(t, float64(1000), at(t, pod, "securityContext", "runAsUser"))
-	assert.Equal(t, float64(1001), at(t, pod, "securityContext", "runAsGroup"))
+	assert.Equal(t, float64(1000), recordertest.At(t, pod, "securityContext", "runAsUser"))
+	assert.Equal(t, float64(1001), recordertest.At(t, pod, "securityContext", "runAsGroup"))
 	var jobMounts []string
-	for _, m := range at(t, c, "volumeMounts").([]any) {
+	for _, m := range recordertest.At(t, c, "volumeMounts").([]any) {
 		m := m.(map[string]any)
 		if m["name"] != "build" {
 			continue

@@ -17,6 +17,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/cluster"
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 )
 
 const (
@@ -85,13 +86,6 @@ func run(t *testing.T, edit func(a *cluster.ClusterArgs)) (*recorder.Graph, *clu
 	return g, c
 }
 
-func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
-	t.Helper()
-	r := g.Find(typ, name)
-	require.NotNil(t, r, "%s %s", typ, name)
-	return r
-}
-
 func env(t *testing.T, r *recorder.Resource) map[string]any {
 	t.Helper()
 	e, ok := r.Inputs["environment"].(map[string]any)
@@ -104,12 +98,12 @@ func env(t *testing.T, r *recorder.Resource) map[string]any {
 // made from it are secret too, while they carry the text the command printed.
 func TestKubeconfigStaysSecret(t *testing.T) {
 	g, _ := run(t, nil)
-	read := find(t, g, commandType, "cluster-kubeconfig")
+	read := recordertest.Find(t, g, commandType, "cluster-kubeconfig")
 	assert.Equal(t, []string{"stdout"}, read.AdditionalSecretOutputs)
 	assert.Equal(t, "stderr", read.Inputs["logging"])
 	assert.Equal(t, false, read.Inputs["addPreviousOutputInEnv"])
 
-	k8s := find(t, g, kubernetesType, "cluster-kubernetes")
+	k8s := recordertest.Find(t, g, kubernetesType, "cluster-kubernetes")
 	assert.Equal(t, recorder.SecretMask, k8s.Inputs["kubeconfig"])
 	raw := k8s.Raw()["kubeconfig"]
 	require.True(t, raw.IsSecret(), "the provider's kubeconfig is secret")
@@ -129,19 +123,19 @@ func TestKubeconfigStaysSecret(t *testing.T) {
 // server-side.
 func TestProvidersWaitForReadyNodes(t *testing.T) {
 	g, c := run(t, nil)
-	vm, start := find(t, g, vmType, "vm"), find(t, g, vmType, "vm-start")
-	ready, read := find(t, g, commandType, "cluster-ready"), find(t, g, commandType, "cluster-kubeconfig")
+	vm, start := recordertest.Find(t, g, vmType, "vm"), recordertest.Find(t, g, vmType, "vm-start")
+	ready, read := recordertest.Find(t, g, commandType, "cluster-ready"), recordertest.Find(t, g, commandType, "cluster-kubeconfig")
 	assert.ElementsMatch(t, []string{vm.URN, start.URN}, ready.Dependencies)
 	assert.Equal(t, []string{vm.URN}, read.Dependencies, "not after the start nor the readiness wait")
 
-	k8s := find(t, g, kubernetesType, "cluster-kubernetes")
+	k8s := recordertest.Find(t, g, kubernetesType, "cluster-kubernetes")
 	assert.ElementsMatch(t, []string{ready.URN, read.URN}, k8s.Dependencies)
 	assert.Equal(t, "colima-lamina", k8s.Inputs["context"])
 	assert.Equal(t, "lamina-colima", k8s.Inputs["clusterIdentifier"])
 	assert.Equal(t, false, k8s.Inputs["deleteUnreachable"])
 	assert.Equal(t, true, k8s.Inputs["enableServerSideApply"])
 
-	docker := find(t, g, dockerType, "cluster-docker")
+	docker := recordertest.Find(t, g, dockerType, "cluster-docker")
 	assert.Equal(t, []string{ready.URN}, docker.Dependencies)
 	assert.Equal(t, "unix:///Users/me/.colima/lamina/docker.sock", docker.Inputs["host"])
 	assert.Equal(t, true, docker.Inputs["disableDockerDaemonCheck"])
@@ -160,8 +154,8 @@ func TestProvidersWaitForReadyNodes(t *testing.T) {
 // providers unchanged. Without Instance, both follow Refresh.
 func TestKubeconfigIsReadAgainOnlyForAnotherInstance(t *testing.T) {
 	g, _ := run(t, nil)
-	ready := env(t, find(t, g, commandType, "cluster-ready"))
-	read := env(t, find(t, g, commandType, "cluster-kubeconfig"))
+	ready := env(t, recordertest.Find(t, g, commandType, "cluster-ready"))
+	read := env(t, recordertest.Find(t, g, commandType, "cluster-kubeconfig"))
 	assert.Equal(t, "started-2", ready["LAMINA_REFRESH"])
 	assert.Equal(t, "created-1", read["LAMINA_REFRESH"])
 	for _, e := range []map[string]any{ready, read} {
@@ -173,7 +167,7 @@ func TestKubeconfigIsReadAgainOnlyForAnotherInstance(t *testing.T) {
 	assert.Equal(t, "", ready["LAMINA_EXPECTED_NODES"], "no names known: the wait reads them")
 
 	g, _ = run(t, func(a *cluster.ClusterArgs) { a.Instance = nil })
-	assert.Equal(t, "started-2", env(t, find(t, g, commandType, "cluster-kubeconfig"))["LAMINA_REFRESH"])
+	assert.Equal(t, "started-2", env(t, recordertest.Find(t, g, commandType, "cluster-kubeconfig"))["LAMINA_REFRESH"])
 }
 
 // Node names given up front are what the readiness wait checks and what the cluster
@@ -184,7 +178,7 @@ func TestNodesAreTheGivenNamesOrThoseTheWaitPrinted(t *testing.T) {
 
 	g, _ = run(t, func(a *cluster.ClusterArgs) { a.Nodes = []string{"colima-lamina", "second"} })
 	assert.Equal(t, []any{"colima-lamina", "second"}, g.Outputs["nodes"])
-	assert.Equal(t, "colima-lamina\nsecond", env(t, find(t, g, commandType, "cluster-ready"))["LAMINA_EXPECTED_NODES"])
+	assert.Equal(t, "colima-lamina\nsecond", env(t, recordertest.Find(t, g, commandType, "cluster-ready"))["LAMINA_EXPECTED_NODES"])
 }
 
 // The StorageClass of host-directory volumes never provisions, retains volumes and binds
@@ -192,12 +186,12 @@ func TestNodesAreTheGivenNamesOrThoseTheWaitPrinted(t *testing.T) {
 // declares none.
 func TestStorageClassIsDeclaredUnlessItExists(t *testing.T) {
 	g, _ := run(t, nil)
-	sc := find(t, g, storageClassType, "cluster-host-storage")
+	sc := recordertest.Find(t, g, storageClassType, "cluster-host-storage")
 	assert.Equal(t, "lamina-host", sc.Inputs["metadata"].(map[string]any)["name"])
 	assert.Equal(t, "kubernetes.io/no-provisioner", sc.Inputs["provisioner"])
 	assert.Equal(t, "Retain", sc.Inputs["reclaimPolicy"])
 	assert.Equal(t, "Immediate", sc.Inputs["volumeBindingMode"])
-	assert.Equal(t, find(t, g, kubernetesType, "cluster-kubernetes").URN, sc.Provider)
+	assert.Equal(t, recordertest.Find(t, g, kubernetesType, "cluster-kubernetes").URN, sc.Provider)
 	assert.Equal(t, "lamina-host", g.Outputs["storageClass"])
 
 	g, _ = run(t, func(a *cluster.ClusterArgs) { a.StorageClassExists = true })
@@ -212,7 +206,7 @@ func TestHostDirsAreMadeWhereTheDataDirectoryIs(t *testing.T) {
 	g, c := run(t, func(a *cluster.ClusterArgs) {
 		a.DataDir, a.DataSubdirs, a.DataDirOnMac = "/Users/me/lamina-data", []string{"chromadb", "models"}, true
 	})
-	dirs := find(t, g, commandType, "cluster-host-dirs")
+	dirs := recordertest.Find(t, g, commandType, "cluster-host-dirs")
 	assert.Equal(t, map[string]any{"LAMINA_DATA_DIR": "/Users/me/lamina-data", "LAMINA_DATA_SUBDIRS": "chromadb\nmodels"}, env(t, dirs))
 	assert.Empty(t, g.ByType(jobType))
 	require.Len(t, c.HostDirs, 1)
@@ -221,8 +215,8 @@ func TestHostDirsAreMadeWhereTheDataDirectoryIs(t *testing.T) {
 		a.DataDir, a.DataSubdirs = "/var/lib/lamina", []string{"chromadb"}
 	})
 	assert.Nil(t, g.Find(commandType, "cluster-host-dirs"))
-	job := find(t, g, jobType, "cluster-host-dirs")
-	assert.Equal(t, find(t, g, kubernetesType, "cluster-kubernetes").URN, job.Provider)
+	job := recordertest.Find(t, g, jobType, "cluster-host-dirs")
+	assert.Equal(t, recordertest.Find(t, g, kubernetesType, "cluster-kubernetes").URN, job.Provider)
 	pod := job.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
 	assert.Equal(t, map[string]any{"kubernetes.io/hostname": "lamina-node-a"}, pod["nodeSelector"])
 	require.Len(t, c.HostDirs, 1)
@@ -246,7 +240,7 @@ func TestWaitForRolloutCarriesTheClusterAndTheWorkload(t *testing.T) {
 		return err
 	})
 	require.NoError(t, err)
-	wait := find(t, g, commandType, "istio-cni-agent")
+	wait := recordertest.Find(t, g, commandType, "istio-cni-agent")
 	assert.Equal(t, cluster.RolloutScript, wait.Inputs["create"])
 	assert.Equal(t, map[string]any{
 		"LAMINA_KUBE_CONTEXT": "colima-lamina", "LAMINA_KUBECONFIG": "", "LAMINA_REFRESH": "started-2",

@@ -23,6 +23,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
@@ -102,60 +103,11 @@ func declare(t *testing.T, edit func(a *grafana.GrafanaArgs)) (*recorder.Graph, 
 	return g, c
 }
 
-func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
-	t.Helper()
-	r := g.Find(typ, name)
-	require.NotNil(t, r, "%s %s", typ, name)
-	return r
-}
-
 func values(t *testing.T, g *recorder.Graph) map[string]any {
 	t.Helper()
-	v, ok := find(t, g, releaseType, grafana.ReleaseName).Inputs["values"].(map[string]any)
+	v, ok := recordertest.Find(t, g, releaseType, grafana.ReleaseName).Inputs["values"].(map[string]any)
 	require.True(t, ok, "the release's values are known and not secret")
 	return v
-}
-
-// reveal is a registered input with its secrets and outputs opened, as the provider
-// receives it.
-func reveal(v resource.PropertyValue) any {
-	switch {
-	case v.IsSecret():
-		return reveal(v.SecretValue().Element)
-	case v.IsOutput():
-		return reveal(v.OutputValue().Element)
-	case v.IsObject():
-		out := map[string]any{}
-		for k, e := range v.ObjectValue() {
-			out[string(k)] = reveal(e)
-		}
-		return out
-	case v.IsArray():
-		var out []any
-		for _, e := range v.ArrayValue() {
-			out = append(out, reveal(e))
-		}
-		return out
-	}
-	return v.V
-}
-
-// texts are every key and string of a value, at every depth.
-func texts(v any) []string {
-	var out []string
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			out = append(append(out, k), texts(e)...)
-		}
-	case []any:
-		for _, e := range x {
-			out = append(out, texts(e)...)
-		}
-	case string:
-		out = append(out, x)
-	}
-	return out
 }
 
 // normal is v as JSON reads it back, so that YAML's ints and the recorder's floats compare.
@@ -175,21 +127,21 @@ func normal(t *testing.T, v any) any {
 // component's output.
 func TestAdministratorIsInTheSecretTheChartReads(t *testing.T) {
 	g, _ := declare(t, nil)
-	s := find(t, g, secretType, "grafana-admin")
+	s := recordertest.Find(t, g, secretType, "grafana-admin")
 	assert.Equal(t, map[string]any{"name": "grafana-admin", "namespace": "monitoring", "labels": map[string]any{
 		"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "lamina",
 	}}, s.Inputs["metadata"])
 	assert.Equal(t, "Opaque", s.Inputs["type"])
 	assert.Equal(t, recorder.SecretMask, s.Inputs["stringData"])
-	assert.Equal(t, map[string]any{"admin-user": user, "admin-password": password}, reveal(s.Raw()["stringData"]))
+	assert.Equal(t, map[string]any{"admin-user": user, "admin-password": password}, recordertest.Reveal(s.Raw()["stringData"]))
 
 	v := values(t, g)
 	assert.Equal(t, map[string]any{"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}, v["admin"])
-	for _, text := range texts(reveal(find(t, g, releaseType, grafana.ReleaseName).Raw()["values"])) {
+	for _, text := range recordertest.Texts(recordertest.Reveal(recordertest.Find(t, g, releaseType, grafana.ReleaseName).Raw()["values"])) {
 		assert.NotContains(t, text, password, "a chart value holds the password")
 		assert.NotContains(t, text, user, "a chart value holds the administrator's name")
 	}
-	assert.Contains(t, find(t, g, releaseType, grafana.ReleaseName).Dependencies, s.URN)
+	assert.Contains(t, recordertest.Find(t, g, releaseType, grafana.ReleaseName).Dependencies, s.URN)
 
 	pw, ok := g.RawOutput("adminPassword")
 	require.True(t, ok)
@@ -204,14 +156,14 @@ func TestAdministratorIsInTheSecretTheChartReads(t *testing.T) {
 // With a password given, nothing is generated.
 func TestPasswordIsGeneratedOnceWhenNoneIsGiven(t *testing.T) {
 	g, _ := declare(t, func(a *grafana.GrafanaArgs) { a.AdminPassword = nil })
-	cmd := find(t, g, commandType, "grafana-admin-password")
+	cmd := recordertest.Find(t, g, commandType, "grafana-admin-password")
 	assert.Equal(t, "openssl rand -hex 24", cmd.Inputs["create"])
 	assert.Equal(t, []string{"stdout"}, cmd.AdditionalSecretOutputs)
 	assert.ElementsMatch(t, []string{"interpreter", "create", "logging", "addPreviousOutputInEnv"}, cmd.IgnoreChanges)
 	assert.Equal(t, "urn:pulumi:test::lamina::lamina:grafana:Grafana::grafana", cmd.Parent)
 
-	s := find(t, g, secretType, "grafana-admin")
-	assert.Equal(t, map[string]any{"admin-user": user, "admin-password": generated}, reveal(s.Raw()["stringData"]))
+	s := recordertest.Find(t, g, secretType, "grafana-admin")
+	assert.Equal(t, map[string]any{"admin-user": user, "admin-password": generated}, recordertest.Reveal(s.Raw()["stringData"]))
 	assert.Contains(t, s.Dependencies, cmd.URN)
 	pw, _ := g.RawOutput("adminPassword")
 	assert.True(t, pw.Secret)
@@ -266,8 +218,8 @@ func TestDashboardsAndDatabaseLandWhereGrafanaReadsThem(t *testing.T) {
 	assert.Equal(t, map[string]any{"enabled": true, "existingClaim": "grafana-data"}, v["persistence"])
 	assert.Equal(t, map[string]any{"type": "Recreate"}, v["deploymentStrategy"])
 	assert.Equal(t, map[string]any{"enabled": false}, v["initChownData"])
-	rel := find(t, g, releaseType, grafana.ReleaseName)
-	assert.ElementsMatch(t, []string{find(t, g, secretType, "grafana-admin").URN, find(t, g, claimType, "grafana-data").URN, find(t, g, readyType, "istiod").URN},
+	rel := recordertest.Find(t, g, releaseType, grafana.ReleaseName)
+	assert.ElementsMatch(t, []string{recordertest.Find(t, g, secretType, "grafana-admin").URN, recordertest.Find(t, g, claimType, "grafana-data").URN, recordertest.Find(t, g, readyType, "istiod").URN},
 		rel.Dependencies)
 
 	assert.Equal(t, map[string]any{"dashboardproviders.yaml": map[string]any{"apiVersion": float64(1), "providers": []any{map[string]any{

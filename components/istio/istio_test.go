@@ -18,6 +18,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 )
 
 const (
@@ -103,13 +104,6 @@ func install(t *testing.T, edit func(ctx *pulumi.Context, a *istio.IstioArgs)) (
 	return g, c, waits, err
 }
 
-func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
-	t.Helper()
-	r := g.Find(typ, name)
-	require.NotNil(t, r, "%s %s", typ, name)
-	return r
-}
-
 func release(t *testing.T, g *recorder.Graph, name string) *recorder.Resource {
 	t.Helper()
 	r := g.Find(releaseType, name)
@@ -177,9 +171,9 @@ func TestReleasesInstallInOrder(t *testing.T) {
 		a.GatewayDependsOn = []pulumi.Resource{&p}
 	})
 	require.NoError(t, err)
-	pool := find(t, g, poolType, "metallb-pool")
+	pool := recordertest.Find(t, g, poolType, "metallb-pool")
 	base, cni, istiod, gateway := release(t, g, istio.BaseRelease), release(t, g, istio.CNIRelease), release(t, g, istio.IstiodRelease), release(t, g, istio.GatewayRelease)
-	agent := find(t, g, waitType, "istio-cni-agent")
+	agent := recordertest.Find(t, g, waitType, "istio-cni-agent")
 
 	assert.Empty(t, base.Dependencies)
 	assert.Empty(t, cni.Dependencies, "cni installs alongside base")
@@ -202,7 +196,7 @@ func TestCNIWaitsForTheNodeAgentAtTheReleaseRevision(t *testing.T) {
 	require.Len(t, waits, 1)
 	assert.Equal(t, "istio-cni-agent", waits[0].name)
 	assert.Equal(t, "daemonset/istio-cni-node", waits[0].workload)
-	agent := find(t, g, waitType, "istio-cni-agent")
+	agent := recordertest.Find(t, g, waitType, "istio-cni-agent")
 	assert.Equal(t, "3", agent.Inputs["revision"], "the cni release's revision")
 	assert.Equal(t, urns(release(t, g, istio.CNIRelease)), agent.Dependencies)
 	assert.Equal(t, "urn:pulumi:test::lamina::lamina:istio:Istio::istio", agent.Parent)

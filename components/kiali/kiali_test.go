@@ -18,6 +18,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 )
 
 const (
@@ -89,60 +90,11 @@ func declare(t *testing.T, edit func(a *kiali.KialiArgs)) (*recorder.Graph, *kia
 	return g, c
 }
 
-func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
-	t.Helper()
-	r := g.Find(typ, name)
-	require.NotNil(t, r, "%s %s", typ, name)
-	return r
-}
-
 func values(t *testing.T, g *recorder.Graph) map[string]any {
 	t.Helper()
-	v, ok := find(t, g, releaseType, kiali.ReleaseName).Inputs["values"].(map[string]any)
+	v, ok := recordertest.Find(t, g, releaseType, kiali.ReleaseName).Inputs["values"].(map[string]any)
 	require.True(t, ok, "the release's values are known and not secret")
 	return v
-}
-
-// reveal is a registered input with its secrets and outputs opened, as the provider
-// receives it.
-func reveal(v resource.PropertyValue) any {
-	switch {
-	case v.IsSecret():
-		return reveal(v.SecretValue().Element)
-	case v.IsOutput():
-		return reveal(v.OutputValue().Element)
-	case v.IsObject():
-		out := map[string]any{}
-		for k, e := range v.ObjectValue() {
-			out[string(k)] = reveal(e)
-		}
-		return out
-	case v.IsArray():
-		var out []any
-		for _, e := range v.ArrayValue() {
-			out = append(out, reveal(e))
-		}
-		return out
-	}
-	return v.V
-}
-
-// texts are every key and string of a value, at every depth.
-func texts(v any) []string {
-	var out []string
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			out = append(append(out, k), texts(e)...)
-		}
-	case []any:
-		for _, e := range x {
-			out = append(out, texts(e)...)
-		}
-	case string:
-		out = append(out, x)
-	}
-	return out
 }
 
 // The signing key is 16 random bytes as 32 hex characters (a key length Kiali takes),
@@ -152,26 +104,26 @@ func texts(v any) []string {
 // no chart value, and the release waits for the Secret.
 func TestSigningKeyIsGeneratedOnceAndKeptInTheSecretTheChartNames(t *testing.T) {
 	g, _ := declare(t, nil)
-	cmd := find(t, g, commandType, "kiali-signing-key")
+	cmd := recordertest.Find(t, g, commandType, "kiali-signing-key")
 	assert.Equal(t, "openssl rand -hex 16", cmd.Inputs["create"])
 	assert.Equal(t, []string{"stdout"}, cmd.AdditionalSecretOutputs)
 	assert.ElementsMatch(t, []string{"interpreter", "create", "logging", "addPreviousOutputInEnv"}, cmd.IgnoreChanges)
 	assert.Equal(t, "urn:pulumi:test::lamina::lamina:kiali:Kiali::kiali", cmd.Parent)
 
-	s := find(t, g, secretType, "kiali-signing-key-secret")
+	s := recordertest.Find(t, g, secretType, "kiali-signing-key-secret")
 	meta := s.Inputs["metadata"].(map[string]any)
 	assert.Equal(t, [2]any{"kiali-signing-key", "observability"}, [2]any{meta["name"], meta["namespace"]})
 	assert.Equal(t, recorder.SecretMask, s.Inputs["stringData"])
-	assert.Equal(t, map[string]any{"key": key}, reveal(s.Raw()["stringData"]))
+	assert.Equal(t, map[string]any{"key": key}, recordertest.Reveal(s.Raw()["stringData"]))
 	assert.True(t, s.Raw()["stringData"].ContainsSecrets())
 
 	assert.Equal(t, map[string]any{"signing_key": "secret:kiali-signing-key:key"}, values(t, g)["login_token"])
-	rel := find(t, g, releaseType, kiali.ReleaseName)
-	for _, text := range texts(reveal(rel.Raw()["values"])) {
+	rel := recordertest.Find(t, g, releaseType, kiali.ReleaseName)
+	for _, text := range recordertest.Texts(recordertest.Reveal(rel.Raw()["values"])) {
 		assert.NotContains(t, text, key, "a chart value holds the signing key")
 	}
 	assert.Contains(t, rel.Dependencies, s.URN)
-	assert.Contains(t, rel.Dependencies, find(t, g, readyType, "istiod").URN)
+	assert.Contains(t, rel.Dependencies, recordertest.Find(t, g, readyType, "istiod").URN)
 }
 
 // With openid, the client's secret is, secret, in the Secret named kiali under
@@ -180,17 +132,17 @@ func TestSigningKeyIsGeneratedOnceAndKeptInTheSecretTheChartNames(t *testing.T) 
 // is no such Secret and no openid section.
 func TestOpenIDClientSecretIsInTheSecretKialiReads(t *testing.T) {
 	g, _ := declare(t, nil)
-	s := find(t, g, secretType, "kiali-oidc-secret")
+	s := recordertest.Find(t, g, secretType, "kiali-oidc-secret")
 	meta := s.Inputs["metadata"].(map[string]any)
 	assert.Equal(t, [2]any{"kiali", "observability"}, [2]any{meta["name"], meta["namespace"]})
 	assert.Equal(t, recorder.SecretMask, s.Inputs["stringData"])
-	assert.Equal(t, map[string]any{"oidc-secret": clientSecret}, reveal(s.Raw()["stringData"]))
+	assert.Equal(t, map[string]any{"oidc-secret": clientSecret}, recordertest.Reveal(s.Raw()["stringData"]))
 
 	assert.Equal(t, map[string]any{"strategy": "openid", "openid": map[string]any{
 		"client_id": "kiali-client", "issuer_uri": "https://sso.lamina.test/realms/lamina",
 	}}, values(t, g)["auth"])
-	rel := find(t, g, releaseType, kiali.ReleaseName)
-	for _, text := range texts(reveal(rel.Raw()["values"])) {
+	rel := recordertest.Find(t, g, releaseType, kiali.ReleaseName)
+	for _, text := range recordertest.Texts(recordertest.Reveal(rel.Raw()["values"])) {
 		assert.NotContains(t, text, clientSecret, "a chart value holds the client's secret")
 	}
 	assert.Contains(t, rel.Dependencies, s.URN)
@@ -208,7 +160,7 @@ func TestOpenIDClientSecretIsInTheSecretKialiReads(t *testing.T) {
 // query API (and its UI for links) and Grafana (inside and for links).
 func TestReleaseIsPointedAtTheGivenBackends(t *testing.T) {
 	g, _ := declare(t, nil)
-	rel := find(t, g, releaseType, kiali.ReleaseName)
+	rel := recordertest.Find(t, g, releaseType, kiali.ReleaseName)
 	assert.Equal(t, "kiali-server", rel.Inputs["chart"])
 	assert.Equal(t, "2.0.0-test", rel.Inputs["version"])
 	assert.Equal(t, "observability", rel.Inputs["namespace"])

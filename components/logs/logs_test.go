@@ -22,6 +22,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 )
 
 const (
@@ -64,16 +65,9 @@ func declare(t *testing.T) (*recorder.Graph, *logs.Logs) {
 	return g, c
 }
 
-func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
-	t.Helper()
-	r := g.Find(typ, name)
-	require.NotNil(t, r, "%s %s", typ, name)
-	return r
-}
-
 func values(t *testing.T, g *recorder.Graph, release string) map[string]any {
 	t.Helper()
-	v, ok := find(t, g, releaseType, release).Inputs["values"].(map[string]any)
+	v, ok := recordertest.Find(t, g, releaseType, release).Inputs["values"].(map[string]any)
 	require.True(t, ok, "%s: the values are known and not secret", release)
 	return v
 }
@@ -221,9 +215,9 @@ func TestVectorShipsEveryPodsLogsWithTheSinkBothTargetsUse(t *testing.T) {
 // the agents buffer and retry until Loki answers, so both install at once.
 func TestVectorDoesNotWaitForLoki(t *testing.T) {
 	g, _ := declare(t)
-	loki, vector := find(t, g, releaseType, logs.LokiRelease), find(t, g, releaseType, logs.VectorRelease)
-	ready := find(t, g, readyType, "istiod")
-	assert.ElementsMatch(t, []string{find(t, g, claimType, "loki-data").URN, ready.URN}, loki.Dependencies)
+	loki, vector := recordertest.Find(t, g, releaseType, logs.LokiRelease), recordertest.Find(t, g, releaseType, logs.VectorRelease)
+	ready := recordertest.Find(t, g, readyType, "istiod")
+	assert.ElementsMatch(t, []string{recordertest.Find(t, g, claimType, "loki-data").URN, ready.URN}, loki.Dependencies)
 	assert.Equal(t, []string{ready.URN}, vector.Dependencies)
 	assert.False(t, g.DependsOn(vector, loki.URN))
 	for _, r := range []*recorder.Resource{loki, vector} {

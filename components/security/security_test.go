@@ -18,6 +18,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/components/security"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 )
 
 const (
@@ -119,13 +120,6 @@ func policy(t *testing.T, all map[string]*recorder.Resource, key string) *record
 	return r
 }
 
-func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
-	t.Helper()
-	r := g.Find(typ, name)
-	require.NotNil(t, r, "%s %s", typ, name)
-	return r
-}
-
 // Every policed namespace gets a default-deny NetworkPolicy for both directions with no
 // rule; every authorized one an AuthorizationPolicy with an empty spec, which matches
 // nothing and so denies every request. A namespace policed but not authorized (the
@@ -135,20 +129,20 @@ func TestEveryNamespaceIsClosedByDefault(t *testing.T) {
 	g, err := declare(t, nil)
 	require.NoError(t, err)
 	all := policies(t, g)
-	istiod := find(t, g, readyType, "istiod")
+	istiod := recordertest.Find(t, g, readyType, "istiod")
 
 	for _, ns := range []string{"istio-gateway", "lamina-system", "observability"} {
 		np := policy(t, all, "NetworkPolicy "+ns+"/default-deny")
 		assert.Equal(t, map[string]any{"podSelector": map[string]any{}, "policyTypes": []any{"Ingress", "Egress"}}, np.Inputs["spec"], ns)
 		assert.Equal(t, map[string]any{"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "lamina"},
 			np.Inputs["metadata"].(map[string]any)["labels"], ns)
-		assert.Equal(t, []string{find(t, g, namespaceType, ns).URN}, np.Dependencies, "%s: waits for its namespace, not for istiod", ns)
+		assert.Equal(t, []string{recordertest.Find(t, g, namespaceType, ns).URN}, np.Dependencies, "%s: waits for its namespace, not for istiod", ns)
 		assert.Equal(t, "urn:pulumi:test::lamina::lamina:security:NetworkSecurity::network-security", np.Parent)
 	}
 	for _, ns := range []string{"lamina-system", "observability"} {
 		ap := policy(t, all, "AuthorizationPolicy "+ns+"/deny-all")
 		assert.Equal(t, map[string]any{}, ap.Inputs["spec"], "%s: no action, no rule", ns)
-		assert.ElementsMatch(t, []string{find(t, g, namespaceType, ns).URN, istiod.URN}, ap.Dependencies, ns)
+		assert.ElementsMatch(t, []string{recordertest.Find(t, g, namespaceType, ns).URN, istiod.URN}, ap.Dependencies, ns)
 	}
 	assert.NotContains(t, all, "AuthorizationPolicy istio-gateway/deny-all", "the gateway is policed, not authorized")
 }
@@ -246,8 +240,8 @@ func TestEachFlowOpensExactlyItsEnds(t *testing.T) {
 
 	// Flow policies wait like the default ones: the NetworkPolicies for their namespace,
 	// the ALLOW policies for istiod too.
-	assert.Equal(t, []string{find(t, g, namespaceType, "istio-gateway").URN}, policy(t, all, "NetworkPolicy istio-gateway/gateway-to-core-egress").Dependencies)
-	assert.ElementsMatch(t, []string{find(t, g, namespaceType, "lamina-system").URN, find(t, g, readyType, "istiod").URN},
+	assert.Equal(t, []string{recordertest.Find(t, g, namespaceType, "istio-gateway").URN}, policy(t, all, "NetworkPolicy istio-gateway/gateway-to-core-egress").Dependencies)
+	assert.ElementsMatch(t, []string{recordertest.Find(t, g, namespaceType, "lamina-system").URN, recordertest.Find(t, g, readyType, "istiod").URN},
 		policy(t, all, "AuthorizationPolicy lamina-system/gateway-to-core").Dependencies)
 }
 
@@ -317,7 +311,7 @@ func TestJoinedNamespacesGetOnlyThisStacksFlowsUnderItsPrefix(t *testing.T) {
 	}, keys(all))
 	assert.Empty(t, policy(t, all, "NetworkPolicy observability/alice-spans-from-lamina-system-ingress").Dependencies,
 		"another stack's namespace: named, not waited for")
-	assert.Equal(t, []string{find(t, g, readyType, "istiod").URN}, policy(t, all, "AuthorizationPolicy observability/alice-spans-from-lamina-system").Dependencies)
+	assert.Equal(t, []string{recordertest.Find(t, g, readyType, "istiod").URN}, policy(t, all, "AuthorizationPolicy observability/alice-spans-from-lamina-system").Dependencies)
 
 	_, err = declare(t, func(a *security.NetworkSecurityArgs) {
 		joined(a)

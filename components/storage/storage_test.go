@@ -15,6 +15,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 )
 
 const (
@@ -53,13 +54,6 @@ func declare(t *testing.T) *recorder.Graph {
 	return g
 }
 
-func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
-	t.Helper()
-	r := g.Find(typ, name)
-	require.NotNil(t, r, "%s %s", typ, name)
-	return r
-}
-
 // The volume is the host directory itself (a local volume on Path), on the node that
 // mounts it, kept with its data when its claim goes (Retain), for one node at a time,
 // in the cluster's host-directory class, and reserved for its claim by namespace and
@@ -67,7 +61,7 @@ func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource 
 // cluster's view of the directory.
 func TestVolumeIsTheHostDirectoryOnItsNodeAndIsRetained(t *testing.T) {
 	g := declare(t)
-	pv := find(t, g, volumeType, "grafana-data-volume")
+	pv := recordertest.Find(t, g, volumeType, "grafana-data-volume")
 	assert.Equal(t, map[string]any{"name": "lamina-development-grafana", "labels": map[string]any{
 		"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "lamina",
 	}}, pv.Inputs["metadata"], "cluster-wide: no namespace")
@@ -84,7 +78,7 @@ func TestVolumeIsTheHostDirectoryOnItsNodeAndIsRetained(t *testing.T) {
 		"claimRef": map[string]any{"namespace": "monitoring", "name": "grafana-data"},
 	}, pv.Inputs["spec"])
 
-	claim := find(t, g, claimType, "grafana-data-claim")
+	claim := recordertest.Find(t, g, claimType, "grafana-data-claim")
 	for _, r := range []*recorder.Resource{pv, claim} {
 		assert.False(t, r.Protect || r.RetainOnDelete, "%s: neither protected nor retained", r.Name)
 		assert.Equal(t, "urn:pulumi:test::lamina::lamina:storage:HostVolume::grafana-data", r.Parent, r.Name)
@@ -97,8 +91,8 @@ func TestVolumeIsTheHostDirectoryOnItsNodeAndIsRetained(t *testing.T) {
 // name is the component's output, for a chart's existingClaim.
 func TestClaimNamesItsVolumeAndAsksForWhatItHas(t *testing.T) {
 	g := declare(t)
-	pv := find(t, g, volumeType, "grafana-data-volume")
-	claim := find(t, g, claimType, "grafana-data-claim")
+	pv := recordertest.Find(t, g, volumeType, "grafana-data-volume")
+	claim := recordertest.Find(t, g, claimType, "grafana-data-claim")
 	assert.Equal(t, map[string]any{"name": "grafana-data", "namespace": "monitoring", "labels": map[string]any{
 		"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "lamina",
 	}}, claim.Inputs["metadata"])
@@ -116,10 +110,10 @@ func TestClaimNamesItsVolumeAndAsksForWhatItHas(t *testing.T) {
 // alone, and so for the directory through it.
 func TestVolumeWaitsForItsDirectory(t *testing.T) {
 	g := declare(t)
-	dirs := find(t, g, dirsType, "host-dirs")
-	pv := find(t, g, volumeType, "grafana-data-volume")
+	dirs := recordertest.Find(t, g, dirsType, "host-dirs")
+	pv := recordertest.Find(t, g, volumeType, "grafana-data-volume")
 	assert.Equal(t, []string{dirs.URN}, pv.Dependencies)
-	assert.Equal(t, []string{pv.URN}, find(t, g, claimType, "grafana-data-claim").Dependencies)
+	assert.Equal(t, []string{pv.URN}, recordertest.Find(t, g, claimType, "grafana-data-claim").Dependencies)
 }
 
 // HostDirs is a Job in kube-system (outside the mesh: no sidecar) that runs the data
@@ -135,7 +129,7 @@ func TestHostDirsRunsTheScriptOnceAsRootOnTheNode(t *testing.T) {
 		return err
 	})
 	require.NoError(t, err)
-	job := find(t, g, jobType, "host-dirs")
+	job := recordertest.Find(t, g, jobType, "host-dirs")
 	meta := job.Inputs["metadata"].(map[string]any)
 	assert.Equal(t, [2]any{"lamina-host-dirs", "kube-system"}, [2]any{meta["name"], meta["namespace"]})
 	spec := job.Inputs["spec"].(map[string]any)

@@ -19,6 +19,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/tracing"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 )
 
 const (
@@ -72,17 +73,6 @@ func release(t *testing.T, g *recorder.Graph, name string) *recorder.Resource {
 	return r
 }
 
-// at walks an object by keys.
-func at(t *testing.T, v any, path ...string) any {
-	t.Helper()
-	for _, k := range path {
-		m, ok := v.(map[string]any)
-		require.True(t, ok, "%v: not an object at %q", path, k)
-		v = m[k]
-	}
-	return v
-}
-
 // Jaeger is the pinned chart's release named jaeger, one replica, whose configuration
 // (userconfig, which replaces the image's) has one trace store, in memory, bounded by
 // MaxTraces: the pipeline writes into that store and the query reads from it.
@@ -97,19 +87,19 @@ func TestJaegerKeepsOneBoundedInMemoryStore(t *testing.T) {
 	assert.Equal(t, float64(300), j.Inputs["timeout"])
 
 	v := j.Inputs["values"]
-	assert.Equal(t, float64(1), at(t, v, "jaeger", "replicas"), "each replica of a memory store would hold other traces")
-	cfg := at(t, v, "userconfig")
+	assert.Equal(t, float64(1), recordertest.At(t, v, "jaeger", "replicas"), "each replica of a memory store would hold other traces")
+	cfg := recordertest.At(t, v, "userconfig")
 	assert.Equal(t, map[string]any{"memstore": map[string]any{"memory": map[string]any{"max_traces": float64(12345)}}},
-		at(t, cfg, "extensions", "jaeger_storage", "backends"), "the only backend")
-	assert.Equal(t, map[string]any{"jaeger_storage_exporter": map[string]any{"trace_storage": "memstore"}}, at(t, cfg, "exporters"))
-	assert.Equal(t, map[string]any{"traces": "memstore"}, at(t, cfg, "extensions", "jaeger_query", "storage"))
+		recordertest.At(t, cfg, "extensions", "jaeger_storage", "backends"), "the only backend")
+	assert.Equal(t, map[string]any{"jaeger_storage_exporter": map[string]any{"trace_storage": "memstore"}}, recordertest.At(t, cfg, "exporters"))
+	assert.Equal(t, map[string]any{"traces": "memstore"}, recordertest.At(t, cfg, "extensions", "jaeger_query", "storage"))
 	assert.Equal(t, map[string]any{"traces": map[string]any{
 		"receivers": []any{"otlp"}, "processors": []any{"batch"}, "exporters": []any{"jaeger_storage_exporter"},
-	}}, at(t, cfg, "service", "pipelines"))
-	assert.ElementsMatch(t, []any{"jaeger_storage", "jaeger_query", "healthcheckv2"}, at(t, cfg, "service", "extensions"))
+	}}, recordertest.At(t, cfg, "service", "pipelines"))
+	assert.ElementsMatch(t, []any{"jaeger_storage", "jaeger_query", "healthcheckv2"}, recordertest.At(t, cfg, "service", "extensions"))
 
 	g, _ = declare(t, func(a *tracing.TracingArgs) { a.MaxTraces = 500000 })
-	assert.Equal(t, float64(500000), at(t, release(t, g, "jaeger").Inputs["values"], "userconfig", "extensions", "jaeger_storage", "backends", "memstore", "memory", "max_traces"))
+	assert.Equal(t, float64(500000), recordertest.At(t, release(t, g, "jaeger").Inputs["values"], "userconfig", "extensions", "jaeger_storage", "backends", "memstore", "memory", "max_traces"))
 }
 
 // Jaeger takes OTLP on OTLPPort, serves its UI and HTTP API on QueryPort and its gRPC
@@ -117,12 +107,12 @@ func TestJaegerKeepsOneBoundedInMemoryStore(t *testing.T) {
 // endpoints and the route the platform uses name the same ports, pods and Service.
 func TestJaegerListensOnThePortsThePlatformUses(t *testing.T) {
 	g, c := declare(t, nil)
-	cfg := at(t, release(t, g, "jaeger").Inputs["values"], "userconfig")
+	cfg := recordertest.At(t, release(t, g, "jaeger").Inputs["values"], "userconfig")
 	assert.Equal(t, map[string]any{"grpc": map[string]any{"endpoint": "0.0.0.0:4317"}, "http": map[string]any{"endpoint": "0.0.0.0:4318"}},
-		at(t, cfg, "receivers", "otlp", "protocols"))
-	assert.Equal(t, "0.0.0.0:16686", at(t, cfg, "extensions", "jaeger_query", "http", "endpoint"))
-	assert.Equal(t, "0.0.0.0:16685", at(t, cfg, "extensions", "jaeger_query", "grpc", "endpoint"))
-	assert.Equal(t, map[string]any{"use_v2": true, "http": map[string]any{"endpoint": "0.0.0.0:13133"}}, at(t, cfg, "extensions", "healthcheckv2"))
+		recordertest.At(t, cfg, "receivers", "otlp", "protocols"))
+	assert.Equal(t, "0.0.0.0:16686", recordertest.At(t, cfg, "extensions", "jaeger_query", "http", "endpoint"))
+	assert.Equal(t, "0.0.0.0:16685", recordertest.At(t, cfg, "extensions", "jaeger_query", "grpc", "endpoint"))
+	assert.Equal(t, map[string]any{"use_v2": true, "http": map[string]any{"endpoint": "0.0.0.0:13133"}}, recordertest.At(t, cfg, "extensions", "healthcheckv2"))
 
 	jaeger := network.App("observability", "jaeger")
 	assert.Equal(t, network.Endpoint{Peer: jaeger, Ports: network.TCP(16686)}, tracing.Query("observability"))
@@ -164,17 +154,17 @@ func TestACollectorInFrontOfJaegerTakesTheSpans(t *testing.T) {
 	assert.Equal(t, "observability", col.Inputs["namespace"])
 
 	v := col.Inputs["values"]
-	assert.Equal(t, "deployment", at(t, v, "mode"))
-	assert.Equal(t, float64(3), at(t, v, "replicaCount"))
-	assert.Equal(t, "otel/opentelemetry-collector-k8s", at(t, v, "image", "repository"))
-	assert.Equal(t, "otelcol-k8s", at(t, v, "command", "name"))
-	cfg := at(t, v, "config")
-	assert.Equal(t, "${env:MY_POD_IP}:4317", at(t, cfg, "receivers", "otlp", "protocols", "grpc", "endpoint"))
+	assert.Equal(t, "deployment", recordertest.At(t, v, "mode"))
+	assert.Equal(t, float64(3), recordertest.At(t, v, "replicaCount"))
+	assert.Equal(t, "otel/opentelemetry-collector-k8s", recordertest.At(t, v, "image", "repository"))
+	assert.Equal(t, "otelcol-k8s", recordertest.At(t, v, "command", "name"))
+	cfg := recordertest.At(t, v, "config")
+	assert.Equal(t, "${env:MY_POD_IP}:4317", recordertest.At(t, cfg, "receivers", "otlp", "protocols", "grpc", "endpoint"))
 	assert.Equal(t, map[string]any{"otlp_grpc/jaeger": map[string]any{"endpoint": "jaeger.observability.svc.cluster.local:4317", "tls": map[string]any{"insecure": true}}},
-		at(t, cfg, "exporters"))
+		recordertest.At(t, cfg, "exporters"))
 	assert.Equal(t, map[string]any{"traces": map[string]any{
 		"receivers": []any{"otlp"}, "processors": []any{"memory_limiter", "batch"}, "exporters": []any{"otlp_grpc/jaeger"},
-	}}, at(t, cfg, "service", "pipelines"))
+	}}, recordertest.At(t, cfg, "service", "pipelines"))
 
 	assert.Equal(t, "opentelemetry-collector.observability.svc.cluster.local", c.SpansHost)
 	assert.Equal(t, "opentelemetry-collector", c.SpansAppName)
@@ -199,17 +189,17 @@ func TestPodsMeetPodSecurityRestricted(t *testing.T) {
 	g, _ := declare(t, func(a *tracing.TracingArgs) { a.Collector = collector })
 	pod := map[string]any{"runAsNonRoot": true, "runAsUser": float64(10001), "runAsGroup": float64(10001), "seccompProfile": map[string]any{"type": "RuntimeDefault"}}
 	container := map[string]any{"allowPrivilegeEscalation": false, "capabilities": map[string]any{"drop": []any{"ALL"}}}
-	j := at(t, release(t, g, "jaeger").Inputs["values"], "jaeger")
-	assert.Equal(t, pod, at(t, j, "podSecurityContext"))
-	assert.Equal(t, container, at(t, j, "securityContext"))
+	j := recordertest.At(t, release(t, g, "jaeger").Inputs["values"], "jaeger")
+	assert.Equal(t, pod, recordertest.At(t, j, "podSecurityContext"))
+	assert.Equal(t, container, recordertest.At(t, j, "securityContext"))
 	assert.Equal(t, map[string]any{
 		"requests": map[string]any{"cpu": "100m", "memory": "256Mi"}, "limits": map[string]any{"cpu": "1", "memory": "2Gi"},
-	}, at(t, j, "resources"))
+	}, recordertest.At(t, j, "resources"))
 
 	col := release(t, g, "opentelemetry-collector").Inputs["values"]
-	assert.Equal(t, pod, at(t, col, "podSecurityContext"))
-	assert.Equal(t, container, at(t, col, "securityContext"))
+	assert.Equal(t, pod, recordertest.At(t, col, "podSecurityContext"))
+	assert.Equal(t, container, recordertest.At(t, col, "securityContext"))
 	assert.Equal(t, map[string]any{
 		"requests": map[string]any{"cpu": "50m", "memory": "128Mi"}, "limits": map[string]any{"cpu": "500m", "memory": "512Mi"},
-	}, at(t, col, "resources"), "memory_limiter works within the limit")
+	}, recordertest.At(t, col, "resources"), "memory_limiter works within the limit")
 }

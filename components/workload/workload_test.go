@@ -16,6 +16,7 @@ import (
 	"github.com/lamina-os/lamina-infra/components/workload"
 	"github.com/lamina-os/lamina-infra/internal/kube"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
@@ -65,34 +66,9 @@ func declare(t *testing.T, edit func(ctx *pulumi.Context, a *workload.WorkloadAr
 	})
 }
 
-func find(t *testing.T, g *recorder.Graph, typ, name string) *recorder.Resource {
-	t.Helper()
-	r := g.Find(typ, name)
-	require.NotNil(t, r, "%s %s", typ, name)
-	return r
-}
-
-// at walks an object by keys (and list indexes as ints).
-func at(t *testing.T, v any, path ...any) any {
-	t.Helper()
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, ok := v.(map[string]any)
-			require.True(t, ok, "%v: not an object at %q", path, k)
-			v = m[k]
-		case int:
-			a, ok := v.([]any)
-			require.True(t, ok && k < len(a), "%v: no item %d", path, k)
-			v = a[k]
-		}
-	}
-	return v
-}
-
 func podSpec(t *testing.T, controller *recorder.Resource) map[string]any {
 	t.Helper()
-	return at(t, controller.Inputs, "spec", "template", "spec").(map[string]any)
+	return recordertest.At(t, controller.Inputs, "spec", "template", "spec").(map[string]any)
 }
 
 // The pod and each of its containers, the preflight check's too, meet Pod Security
@@ -103,7 +79,7 @@ func TestPodsMeetPodSecurityRestricted(t *testing.T) {
 		a.Preflight = []string{"check-gpu"}
 	})
 	require.NoError(t, err)
-	pod := podSpec(t, find(t, g, deploymentType, "core"))
+	pod := podSpec(t, recordertest.Find(t, g, deploymentType, "core"))
 	assert.Equal(t, map[string]any{
 		"runAsNonRoot": true, "runAsUser": float64(10001), "runAsGroup": float64(10002), "fsGroup": float64(10002),
 		"seccompProfile": map[string]any{"type": "RuntimeDefault"},
@@ -113,20 +89,20 @@ func TestPodsMeetPodSecurityRestricted(t *testing.T) {
 		"allowPrivilegeEscalation": false, "privileged": false,
 		"capabilities": map[string]any{"drop": []any{"ALL"}},
 	}
-	assert.Equal(t, restricted, at(t, pod, "containers", 0, "securityContext"))
-	assert.Equal(t, "preflight", at(t, pod, "initContainers", 0, "name"))
-	assert.Equal(t, []any{"check-gpu"}, at(t, pod, "initContainers", 0, "command"))
-	assert.Equal(t, "lamina/core:1.2.3", at(t, pod, "initContainers", 0, "image"), "the check runs from the application's image")
-	assert.Equal(t, restricted, at(t, pod, "initContainers", 0, "securityContext"))
+	assert.Equal(t, restricted, recordertest.At(t, pod, "containers", 0, "securityContext"))
+	assert.Equal(t, "preflight", recordertest.At(t, pod, "initContainers", 0, "name"))
+	assert.Equal(t, []any{"check-gpu"}, recordertest.At(t, pod, "initContainers", 0, "command"))
+	assert.Equal(t, "lamina/core:1.2.3", recordertest.At(t, pod, "initContainers", 0, "image"), "the check runs from the application's image")
+	assert.Equal(t, restricted, recordertest.At(t, pod, "initContainers", 0, "securityContext"))
 
 	assert.Equal(t, false, pod["automountServiceAccountToken"])
-	assert.Equal(t, false, find(t, g, serviceAccountType, "core-sa").Inputs["automountServiceAccountToken"])
+	assert.Equal(t, false, recordertest.Find(t, g, serviceAccountType, "core-sa").Inputs["automountServiceAccountToken"])
 	assert.Equal(t, "lamina-core", pod["serviceAccountName"], "its own identity")
 
 	g, err = declare(t, func(_ *pulumi.Context, a *workload.WorkloadArgs) { a.APIAccess = true })
 	require.NoError(t, err)
-	assert.Equal(t, true, podSpec(t, find(t, g, deploymentType, "core"))["automountServiceAccountToken"])
-	assert.Equal(t, true, find(t, g, serviceAccountType, "core-sa").Inputs["automountServiceAccountToken"])
+	assert.Equal(t, true, podSpec(t, recordertest.Find(t, g, deploymentType, "core"))["automountServiceAccountToken"])
+	assert.Equal(t, true, recordertest.Find(t, g, serviceAccountType, "core-sa").Inputs["automountServiceAccountToken"])
 }
 
 // One HTTP port, named http: the Service of the workload's name forwards to it by name,
@@ -135,7 +111,7 @@ func TestPodsMeetPodSecurityRestricted(t *testing.T) {
 func TestServicePortAndProbesShareTheNamedHTTPPort(t *testing.T) {
 	g, err := declare(t, nil)
 	require.NoError(t, err)
-	svc := find(t, g, serviceType, "core-service")
+	svc := recordertest.Find(t, g, serviceType, "core-service")
 	assert.Equal(t, map[string]any{"name": "lamina-core", "namespace": "lamina-system", "labels": map[string]any{
 		"app.kubernetes.io/name": "lamina-core", "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "lamina",
 	}}, svc.Inputs["metadata"])
@@ -145,11 +121,11 @@ func TestServicePortAndProbesShareTheNamedHTTPPort(t *testing.T) {
 		"ports":    []any{map[string]any{"name": "http", "appProtocol": "http", "protocol": "TCP", "port": float64(8080), "targetPort": "http"}},
 	}, svc.Inputs["spec"])
 
-	d := find(t, g, deploymentType, "core")
+	d := recordertest.Find(t, g, deploymentType, "core")
 	pod := podSpec(t, d)
-	assert.Equal(t, map[string]any{"app.kubernetes.io/name": "lamina-core"}, at(t, d.Inputs, "spec", "selector", "matchLabels"))
-	assert.Equal(t, "lamina-core", at(t, d.Inputs, "spec", "template", "metadata", "labels", "app.kubernetes.io/name"), "the Service selects the pods")
-	c := at(t, pod, "containers", 0).(map[string]any)
+	assert.Equal(t, map[string]any{"app.kubernetes.io/name": "lamina-core"}, recordertest.At(t, d.Inputs, "spec", "selector", "matchLabels"))
+	assert.Equal(t, "lamina-core", recordertest.At(t, d.Inputs, "spec", "template", "metadata", "labels", "app.kubernetes.io/name"), "the Service selects the pods")
+	c := recordertest.At(t, pod, "containers", 0).(map[string]any)
 	assert.Equal(t, []any{map[string]any{"name": "http", "containerPort": float64(8080), "protocol": "TCP"}}, c["ports"])
 	get := map[string]any{"path": "/health", "port": "http"}
 	assert.Equal(t, map[string]any{"httpGet": get, "periodSeconds": float64(5), "timeoutSeconds": float64(5), "failureThreshold": float64(24)}, c["startupProbe"], "120 s")
@@ -162,8 +138,8 @@ func TestServicePortAndProbesShareTheNamedHTTPPort(t *testing.T) {
 	for seconds, failures := range map[int]float64{0: 2, 7: 2, 11: 3} {
 		g, err := declare(t, func(_ *pulumi.Context, a *workload.WorkloadArgs) { a.StartupSeconds = seconds })
 		require.NoError(t, err)
-		c := at(t, podSpec(t, find(t, g, deploymentType, "core")), "containers", 0)
-		assert.Equal(t, failures, at(t, c, "startupProbe", "failureThreshold"), "startup %d s", seconds)
+		c := recordertest.At(t, podSpec(t, recordertest.Find(t, g, deploymentType, "core")), "containers", 0)
+		assert.Equal(t, failures, recordertest.At(t, c, "startupProbe", "failureThreshold"), "startup %d s", seconds)
 	}
 }
 
@@ -187,17 +163,17 @@ func TestDisruptionBudgetAndRolloutFollowTheReplicas(t *testing.T) {
 				a.Replicas, a.StopBeforeStart = tc.replicas, tc.stopFirst
 			})
 			require.NoError(t, err)
-			d := find(t, g, deploymentType, "core")
-			assert.Equal(t, float64(tc.replicas), at(t, d.Inputs, "spec", "replicas"))
+			d := recordertest.Find(t, g, deploymentType, "core")
+			assert.Equal(t, float64(tc.replicas), recordertest.At(t, d.Inputs, "spec", "replicas"))
 			assert.Equal(t, map[string]any{"type": "RollingUpdate", "rollingUpdate": map[string]any{"maxSurge": tc.surge, "maxUnavailable": tc.unavailable}},
-				at(t, d.Inputs, "spec", "strategy"))
+				recordertest.At(t, d.Inputs, "spec", "strategy"))
 			pdb := g.Find(pdbType, "core-pdb")
 			if !tc.budget {
 				assert.Nil(t, pdb)
 				return
 			}
 			require.NotNil(t, pdb)
-			assert.Equal(t, "lamina-system", at(t, pdb.Inputs, "metadata", "namespace"))
+			assert.Equal(t, "lamina-system", recordertest.At(t, pdb.Inputs, "metadata", "namespace"))
 			assert.Equal(t, map[string]any{"maxUnavailable": float64(1), "selector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "lamina-core"}}},
 				pdb.Inputs["spec"])
 		})
@@ -213,20 +189,20 @@ func TestResourcesAndDevicesReachTheContainers(t *testing.T) {
 		a.Preflight = []string{"check-gpu"}
 	})
 	require.NoError(t, err)
-	pod := podSpec(t, find(t, g, deploymentType, "core"))
+	pod := podSpec(t, recordertest.Find(t, g, deploymentType, "core"))
 	assert.Equal(t, map[string]any{
 		"requests": map[string]any{"cpu": "250m", "memory": "256Mi", "lamina.io/gpu": "1"},
 		"limits":   map[string]any{"cpu": "2", "memory": "1Gi", "lamina.io/gpu": "1"},
-	}, at(t, pod, "containers", 0, "resources"))
+	}, recordertest.At(t, pod, "containers", 0, "resources"))
 	assert.Equal(t, map[string]any{
 		"requests": map[string]any{"cpu": "50m", "memory": "64Mi", "lamina.io/gpu": "1"},
 		"limits":   map[string]any{"cpu": "1", "memory": "512Mi", "lamina.io/gpu": "1"},
-	}, at(t, pod, "initContainers", 0, "resources"))
+	}, recordertest.At(t, pod, "initContainers", 0, "resources"))
 
 	g, err = declare(t, nil)
 	require.NoError(t, err)
-	pod = podSpec(t, find(t, g, deploymentType, "core"))
-	assert.Equal(t, map[string]any{"cpu": "250m", "memory": "256Mi"}, at(t, pod, "containers", 0, "resources", "requests"), "no device, none requested")
+	pod = podSpec(t, recordertest.Find(t, g, deploymentType, "core"))
+	assert.Equal(t, map[string]any{"cpu": "250m", "memory": "256Mi"}, recordertest.At(t, pod, "containers", 0, "resources", "requests"), "no device, none requested")
 	assert.Nil(t, pod["initContainers"], "no preflight, no init container")
 }
 
@@ -246,9 +222,9 @@ func TestEnvVolumesAndAnnotationsReachThePod(t *testing.T) {
 		a.PodAnnotations = pulumi.StringMap{"lamina.io/config-checksum": pulumi.String("abc123")}
 	})
 	require.NoError(t, err)
-	d := find(t, g, deploymentType, "core")
+	d := recordertest.Find(t, g, deploymentType, "core")
 	pod := podSpec(t, d)
-	c := at(t, pod, "containers", 0).(map[string]any)
+	c := recordertest.At(t, pod, "containers", 0).(map[string]any)
 	assert.Equal(t, []any{
 		map[string]any{"name": "LAMINA_PORT", "value": "8080"},
 		map[string]any{"name": "ALPHA", "value": "a"},
@@ -265,7 +241,7 @@ func TestEnvVolumesAndAnnotationsReachThePod(t *testing.T) {
 		map[string]any{"name": "config", "configMap": map[string]any{"name": "core-config"}},
 		map[string]any{"name": "data", "persistentVolumeClaim": map[string]any{"claimName": "core-data"}},
 	}, pod["volumes"])
-	assert.Equal(t, map[string]any{"lamina.io/config-checksum": "abc123"}, at(t, d.Inputs, "spec", "template", "metadata", "annotations"))
+	assert.Equal(t, map[string]any{"lamina.io/config-checksum": "abc123"}, recordertest.At(t, d.Inputs, "spec", "template", "metadata", "annotations"))
 }
 
 // The pods wait for what they need (a claim, the mesh's sidecar injection) and for
@@ -280,15 +256,15 @@ func TestControllerWaitsForItsDependenciesAndStatefulSetNamesItsService(t *testi
 	})
 	require.NoError(t, err)
 	assert.Nil(t, g.Find(deploymentType, "core"))
-	s := find(t, g, statefulSetType, "core")
-	claim, sa, svc := find(t, g, claimType, "core-data"), find(t, g, serviceAccountType, "core-sa"), find(t, g, serviceType, "core-service")
+	s := recordertest.Find(t, g, statefulSetType, "core")
+	claim, sa, svc := recordertest.Find(t, g, claimType, "core-data"), recordertest.Find(t, g, serviceAccountType, "core-sa"), recordertest.Find(t, g, serviceType, "core-service")
 	assert.Contains(t, s.Dependencies, claim.URN)
 	assert.Contains(t, s.Dependencies, sa.URN)
 	assert.NotContains(t, svc.Dependencies, claim.URN)
 	assert.NotContains(t, sa.Dependencies, claim.URN)
 	assert.Equal(t, "urn:pulumi:test::lamina::lamina:workload:Workload::core", s.Parent)
 
-	assert.Equal(t, "lamina-core", at(t, s.Inputs, "spec", "serviceName"))
+	assert.Equal(t, "lamina-core", recordertest.At(t, s.Inputs, "spec", "serviceName"))
 	assert.Contains(t, s.Dependencies, svc.URN, "serviceName comes from the declared Service")
 	assert.NotContains(t, s.Inputs["spec"], "strategy")
 
@@ -322,7 +298,7 @@ func TestReplicasAreSpreadAcrossNodesAndZones(t *testing.T) {
 			if tc.kind == workload.StatefulSet {
 				typ = statefulSetType
 			}
-			spec := podSpec(t, find(t, g, typ, "core"))
+			spec := podSpec(t, recordertest.Find(t, g, typ, "core"))
 			if tc.replicas == 1 {
 				assert.NotContains(t, spec, "topologySpreadConstraints")
 				return
@@ -341,7 +317,7 @@ func TestReplicasAreSpreadAcrossNodesAndZones(t *testing.T) {
 func TestPlacementChoosesTheNodesByLabelAndTaint(t *testing.T) {
 	g, err := declare(t, nil)
 	require.NoError(t, err)
-	pod := podSpec(t, find(t, g, deploymentType, "core"))
+	pod := podSpec(t, recordertest.Find(t, g, deploymentType, "core"))
 	assert.NotContains(t, pod, "nodeSelector")
 	assert.NotContains(t, pod, "tolerations")
 
@@ -350,7 +326,7 @@ func TestPlacementChoosesTheNodesByLabelAndTaint(t *testing.T) {
 		a.Placement.Tolerations = []spec.Toleration{{Key: "lamina.io/gpu", Value: "true", Effect: "NoSchedule"}, {Operator: "Exists"}}
 	})
 	require.NoError(t, err)
-	pod = podSpec(t, find(t, g, deploymentType, "core"))
+	pod = podSpec(t, recordertest.Find(t, g, deploymentType, "core"))
 	assert.Equal(t, map[string]any{"lamina.io/gpu": "true"}, pod["nodeSelector"])
 	assert.Equal(t, []any{
 		map[string]any{"key": "lamina.io/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
