@@ -1,7 +1,6 @@
 package stacks_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/dockermesh"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 )
 
 // containerNamed is the Docker container of that name.
@@ -58,7 +58,7 @@ func TestBothTargetsRunTheSameSettings(t *testing.T) {
 	// Loki: the schema, the compactor's retention and no usage reports.
 	lokiValues := field(release(t, kube, "loki").Inputs["values"], "loki")
 	lokiFile := yamlFile(t, docker, "lamina-loki", dockermesh.FilesDir+"/loki.yaml")
-	assert.Equal(t, jsonish(field(lokiValues, "schemaConfig", "configs")), jsonish(field(lokiFile, "schema_config", "configs")), "Loki's schema")
+	assert.Equal(t, recordertest.JSON(t, field(lokiValues, "schemaConfig", "configs")), recordertest.JSON(t, field(lokiFile, "schema_config", "configs")), "Loki's schema")
 	assert.Equal(t, "2024-04-01", field(lokiFile, "schema_config", "configs").([]any)[0].(map[string]any)["from"])
 	for _, k := range []string{"retention_enabled", "delete_request_store"} {
 		assert.Equal(t, field(lokiValues, "compactor", k), field(lokiFile, "compactor", k), "Loki's compactor.%s", k)
@@ -73,7 +73,7 @@ func TestBothTargetsRunTheSameSettings(t *testing.T) {
 		delete(kubeSink, k)
 		delete(dockerSink, k)
 	}
-	assert.Equal(t, jsonish(kubeSink), jsonish(dockerSink), "Vector's Loki sink")
+	assert.Equal(t, recordertest.JSON(t, kubeSink), recordertest.JSON(t, dockerSink), "Vector's Loki sink")
 	assert.Equal(t, "accept", dockerSink["out_of_order_action"])
 
 	// Grafana: grafana.ini on one, GF_<SECTION>_<KEY> on the other.
@@ -107,7 +107,7 @@ func TestBothTargetsRunTheSameSettings(t *testing.T) {
 		delete(kubeLoki, k)
 		delete(dockerLoki, k)
 	}
-	assert.Equal(t, jsonish(kubeLoki), jsonish(dockerLoki), "Grafana's Loki datasource")
+	assert.Equal(t, recordertest.JSON(t, kubeLoki), recordertest.JSON(t, dockerLoki), "Grafana's Loki datasource")
 
 	// ChromaDB's environment, but for where its logging configuration lies and how the
 	// token is handed over.
@@ -119,19 +119,5 @@ func TestBothTargetsRunTheSameSettings(t *testing.T) {
 	delete(kubeChroma, "CHROMA_LOG_CONFIG")
 	delete(dockerChroma, "CHROMA_LOG_CONFIG")
 	assert.Len(t, dockerChroma, 5)
-	assert.Equal(t, jsonish(kubeChroma), jsonish(dockerChroma), "ChromaDB's environment")
-}
-
-// jsonish is v as JSON reads it back, so that values decoded from YAML and recorded
-// inputs compare alike.
-func jsonish(v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic(err)
-	}
-	return out
+	assert.Equal(t, recordertest.JSON(t, kubeChroma), recordertest.JSON(t, dockerChroma), "ChromaDB's environment")
 }

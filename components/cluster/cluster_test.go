@@ -86,13 +86,6 @@ func run(t *testing.T, edit func(a *cluster.ClusterArgs)) (*recorder.Graph, *clu
 	return g, c
 }
 
-func env(t *testing.T, r *recorder.Resource) map[string]any {
-	t.Helper()
-	e, ok := r.Inputs["environment"].(map[string]any)
-	require.True(t, ok, "%s has an environment", r.Name)
-	return e
-}
-
 // The kubeconfig is read with its output secret and kept out of the console and of the
 // next run's environment; the Kubernetes provider's configuration and the stack output
 // made from it are secret too, while they carry the text the command printed.
@@ -154,8 +147,8 @@ func TestProvidersWaitForReadyNodes(t *testing.T) {
 // providers unchanged. Without Instance, both follow Refresh.
 func TestKubeconfigIsReadAgainOnlyForAnotherInstance(t *testing.T) {
 	g, _ := run(t, nil)
-	ready := env(t, recordertest.Find(t, g, commandType, "cluster-ready"))
-	read := env(t, recordertest.Find(t, g, commandType, "cluster-kubeconfig"))
+	ready := recordertest.Env(t, recordertest.Find(t, g, commandType, "cluster-ready"))
+	read := recordertest.Env(t, recordertest.Find(t, g, commandType, "cluster-kubeconfig"))
 	assert.Equal(t, "started-2", ready["LAMINA_REFRESH"])
 	assert.Equal(t, "created-1", read["LAMINA_REFRESH"])
 	for _, e := range []map[string]any{ready, read} {
@@ -167,7 +160,7 @@ func TestKubeconfigIsReadAgainOnlyForAnotherInstance(t *testing.T) {
 	assert.Equal(t, "", ready["LAMINA_EXPECTED_NODES"], "no names known: the wait reads them")
 
 	g, _ = run(t, func(a *cluster.ClusterArgs) { a.Instance = nil })
-	assert.Equal(t, "started-2", env(t, recordertest.Find(t, g, commandType, "cluster-kubeconfig"))["LAMINA_REFRESH"])
+	assert.Equal(t, "started-2", recordertest.Env(t, recordertest.Find(t, g, commandType, "cluster-kubeconfig"))["LAMINA_REFRESH"])
 }
 
 // Node names given up front are what the readiness wait checks and what the cluster
@@ -178,7 +171,7 @@ func TestNodesAreTheGivenNamesOrThoseTheWaitPrinted(t *testing.T) {
 
 	g, _ = run(t, func(a *cluster.ClusterArgs) { a.Nodes = []string{"colima-lamina", "second"} })
 	assert.Equal(t, []any{"colima-lamina", "second"}, g.Outputs["nodes"])
-	assert.Equal(t, "colima-lamina\nsecond", env(t, recordertest.Find(t, g, commandType, "cluster-ready"))["LAMINA_EXPECTED_NODES"])
+	assert.Equal(t, "colima-lamina\nsecond", recordertest.Env(t, recordertest.Find(t, g, commandType, "cluster-ready"))["LAMINA_EXPECTED_NODES"])
 }
 
 // The StorageClass of host-directory volumes never provisions, retains volumes and binds
@@ -207,7 +200,7 @@ func TestHostDirsAreMadeWhereTheDataDirectoryIs(t *testing.T) {
 		a.DataDir, a.DataSubdirs, a.DataDirOnMac = "/Users/me/lamina-data", []string{"chromadb", "models"}, true
 	})
 	dirs := recordertest.Find(t, g, commandType, "cluster-host-dirs")
-	assert.Equal(t, map[string]any{"LAMINA_DATA_DIR": "/Users/me/lamina-data", "LAMINA_DATA_SUBDIRS": "chromadb\nmodels"}, env(t, dirs))
+	assert.Equal(t, map[string]any{"LAMINA_DATA_DIR": "/Users/me/lamina-data", "LAMINA_DATA_SUBDIRS": "chromadb\nmodels"}, recordertest.Env(t, dirs))
 	assert.Empty(t, g.ByType(jobType))
 	require.Len(t, c.HostDirs, 1)
 
@@ -246,5 +239,5 @@ func TestWaitForRolloutCarriesTheClusterAndTheWorkload(t *testing.T) {
 		"LAMINA_KUBE_CONTEXT": "colima-lamina", "LAMINA_KUBECONFIG": "", "LAMINA_REFRESH": "started-2",
 		"LAMINA_ROLLOUT_WORKLOAD": "daemonset/istio-cni-node", "LAMINA_ROLLOUT_NAMESPACE": "istio-system",
 		"LAMINA_ROLLOUT_TIMEOUT_SECONDS": "420", "LAMINA_ROLLOUT_REVISION": "4",
-	}, env(t, wait))
+	}, recordertest.Env(t, wait))
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/colima"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
+	"github.com/lamina-os/lamina-infra/internal/recorder/recordertest"
 )
 
 const commandType = "command:local:Command"
@@ -80,13 +81,6 @@ func command(t *testing.T, g *recorder.Graph, name string) *recorder.Resource {
 	return r
 }
 
-func env(t *testing.T, r *recorder.Resource) map[string]any {
-	t.Helper()
-	e, ok := r.Inputs["environment"].(map[string]any)
-	require.True(t, ok, "%s has an environment", r.Name)
-	return e
-}
-
 // The Docker target's VM runs the docker runtime alone: `colima start` says
 // --kubernetes=false (Colima would take a saved --kubernetes otherwise) and gets no k3s
 // version, argument or port; its commands alone are told LAMINA_KUBERNETES=false, so a
@@ -103,7 +97,7 @@ func TestDockerTargetStartsTheVMWithoutKubernetes(t *testing.T) {
 	g, err := declare(t, summary, func(a *colima.ColimaVMArgs) { a.NoKubernetes = true })
 	require.NoError(t, err)
 	for _, name := range []string{"colima-vm", "colima-start"} {
-		e := env(t, command(t, g, name))
+		e := recordertest.Env(t, command(t, g, name))
 		assert.Equal(t, "false", e["LAMINA_KUBERNETES"], name)
 		assert.Equal(t, strings.Join(want, "\n"), e["LAMINA_START_ARGS"], name)
 	}
@@ -111,7 +105,7 @@ func TestDockerTargetStartsTheVMWithoutKubernetes(t *testing.T) {
 	g, err = declare(t, summary, nil)
 	require.NoError(t, err)
 	for _, name := range []string{"colima-vm", "colima-start"} {
-		assert.NotContains(t, env(t, command(t, g, name)), "LAMINA_KUBERNETES", name)
+		assert.NotContains(t, recordertest.Env(t, command(t, g, name)), "LAMINA_KUBERNETES", name)
 	}
 }
 
@@ -122,7 +116,7 @@ func TestOnlyAKrunkitVMsCommandsGetItsTypeAndTheSudoersText(t *testing.T) {
 	for _, vmType := range []string{"", "vz"} {
 		g, err := declare(t, summary, func(a *colima.ColimaVMArgs) { a.VMType = vmType })
 		require.NoError(t, err)
-		e := env(t, command(t, g, "colima-vm"))
+		e := recordertest.Env(t, command(t, g, "colima-vm"))
 		assert.NotContains(t, e, "LAMINA_VM_TYPE", "vm type %q", vmType)
 		assert.NotContains(t, e, "LAMINA_COLIMA_SUDOERS", "vm type %q", vmType)
 		assert.Contains(t, strings.Split(e["LAMINA_START_ARGS"].(string), "\n"), "--vm-type=vz", "vm type %q", vmType)
@@ -132,7 +126,7 @@ func TestOnlyAKrunkitVMsCommandsGetItsTypeAndTheSudoersText(t *testing.T) {
 	g, err := declare(t, summary, func(a *colima.ColimaVMArgs) { a.VMType = "krunkit" })
 	require.NoError(t, err)
 	for _, name := range []string{"colima-vm", "colima-start"} {
-		e := env(t, command(t, g, name))
+		e := recordertest.Env(t, command(t, g, name))
 		assert.Equal(t, "krunkit", e["LAMINA_VM_TYPE"], name)
 		assert.Equal(t, colima.SudoersText, e["LAMINA_COLIMA_SUDOERS"], name)
 		assert.Contains(t, strings.Split(e["LAMINA_START_ARGS"].(string), "\n"), "--mount-type=sshfs", name)
@@ -163,7 +157,7 @@ func TestTheStartCommandOnlyStartsTheVMAfterItsCommand(t *testing.T) {
 	assert.Nil(t, start.Inputs["triggers"])
 	assert.Equal(t, []string{vm.URN}, start.Dependencies)
 
-	vmEnv, startEnv := env(t, vm), env(t, start)
+	vmEnv, startEnv := recordertest.Env(t, vm), recordertest.Env(t, start)
 	assert.Equal(t, "created-1", vmEnv["LAMINA_VM_GENERATION"])
 	assert.NotContains(t, vmEnv, "LAMINA_START_ONLY", "the VM's command applies settings, restarting the VM")
 	assert.Equal(t, "started-2", startEnv["LAMINA_VM_GENERATION"])

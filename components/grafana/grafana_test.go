@@ -103,23 +103,6 @@ func declare(t *testing.T, edit func(a *grafana.GrafanaArgs)) (*recorder.Graph, 
 	return g, c
 }
 
-func values(t *testing.T, g *recorder.Graph) map[string]any {
-	t.Helper()
-	v, ok := recordertest.Find(t, g, releaseType, grafana.ReleaseName).Inputs["values"].(map[string]any)
-	require.True(t, ok, "the release's values are known and not secret")
-	return v
-}
-
-// normal is v as JSON reads it back, so that YAML's ints and the recorder's floats compare.
-func normal(t *testing.T, v any) any {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	var out any
-	require.NoError(t, json.Unmarshal(b, &out))
-	return out
-}
-
 // The administrator's name and password are in the grafana-admin Secret, under the keys
 // the chart is told to read them from; the chart's values hold neither (Helm keeps its
 // values in the cluster, readable by whoever reads the release), and the release waits
@@ -191,7 +174,7 @@ func TestDatasourcesAreProvisionedAsGivenOnBothTargets(t *testing.T) {
 	var file map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(grafana.DatasourcesFile(datasources())), &file))
 	assert.Equal(t, 1, file["apiVersion"], "Grafana reads provisioning files of apiVersion 1")
-	assert.Equal(t, want, normal(t, file))
+	assert.Equal(t, want, recordertest.JSON(t, file))
 }
 
 // Grafana's identity reaches each datasource's server on its ports, one flow each,
@@ -314,4 +297,10 @@ func TestOnlyTheFirstDefaultDatasourceIsTheDefault(t *testing.T) {
 	}
 	assert.Equal(t, []any{true, false}, defaults)
 	assert.True(t, two[1].IsDefault, "the caller's datasources are left as they were")
+}
+
+// values are the release's values.
+func values(t *testing.T, g *recorder.Graph) map[string]any {
+	t.Helper()
+	return recordertest.Values(t, g, grafana.ReleaseName)
 }

@@ -90,13 +90,6 @@ func declare(t *testing.T, edit func(a *kiali.KialiArgs)) (*recorder.Graph, *kia
 	return g, c
 }
 
-func values(t *testing.T, g *recorder.Graph) map[string]any {
-	t.Helper()
-	v, ok := recordertest.Find(t, g, releaseType, kiali.ReleaseName).Inputs["values"].(map[string]any)
-	require.True(t, ok, "the release's values are known and not secret")
-	return v
-}
-
 // The signing key is 16 random bytes as 32 hex characters (a key length Kiali takes),
 // made once on the Mac (every input ignored after creation) with its output secret; it
 // is kept, secret, under "key" in the kiali-signing-key Secret, which the chart's
@@ -197,4 +190,10 @@ func TestKialiOpensAFlowToEachBackendAndServesItsHostname(t *testing.T) {
 		{Name: "apiserver", From: network.Peer{Namespace: "observability"}, To: apiServer.Peer, Ports: network.TCP(6443)},
 	}, c.Needs().Flows)
 	assert.Equal(t, []network.Route{{Host: "kiali", Namespace: "observability", Service: "kiali", Port: 20001}}, c.Needs().Routes)
+}
+
+// values are the release's values.
+func values(t *testing.T, g *recorder.Graph) map[string]any {
+	t.Helper()
+	return recordertest.Values(t, g, kiali.ReleaseName)
 }

@@ -7,7 +7,6 @@
 package logs_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"text/template"
@@ -65,23 +64,6 @@ func declare(t *testing.T) (*recorder.Graph, *logs.Logs) {
 	return g, c
 }
 
-func values(t *testing.T, g *recorder.Graph, release string) map[string]any {
-	t.Helper()
-	v, ok := recordertest.Find(t, g, releaseType, release).Inputs["values"].(map[string]any)
-	require.True(t, ok, "%s: the values are known and not secret", release)
-	return v
-}
-
-// normal is v as JSON reads it back, so that YAML's ints and the recorder's floats compare.
-func normal(t *testing.T, v any) any {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	var out any
-	require.NoError(t, json.Unmarshal(b, &out))
-	return out
-}
-
 // period is the one schema period, as both targets write it.
 var period = map[string]any{
 	"from": "2024-04-01", "store": "tsdb", "object_store": "filesystem", "schema": "v13",
@@ -94,7 +76,7 @@ var period = map[string]any{
 // the compactor deleting the rest, and reporting nothing to grafana.com.
 func TestLokiIsOneBinaryOnTheClaimKeepingLogsForTheRetention(t *testing.T) {
 	g, _ := declare(t)
-	v := values(t, g, logs.LokiRelease)
+	v := recordertest.Values(t, g, logs.LokiRelease)
 	assert.Equal(t, "Monolithic", v["deploymentMode"])
 	assert.Equal(t, map[string]any{
 		"auth_enabled":  false,
@@ -126,11 +108,11 @@ func TestLokiIsOneBinaryOnTheClaimKeepingLogsForTheRetention(t *testing.T) {
 // in-memory ring of one, served on the given port, ready at once.
 func TestLokiFileHasTheChartsSettingsForOneContainer(t *testing.T) {
 	g, _ := declare(t)
-	chart := values(t, g, logs.LokiRelease)["loki"].(map[string]any)
+	chart := recordertest.Values(t, g, logs.LokiRelease)["loki"].(map[string]any)
 
 	var file map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(logs.LokiFile(3101, "/data/loki", "14d")), &file))
-	f := normal(t, file).(map[string]any)
+	f := recordertest.JSON(t, file).(map[string]any)
 	assert.Equal(t, chart["schemaConfig"], f["schema_config"])
 	assert.Equal(t, chart["limits_config"], f["limits_config"])
 	assert.Equal(t, chart["analytics"], f["analytics"])
@@ -167,7 +149,7 @@ func mapKeys(m map[string]any) []string {
 // pushes, what it reads and its labels.
 func TestVectorShipsEveryPodsLogsWithTheSinkBothTargetsUse(t *testing.T) {
 	g, _ := declare(t)
-	v := values(t, g, logs.VectorRelease)
+	v := recordertest.Values(t, g, logs.VectorRelease)
 	assert.Equal(t, "Agent", v["role"])
 	assert.Equal(t, map[string]any{"enabled": false}, v["service"])
 	assert.Equal(t, map[string]any{"enabled": false}, v["serviceHeadless"])
@@ -200,7 +182,7 @@ func TestVectorShipsEveryPodsLogsWithTheSinkBothTargetsUse(t *testing.T) {
 		"node":      "{{ kubernetes.pod_node_name }}",
 	}, rendered)
 
-	docker := normal(t, logs.LokiSink("http://loki:3100", "containers", map[string]string{"stack": "test"})).(map[string]any)
+	docker := recordertest.JSON(t, logs.LokiSink("http://loki:3100", "containers", map[string]string{"stack": "test"})).(map[string]any)
 	assert.Equal(t, []any{"containers"}, docker["inputs"])
 	assert.Equal(t, "http://loki:3100", docker["endpoint"])
 	assert.Equal(t, map[string]any{"stack": "test"}, docker["labels"])

@@ -4,6 +4,7 @@
 package recordertest
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -81,5 +82,36 @@ func Texts(v any) []string {
 	case string:
 		out = append(out, x)
 	}
+	return out
+}
+
+// ReleaseType is a Helm release's type token.
+const ReleaseType = "kubernetes:helm.sh/v3:Release"
+
+// Values are the values of the Helm release named release, which must be known and
+// not secret.
+func Values(t testing.TB, g *recorder.Graph, release string) map[string]any {
+	t.Helper()
+	v, ok := Find(t, g, ReleaseType, release).Inputs["values"].(map[string]any)
+	require.True(t, ok, "%s: the values are known and not secret", release)
+	return v
+}
+
+// Env is a command's environment.
+func Env(t testing.TB, r *recorder.Resource) map[string]any {
+	t.Helper()
+	e, ok := r.Inputs["environment"].(map[string]any)
+	require.True(t, ok, "%s has an environment", r.Name)
+	return e
+}
+
+// JSON is v as JSON reads it back, so that values decoded from YAML (ints) and
+// recorded inputs (floats) compare alike.
+func JSON(t testing.TB, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	var out any
+	require.NoError(t, json.Unmarshal(b, &out))
 	return out
 }
