@@ -129,20 +129,20 @@ var (
 	imageLastSeg = regexp.MustCompile(`[^/]*$`)
 )
 
-// Kubernetes label keys (an optional DNS-subdomain prefix and a name) and values.
-var (
-	labelName   = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
-	labelPrefix = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	labelValue  = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
-)
+// labelName is a Kubernetes label's name, and a label's value when not empty.
+var labelName = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
 
-// validLabelKey says whether k is a Kubernetes label key, such as lamina.io/gpu.
+// validLabelValue says whether v is a Kubernetes label value: empty, or a label name.
+func validLabelValue(v string) bool { return v == "" || labelName.MatchString(v) }
+
+// validLabelKey says whether k is a Kubernetes label key, such as lamina.io/gpu: an
+// optional DNS-subdomain prefix and '/', then a label name.
 func validLabelKey(k string) bool {
 	prefix, name, found := strings.Cut(k, "/")
 	if !found {
 		return labelName.MatchString(k)
 	}
-	return len(prefix) <= 253 && labelPrefix.MatchString(prefix) && labelName.MatchString(name)
+	return len(prefix) <= 253 && dns1123.MatchString(prefix) && labelName.MatchString(name)
 }
 
 // validatePlacement checks node labels and tolerations, and that the target has nodes.
@@ -155,7 +155,7 @@ func validatePlacement(c *Config, ps *problems, key string, p Placement) {
 		if !validLabelKey(k) {
 			ps.add(entryKey(key+".nodeSelector", k), "%s is not a Kubernetes label key; allowed: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.'", quote(k))
 		}
-		if v := p.NodeSelector[k]; !labelValue.MatchString(v) {
+		if v := p.NodeSelector[k]; !validLabelValue(v) {
 			ps.add(entryKey(key+".nodeSelector", k), "%s is not a Kubernetes label value; allowed: up to 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", quote(v))
 		}
 	}
@@ -173,7 +173,7 @@ func validatePlacement(c *Config, ps *problems, key string, p Placement) {
 			if t.Key == "" {
 				ps.add(tk+".key", "is empty; operator Equal needs the taint's key (Exists with no key admits every taint)")
 			}
-			if !labelValue.MatchString(t.Value) {
+			if !validLabelValue(t.Value) {
 				ps.add(tk+".value", "%s is not a taint value; allowed: a Kubernetes label value", quote(t.Value))
 			}
 		default:
