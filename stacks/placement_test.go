@@ -139,6 +139,9 @@ func TestAnExistingClusterKeepsItsVolumesInItsStorageClasses(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, []string{config.NamespaceLLMServe, config.NamespaceLaminaSystem, config.NamespaceMonitoring}, kept)
+	for _, c := range kind(g, "PersistentVolumeClaim") {
+		assert.Contains(t, kept, namespaceOf(c), "the namespace of claim %s is left on destroy", nameOf(c))
+	}
 	llm := field(object(t, g, "Deployment", "lamina-llm-serve").Inputs, "spec", "template", "spec")
 	assert.Equal(t, map[string]any{"lamina.io/llm": "true"}, field(llm, "nodeSelector"), "llm-serve on its nodes")
 	assert.Len(t, list(field(llm, "topologySpreadConstraints")), 2, "and spread across them")
