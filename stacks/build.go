@@ -177,15 +177,11 @@ func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, prob
 		return Outputs{}, err
 	}
 
-	urls := map[string]string{}
-	for host, url := range p.Mesh.Edge.URLs {
-		urls[host] = url
-	}
 	subdirs := config.DataSubdirs
 	if cfg.Shared() {
 		subdirs = sharedDataSubdirs
 	}
-	out := newOutputs(ctx, cfg, cfg.Edge.Address, urls, subdirs)
+	out := newOutputs(ctx, cfg, cfg.Edge.Address, p.Mesh.Edge.URLs, subdirs)
 	out.Kubeconfig, out.KubeContext, out.Nodes, out.StorageClass = cl.Kubeconfig, cl.KubeContext, cl.Nodes, cl.StorageClass
 	var declared []string
 	for _, ns := range cfg.DeclaredNamespaces() {
