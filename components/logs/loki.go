@@ -103,16 +103,12 @@ func LokiFile(port int, dir, retention string) string {
 // LokiSink is Vector's sink to Loki on both targets: the events of inputs, as JSON,
 // with labels (Vector templates, such as {{ kubernetes.pod_name }}).
 func LokiSink(endpoint, inputs string, labels map[string]string) map[string]any {
-	ls := map[string]any{}
-	for k, v := range labels {
-		ls[k] = v
-	}
 	return map[string]any{
 		"type":     "loki",
 		"inputs":   []any{inputs},
 		"endpoint": endpoint,
 		"encoding": map[string]any{"codec": "json"},
-		"labels":   ls,
+		"labels":   labels,
 		// Loki refuses entries older than the newest of their stream; keep them in
 		// order instead of failing the batch.
 		"out_of_order_action": "accept",

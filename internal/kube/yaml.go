@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -12,18 +11,10 @@ import (
 // same types), keys sorted: the configuration files the Docker target hands its
 // containers. It panics on a value JSON cannot hold: the program's own types.
 func YAML(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("kube.YAML: %v", err))
-	}
-	var generic any
-	if err := json.Unmarshal(b, &generic); err != nil {
-		panic(fmt.Sprintf("kube.YAML: %v", err))
-	}
 	var out strings.Builder
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
-	if err := enc.Encode(generic); err != nil {
+	if err := enc.Encode(jsonValue(v)); err != nil {
 		panic(fmt.Sprintf("kube.YAML: %v", err))
 	}
 	return out.String()
