@@ -46,10 +46,10 @@ func checkBudgets(stackURN string, resources []Resource) []Violation {
 		switch apiVersion, _ := props["apiVersion"].(string); {
 		case apiVersion == "apps/v1" && (kind == "Deployment" || kind == "StatefulSet"):
 			if replicas, _ := asMap(props["spec"])["replicas"].(float64); replicas > 1 {
-				replicated = append(replicated, workload{kind, ns, str(props, "metadata", "name"), asMap(asMap(asMap(asMap(props["spec"])["template"])["metadata"])["labels"])})
+				replicated = append(replicated, workload{kind, ns, str(props, "metadata", "name"), mapAt(props, "spec", "template", "metadata", "labels")})
 			}
 		case apiVersion == "policy/v1" && kind == "PodDisruptionBudget":
-			budgets[ns] = append(budgets[ns], asMap(asMap(asMap(props["spec"])["selector"])["matchLabels"]))
+			budgets[ns] = append(budgets[ns], mapAt(props, "spec", "selector", "matchLabels"))
 		}
 	}
 	var out []Violation
@@ -196,16 +196,18 @@ func asMap(v any) map[string]any {
 	return m
 }
 
-// str reads a string at path in nested maps, "" when absent.
-func str(m map[string]any, path ...string) string {
-	for i, k := range path {
-		if i == len(path)-1 {
-			s, _ := m[k].(string)
-			return s
-		}
+// mapAt reads an object at path in nested maps, nil when absent.
+func mapAt(m map[string]any, path ...string) map[string]any {
+	for _, k := range path {
 		m = asMap(m[k])
 	}
-	return ""
+	return m
+}
+
+// str reads a string at path in nested maps, "" when absent.
+func str(m map[string]any, path ...string) string {
+	s, _ := mapAt(m, path[:len(path)-1]...)[path[len(path)-1]].(string)
+	return s
 }
 
 // Report is the outcome of checking a stack.
