@@ -14,6 +14,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -24,6 +25,11 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -253,10 +259,42 @@ func (p *plane) start(t *testing.T) {
 	}
 	begin := time.Now()
 	p.cfg, p.err = p.env.Start()
-	p.startup = time.Since(begin)
 	if p.err != nil {
 		p.err = fmt.Errorf("starting etcd and kube-apiserver from %s: %w", dir, p.err)
+		return
 	}
+	p.err = systemNamespaces(p.cfg)
+	p.startup = time.Since(begin)
+}
+
+// systemNamespaces waits until the API server has made the namespaces every cluster
+// has before anyone gets its kubeconfig (k3s deploys its own add-ons into kube-system).
+// envtest returns once /healthz is ok, and kube-apiserver's
+// start-system-namespaces-controller hook only starts the controller that creates them
+// (pkg/controlplane/apiserver/server.go, 1.37): on a busy machine the first objects
+// meant for kube-system would otherwise be refused with "namespaces not found".
+func systemNamespaces(cfg *rest.Config) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	names := []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
+	var missing []string
+	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		missing = missing[:0]
+		for _, ns := range names {
+			if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				missing = append(missing, ns)
+			} else if err != nil {
+				return false, err
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("kube-apiserver has not created the namespaces %v: %w", missing, err)
+	}
+	return nil
 }
 
 func TestMain(m *testing.M) {
