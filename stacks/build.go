@@ -118,6 +118,7 @@ func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, prob
 			args.DockerHost = vm.DockerHost
 		}
 	case config.TargetExisting:
+		_ = ctx.Log.Info(cfg.CapacityUnchecked(), nil)
 		if cfg.Storage.Provisioned() {
 			// Every volume is a claim of the cluster's classes: no directory on a node,
 			// and no class of the program's.

@@ -64,12 +64,19 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	}
 	names := m.Namespaces.Names
 
-	if m.MetalLB, err = metallb.NewMetalLB(ctx, "metallb", metallb.MetalLBArgs{
-		Chart:     chart(cfg, &cfg.MetalLB.Chart),
-		Namespace: names[config.NamespaceMetalLB],
-		Addresses: cfg.MetalLB.Addresses,
-	}, k8s); err != nil {
-		return nil, err
+	// The gateway's address: MetalLB's, from the stack's pool, in the program's own VM;
+	// elsewhere whatever the cluster's load balancer gives it.
+	var address string
+	var gatewayAfter []pulumi.Resource
+	if cfg.RunsMetalLB() {
+		if m.MetalLB, err = metallb.NewMetalLB(ctx, "metallb", metallb.MetalLBArgs{
+			Chart:     chart(cfg, &cfg.MetalLB.Chart),
+			Namespace: names[config.NamespaceMetalLB],
+			Addresses: cfg.MetalLB.Addresses,
+		}, k8s); err != nil {
+			return nil, err
+		}
+		address, gatewayAfter = cfg.Edge.Address, []pulumi.Resource{m.MetalLB.Pool, m.MetalLB.Advertisement}
 	}
 
 	if m.CertManager, err = certmanager.NewCertManager(ctx, "cert-manager", certmanager.CertManagerArgs{
@@ -106,9 +113,9 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 		ProxyResources:  mc.ProxyResources,
 		Gateway: istio.Gateway{
 			MinReplicas: mc.Gateway.MinReplicas, MaxReplicas: mc.Gateway.MaxReplicas,
-			Resources: mc.Gateway.Resources, Address: cfg.Edge.Address,
+			Resources: mc.Gateway.Resources, Address: address,
 		},
-		GatewayDependsOn: []pulumi.Resource{m.MetalLB.Pool, m.MetalLB.Advertisement},
+		GatewayDependsOn: gatewayAfter,
 		// Spans go where the observability part of the stack receives them.
 		Tracing:        spans,
 		AccessLogs:     mc.AccessLogs,

@@ -97,8 +97,8 @@ func TestLLMServeIsPlacedByLabelAndTaint(t *testing.T) {
 	}
 }
 
-// On an existing cluster of several nodes every volume is a claim of the cluster's own
-// StorageClass: no volume is pinned to a node or a host directory, the program declares
+// On an existing cluster of several nodes, which brings its own load balancer, every
+// volume is a claim of the cluster's own StorageClass: no volume is pinned to a node or a host directory, the program declares
 // no class and no host-directory Job, and `pulumi destroy` leaves each claim (and its
 // data) in the cluster, with the namespace that holds it. The model store, which the three llm-serve replicas mount on
 // any node, is ReadWriteMany; a store they cannot all mount is refused by key, and so
@@ -142,6 +142,17 @@ func TestAnExistingClusterKeepsItsVolumesInItsStorageClasses(t *testing.T) {
 	for _, c := range kind(g, "PersistentVolumeClaim") {
 		assert.Contains(t, kept, namespaceOf(c), "the namespace of claim %s is left on destroy", nameOf(c))
 	}
+	// Its own load balancer gives the gateway its address: no MetalLB, no namespace for
+	// it, no address asked of it; the outputs' URLs use lamina:edge.address.
+	for _, r := range g.ByType(releaseType) {
+		assert.NotEqual(t, "metallb", r.Inputs["name"], "no MetalLB on an existing cluster")
+	}
+	assert.Empty(t, kind(g, "IPAddressPool"))
+	for _, ns := range kind(g, "Namespace") {
+		assert.NotEqual(t, config.NamespaceMetalLB, field(ns.Inputs, "metadata", "name"))
+	}
+	assert.Nil(t, field(release(t, g, "istio-ingressgateway").Inputs["values"], "service", "annotations"), "no address asked of MetalLB")
+	assert.Equal(t, "LoadBalancer", field(release(t, g, "istio-ingressgateway").Inputs["values"], "service", "type"))
 	llm := field(object(t, g, "Deployment", "lamina-llm-serve").Inputs, "spec", "template", "spec")
 	assert.Equal(t, map[string]any{"lamina.io/llm": "true"}, field(llm, "nodeSelector"), "llm-serve on its nodes")
 	assert.Len(t, list(field(llm, "topologySpreadConstraints")), 2, "and spread across them")
@@ -155,6 +166,7 @@ func TestAnExistingClusterKeepsItsVolumesInItsStorageClasses(t *testing.T) {
 			`lamina:storage.volumes.vectors: "vectors" is not a volume; allowed: models, prometheus, loki, grafana, chromadb`,
 		}},
 		{map[string]string{"lamina:cluster": `{"target": "colima"}`, "lamina:storage": `{"class": "local-path"}`}, []string{
+			"lamina:edge.address: 10.20.0.10 is not among lamina:metallb.addresses, so MetalLB would not hand it out",
 			`lamina:storage: claims of a StorageClass are for lamina:cluster.target existing; the colima target keeps its volumes in lamina:data.dir: remove lamina:storage`,
 		}},
 	} {

@@ -115,7 +115,8 @@ type Charts struct {
 type Gateway struct {
 	MinReplicas, MaxReplicas int
 	Resources                kube.Resources
-	// Address is the LoadBalancer address MetalLB gives the gateway's Service.
+	// Address is the LoadBalancer address MetalLB gives the gateway's Service; empty
+	// where the cluster's own load balancer chooses it (no MetalLB of the program's).
 	Address string
 }
 
@@ -465,7 +466,9 @@ func gatewayValuesFor(g Gateway) gatewayValues {
 	var v gatewayValues
 	v.Labels = GatewaySelector
 	v.Service.Type = "LoadBalancer"
-	v.Service.Annotations = map[string]string{"metallb.io/loadBalancerIPs": g.Address}
+	if g.Address != "" {
+		v.Service.Annotations = map[string]string{"metallb.io/loadBalancerIPs": g.Address}
+	}
 	if g.MinReplicas == g.MaxReplicas {
 		n := g.MinReplicas
 		v.ReplicaCount = &n

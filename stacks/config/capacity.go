@@ -5,10 +5,12 @@ package config
 // against its share with it. It calls only quantity.go and the config types.
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // SystemReserve is what k3s and the pods the program does not size (CoreDNS, MetalLB,
@@ -75,6 +77,24 @@ func (c *Config) Demands() []Demand {
 		}
 	}
 	return out
+}
+
+// CapacityUnchecked is what a stack on a cluster the program does not size (target
+// existing) is told at every preview and up instead of a capacity check. The program
+// cannot read the nodes' allocatable resources before it changes anything: the
+// Kubernetes provider reads an object it is given the name of and lists none, and a
+// guess would refuse a cluster that fits or pass one that does not. So it says what
+// the stack requests, for the operator to compare with the nodes' Allocatable
+// (kubectl describe nodes), and leaves the placing to the scheduler. The tenants'
+// shares are left out: they are the Colima VM's.
+func (c *Config) CapacityUnchecked() string {
+	demands := slices.DeleteFunc(c.Demands(), func(d Demand) bool { return strings.HasPrefix(d.Key, "lamina:colima.tenants") })
+	cpu, memory, _, _ := Totals(demands)
+	largest := slices.MaxFunc(demands, func(a, b Demand) int { return cmp.Compare(a.Memory, b.Memory) })
+	return fmt.Sprintf("lamina:cluster.target is existing, so the program does not check the cluster's capacity: it cannot read the nodes' allocatable resources before up, and will not guess. "+
+		"The stack's pods request %s cores and %s in all, sidecars and one rollout's extra pod included (Vector's once; it runs on every node); the largest, %s (%s), needs %s cores and %s on one node, %d times. "+
+		"Compare with the nodes' Allocatable (kubectl describe nodes); a pod that fits nowhere stays Pending and the up waits for it until its timeout.",
+		FormatCores(cpu), FormatGiB(memory), largest.Name, largest.Key, FormatCores(largest.CPU), FormatGiB(largest.Memory), largest.Pods)
 }
 
 // platformDemands adds the platform's workloads but istiod to a list of demands.

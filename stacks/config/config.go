@@ -150,6 +150,9 @@ const (
 	TargetDocker = "docker"
 )
 
+// Targets are the allowed values of cluster.target.
+var Targets = []string{TargetColima, TargetExisting, TargetShared, TargetDocker}
+
 // Cluster is where the platform runs.
 type Cluster struct {
 	// Target is colima (a Colima VM with k3s on this Mac), existing (a cluster reached

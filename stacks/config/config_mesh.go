@@ -119,8 +119,10 @@ type Edge struct {
 	// Domain is the DNS suffix of every hostname. Allowed: a DNS name, not under .local
 	// (macOS resolves .local by multicast DNS before /etc/hosts).
 	Domain string `json:"domain"`
-	// Address is the gateway's LoadBalancer address. Allowed: an address inside
-	// metallb.addresses.
+	// Address is the gateway's LoadBalancer address. Allowed: with target colima, an
+	// address inside metallb.addresses, which MetalLB hands the gateway; with target
+	// existing, the address the cluster's own load balancer gives the gateway's Service
+	// (the outputs' URLs use it; the program cannot choose it there).
 	Address string `json:"address"`
 }
 
@@ -142,8 +144,25 @@ const (
 var WorkloadNamespaces = []string{NamespaceMonitoring, NamespaceObservability, NamespaceLaminaSystem, NamespaceLLMServe, NamespaceDashboard}
 
 // SystemNamespaces hold infrastructure whose webhooks the API server calls; they stay
-// out of the mesh.
+// out of the mesh. A stack declares those of them it runs (Config.Systems).
 var SystemNamespaces = []string{NamespaceIstio, NamespaceMetalLB, NamespaceCertManager}
+
+// RunsMetalLB says whether the stack installs MetalLB: only in its own Colima VM, whose
+// addresses macOS reaches. An existing cluster has its own load balancer (a cloud's,
+// k3s's servicelb, or a MetalLB its admins run), and a shared stack uses its platform's.
+func (c *Config) RunsMetalLB() bool { return c.Cluster.Target == TargetColima }
+
+// Systems are the system namespaces this stack declares: all of SystemNamespaces but
+// MetalLB's where it runs none; a shared stack declares none.
+func (c *Config) Systems() []string {
+	if c.Shared() {
+		return nil
+	}
+	if c.RunsMetalLB() {
+		return slices.Clone(SystemNamespaces)
+	}
+	return slices.DeleteFunc(slices.Clone(SystemNamespaces), func(ns string) bool { return ns == NamespaceMetalLB })
+}
 
 // AgentNamespaces hold the agent stack: the only namespaces a shared stack declares.
 var AgentNamespaces = []string{NamespaceLaminaSystem, NamespaceLLMServe, NamespaceDashboard}
@@ -159,7 +178,7 @@ func (c *Config) DeclaredNamespaces() []string {
 	if c.Shared() {
 		return slices.Clone(AgentNamespaces)
 	}
-	return append([]string{NamespaceGateway}, append(slices.Clone(SystemNamespaces), c.Workloads()...)...)
+	return append([]string{NamespaceGateway}, append(c.Systems(), c.Workloads()...)...)
 }
 
 // Workloads are the workload namespaces this stack declares beside the gateway's and

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -34,6 +35,11 @@ func Load(src *Source, probes Probes) (*Config, error) {
 	}
 	vmType := requestedVMType(src)
 	cfg.onVMNetwork(vmType)
+	// A stack that runs no MetalLB inherits none of the profile's settings for it.
+	target := requestedTarget(src, cfg.Cluster.Target)
+	if target != TargetColima {
+		cfg.withoutMetalLB()
+	}
 	cfg.stack = src.Stack
 	if probes != nil {
 		cfg.stat = probes.Stat
@@ -64,6 +70,10 @@ func Load(src *Source, probes Probes) (*Config, error) {
 		}
 		if name == "profile" {
 			continue // already applied
+		}
+		if name == "metallb" && target != TargetColima && slices.Contains(Targets, target) {
+			ps.add(key, "is only for lamina:cluster.target colima, where the program runs MetalLB in its own VM; with %s the cluster's own load balancer gives the gateway its address (lamina:edge.address); remove it", target)
+			continue
 		}
 		d := decoder{ps: &ps, secret: src.Secret[key]}
 		raw, ok := d.section(key, src.Values[key], field.Kind())

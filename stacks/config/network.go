@@ -27,6 +27,18 @@ func VMNetwork(vmType string) netip.Prefix {
 	return vzNetwork
 }
 
+// requestedTarget is lamina:cluster.target as the stack sets it, before anything is
+// decoded, or profile's when unset or unreadable (decoding reports the latter).
+func requestedTarget(src *Source, profile string) string {
+	var cluster struct {
+		Target *string `json:"target"`
+	}
+	if raw, ok := src.Values[Namespace+":cluster"]; ok && json.Unmarshal([]byte(raw), &cluster) == nil && cluster.Target != nil {
+		return *cluster.Target
+	}
+	return profile
+}
+
 // requestedVMType is lamina:colima.vmType as the stack sets it, before anything is
 // decoded ("" when unset or unreadable; decoding reports the latter).
 func requestedVMType(src *Source) string {

@@ -182,6 +182,14 @@ func namespacesDefaults() Namespaces {
 	}
 }
 
+// withoutMetalLB takes MetalLB's namespace out of the profile's namespace settings, for
+// a stack that runs none (Config.RunsMetalLB): the namespace is not declared, and a
+// stack that still sets it is told so.
+func (c *Config) withoutMetalLB() {
+	delete(c.Namespaces.OutOfMesh, NamespaceMetalLB)
+	delete(c.Namespaces.PodSecurity, NamespaceMetalLB)
+}
+
 func metalLB(pool []string) MetalLB {
 	return MetalLB{
 		Chart:     pin("https://metallb.github.io/metallb", "metallb", "0.15.2"),

@@ -169,7 +169,7 @@ func managedK3sArg(arg string) bool {
 
 func validateCluster(c *Config, ps *problems) {
 	cl := c.Cluster
-	oneOf(ps, "lamina:cluster.target", cl.Target, TargetColima, TargetExisting, TargetShared, TargetDocker)
+	oneOf(ps, "lamina:cluster.target", cl.Target, Targets...)
 	if cl.Target == TargetShared {
 		switch {
 		case !stackName.MatchString(cl.Platform):

@@ -18,7 +18,10 @@ var (
 // validateMesh checks the sections of the mesh, edge and network security.
 func validateMesh(c *Config, ps *problems) {
 	validateNamespaces(c, ps)
-	pool := validatePool(c, ps)
+	var pool []addressRange
+	if c.RunsMetalLB() {
+		pool = validatePool(c, ps)
+	}
 	validateCertManager(c, ps)
 	validateIstio(c, ps)
 	validateEdge(c, ps, pool)
@@ -26,21 +29,23 @@ func validateMesh(c *Config, ps *problems) {
 
 func validateNamespaces(c *Config, ps *problems) {
 	n := c.Namespaces
+	systems := c.Systems()
 	for _, name := range slices.Sorted(maps.Keys(n.OutOfMesh)) {
 		key := "lamina:namespaces.outOfMesh." + name
 		switch {
-		case !slices.Contains(SystemNamespaces, name):
-			ps.add(key, "only system namespaces stay out of the mesh; allowed: %s", strings.Join(SystemNamespaces, ", "))
+		case c.Shared() && slices.Contains(SystemNamespaces, name):
+			ps.add(key, "is its platform's namespace: a shared stack declares only %s; remove it", strings.Join(AgentNamespaces, ", "))
+		case name == NamespaceMetalLB && !c.RunsMetalLB():
+			ps.add(key, "is MetalLB's, which runs only with lamina:cluster.target colima; remove it")
+		case !slices.Contains(systems, name):
+			ps.add(key, "only system namespaces stay out of the mesh; allowed: %s", strings.Join(systems, ", "))
 		case strings.TrimSpace(n.OutOfMesh[name]) == "":
 			ps.add(key, "gives no reason; say why the namespace stays out of the mesh")
 		}
 	}
-	for _, name := range SystemNamespaces {
-		if _, ok := n.OutOfMesh[name]; !ok && !c.Shared() {
+	for _, name := range systems {
+		if _, ok := n.OutOfMesh[name]; !ok {
 			ps.add("lamina:namespaces.outOfMesh", "lacks %s: the API server, which has no mesh identity, calls its webhooks, so it must stay out of the mesh", name)
-		}
-		if _, ok := n.OutOfMesh[name]; ok && c.Shared() {
-			ps.add("lamina:namespaces.outOfMesh."+name, "is its platform's namespace: a shared stack declares only %s; remove it", strings.Join(AgentNamespaces, ", "))
 		}
 	}
 	declared := c.DeclaredNamespaces()
@@ -165,6 +170,8 @@ func validateEdge(c *Config, ps *problems, pool []addressRange) {
 		ps.add("lamina:edge.address", "%s is not an IPv4 address", quote(e.Address))
 	} else if c.Shared() {
 		// Not its own pool's: the join checks it against the platform's gateway address.
+	} else if !c.RunsMetalLB() {
+		// The cluster's load balancer's: the program cannot know its addresses.
 	} else if !slices.ContainsFunc(pool, func(r addressRange) bool { return r.contains(a) }) {
 		ps.add("lamina:edge.address", "%s is not among lamina:metallb.addresses, so MetalLB would not hand it out", e.Address)
 	}
