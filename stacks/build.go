@@ -119,13 +119,9 @@ func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, prob
 		}
 	case config.TargetExisting:
 		_ = ctx.Log.Info(cfg.CapacityUnchecked(), nil)
-		if cfg.Storage.Provisioned() {
-			// Every volume is a claim of the cluster's classes: no directory on a node,
-			// and no class of the program's.
-			args.StorageClassExists, args.StorageClass = true, cfg.Storage.Class
-		} else {
-			args.DataDir, args.DataSubdirs = cfg.Data.Dir, config.DataSubdirs
-		}
+		// Every volume is a claim of the cluster's classes (config.Load refuses less): no
+		// directory on a node, and no class of the program's.
+		args.StorageClassExists, args.StorageClass = true, cfg.Storage.Class
 		args.KubeContext = pulumi.String(cfg.Cluster.Context)
 		args.KubeconfigPath = cfg.Cluster.Kubeconfig
 		args.ClusterIdentifier = "existing:" + cfg.Cluster.Context
@@ -183,6 +179,10 @@ func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, prob
 		subdirs = sharedDataSubdirs
 	}
 	out := newOutputs(ctx, cfg, cfg.Edge.Address, p.Mesh.Edge.URLs, subdirs)
+	if cfg.Cluster.Target == config.TargetExisting {
+		// Its volumes are claims of the cluster's classes: no directory holds them.
+		out.DataDir, out.DataDirs, out.ModelsDir = nil, nil, nil
+	}
 	out.Kubeconfig, out.KubeContext, out.Nodes, out.StorageClass = cl.Kubeconfig, cl.KubeContext, cl.Nodes, cl.StorageClass
 	var declared []string
 	for _, ns := range cfg.DeclaredNamespaces() {

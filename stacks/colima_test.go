@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lamina-os/lamina-infra/components/colima"
-	"github.com/lamina-os/lamina-infra/components/storage"
 	"github.com/lamina-os/lamina-infra/internal/recorder"
 	"github.com/lamina-os/lamina-infra/stacks"
 	"github.com/lamina-os/lamina-infra/stacks/config"
@@ -599,6 +598,7 @@ func TestExistingClusterTarget(t *testing.T) {
 	src := stackSource(t, "production", map[string]string{
 		"lamina:cluster": `{"target":"existing","kubeconfig":"~/kube configs/lab.yaml","context":"lab-admin","dockerHost":"ssh://builder@lab"}`,
 		"lamina:build":   `{"enabled":false}`, // production's cluster on a Mac runs the checks
+		"lamina:storage": `{"class":"local-path","volumes":{"models":{"accessMode":"ReadWriteMany"}}}`,
 	})
 	g := preview(t, src)
 	for _, r := range g.Resources {
@@ -608,31 +608,14 @@ func TestExistingClusterTarget(t *testing.T) {
 	assert.Equal(t, "ssh://builder@lab", g.Find("pulumi:providers:docker", "cluster-docker").Inputs["host"])
 	assert.Equal(t, "existing:lab-admin", g.Find("pulumi:providers:kubernetes", "cluster-kubernetes").Inputs["clusterIdentifier"])
 
-	// Nothing on this Mac reaches the node's disk: a Job on the volumes' node creates the
-	// data directories with the script the Mac runs for a Colima VM, and every volume
-	// waits for it.
-	job := g.Find("kubernetes:batch/v1:Job", "cluster-host-dirs")
-	require.NotNil(t, job)
-	assert.Equal(t, "kube-system", field(job.Inputs, "metadata", "namespace"))
-	pod := field(job.Inputs, "spec", "template", "spec")
-	container := list(field(pod, "containers"))[0]
-	assert.Equal(t, []any{"bash", "-c", storage.DataDirsScript}, field(container, "command"))
-	assert.Equal(t, []any{map[string]any{"name": "data", "hostPath": map[string]any{"path": "/Users/Shared/lamina/production", "type": "DirectoryOrCreate"}}},
-		field(pod, "volumes"))
-	assert.Equal(t, []any{map[string]any{"name": "data", "mountPath": "/Users/Shared/lamina/production"}}, field(container, "volumeMounts"))
-	assert.Equal(t, []any{
-		map[string]any{"name": "LAMINA_DATA_DIR", "value": "/Users/Shared/lamina/production"},
-		map[string]any{"name": "LAMINA_DATA_SUBDIRS", "value": "models\nprometheus\nloki\ngrafana\nchromadb"},
-	}, field(container, "env"))
-	assert.Equal(t, "false", field(job.Inputs, "spec", "template", "metadata", "annotations", "sidecar.istio.io/inject"))
-	assert.Contains(t, field(pod, "nodeSelector"), "kubernetes.io/hostname")
-	volumes := g.ByType("kubernetes:core/v1:PersistentVolume")
-	require.Len(t, volumes, 5)
-	for _, pv := range volumes {
-		assert.True(t, g.DependsOn(pv, job.URN), "%s waits for its directory", pv.Name)
+	// Nothing on this Mac reaches the nodes' disks, and nothing is made on them: every
+	// volume is a claim of the cluster's class.
+	assert.Nil(t, g.Find("kubernetes:batch/v1:Job", "cluster-host-dirs"))
+	assert.Empty(t, g.ByType("kubernetes:core/v1:PersistentVolume"))
+	assert.Len(t, g.ByType("kubernetes:core/v1:PersistentVolumeClaim"), 5)
+	for _, dir := range []string{"dataDir", "dataDirs", "modelsDir"} {
+		assert.NotContains(t, g.Outputs, dir, "no directory holds the volumes")
 	}
-	assert.Nil(t, preview(t, stackSource(t, "production", nil)).Find("kubernetes:batch/v1:Job", "cluster-host-dirs"),
-		"a Colima VM mounts the directories the Mac creates")
 
 	mac := newFakeMac(t, "kubectl")
 	kubeconfig := filepath.Join(mac.home, "kube configs", "lab.yaml")

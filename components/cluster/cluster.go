@@ -83,14 +83,14 @@ type ClusterArgs struct {
 	// StorageClassExists says another stack (the platform a shared stack joins) declares
 	// the StorageClass; this one only uses it.
 	StorageClassExists bool
-	// DataDir and DataSubdirs, when DataDir is set, are created on the first node by a
-	// Job (storage.NewHostDirs): on an existing cluster nothing on this Mac can reach the
-	// node's disk. A Colima VM mounts them from the Mac, which creates them.
+	// DataDir and DataSubdirs, when DataDir is set and DataDirOnMac, are created on
+	// this Mac by a command, inside a directory the cluster's VM mounts (a shared
+	// stack's, inside its platform's). A Colima VM's own are created by the VM's command
+	// before it starts; an existing cluster's volumes are claims, with no directory of
+	// this Mac's.
 	DataDir     string
 	DataSubdirs []string
-	// DataDirOnMac says DataDir is on this Mac, inside a directory the cluster's VM mounts
-	// (a shared stack's, inside its platform's): this Mac creates it, as it does a Colima
-	// VM's, and no Job runs as root on the node.
+	// DataDirOnMac says DataDir is on this Mac.
 	DataDirOnMac bool
 }
 
@@ -244,14 +244,6 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 			return nil, err
 		}
 		c.HostDirs = []pulumi.Resource{dirs}
-	} else if args.DataDir != "" {
-		job, err := storage.NewHostDirs(ctx, name+"-host-dirs", storage.HostDirsArgs{
-			Dir: args.DataDir, Subdirs: args.DataSubdirs, Node: c.Nodes.Index(pulumi.Int(0)),
-		}, pulumi.Parent(c), pulumi.Provider(c.Provider))
-		if err != nil {
-			return nil, err
-		}
-		c.HostDirs = []pulumi.Resource{job}
 	}
 
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{

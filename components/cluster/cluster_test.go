@@ -193,8 +193,8 @@ func TestStorageClassIsDeclaredUnlessItExists(t *testing.T) {
 }
 
 // The host data directories: on this Mac (a VM's mount) a local command creates them and
-// no Job runs; on an existing cluster a Job under the cluster's provider creates them on
-// the first node the wait found; with no data directory, nothing does.
+// no Job runs; nothing creates a directory on a node of another cluster; with no data
+// directory, nothing does.
 func TestHostDirsAreMadeWhereTheDataDirectoryIs(t *testing.T) {
 	g, c := run(t, func(a *cluster.ClusterArgs) {
 		a.DataDir, a.DataSubdirs, a.DataDirOnMac = "/Users/me/lamina-data", []string{"chromadb", "models"}, true
@@ -204,15 +204,13 @@ func TestHostDirsAreMadeWhereTheDataDirectoryIs(t *testing.T) {
 	assert.Empty(t, g.ByType(jobType))
 	require.Len(t, c.HostDirs, 1)
 
+	// Nowhere else: an existing cluster's volumes are claims of its classes.
 	g, c = run(t, func(a *cluster.ClusterArgs) {
 		a.DataDir, a.DataSubdirs = "/var/lib/lamina", []string{"chromadb"}
 	})
 	assert.Nil(t, g.Find(commandType, "cluster-host-dirs"))
-	job := recordertest.Find(t, g, jobType, "cluster-host-dirs")
-	assert.Equal(t, recordertest.Find(t, g, kubernetesType, "cluster-kubernetes").URN, job.Provider)
-	pod := job.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
-	assert.Equal(t, map[string]any{"kubernetes.io/hostname": "lamina-node-a"}, pod["nodeSelector"])
-	require.Len(t, c.HostDirs, 1)
+	assert.Empty(t, g.ByType(jobType))
+	assert.Empty(t, c.HostDirs)
 
 	g, c = run(t, nil)
 	assert.Nil(t, g.Find(commandType, "cluster-host-dirs"))

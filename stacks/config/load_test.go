@@ -173,6 +173,7 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			overrides: map[string]string{
 				"lamina:cluster": `{"target": "existing", "kubeconfig": "~/.kube/config", "context": "k3s"}`,
 				"lamina:colima":  "",
+				"lamina:storage": `{"class": "local-path"}`,
 			},
 			want: []string{
 				"lamina:images.core.build: is true, but lamina:cluster.target existing has no lamina:cluster.dockerHost to build on; set the nodes' Docker daemon there, or set build false with a reference",
@@ -266,12 +267,13 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			want:      []string{`lamina:cluster.podCIDR: "fd00::/64" is not an IPv4 CIDR; allowed: the form 10.42.0.0/16`},
 		},
 		{
-			name:      "an existing cluster without its kubeconfig",
-			overrides: map[string]string{"lamina:cluster": `{"target":"existing","dockerHost":"docker.sock"}`},
+			name:      "an existing cluster without its kubeconfig, or a class for two of its volumes",
+			overrides: map[string]string{"lamina:cluster": `{"target":"existing","dockerHost":"docker.sock"}`, "lamina:storage": `{"volumes": {"models": {"class": "nfs"}, "prometheus": {"class": "longhorn"}, "grafana": {"class": "longhorn"}}}`},
 			want: []string{
 				`lamina:cluster.context: "" is not a kubeconfig context; required with lamina:cluster.target existing: a name without spaces`,
 				`lamina:cluster.dockerHost: "docker.sock" is not a Docker host; allowed: empty, or unix://, tcp:// or ssh:// followed by an address`,
 				`lamina:cluster.kubeconfig: "" is not a kubeconfig path; required with lamina:cluster.target existing: an absolute path or one starting with ~/`,
+				`lamina:storage.class: is required with lamina:cluster.target existing, for loki, chromadb: a volume there is a claim of one of the cluster's StorageClasses, which its provisioner places; a directory of lamina:data.dir on one node is the colima target's; set this, or a class for each of those volumes (lamina:storage.volumes) (k3s ships one: local-path)`,
 			},
 		},
 		{

@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// validateStorage: claims of a class only on an existing cluster, of known volumes and
-// access modes, and a model store every llm-serve replica can mount.
+// validateStorage: claims of a class on an existing cluster, and only there, of known
+// volumes and access modes, and a model store every llm-serve replica can mount.
 func validateStorage(c *Config, ps *problems) {
 	s := c.Storage
 	key := "lamina:storage"
@@ -36,6 +36,16 @@ func validateStorage(c *Config, ps *problems) {
 	if classes && c.Cluster.Target != TargetExisting {
 		ps.add(key, "claims of a StorageClass are for lamina:cluster.target existing; the %s target keeps its volumes in lamina:data.dir: remove lamina:storage", c.Cluster.Target)
 		return
+	}
+	if c.Cluster.Target == TargetExisting && !s.Provisioned() {
+		var dirs []string
+		for _, name := range DataSubdirs {
+			if s.ClassOf(name) == "" {
+				dirs = append(dirs, name)
+			}
+		}
+		ps.add(key+".class", "is required with lamina:cluster.target existing, for %s: a volume there is a claim of one of the cluster's StorageClasses, which its provisioner places; a directory of lamina:data.dir on one node is the colima target's; set this, or a class for each of those volumes (lamina:storage.volumes) (k3s ships one: local-path)",
+			strings.Join(dirs, ", "))
 	}
 	if class := s.ClassOf("models"); class != "" && c.LLM.Replicas > 1 && s.AccessModeOf("models") != ReadWriteMany {
 		ps.add(entryKey(key+".volumes", "models")+".accessMode", "is %s, but lamina:llm.replicas is %d: every replica mounts the model store, on any node; set ReadWriteMany (with a class that offers it) or lamina:llm.replicas 1",
