@@ -319,6 +319,24 @@ func budget(namespace, name string, matchLabels map[string]any) Resource {
 	}}
 }
 
+// nodeVolume is a PersistentVolume on a node's disk: of type local or hostPath, at path.
+func nodeVolume(name, typ, path string) Resource {
+	return Resource{URN: "pv-" + name, Type: "kubernetes:core/v1:PersistentVolume", Properties: map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": name},
+		"spec": map[string]any{typ: map[string]any{"path": path}, "capacity": map[string]any{"storage": "10Gi"}},
+	}}
+}
+
+// hostDirs is a Job in kube-system whose pod mounts the node's path.
+func hostDirs(name, path string) Resource {
+	return Resource{URN: "job-" + name, Type: "kubernetes:batch/v1:Job", Properties: map[string]any{
+		"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": name, "namespace": "kube-system"},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"volumes": []any{map[string]any{"name": "data", "hostPath": map[string]any{"path": path, "type": "DirectoryOrCreate"}}},
+		}}},
+	}}
+}
+
 func TestStackWideChecks(t *testing.T) {
 	p := load(t)
 	enabled := map[string]any{"istio-injection": "enabled"}
@@ -365,6 +383,17 @@ func TestStackWideChecks(t *testing.T) {
 			budget("lamina-system", "dashboard", map[string]any{"app.kubernetes.io/name": "lamina-dashboard"}),
 			budget("monitoring", "lamina-core", map[string]any{"app.kubernetes.io/name": "lamina-core"})),
 			[]string{StackReplicasBudgeted + ": Deployment lamina-system/lamina-core runs several replicas but no PodDisruptionBudget in its namespace selects its pods; declare one (maxUnavailable 1), so that a node's drain keeps the service up"}},
+		// A node's own disk only in the stack's (or its platform's) Colima VM.
+		"a host-path volume and a host-directory pod in the Colima VM": {append(slices.Clone(base),
+			Resource{URN: "vm", Type: "lamina:colima:ColimaVM"}, nodeVolume("models-data-volume", "hostPath", "/Users/Shared/lamina/models"),
+			hostDirs("cluster-host-dirs", "/Users/Shared/lamina")), nil},
+		"a local volume and a host-directory pod on another cluster": {append(slices.Clone(base),
+			nodeVolume("models-data-volume", "local", "/srv/lamina/models"), hostDirs("cluster-host-dirs", "/srv/lamina"),
+			workload("Deployment", "lamina-system", "lamina-core", 1, nil)),
+			[]string{
+				StackNodeStorageOnColima + ": PersistentVolume /models-data-volume keeps its data in local path /srv/lamina/models on one node, and this stack runs no Colima VM: on a cluster of several nodes the data is pinned to that node and lost with it; claim a StorageClass of the cluster instead (lamina:storage)",
+				StackNodeStorageOnColima + ": Job kube-system/cluster-host-dirs mounts the node's /srv/lamina (volume data), and this stack runs no Colima VM: the pod reads or writes one node's disk of many; use a claim of the cluster's StorageClass (lamina:storage) or nothing of the node's",
+			}},
 		"a namespace without default deny": {append(slices.Clone(base[:5]), base[5],
 			istio("AuthorizationPolicy", "monitoring", "deny-all", map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "grafana"}}})),
 			[]string{StackDefaultDeny + ": namespace monitoring is in the mesh but has no default-deny AuthorizationPolicy: declare one with an empty spec (no selector, no rules), so that only the declared flows are allowed"}},

@@ -26,10 +26,62 @@ const (
 	// PodDisruptionBudget in its namespace that selects its pods, so that a node's drain
 	// keeps the service up.
 	StackReplicasBudgeted = "stack_replicas_budgeted"
+	// StackNodeStorageOnColima: a volume on a node's own disk (a PersistentVolume of
+	// type local or hostPath, or a hostPath volume in a pod the stack declares) only
+	// where the stack, or the platform it joins, runs its own Colima VM: one node, whose
+	// disk is the Mac's. On any other cluster such a volume pins its data to one node of
+	// many and is lost with it; volumes there are claims of the cluster's classes.
+	StackNodeStorageOnColima = "stack_node_storage_on_colima_only"
 )
 
+// colimaVM is the type of the Colima target's VM (components/colima).
+const colimaVM = "lamina:colima:ColimaVM"
+
 // StackChecks are the names of the stack-wide checks.
-var StackChecks = []string{StackMeshWideStrict, StackDefaultDeny, StackDockerPrivateNetworks, StackReplicasBudgeted}
+var StackChecks = []string{StackMeshWideStrict, StackDefaultDeny, StackDockerPrivateNetworks, StackReplicasBudgeted, StackNodeStorageOnColima}
+
+// podKinds are the kinds whose pod template (or, for a Pod, whose spec) can mount a
+// volume.
+var podKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true, "ReplicaSet": true, "Job": true, "CronJob": true, "Pod": true}
+
+// checkNodeStorage runs StackNodeStorageOnColima. Charts' pods are the charts' (Vector
+// reads the nodes' pod logs through host paths, on any cluster).
+func checkNodeStorage(stackURN string, resources []Resource) []Violation {
+	if slices.ContainsFunc(resources, func(r Resource) bool { return r.Type == colimaVM }) {
+		return nil
+	}
+	var out []Violation
+	for _, r := range resources {
+		props := r.Properties
+		kind, _ := props["kind"].(string)
+		name := fmt.Sprintf("%s %s/%s", kind, str(props, "metadata", "namespace"), str(props, "metadata", "name"))
+		switch {
+		case kind == "PersistentVolume" && props["apiVersion"] == "v1":
+			spec := asMap(props["spec"])
+			for _, t := range []string{"local", "hostPath"} {
+				if spec[t] != nil {
+					out = append(out, Violation{Policy: StackNodeStorageOnColima, URN: stackURN, Level: Mandatory, Message: fmt.Sprintf(
+						"%s keeps its data in %s on one node, and this stack runs no Colima VM: on a cluster of several nodes the data is pinned to that node and lost with it; claim a StorageClass of the cluster instead (lamina:storage)", name, t+" path "+str(spec, t, "path"))})
+				}
+			}
+		case podKinds[kind]:
+			pod := mapAt(props, "spec", "template", "spec")
+			switch kind {
+			case "Pod":
+				pod = asMap(props["spec"])
+			case "CronJob":
+				pod = mapAt(props, "spec", "jobTemplate", "spec", "template", "spec")
+			}
+			for _, v := range asList(pod["volumes"]) {
+				if vol := asMap(v); vol["hostPath"] != nil {
+					out = append(out, Violation{Policy: StackNodeStorageOnColima, URN: stackURN, Level: Mandatory, Message: fmt.Sprintf(
+						"%s mounts the node's %s (volume %s), and this stack runs no Colima VM: the pod reads or writes one node's disk of many; use a claim of the cluster's StorageClass (lamina:storage) or nothing of the node's", name, str(vol, "hostPath", "path"), str(vol, "name"))})
+				}
+			}
+		}
+	}
+	return out
+}
 
 // checkBudgets runs StackReplicasBudgeted.
 func checkBudgets(stackURN string, resources []Resource) []Violation {
@@ -166,7 +218,7 @@ func (p *Pack) CheckStack(ctx context.Context, stackURN string, resources []Reso
 		}
 	}
 
-	out := slices.Concat(checkDockerNetworks(stackURN, resources), checkBudgets(stackURN, resources))
+	out := slices.Concat(checkDockerNetworks(stackURN, resources), checkBudgets(stackURN, resources), checkNodeStorage(stackURN, resources))
 	// The mesh's checks are for stacks on Kubernetes; the Docker target has its own.
 	if !meshWide && kubernetes {
 		out = append(out, Violation{Policy: StackMeshWideStrict, URN: stackURN, Level: Mandatory, Message: fmt.Sprintf(

@@ -91,7 +91,7 @@ func TestPermissiveMeshWideModeFailsTheCheck(t *testing.T) {
 	if err := report.Write(&out); err != nil {
 		t.Fatal(err)
 	}
-	summary := fmt.Sprintf("development: %d resources checked against lamina@v1.0.0 (16 policies, 4 stack-wide checks): 2 mandatory, 0 advisory violations", len(g.Resources))
+	summary := fmt.Sprintf("development: %d resources checked against lamina@v1.0.0 (16 policies, 5 stack-wide checks): 2 mandatory, 0 advisory violations", len(g.Resources))
 	if !strings.Contains(out.String(), summary) {
 		t.Errorf("summary:\n%s", out.String())
 	}
