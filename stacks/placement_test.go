@@ -12,8 +12,8 @@ import (
 // Every workload of several replicas the program declares is spread across nodes as a
 // rule, and a PodDisruptionBudget of its namespace selects its pods, so that a node's
 // drain takes at most one: production's llm-serve and agent server, and, through their
-// charts, its two istiods and its gateway, which may scale to five (each chart makes its
-// own budget). Development runs one of each: nothing is
+// charts, its two istiods, its two tracing collectors and its gateway, which may scale to
+// five (each chart makes its own budget). Development runs one of each: nothing is
 // spread.
 func TestEveryWorkloadOfSeveralReplicasIsSpreadAndBudgeted(t *testing.T) {
 	for _, stack := range bothStacks {
@@ -44,6 +44,13 @@ func TestEveryWorkloadOfSeveralReplicasIsSpreadAndBudgeted(t *testing.T) {
 			gateway := list(field(release(t, g, "istio-ingressgateway").Inputs["values"], "topologySpreadConstraints"))
 			istiod := list(field(release(t, g, "istiod").Inputs["values"], "topologySpreadConstraints"))
 			if stack == "production" {
+				// The tracing collector's two replicas: its chart makes the budget when asked.
+				collector := release(t, g, "opentelemetry-collector").Inputs["values"]
+				collectorSpread := list(field(collector, "topologySpreadConstraints"))
+				require.Len(t, collectorSpread, 2, "the collector's two replicas")
+				assert.Equal(t, map[string]any{"app.kubernetes.io/name": "opentelemetry-collector", "app.kubernetes.io/instance": "opentelemetry-collector", "component": "standalone-collector"},
+					field(collectorSpread[0], "labelSelector", "matchLabels"))
+				assert.Equal(t, map[string]any{"enabled": true, "maxUnavailable": float64(1)}, field(collector, "podDisruptionBudget"))
 				assert.ElementsMatch(t, []string{"lamina-llm-serve", "lamina-core"}, spread)
 				require.Len(t, gateway, 2, "the gateway scales to five")
 				assert.Equal(t, "kubernetes.io/hostname", field(gateway[0], "topologyKey"))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lamina-os/lamina-infra/components/network"
 	"github.com/lamina-os/lamina-infra/internal/kube"
+	"github.com/lamina-os/lamina-infra/internal/spec"
 )
 
 // Names and ports of what the component declares; Istio's tracing provider, the routes,
@@ -143,6 +144,25 @@ type collectorValues struct {
 		Name string `json:"name"`
 	} `json:"command"`
 	Config map[string]any `json:"config"`
+	// TopologySpreadConstraints spread several replicas across nodes and zones, and
+	// PodDisruptionBudget (the chart's templates/pdb.yaml, off by default) lets a
+	// drain take one of them at a time.
+	TopologySpreadConstraints []spec.TopologySpread `json:"topologySpreadConstraints,omitempty"`
+	PodDisruptionBudget       *collectorBudget      `json:"podDisruptionBudget,omitempty"`
+}
+
+type collectorBudget struct {
+	Enabled        bool `json:"enabled"`
+	MaxUnavailable int  `json:"maxUnavailable"`
+}
+
+// collectorSelector is what the chart's Deployment selects its pods by in mode
+// deployment (templates/deployment.yaml: the selectorLabels and component helpers of
+// templates/_helpers.tpl, chart 0.170.0).
+var collectorSelector = map[string]string{
+	"app.kubernetes.io/name":     CollectorAppName,
+	"app.kubernetes.io/instance": CollectorRelease,
+	"component":                  "standalone-collector",
 }
 
 // collectorConfig receives OTLP, keeps the collector within its memory, batches, and
@@ -240,6 +260,10 @@ func NewTracing(ctx *pulumi.Context, name string, args TracingArgs, opts ...pulu
 		cv.Image.Repository = collectorImage
 		cv.PodSecurityContext, cv.SecurityContext = kube.Restricted(imageUser, imageUser)
 		cv.Command.Name = "otelcol-k8s"
+		if c.Replicas > 1 {
+			cv.TopologySpreadConstraints = spec.Spread(c.Replicas, collectorSelector, true)
+			cv.PodDisruptionBudget = &collectorBudget{Enabled: true, MaxUnavailable: 1}
+		}
 		// Not after Jaeger: the collector queues spans and retries its export until
 		// Jaeger answers, so both install at once.
 		t.Collector, err = kube.Release(ctx, CollectorRelease, c.Chart, args.Namespace, cv,
