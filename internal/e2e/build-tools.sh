@@ -15,6 +15,8 @@
 #                               kubectl and kwok (the simulated kubelet) with its stages, in
 #                               one build of internal/conformance's pins
 #   dockerd                     the Docker engine (dockerd, docker-proxy), tools/docker's pin
+#   local-path-provisioner      rancher's local-path provisioner (tools/localpath), run out of
+#                               cluster as the simulated multi-node cluster's provisioner
 #
 # The plugin versions are those the program's SDKs ask the engine for (go.mod at the
 # root); a source archive of another version is refused.
@@ -70,6 +72,7 @@ kubernetes_version=$(pinned "$root" github.com/pulumi/pulumi-kubernetes/sdk/v4)
 command_version=$(pinned "$root" github.com/pulumi/pulumi-command/sdk)
 docker_version=$(pinned "$root" github.com/pulumi/pulumi-docker/sdk/v4)
 moby_version=$(pinned tools/docker github.com/docker/docker)
+localpath_version=v$(pinned tools/localpath github.com/rancher/local-path-provisioner)
 
 build_pulumi() {
   (cd "$here/tools/pulumi" && go build -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_version" \
@@ -157,6 +160,14 @@ build_dockerd() {
   "$1/dockerd" --version
 }
 
+# The local-path provisioner as its scripts/build builds it: the module's root package
+# (its main), static, main.VERSION set to the release.
+build_localpath() {
+  (cd "$here/tools/localpath" && CGO_ENABLED=0 go build -ldflags "-s -w -X main.VERSION=$localpath_version" \
+    -o "$1/local-path-provisioner" github.com/rancher/local-path-provisioner)
+  "$1/local-path-provisioner" --version
+}
+
 build() {
   case $1 in
     pulumi) cached pulumi build_pulumi "$out" tools/pulumi/go.mod tools/pulumi/go.sum "$pulumi_version" ;;
@@ -172,15 +183,17 @@ build() {
     pulumi-analyzer-policy-opa) cached pulumi-analyzer-policy-opa build_analyzer "$out" "$(archive pulumi-policy-opa-v0.1.0.tar.gz)" ;;
     cluster) cached cluster build_cluster "$out" "$root/internal/conformance/go.mod" "$root/internal/conformance/go.sum" ;;
     dockerd) cached dockerd build_dockerd "$out" tools/docker/go.mod tools/docker/go.sum ;;
+    local-path-provisioner)
+      cached local-path-provisioner build_localpath "$out" tools/localpath/go.mod tools/localpath/go.sum "$localpath_version" ;;
     *)
-      printf 'build-tools: no tool %s (pulumi pulumi-language-go pulumi-resource-kubernetes pulumi-resource-command pulumi-resource-docker pulumi-analyzer-policy-opa cluster dockerd)\n' "$1" >&2
+      printf 'build-tools: no tool %s (pulumi pulumi-language-go pulumi-resource-kubernetes pulumi-resource-command pulumi-resource-docker pulumi-analyzer-policy-opa cluster dockerd local-path-provisioner)\n' "$1" >&2
       exit 2
       ;;
   esac
 }
 
 # The cluster first: the conformance tests want its control plane before anything else.
-all="cluster pulumi pulumi-language-go pulumi-resource-kubernetes pulumi-resource-command pulumi-resource-docker pulumi-analyzer-policy-opa dockerd"
+all="cluster pulumi pulumi-language-go pulumi-resource-kubernetes pulumi-resource-command pulumi-resource-docker pulumi-analyzer-policy-opa dockerd local-path-provisioner"
 printf 'tool cache: %s\n' "$tool_cache"
 for tool in ${*:-$all}; do build "$tool"; done
 printf 'plugins: kubernetes %s, command %s, docker %s; pulumi %s; docker engine %s\n' \

@@ -75,6 +75,9 @@ type world struct {
 	mac    *mac
 
 	started time.Duration
+	// balancer is the address the cluster's own load balancer gives a LoadBalancer
+	// Service that asks MetalLB for none; empty on a Mac's cluster, which has MetalLB.
+	balancer string
 	// realistic says the slow steps take as long as slowSteps says, not no time.
 	realistic bool
 }
@@ -141,6 +144,22 @@ func newWorld(names []string, prefix string) (*world, string, error) {
 	return w, "", nil
 }
 
+// chartMirror is the chart mirror's directory, or why there is none.
+func chartMirror() (string, string, error) {
+	mirror := os.Getenv(mirrorEnv)
+	if mirror == "" {
+		mirror = filepath.Join(root, "..", "shared", "charts")
+	}
+	mirror, err := filepath.Abs(mirror)
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := os.Stat(mirror); err != nil {
+		return "", fmt.Sprintf("no chart mirror at %s (%v): point %s at it", mirror, err, mirrorEnv), nil
+	}
+	return mirror, "", nil
+}
+
 func start() (*world, string, error) {
 	realistic := false
 	switch *delaysFlag {
@@ -150,16 +169,9 @@ func start() (*world, string, error) {
 	default:
 		return nil, "", fmt.Errorf("-delays is %q; it must be none or realistic", *delaysFlag)
 	}
-	mirror := os.Getenv(mirrorEnv)
+	mirror, skip, err := chartMirror()
 	if mirror == "" {
-		mirror = filepath.Join(root, "..", "shared", "charts")
-	}
-	mirror, err := filepath.Abs(mirror)
-	if err != nil {
-		return nil, "", err
-	}
-	if _, err := os.Stat(mirror); err != nil {
-		return nil, fmt.Sprintf("no chart mirror at %s (%v): point %s at it", mirror, err, mirrorEnv), nil
+		return nil, skip, err
 	}
 	w, skip, err := newWorld(tools, "run-")
 	if w == nil {
@@ -252,7 +264,7 @@ func (w *world) startCluster() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
-	go simulateLoadBalancers(ctx, w.clientset)
+	go simulateLoadBalancers(ctx, w.clientset, w.balancer)
 	go removeUnservedWebhooks(ctx, w.clientset)
 	return nil
 }
