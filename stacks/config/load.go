@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -71,7 +70,9 @@ func Load(src *Source, probes Probes) (*Config, error) {
 		if name == "profile" {
 			continue // already applied
 		}
-		if name == "metallb" && target != TargetColima && slices.Contains(Targets, target) {
+		// On an existing cluster a MetalLB section reads as "install it": say it is not.
+		// The other targets ignore it, as they do every platform setting they do not use.
+		if name == "metallb" && target == TargetExisting {
 			ps.add(key, "is only for lamina:cluster.target colima, where the program runs MetalLB in its own VM; with %s the cluster's own load balancer gives the gateway its address (lamina:edge.address); remove it", target)
 			continue
 		}
