@@ -224,20 +224,9 @@ func theStackRuns(t *testing.T, w *world, p *project) {
 			t.Errorf("DaemonSet %s/%s: %d of %d ready", d.Namespace, d.Name, d.Status.NumberReady, d.Status.DesiredNumberScheduled)
 		}
 	}
-	claims, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(claims.Items) != 5 {
-		t.Errorf("%d claims, want 5", len(claims.Items))
-	}
-	for _, c := range claims.Items {
-		if c.Status.Phase != corev1.ClaimBound {
-			t.Errorf("claim %s/%s is %s", c.Namespace, c.Name, c.Status.Phase)
-		}
-	}
+	claims := boundClaims(t, w, 5)
 	t.Logf("%d releases, %d Deployments, %d StatefulSets, %d DaemonSets, %d claims", releases, len(deployments.Items),
-		len(statefulsets.Items), len(daemonsets.Items), len(claims.Items))
+		len(statefulsets.Items), len(daemonsets.Items), len(claims))
 
 	// The outputs keep the contract the lamina commands read.
 	outputs := p.outputs(t)
@@ -614,6 +603,28 @@ func setPodsReady(ctx context.Context, cs kubernetes.Interface, node string, sta
 		}
 	}
 	return nil
+}
+
+// boundClaims are the cluster's claims that are Bound; the test fails unless there are
+// want claims in all, every one Bound.
+func boundClaims(t *testing.T, w *world, want int) []corev1.PersistentVolumeClaim {
+	t.Helper()
+	claims, err := w.clientset.CoreV1().PersistentVolumeClaims("").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims.Items) != want {
+		t.Errorf("%d claims, want %d", len(claims.Items), want)
+	}
+	var bound []corev1.PersistentVolumeClaim
+	for _, c := range claims.Items {
+		if c.Status.Phase != corev1.ClaimBound {
+			t.Errorf("claim %s/%s is %s", c.Namespace, c.Name, c.Status.Phase)
+			continue
+		}
+		bound = append(bound, c)
+	}
+	return bound
 }
 
 // boundVolumes maps each claim to the volume it is bound to.

@@ -473,36 +473,43 @@ type phases struct {
 }
 
 func watchPhases(ctx context.Context, cs kubernetes.Interface, namespace string) (*phases, error) {
-	watcher, err := cs.CoreV1().Pods(namespace).Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
 	p := &phases{seen: map[string][]string{}, nodes: map[string]string{}}
+	return p, onPodEvents(ctx, cs, namespace, "", func(deleted bool, pod *corev1.Pod) {
+		state := string(pod.Status.Phase)
+		if deleted {
+			state = "deleted"
+		}
+		p.Lock()
+		defer p.Unlock()
+		if _, ok := p.seen[pod.Name]; !ok {
+			p.order = append(p.order, pod.Name)
+		}
+		if s := p.seen[pod.Name]; len(s) == 0 || s[len(s)-1] != state {
+			p.seen[pod.Name] = append(s, state)
+		}
+		if pod.Spec.NodeName != "" {
+			p.nodes[pod.Name] = pod.Spec.NodeName
+		}
+	})
+}
+
+// onPodEvents calls f, in a goroutine of its own, with every change to the pods of
+// namespace ("" for all) after resourceVersion ("": their creation as the first
+// events), until ctx ends. deleted says the pod is gone.
+func onPodEvents(ctx context.Context, cs kubernetes.Interface, namespace, resourceVersion string, f func(deleted bool, pod *corev1.Pod)) error {
+	watcher, err := cs.CoreV1().Pods(namespace).Watch(ctx, metav1.ListOptions{ResourceVersion: resourceVersion})
+	if err != nil {
+		return err
+	}
 	go func() {
 		defer watcher.Stop()
 		for ev := range watcher.ResultChan() {
-			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				continue
+			if pod, ok := ev.Object.(*corev1.Pod); ok {
+				f(ev.Type == "DELETED", pod)
 			}
-			state := string(pod.Status.Phase)
-			if ev.Type == "DELETED" {
-				state = "deleted"
-			}
-			p.Lock()
-			if _, ok := p.seen[pod.Name]; !ok {
-				p.order = append(p.order, pod.Name)
-			}
-			if s := p.seen[pod.Name]; len(s) == 0 || s[len(s)-1] != state {
-				p.seen[pod.Name] = append(s, state)
-			}
-			if pod.Spec.NodeName != "" {
-				p.nodes[pod.Name] = pod.Spec.NodeName
-			}
-			p.Unlock()
 		}
 	}()
-	return p, nil
+	return nil
 }
 
 func (p *phases) of(name string) string {

@@ -190,18 +190,7 @@ func labUp(t *testing.T, w *world, p *project, nodes []simNode) {
 	// Every claim bound by the provisioner: the model store on the shared class, which
 	// every llm-serve replica mounts from any node; every other volume on the node of
 	// the pod that first used it.
-	claims, err := cs.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(claims.Items) != 5 {
-		t.Errorf("%d claims, want 5", len(claims.Items))
-	}
-	for _, c := range claims.Items {
-		if c.Status.Phase != corev1.ClaimBound {
-			t.Errorf("claim %s/%s is %s", c.Namespace, c.Name, c.Status.Phase)
-			continue
-		}
+	for _, c := range boundClaims(t, w, 5) {
 		pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, c.Spec.VolumeName, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -528,38 +517,30 @@ func watchAvailability(ctx context.Context, t *testing.T, w *world) *availabilit
 	for i, p := range list.Items {
 		pods[p.Namespace+"/"+p.Name] = &list.Items[i]
 	}
-	watcher, err := w.clientset.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	err = onPodEvents(ctx, w.clientset, "", list.ResourceVersion, func(deleted bool, pod *corev1.Pod) {
+		key := pod.Namespace + "/" + pod.Name
+		if deleted {
+			delete(pods, key)
+		} else {
+			pods[key] = pod
+		}
+		a.Lock()
+		defer a.Unlock()
+		for _, wl := range workloads {
+			var n int32
+			for _, p := range pods {
+				if p.Namespace == wl.namespace && wl.selector.Matches(labels.Set(p.Labels)) && p.DeletionTimestamp == nil && podReady(p) {
+					n++
+				}
+			}
+			if s := a.seen[wl.name]; n < s.lowest {
+				a.seen[wl.name] = struct{ lowest, replicas int32 }{n, s.replicas}
+			}
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		defer watcher.Stop()
-		for ev := range watcher.ResultChan() {
-			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				continue
-			}
-			key := pod.Namespace + "/" + pod.Name
-			if ev.Type == "DELETED" {
-				delete(pods, key)
-			} else {
-				pods[key] = pod
-			}
-			a.Lock()
-			for _, wl := range workloads {
-				var n int32
-				for _, p := range pods {
-					if p.Namespace == wl.namespace && wl.selector.Matches(labels.Set(p.Labels)) && p.DeletionTimestamp == nil && podReady(p) {
-						n++
-					}
-				}
-				if s := a.seen[wl.name]; n < s.lowest {
-					a.seen[wl.name] = struct{ lowest, replicas int32 }{n, s.replicas}
-				}
-			}
-			a.Unlock()
-		}
-	}()
 	return a
 }
 
