@@ -416,3 +416,16 @@ func TestStackWideChecks(t *testing.T) {
 		})
 	}
 }
+
+// docs/offline.md lists every stack-wide check by name, as `lamina check` runs them.
+func TestEveryStackWideCheckIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "offline.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range StackChecks {
+		if !strings.Contains(string(doc), "- `"+name+"`:") {
+			t.Errorf("docs/offline.md does not describe the stack-wide check %s (a list item \"- `%s`: ...\")", name, name)
+		}
+	}
+}
