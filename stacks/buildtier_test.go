@@ -234,7 +234,7 @@ func TestBuildTierRefusesWhatItCannotCheck(t *testing.T) {
 			`lamina:namespaces.podSecurity.lamina-build: is "baseline"; the build tier runs the code of any commit, so it enforces restricted`},
 		{"a shared stack", "staging", map[string]string{"lamina:build": `{"enabled":true}`}, "",
 			"lamina:build.enabled: is true, but a shared stack's build tier is its platform's (stack production)"},
-		{"an existing cluster", "production", map[string]string{"lamina:cluster": `{"target":"existing","context":"lab-admin","dockerHost":"ssh://builder@lab"}`, "lamina:storage": `{"class":"longhorn"}`}, "",
+		{"an existing cluster", "production", map[string]string{"lamina:cluster": `{"target":"existing","context":"lab-admin","dockerHost":"ssh://builder@lab","nodeCIDR":"10.20.0.0/24"}`, "lamina:storage": `{"class":"longhorn"}`, "lamina:edge": `{"address":"10.20.0.10"}`}, "",
 			"lamina:build.enabled: is true, but lamina:cluster.target existing does not mount lamina:data.dir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -596,7 +596,8 @@ func imageTriggers(g *recorder.Graph) map[string]any {
 // a ~/ path expanded on the machine that runs them.
 func TestExistingClusterTarget(t *testing.T) {
 	src := stackSource(t, "production", map[string]string{
-		"lamina:cluster": `{"target":"existing","kubeconfig":"~/kube configs/lab.yaml","context":"lab-admin","dockerHost":"ssh://builder@lab"}`,
+		"lamina:cluster": `{"target":"existing","kubeconfig":"~/kube configs/lab.yaml","context":"lab-admin","dockerHost":"ssh://builder@lab","nodeCIDR":"10.20.0.0/24"}`,
+		"lamina:edge":    `{"address":"10.20.0.10"}`,
 		"lamina:build":   `{"enabled":false}`, // production's cluster on a Mac runs the checks
 		"lamina:storage": `{"class":"local-path","volumes":{"models":{"accessMode":"ReadWriteMany"}}}`,
 	})

@@ -64,9 +64,9 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 	}
 	names := m.Namespaces.Names
 
-	// The gateway's address: MetalLB's, from the stack's pool, in the program's own VM;
-	// elsewhere whatever the cluster's load balancer gives it.
-	var address string
+	// The gateway asks MetalLB for the edge's address: the program's own, from the
+	// stack's pool, in its VM; elsewhere a MetalLB the cluster runs honours it, and
+	// another balancer chooses for itself.
 	var gatewayAfter []pulumi.Resource
 	if cfg.RunsMetalLB() {
 		if m.MetalLB, err = metallb.NewMetalLB(ctx, "metallb", metallb.MetalLBArgs{
@@ -76,7 +76,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 		}, k8s); err != nil {
 			return nil, err
 		}
-		address, gatewayAfter = cfg.Edge.Address, []pulumi.Resource{m.MetalLB.Pool, m.MetalLB.Advertisement}
+		gatewayAfter = []pulumi.Resource{m.MetalLB.Pool, m.MetalLB.Advertisement}
 	}
 
 	if m.CertManager, err = certmanager.NewCertManager(ctx, "cert-manager", certmanager.CertManagerArgs{
@@ -113,7 +113,7 @@ func buildMesh(ctx *pulumi.Context, cfg *config.Config, cl *cluster.Cluster, spa
 		ProxyResources:  mc.ProxyResources,
 		Gateway: istio.Gateway{
 			MinReplicas: mc.Gateway.MinReplicas, MaxReplicas: mc.Gateway.MaxReplicas,
-			Resources: mc.Gateway.Resources, Address: address,
+			Resources: mc.Gateway.Resources, Address: cfg.Edge.Address,
 		},
 		GatewayDependsOn: gatewayAfter,
 		// Spans go where the observability part of the stack receives them.

@@ -150,7 +150,8 @@ func TestAnExistingClusterKeepsItsVolumesInItsStorageClasses(t *testing.T) {
 		assert.Contains(t, kept, namespaceOf(c), "the namespace of claim %s is left on destroy", nameOf(c))
 	}
 	// Its own load balancer gives the gateway its address: no MetalLB, no namespace for
-	// it, no address asked of it; the outputs' URLs use lamina:edge.address.
+	// it; the Service still asks for lamina:edge.address (a MetalLB the cluster runs
+	// honours it), and the outputs' URLs use it.
 	for _, r := range g.ByType(releaseType) {
 		assert.NotEqual(t, "metallb", r.Inputs["name"], "no MetalLB on an existing cluster")
 	}
@@ -158,7 +159,8 @@ func TestAnExistingClusterKeepsItsVolumesInItsStorageClasses(t *testing.T) {
 	for _, ns := range kind(g, "Namespace") {
 		assert.NotEqual(t, config.NamespaceMetalLB, field(ns.Inputs, "metadata", "name"))
 	}
-	assert.Nil(t, field(release(t, g, "istio-ingressgateway").Inputs["values"], "service", "annotations"), "no address asked of MetalLB")
+	assert.Equal(t, map[string]any{"metallb.io/loadBalancerIPs": "10.20.0.10"}, field(release(t, g, "istio-ingressgateway").Inputs["values"], "service", "annotations"))
+	assert.Equal(t, "10.20.0.10", g.Outputs["gatewayAddress"])
 	assert.Equal(t, "LoadBalancer", field(release(t, g, "istio-ingressgateway").Inputs["values"], "service", "type"))
 	llm := field(object(t, g, "Deployment", "lamina-llm-serve").Inputs, "spec", "template", "spec")
 	assert.Equal(t, map[string]any{"lamina.io/llm": "true"}, field(llm, "nodeSelector"), "llm-serve on its nodes")

@@ -117,8 +117,8 @@ type Cluster struct {
 	Provider *kubernetes.Provider
 	// Docker is the Docker provider for image builds, or nil.
 	Docker *docker.Provider
-	// HostDirs is what creates the host data directories in the cluster, if anything
-	// does; volumes on them wait for it.
+	// HostDirs is what creates the host data directories on this Mac, if anything does
+	// (a shared stack's command); volumes on them wait for it.
 	HostDirs []pulumi.Resource
 	// APIServer is the API server as pods reach it: after the kubernetes Service's
 	// address is translated, the nodes' addresses on the API server's port.

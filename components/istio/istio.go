@@ -115,8 +115,8 @@ type Charts struct {
 type Gateway struct {
 	MinReplicas, MaxReplicas int
 	Resources                kube.Resources
-	// Address is the LoadBalancer address MetalLB gives the gateway's Service; empty
-	// where the cluster's own load balancer chooses it (no MetalLB of the program's).
+	// Address is the LoadBalancer address the gateway's Service asks MetalLB for (the
+	// program's, or one the cluster runs); empty asks for none.
 	Address string
 }
 

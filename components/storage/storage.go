@@ -29,7 +29,7 @@ type HostVolumeArgs struct {
 	StorageClass pulumi.StringInput
 	// Node is the node whose mount holds Path: this stack's VM.
 	Node pulumi.StringInput
-	// After is what creates Path, when something in the cluster does (HostDirs).
+	// After is what creates Path: the command that makes the host data directories.
 	After []pulumi.Resource
 }
 

@@ -2,8 +2,7 @@
 // that a HostVolume is a PersistentVolume on its host directory, pinned to the node,
 // retained when released and pre-bound to its claim, and a claim that names the volume
 // with the same access mode, class and size; that only the volume waits for what creates
-// its directory; and that HostDirs runs the data-directory script once, as root, on the
-// node, with the directory mounted at its own path.
+// its directory.
 package storage_test
 
 import (

@@ -192,8 +192,10 @@ type Cluster struct {
 	// (192.168.64.0/24 by default) for a vz VM, Colima's network helper's
 	// 192.168.106.0/24 for a krunkit VM, where the profile's addresses (this one,
 	// metallb.addresses, edge.address, host.sideBySide) move with lamina:colima.vmType.
-	// LoadBalancer addresses come from it. Allowed: an IPv4 CIDR not overlapping podCIDR
-	// or serviceCIDR; with krunkit, within 192.168.106.0/24.
+	// MetalLB's addresses come from it. With existing, the nodes' own network, which the
+	// network policies open the API server and the kubelets to: required there. Allowed:
+	// an IPv4 CIDR not overlapping podCIDR or serviceCIDR; with krunkit, within
+	// 192.168.106.0/24.
 	NodeCIDR string `json:"nodeCIDR"`
 	// PodCIDR is the cluster's pod network (k3s --cluster-cidr). Allowed: an IPv4 CIDR
 	// not overlapping nodeCIDR or serviceCIDR.

@@ -18,15 +18,17 @@ type (
 // each namespace enforces.
 type Namespaces struct {
 	// OutOfMesh lists the system namespaces kept out of the mesh, each with its reason.
-	// Allowed: istio-system, metallb-system and cert-manager, all three, each with a
-	// reason (the API server calls their webhooks and has no mesh identity).
+	// Allowed: the system namespaces the stack declares, all of them, each with a reason
+	// (the API server calls their webhooks and has no mesh identity): istio-system,
+	// cert-manager and, with target colima, metallb-system; a shared stack, none.
 	OutOfMesh map[string]string `json:"outOfMesh"`
 	// PodSecurity is the Pod Security Standard each namespace enforces. Allowed: every
 	// declared namespace, each restricted, baseline or privileged.
 	PodSecurity map[string]string `json:"podSecurity"`
 }
 
-// MetalLB gives LoadBalancer Services addresses reachable from macOS.
+// MetalLB gives LoadBalancer Services addresses reachable from macOS. The program runs
+// it with target colima only; with existing the section is refused.
 type MetalLB struct {
 	// Chart pins MetalLB's chart.
 	Chart HelmChart `json:"chart"`
@@ -119,10 +121,11 @@ type Edge struct {
 	// Domain is the DNS suffix of every hostname. Allowed: a DNS name, not under .local
 	// (macOS resolves .local by multicast DNS before /etc/hosts).
 	Domain string `json:"domain"`
-	// Address is the gateway's LoadBalancer address. Allowed: with target colima, an
-	// address inside metallb.addresses, which MetalLB hands the gateway; with target
-	// existing, the address the cluster's own load balancer gives the gateway's Service
-	// (the outputs' URLs use it; the program cannot choose it there).
+	// Address is the gateway's LoadBalancer address, asked of MetalLB by the Service's
+	// metallb.io/loadBalancerIPs. Allowed: with target colima, an address inside
+	// metallb.addresses; with target existing, required: the address the cluster's own
+	// load balancer gives the gateway's Service (a MetalLB of the cluster's honours the
+	// request; other balancers choose for themselves, and the outputs' URLs use this).
 	Address string `json:"address"`
 }
 

@@ -1,15 +1,15 @@
 package config
 
 // Storage is where the platform's volumes live. Empty, every volume is a directory of
-// data.dir on the node the stack runs on (the Colima target; an existing cluster of one
-// node); with a class, each volume is a claim the cluster's provisioner fills (an
-// existing cluster of several nodes). Either way `pulumi destroy` keeps the data: a
-// claim is left in the cluster, with its volume and its namespace, for the next `up` to
-// take again.
+// data.dir, the Mac's, in the VM (the Colima target); with a class, each volume is a
+// claim the cluster's provisioner fills (target existing, where every volume needs one).
+// Either way `pulumi destroy` keeps the data: a claim is left in the cluster, with its
+// volume and its namespace, for the next `up` to take again.
 type Storage struct {
 	// Class is the StorageClass of the volumes' claims; empty: the volumes are data.dir's
-	// directories. Allowed with lamina:cluster.target existing only: a DNS-1123
-	// subdomain naming a class the cluster provides.
+	// directories. Allowed with lamina:cluster.target existing only, and required there
+	// unless every volume names its own: a DNS-1123 subdomain naming a class the cluster
+	// provides, on several nodes a replicated or shared one.
 	Class string `json:"class"`
 	// Volumes are choices per volume (models, prometheus, loki, grafana, chromadb) over
 	// class: another class, and the access mode. The model store, which every llm-serve

@@ -83,6 +83,18 @@ func Load(src *Source, probes Probes) (*Config, error) {
 		}
 	}
 	cfg.sideBySideDefaults(vmType)
+	if target == TargetExisting {
+		// The profiles' networks are the Colima VM's: on another cluster they would be a
+		// guess, so the stack says its own.
+		for _, f := range []struct{ section, field, what string }{
+			{"cluster", "nodeCIDR", "the network of the cluster's nodes, which the network policies open the API server and the kubelets to (a profile's value is the Colima VM's network)"},
+			{"edge", "address", "the address the cluster's load balancer gives the gateway, which the outputs' URLs and lamina hosts use (a profile's value is an address of the Colima VM's network)"},
+		} {
+			if !setsField(src, f.section, f.field) {
+				ps.add(Namespace+":"+f.section+"."+f.field, "is required with lamina:cluster.target existing: %s", f.what)
+			}
+		}
+	}
 	// Validate even after decoding problems: a value that could not be decoded keeps the
 	// profile's default, so the rest is checked as it will be used, and every problem is
 	// reported in one go. A key already reported is not reported twice.

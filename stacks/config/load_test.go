@@ -125,6 +125,15 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			},
 		},
 		{
+			name:      "a shared stack that keeps its own namespaces or its platform's out of the mesh",
+			stack:     "staging",
+			overrides: map[string]string{"lamina:namespaces": `{"outOfMesh": {"lamina-system": "no reason", "cert-manager": "webhooks"}}`},
+			want: []string{
+				"lamina:namespaces.outOfMesh.cert-manager: is its platform's namespace: a shared stack declares only lamina-system, lamina-llm-serve, lamina-dashboard; remove it",
+				"lamina:namespaces.outOfMesh.lamina-system: a shared stack keeps none of its namespaces (lamina-system, lamina-llm-serve, lamina-dashboard) out of the mesh; remove it",
+			},
+		},
+		{
 			name:      "workloads that do not fit in the VM",
 			overrides: map[string]string{"lamina:colima": `{"cpus":7,"memoryGiB":48}`},
 			want: []string{
@@ -171,9 +180,10 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 		{
 			name: "an existing cluster with no Docker daemon to build on",
 			overrides: map[string]string{
-				"lamina:cluster": `{"target": "existing", "kubeconfig": "~/.kube/config", "context": "k3s"}`,
+				"lamina:cluster": `{"target": "existing", "kubeconfig": "~/.kube/config", "context": "k3s", "nodeCIDR": "10.0.0.0/24"}`,
 				"lamina:colima":  "",
 				"lamina:storage": `{"class": "local-path"}`,
+				"lamina:edge":    `{"address": "10.0.0.10"}`,
 			},
 			want: []string{
 				"lamina:images.core.build: is true, but lamina:cluster.target existing has no lamina:cluster.dockerHost to build on; set the nodes' Docker daemon there, or set build false with a reference",
@@ -267,13 +277,15 @@ func TestInvalidConfigurationIsRefusedWithEveryProblem(t *testing.T) {
 			want:      []string{`lamina:cluster.podCIDR: "fd00::/64" is not an IPv4 CIDR; allowed: the form 10.42.0.0/16`},
 		},
 		{
-			name:      "an existing cluster without its kubeconfig, or a class for two of its volumes",
+			name:      "an existing cluster without its kubeconfig, its networks, or a class for two of its volumes",
 			overrides: map[string]string{"lamina:cluster": `{"target":"existing","dockerHost":"docker.sock"}`, "lamina:storage": `{"volumes": {"models": {"class": "nfs"}, "prometheus": {"class": "longhorn"}, "grafana": {"class": "longhorn"}}}`},
 			want: []string{
 				`lamina:cluster.context: "" is not a kubeconfig context; required with lamina:cluster.target existing: a name without spaces`,
 				`lamina:cluster.dockerHost: "docker.sock" is not a Docker host; allowed: empty, or unix://, tcp:// or ssh:// followed by an address`,
 				`lamina:cluster.kubeconfig: "" is not a kubeconfig path; required with lamina:cluster.target existing: an absolute path or one starting with ~/`,
-				`lamina:storage.class: is required with lamina:cluster.target existing, for loki, chromadb: a volume there is a claim of one of the cluster's StorageClasses, which its provisioner places; a directory of lamina:data.dir on one node is the colima target's; set this, or a class for each of those volumes (lamina:storage.volumes) (k3s ships one: local-path)`,
+				`lamina:cluster.nodeCIDR: is required with lamina:cluster.target existing: the network of the cluster's nodes, which the network policies open the API server and the kubelets to (a profile's value is the Colima VM's network)`,
+				`lamina:edge.address: is required with lamina:cluster.target existing: the address the cluster's load balancer gives the gateway, which the outputs' URLs and lamina hosts use (a profile's value is an address of the Colima VM's network)`,
+				`lamina:storage.class: is required with lamina:cluster.target existing, for loki, chromadb: a volume there is a claim of one of the cluster's StorageClasses, which its provisioner places; a directory of lamina:data.dir on one node is the colima target's; set this, or a class for each of those volumes (lamina:storage.volumes): on several nodes a replicated or shared class, as a node-local one (k3s's local-path) pins each volume to one node`,
 			},
 		},
 		{

@@ -39,6 +39,18 @@ func requestedTarget(src *Source, profile string) string {
 	return profile
 }
 
+// setsField says the stack itself sets field of section (lamina:<section>.<field>),
+// rather than inheriting its profile's value.
+func setsField(src *Source, section, field string) bool {
+	var fields map[string]json.RawMessage
+	raw, ok := src.Values[Namespace+":"+section]
+	if !ok || json.Unmarshal([]byte(raw), &fields) != nil {
+		return false
+	}
+	_, ok = fields[field]
+	return ok
+}
+
 // requestedVMType is lamina:colima.vmType as the stack sets it, before anything is
 // decoded ("" when unset or unreadable; decoding reports the latter).
 func requestedVMType(src *Source) string {

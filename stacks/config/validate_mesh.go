@@ -35,6 +35,8 @@ func validateNamespaces(c *Config, ps *problems) {
 		switch {
 		case c.Shared() && slices.Contains(SystemNamespaces, name):
 			ps.add(key, "is its platform's namespace: a shared stack declares only %s; remove it", strings.Join(AgentNamespaces, ", "))
+		case c.Shared():
+			ps.add(key, "a shared stack keeps none of its namespaces (%s) out of the mesh; remove it", strings.Join(AgentNamespaces, ", "))
 		case name == NamespaceMetalLB && !c.RunsMetalLB():
 			ps.add(key, "is MetalLB's, which runs only with lamina:cluster.target colima; remove it")
 		case !slices.Contains(systems, name):

@@ -44,7 +44,7 @@ func validateStorage(c *Config, ps *problems) {
 				dirs = append(dirs, name)
 			}
 		}
-		ps.add(key+".class", "is required with lamina:cluster.target existing, for %s: a volume there is a claim of one of the cluster's StorageClasses, which its provisioner places; a directory of lamina:data.dir on one node is the colima target's; set this, or a class for each of those volumes (lamina:storage.volumes) (k3s ships one: local-path)",
+		ps.add(key+".class", "is required with lamina:cluster.target existing, for %s: a volume there is a claim of one of the cluster's StorageClasses, which its provisioner places; a directory of lamina:data.dir on one node is the colima target's; set this, or a class for each of those volumes (lamina:storage.volumes): on several nodes a replicated or shared class, as a node-local one (k3s's local-path) pins each volume to one node",
 			strings.Join(dirs, ", "))
 	}
 	if class := s.ClassOf("models"); class != "" && c.LLM.Replicas > 1 && s.AccessModeOf("models") != ReadWriteMany {
