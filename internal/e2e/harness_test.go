@@ -75,9 +75,6 @@ type world struct {
 	mac    *mac
 
 	started time.Duration
-	// balancer is the address the cluster's own load balancer gives a LoadBalancer
-	// Service that asks MetalLB for none; empty on a Mac's cluster, which has MetalLB.
-	balancer string
 	// realistic says the slow steps take as long as slowSteps says, not no time.
 	realistic bool
 }
@@ -264,7 +261,7 @@ func (w *world) startCluster() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
-	go simulateLoadBalancers(ctx, w.clientset, w.balancer)
+	go simulateLoadBalancers(ctx, w.clientset)
 	go removeUnservedWebhooks(ctx, w.clientset)
 	return nil
 }

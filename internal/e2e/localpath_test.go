@@ -474,7 +474,7 @@ type phases struct {
 
 func watchPhases(ctx context.Context, cs kubernetes.Interface, namespace string) (*phases, error) {
 	p := &phases{seen: map[string][]string{}, nodes: map[string]string{}}
-	return p, onPodEvents(ctx, cs, namespace, "", func(deleted bool, pod *corev1.Pod) {
+	_, err := onPodEvents(ctx, cs, namespace, "", func(deleted bool, pod *corev1.Pod) {
 		state := string(pod.Status.Phase)
 		if deleted {
 			state = "deleted"
@@ -491,25 +491,32 @@ func watchPhases(ctx context.Context, cs kubernetes.Interface, namespace string)
 			p.nodes[pod.Name] = pod.Spec.NodeName
 		}
 	})
+	return p, err
 }
 
 // onPodEvents calls f, in a goroutine of its own, with every change to the pods of
 // namespace ("" for all) after resourceVersion ("": their creation as the first
-// events), until ctx ends. deleted says the pod is gone.
-func onPodEvents(ctx context.Context, cs kubernetes.Interface, namespace, resourceVersion string, f func(deleted bool, pod *corev1.Pod)) error {
+// events), until ctx ends or the API server ends the watch (an ERROR event ends it
+// too), when the channel it returns is closed. deleted says the pod is gone.
+func onPodEvents(ctx context.Context, cs kubernetes.Interface, namespace, resourceVersion string, f func(deleted bool, pod *corev1.Pod)) (<-chan struct{}, error) {
 	watcher, err := cs.CoreV1().Pods(namespace).Watch(ctx, metav1.ListOptions{ResourceVersion: resourceVersion})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		defer watcher.Stop()
 		for ev := range watcher.ResultChan() {
+			if ev.Type == "ERROR" {
+				return
+			}
 			if pod, ok := ev.Object.(*corev1.Pod); ok {
 				f(ev.Type == "DELETED", pod)
 			}
 		}
 	}()
-	return nil
+	return stopped, nil
 }
 
 func (p *phases) of(name string) string {

@@ -26,12 +26,13 @@ import (
 // local-path provisioner provisions for real (localpath_test.go), as a team's Mac
 // Studios joined into one k3s cluster have them. lab-a1 and lab-b1 may run llm-serve
 // (labelled lamina.io/llm=true); lab-b1, in the other zone, runs nothing else (tainted
-// lamina.io/llm=true:NoSchedule, which llm-serve tolerates). The cluster's own load
-// balancer gives the gateway the address the stack file names.
+// lamina.io/llm=true:NoSchedule, which llm-serve tolerates). The cluster's own MetalLB
+// (simulated as development's: simulateLoadBalancers) gives the gateway the address its
+// Service asks for, the stack file's lamina:edge.address.
 const (
-	labStack    = "lab"
-	labBalancer = "10.20.0.10" // lamina:edge.address of docs/examples/Pulumi.lab.yaml
-	llmLabel    = "lamina.io/llm"
+	labStack   = "lab"
+	labAddress = "10.20.0.10" // lamina:edge.address of docs/examples/Pulumi.lab.yaml
+	llmLabel   = "lamina.io/llm"
 	// labNodesEnv, set to 1, runs the lab on lab-a1 alone, untainted: the measured
 	// command that compares an up on three nodes with one (docs/testing.md). CI runs
 	// three.
@@ -76,7 +77,7 @@ func TestMultiNodeCluster(t *testing.T) {
 	// configure points every chart of the program at the mirror, MetalLB's too, which
 	// this target runs none of and refuses.
 	p.must(t, "config", "rm", "lamina:metallb", "-s", labStack)
-	// What the operator sets beside the example: the cluster's kubeconfig, its classes
+	// What the operator sets beside the example: the cluster's kubeconfig and network, its classes
 	// (the example's longhorn and nfs are this cluster's local-path and shared-path), and
 	// the secret it asks for.
 	set := func(key, value string, secret bool) {
@@ -87,7 +88,8 @@ func TestMultiNodeCluster(t *testing.T) {
 		p.must(t, args...)
 	}
 	set("lamina:cluster.kubeconfig", w.admin, false)
-	set("lamina:cluster.context", "envtest", false) // the context of envtest's kubeconfigs
+	set("lamina:cluster.nodeCIDR", "192.168.64.0/24", false) // the simulated nodes' (kwok --node-ip)
+	set("lamina:cluster.context", "envtest", false)          // the context of envtest's kubeconfigs
 	set("lamina:storage.class", localPathClass, false)
 	set("lamina:storage.volumes.models.class", sharedPathClass, false)
 	set("lamina:grafana.adminPassword", "lab-e2e-admin", true)
@@ -127,7 +129,7 @@ func startLab(t *testing.T, nodes []simNode) *world {
 		ready(t, skip, err)
 	}
 	t.Cleanup(w.stop)
-	w.mirror, w.balancer = mirror, labBalancer
+	w.mirror = mirror
 	begin := time.Now()
 	if err := addStage(w, filepath.Join("testdata", "kwok-stage-local-path-helper.yaml")); err != nil {
 		t.Fatal(err)
@@ -251,7 +253,7 @@ func labUp(t *testing.T, w *world, p *project, nodes []simNode) {
 
 	outputs := p.outputs(t)
 	for key, want := range map[string]any{
-		"clusterTarget": "existing", "gatewayAddress": labBalancer, "storageClass": localPathClass, "kubeContext": "envtest",
+		"clusterTarget": "existing", "gatewayAddress": labAddress, "storageClass": localPathClass, "kubeContext": "envtest",
 	} {
 		if got := outputs[key]; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("output %s = %v, want %v", key, got, want)
@@ -291,6 +293,15 @@ func labDrain(t *testing.T, w *world, p *project) {
 		reported(fmt.Sprintf("lab budget of %s: %s, %d of %d pods healthy required, %d disruption allowed", wl.name, b.Name, b.Status.DesiredHealthy, b.Status.ExpectedPods, b.Status.DisruptionsAllowed))
 	}
 
+	// The drain tests llm-serve's budget only if lab-b1 holds two of its three replicas,
+	// which kubectl evicts at once: the scheduler puts them there (the emptier of its two
+	// nodes), and the test says so if it ever does not.
+	for _, wl := range workloadPlacement(t, w) {
+		if wl.name == "Deployment lamina-llm-serve/lamina-llm-serve" && wl.nodes["lab-b1"] != 2 {
+			t.Fatalf("llm-serve runs on %s; the drain of lab-b1 tests its budget only with two replicas there", wl.where())
+		}
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	lowest := watchAvailability(ctx, t, w)
 	begin := time.Now()
@@ -314,6 +325,9 @@ func labDrain(t *testing.T, w *world, p *project) {
 		t.Errorf("not every workload is ready again after the drain: %v", err)
 	}
 	cancel()
+	if lowest.ended() {
+		t.Error("the API server ended the watch of the pods during the drain: the counts above miss its end")
+	}
 	for name, seen := range lowest.values() {
 		if seen.lowest < seen.replicas-1 {
 			t.Errorf("%s: only %d of %d ready at one point of the drain; its budget allows one down", name, seen.lowest, seen.replicas)
@@ -329,8 +343,10 @@ func labDrain(t *testing.T, w *world, p *project) {
 		}
 	}
 
-	out, took := p.timed(t, "up", "--yes", "--expect-no-changes", "-s", p.stack)
-	measured("lab: up after the drain, no change", took)
+	// With a refresh: the state read back from the cluster, where every evicted pod has
+	// moved, still agrees with the program.
+	out, took := p.timed(t, "up", "--yes", "--refresh", "--expect-no-changes", "-s", p.stack)
+	measured("lab: up --refresh after the drain, no change", took)
 	t.Logf("up after the drain:\n%s", lastLines(out, 8))
 }
 
@@ -484,6 +500,20 @@ func claimUsers(t *testing.T, w *world, c corev1.PersistentVolumeClaim) []string
 type availability struct {
 	sync.Mutex
 	seen map[string]struct{ lowest, replicas int32 }
+	// stopped is closed when the watch ends, by ctx or by the API server; ctx is its
+	// context.
+	stopped <-chan struct{}
+	ctx     context.Context
+}
+
+// ended says the API server ended the watch before its context did.
+func (a *availability) ended() bool {
+	select {
+	case <-a.stopped:
+		return a.ctx.Err() == nil
+	default:
+		return false
+	}
 }
 
 func (a *availability) values() map[string]struct{ lowest, replicas int32 } {
@@ -504,7 +534,7 @@ func watchAvailability(ctx context.Context, t *testing.T, w *world) *availabilit
 			workloads = append(workloads, wl)
 		}
 	}
-	a := &availability{seen: map[string]struct{ lowest, replicas int32 }{}}
+	a := &availability{seen: map[string]struct{ lowest, replicas int32 }{}, ctx: ctx}
 	for _, wl := range workloads {
 		a.seen[wl.name] = struct{ lowest, replicas int32 }{wl.ready, wl.replicas}
 	}
@@ -517,7 +547,7 @@ func watchAvailability(ctx context.Context, t *testing.T, w *world) *availabilit
 	for i, p := range list.Items {
 		pods[p.Namespace+"/"+p.Name] = &list.Items[i]
 	}
-	err = onPodEvents(ctx, w.clientset, "", list.ResourceVersion, func(deleted bool, pod *corev1.Pod) {
+	a.stopped, err = onPodEvents(ctx, w.clientset, "", list.ResourceVersion, func(deleted bool, pod *corev1.Pod) {
 		key := pod.Namespace + "/" + pod.Name
 		if deleted {
 			delete(pods, key)

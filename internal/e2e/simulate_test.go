@@ -13,13 +13,11 @@ import (
 // metallbAddresses is the annotation by which the program asks MetalLB for an address.
 const metallbAddresses = "metallb.io/loadBalancerIPs"
 
-// simulateLoadBalancers does what MetalLB's controller would: it gives every Service of
-// type LoadBalancer the address its annotation asks for (MetalLB's pods cannot serve
-// anything here), so that what waits for the address (Helm's wait) sees it. On a
-// cluster with a load balancer of its own (fallback set: a cloud's, or k3s's
-// servicelb), a Service that asks for nothing gets fallback, as that balancer would
-// give it the one address it has.
-func simulateLoadBalancers(ctx context.Context, cs kubernetes.Interface, fallback string) {
+// simulateLoadBalancers does what MetalLB's controller would, the program's or one a
+// cluster runs: it gives every Service of type LoadBalancer the address its annotation
+// asks for (MetalLB's pods cannot serve anything here), so that what waits for the
+// address (Helm's wait) sees it.
+func simulateLoadBalancers(ctx context.Context, cs kubernetes.Interface) {
 	every(ctx, 500*time.Millisecond, func() {
 		services, err := cs.CoreV1().Services("").List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -30,9 +28,6 @@ func simulateLoadBalancers(ctx context.Context, cs kubernetes.Interface, fallbac
 				continue
 			}
 			address, _, _ := strings.Cut(s.Annotations[metallbAddresses], ",")
-			if address == "" {
-				address = fallback
-			}
 			if address == "" {
 				continue // MetalLB would pick from the pool; nothing the program declares asks it to
 			}
