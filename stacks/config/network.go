@@ -27,14 +27,35 @@ func VMNetwork(vmType string) netip.Prefix {
 	return vzNetwork
 }
 
+// stackField is lamina:<section>.<field> as the stack itself sets it, raw, before
+// anything is decoded; ok is false when the stack leaves it to its profile (or its
+// section does not read as an object, which decoding reports).
+func stackField(src *Source, section, field string) (json.RawMessage, bool) {
+	var fields map[string]json.RawMessage
+	raw, ok := src.Values[Namespace+":"+section]
+	if !ok || json.Unmarshal([]byte(raw), &fields) != nil {
+		return nil, false
+	}
+	v, ok := fields[field]
+	return v, ok
+}
+
+// stackString is a string field the stack itself sets (stackField); ok is false too
+// when the value is null or not a string, which decoding reports.
+func stackString(src *Source, section, field string) (string, bool) {
+	raw, ok := stackField(src, section, field)
+	var v *string
+	if !ok || json.Unmarshal(raw, &v) != nil || v == nil {
+		return "", false
+	}
+	return *v, true
+}
+
 // requestedTarget is lamina:cluster.target as the stack sets it, before anything is
 // decoded, or profile's when unset or unreadable (decoding reports the latter).
 func requestedTarget(src *Source, profile string) string {
-	var cluster struct {
-		Target *string `json:"target"`
-	}
-	if raw, ok := src.Values[Namespace+":cluster"]; ok && json.Unmarshal([]byte(raw), &cluster) == nil && cluster.Target != nil {
-		return *cluster.Target
+	if target, ok := stackString(src, "cluster", "target"); ok {
+		return target
 	}
 	return profile
 }
@@ -42,25 +63,15 @@ func requestedTarget(src *Source, profile string) string {
 // setsField says the stack itself sets field of section (lamina:<section>.<field>),
 // rather than inheriting its profile's value.
 func setsField(src *Source, section, field string) bool {
-	var fields map[string]json.RawMessage
-	raw, ok := src.Values[Namespace+":"+section]
-	if !ok || json.Unmarshal([]byte(raw), &fields) != nil {
-		return false
-	}
-	_, ok = fields[field]
+	_, ok := stackField(src, section, field)
 	return ok
 }
 
 // requestedVMType is lamina:colima.vmType as the stack sets it, before anything is
 // decoded ("" when unset or unreadable; decoding reports the latter).
 func requestedVMType(src *Source) string {
-	var colima struct {
-		VMType string `json:"vmType"`
-	}
-	if raw, ok := src.Values[Namespace+":colima"]; ok && json.Unmarshal([]byte(raw), &colima) == nil {
-		return colima.VMType
-	}
-	return ""
+	vmType, _ := stackString(src, "colima", "vmType")
+	return vmType
 }
 
 // onVMNetwork moves the profile's addresses (the node network, MetalLB's pool, the edge's
