@@ -179,10 +179,6 @@ func (p *Platform) buildKubernetes(ctx *pulumi.Context, cfg *config.Config, prob
 		subdirs = sharedDataSubdirs
 	}
 	out := newOutputs(ctx, cfg, cfg.Edge.Address, p.Mesh.Edge.URLs, subdirs)
-	if cfg.Cluster.Target == config.TargetExisting {
-		// Its volumes are claims of the cluster's classes: no directory holds them.
-		out.DataDir, out.DataDirs, out.ModelsDir = nil, nil, nil
-	}
 	out.Kubeconfig, out.KubeContext, out.Nodes, out.StorageClass = cl.Kubeconfig, cl.KubeContext, cl.Nodes, cl.StorageClass
 	var declared []string
 	for _, ns := range cfg.DeclaredNamespaces() {

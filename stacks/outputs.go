@@ -52,28 +52,31 @@ type Outputs struct {
 // URL of each hostname the gateway at address serves (urls, by hostname without the
 // domain), of which llm-serve's and the dashboard's have an output of their own.
 func newOutputs(ctx *pulumi.Context, cfg *config.Config, address string, urls map[string]string, dataSubdirs []string) Outputs {
-	dataDirs := pulumi.StringMap{}
-	for _, sub := range dataSubdirs {
-		dataDirs[sub] = pulumi.String(path.Join(cfg.Data.Dir, sub))
-	}
 	named := pulumi.StringMap{}
 	for host, url := range urls {
 		named[host+"."+cfg.Edge.Domain] = pulumi.String(url)
 	}
-	return Outputs{
+	out := Outputs{
 		SchemaVersion:  pulumi.Int(outputs.SchemaVersion),
 		Stack:          pulumi.String(ctx.Stack()),
 		Profile:        pulumi.String(cfg.Profile),
 		ClusterTarget:  pulumi.String(cfg.Cluster.Target),
-		DataDir:        pulumi.String(cfg.Data.Dir),
-		DataDirs:       dataDirs,
-		ModelsDir:      pulumi.String(path.Join(cfg.Data.Dir, modelsVolume)),
 		GatewayAddress: pulumi.String(address),
 		URLs:           named,
 		LLMURL:         pulumi.String(urls[llmserve.Host]),
 		DashboardURL:   pulumi.String(urls[dashboard.Host]),
 		MTLSMode:       pulumi.String("STRICT"),
 	}
+	// An existing cluster's volumes are claims of its classes: no directory holds them.
+	if cfg.Cluster.Target != config.TargetExisting {
+		dataDirs := pulumi.StringMap{}
+		for _, sub := range dataSubdirs {
+			dataDirs[sub] = pulumi.String(path.Join(cfg.Data.Dir, sub))
+		}
+		out.DataDir, out.DataDirs = pulumi.String(cfg.Data.Dir), dataDirs
+		out.ModelsDir = pulumi.String(path.Join(cfg.Data.Dir, modelsVolume))
+	}
+	return out
 }
 
 // withVM adds the Colima VM's profile, size and Docker daemon.
