@@ -785,10 +785,7 @@ func onTheGPU(t *testing.T, w *world, p *project) {
 		t.Fatalf("%d llm-serve pods, want 1", len(pods.Items))
 	}
 	pod := pods.Items[0]
-	ready := false
-	for _, c := range pod.Status.Conditions {
-		ready = ready || c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
-	}
+	ready := podReady(&pod)
 	var gpu int64
 	for _, c := range pod.Spec.Containers {
 		if c.Name == "lamina-llm-serve" {

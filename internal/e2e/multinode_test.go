@@ -281,9 +281,11 @@ func labDrain(t *testing.T, w *world, p *project) {
 		if wl.replicas < 2 {
 			continue
 		}
+		pods := runningPods(t, w, wl.namespace, wl.selector)
 		i := slices.IndexFunc(budgets.Items, func(b policyv1.PodDisruptionBudget) bool {
 			sel, err := metav1.LabelSelectorAsSelector(b.Spec.Selector)
-			return err == nil && b.Namespace == wl.namespace && b.Status.ExpectedPods == wl.replicas && !sel.Empty() && matchesAll(t, w, wl, sel)
+			return err == nil && b.Namespace == wl.namespace && b.Status.ExpectedPods == wl.replicas && !sel.Empty() &&
+				!slices.ContainsFunc(pods, func(p corev1.Pod) bool { return !sel.Matches(labels.Set(p.Labels)) })
 		})
 		if i < 0 {
 			t.Errorf("%s: no PodDisruptionBudget counts its %d pods", wl.name, wl.replicas)
@@ -362,7 +364,7 @@ type workload struct {
 
 func (wl workload) where() string {
 	var parts []string
-	for _, n := range sortedKeys(wl.nodes) {
+	for _, n := range slices.Sorted(maps.Keys(wl.nodes)) {
 		parts = append(parts, fmt.Sprintf("%s ×%d", n, wl.nodes[n]))
 	}
 	return strings.Join(parts, ", ")
@@ -381,27 +383,18 @@ func (wl workload) zones(nodes []simNode) []string {
 	return zones
 }
 
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // workloadPlacement lists every Deployment and StatefulSet with its running pods' nodes.
 func workloadPlacement(t *testing.T, w *world) []workload {
 	t.Helper()
 	ctx := context.Background()
 	cs := w.clientset
 	var out []workload
-	add := func(kind, namespace, name string, replicas *int32, ready int32, selector *metav1.LabelSelector) {
+	add := func(kind, namespace, name string, want *int32, ready int32, selector *metav1.LabelSelector) {
 		sel, err := metav1.LabelSelectorAsSelector(selector)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wl := workload{name: kind + " " + namespace + "/" + name, replicas: replicas32(replicas), ready: ready, nodes: map[string]int{},
+		wl := workload{name: kind + " " + namespace + "/" + name, replicas: replicas(want), ready: ready, nodes: map[string]int{},
 			namespace: namespace, selector: sel}
 		for _, pod := range runningPods(t, w, namespace, sel) {
 			wl.nodes[pod.Spec.NodeName]++
@@ -424,13 +417,6 @@ func workloadPlacement(t *testing.T, w *world) []workload {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
-}
-
-func replicas32(r *int32) int32 {
-	if r == nil {
-		return 1
-	}
-	return *r
 }
 
 // runningPods are the pods of namespace that sel selects, scheduled and not ending.
@@ -463,16 +449,6 @@ func podsOn(t *testing.T, w *world, node string, keep func(corev1.Pod) bool) []s
 		}
 	}
 	return out
-}
-
-// matchesAll says sel selects every running pod of wl.
-func matchesAll(t *testing.T, w *world, wl workload, sel labels.Selector) bool {
-	for _, p := range runningPods(t, w, wl.namespace, wl.selector) {
-		if !sel.Matches(labels.Set(p.Labels)) {
-			return false
-		}
-	}
-	return true
 }
 
 // ofDaemonSet says a DaemonSet runs p: drain leaves those (--ignore-daemonsets).
